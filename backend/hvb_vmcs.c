@@ -1,0 +1,626 @@
+/*
+ * The VMCS shadow: every VMCS field Apple's API accepts has a home here.
+ * Guest state lives in KVM's sync-regs area of kvm_run (registers, segment
+ * state, control registers, events), a few guest fields are MSRs, and
+ * controls, exit information and host state live in the vCPU object.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include <Hypervisor/hv_vmx.h>
+
+#include "hvb_priv.h"
+
+#define CR0_NE (1ull << 5)
+#define CR0_NW (1ull << 29)
+#define CR0_CD (1ull << 30)
+#define CR4_VMXE (1ull << 13)
+
+/*
+ * Controls: allowed-0 (must be 1) and allowed-1 (may be 1) bits.
+ * A bit is "must be 1" when the backend always behaves that way (every HLT,
+ * port access and MSR access outside the native set exits, EPT and
+ * unrestricted guest are always on), "may be 1" only when the backend
+ * honours both settings, and otherwise it must be 0.
+ */
+#define PIN_MUST (PIN_BASED_INTR | PIN_BASED_NMI)
+#define PIN_MAY PIN_MUST
+#define CPU_MUST (CPU_BASED_HLT | CPU_BASED_UNCOND_IO | CPU_BASED_MSR_BITMAPS | \
+		  CPU_BASED_SECONDARY_CTLS)
+#define CPU_MAY (CPU_MUST | CPU_BASED_IRQ_WND)
+#define CPU2_MUST (CPU_BASED2_EPT | CPU_BASED2_UNRESTRICTED | CPU_BASED2_RDTSCP | \
+		   CPU_BASED2_INVPCID | CPU_BASED2_XSAVES_XRSTORS)
+#define CPU2_MAY (CPU2_MUST | CPU_BASED2_VPID)
+#define ENTRY_MUST 0u
+#define ENTRY_MAY (VMENTRY_LOAD_DBG_CONTROLS | VMENTRY_GUEST_IA32E | \
+		   VMENTRY_LOAD_IA32_PAT | VMENTRY_LOAD_EFER)
+#define EXIT_MUST 0u
+#define EXIT_MAY (VMEXIT_SAVE_DBG_CONTROLS | VMEXIT_HOST_IA32E | VMEXIT_ACK_INTR | \
+		  VMEXIT_SAVE_IA32_PAT | VMEXIT_LOAD_IA32_PAT | VMEXIT_SAVE_EFER | \
+		  VMEXIT_LOAD_EFER)
+
+/* CR4 bits a guest may set: what KVM accepts on x86-64 hosts of this kind,
+ * plus VMXE which VMX requires and the backend hides from KVM. */
+#define CR4_MAY 0x3727ffull
+
+static uint64_t ctl_cap(uint32_t must, uint32_t may)
+{
+	return (uint64_t)must | ((uint64_t)may << 32);
+}
+
+int hvb_vmx_read_capability(const struct hvb_host *host, unsigned cap,
+			    uint64_t *value)
+{
+	(void)host;
+	switch (cap) {
+	case HV_VMX_CAP_PINBASED:
+	case HV_VMX_CAP_TRUE_PINBASED:
+		*value = ctl_cap(PIN_MUST, PIN_MAY);
+		return 0;
+	case HV_VMX_CAP_PROCBASED:
+	case HV_VMX_CAP_TRUE_PROCBASED:
+		*value = ctl_cap(CPU_MUST, CPU_MAY);
+		return 0;
+	case HV_VMX_CAP_PROCBASED2:
+		*value = ctl_cap(CPU2_MUST, CPU2_MAY);
+		return 0;
+	case HV_VMX_CAP_ENTRY:
+	case HV_VMX_CAP_TRUE_ENTRY:
+		*value = ctl_cap(ENTRY_MUST, ENTRY_MAY);
+		return 0;
+	case HV_VMX_CAP_EXIT:
+	case HV_VMX_CAP_TRUE_EXIT:
+		*value = ctl_cap(EXIT_MUST, EXIT_MAY);
+		return 0;
+	case HV_VMX_CAP_BASIC:
+		/* Revision 1, 4 KiB region, write-back, INS/OUTS info, TRUE_*. */
+		*value = 1ull | (0x1000ull << 32) | (6ull << 50) | (1ull << 54) |
+			 VMX_BASIC_TRUE_CTLS;
+		return 0;
+	case HV_VMX_CAP_MISC:
+		/* Bit 5: EFER.LMA is stored into "IA-32e mode guest" on exit. */
+		*value = 1ull << 5;
+		return 0;
+	case HV_VMX_CAP_CR0_FIXED0:
+		/* Unrestricted guest is always on: only NE is fixed to 1. */
+		*value = CR0_NE;
+		return 0;
+	case HV_VMX_CAP_CR0_FIXED1:
+		*value = 0xffffffffull & ~(CR0_CD | CR0_NW);
+		return 0;
+	case HV_VMX_CAP_CR4_FIXED0:
+		*value = CR4_VMXE;
+		return 0;
+	case HV_VMX_CAP_CR4_FIXED1:
+		*value = CR4_MAY;
+		return 0;
+	case HV_VMX_CAP_VMCS_ENUM:
+		*value = 0x2e << 1;
+		return 0;
+	case HV_VMX_CAP_EPT_VPID_CAP:
+		/* 4-level walk, WB, 2 MiB pages; no execute-only pages (memslots
+		 * cannot drop EXEC, kvm-notes.md §2), no accessed/dirty bits. */
+		*value = (1ull << 6) | (1ull << 14) | (1ull << 16);
+		return 0;
+	case HV_VMX_CAP_PREEMPTION_TIMER:
+		*value = 0;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* ---- segments ---- */
+
+static struct kvm_segment *seg_of(struct kvm_sregs *s, unsigned idx)
+{
+	switch (idx) {
+	case 0: return &s->es;
+	case 1: return &s->cs;
+	case 2: return &s->ss;
+	case 3: return &s->ds;
+	case 4: return &s->fs;
+	case 5: return &s->gs;
+	case 6: return &s->ldt;
+	default: return &s->tr;
+	}
+}
+
+void hvb__seg_from_ar(struct kvm_segment *s, uint32_t ar)
+{
+	s->type = ar & 0xf;
+	s->s = (ar >> 4) & 1;
+	s->dpl = (ar >> 5) & 3;
+	s->present = (ar >> 7) & 1;
+	s->avl = (ar >> 12) & 1;
+	s->l = (ar >> 13) & 1;
+	s->db = (ar >> 14) & 1;
+	s->g = (ar >> 15) & 1;
+	s->unusable = (ar >> 16) & 1;
+}
+
+uint32_t hvb__seg_to_ar(const struct kvm_segment *s)
+{
+	return (uint32_t)(s->type & 0xf) | (uint32_t)(s->s & 1) << 4 |
+	       (uint32_t)(s->dpl & 3) << 5 | (uint32_t)(s->present & 1) << 7 |
+	       (uint32_t)(s->avl & 1) << 12 | (uint32_t)(s->l & 1) << 13 |
+	       (uint32_t)(s->db & 1) << 14 | (uint32_t)(s->g & 1) << 15 |
+	       (uint32_t)(s->unusable & 1) << 16;
+}
+
+void hvb__ctls_init(struct hvb_ctls *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->pin = PIN_MUST;
+	c->cpu = CPU_MUST;
+	c->cpu2 = CPU2_MUST;
+	c->link_ptr = ~0ull;
+}
+
+/* ---- MSR-backed guest fields ---- */
+
+static int msr_get(struct hvb_vcpu *vcpu, uint32_t index, uint64_t *value)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = { .hdr.nmsrs = 1, .e.index = index };
+
+	int r = ioctl(vcpu->fd, KVM_GET_MSRS, &m);
+	if (r < 0)
+		return -errno;
+	if (r != 1)
+		return -EINVAL;
+	*value = m.e.data;
+	return 0;
+}
+
+static int msr_set(struct hvb_vcpu *vcpu, uint32_t index, uint64_t value)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = { .hdr.nmsrs = 1, .e.index = index, .e.data = value };
+
+	int r = ioctl(vcpu->fd, KVM_SET_MSRS, &m);
+	if (r < 0)
+		return -errno;
+	if (r != 1)
+		return -EINVAL;
+	return 0;
+}
+
+int hvb__msr_get(struct hvb_vcpu *vcpu, uint32_t index, uint64_t *value);
+int hvb__msr_set(struct hvb_vcpu *vcpu, uint32_t index, uint64_t value);
+
+int hvb__msr_get(struct hvb_vcpu *vcpu, uint32_t index, uint64_t *value)
+{
+	return msr_get(vcpu, index, value);
+}
+
+int hvb__msr_set(struct hvb_vcpu *vcpu, uint32_t index, uint64_t value)
+{
+	return msr_set(vcpu, index, value);
+}
+
+static int dr7_get(struct hvb_vcpu *vcpu, uint64_t *value)
+{
+	struct kvm_debugregs d;
+	if (ioctl(vcpu->fd, KVM_GET_DEBUGREGS, &d) < 0)
+		return -errno;
+	*value = d.dr7;
+	return 0;
+}
+
+static int dr7_set(struct hvb_vcpu *vcpu, uint64_t value)
+{
+	struct kvm_debugregs d;
+	if (ioctl(vcpu->fd, KVM_GET_DEBUGREGS, &d) < 0)
+		return -errno;
+	d.dr7 = value;
+	if (ioctl(vcpu->fd, KVM_SET_DEBUGREGS, &d) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Width mask of a field from its encoding (Intel SDM appendix B). */
+static uint64_t field_mask(uint32_t field)
+{
+	switch ((field >> 13) & 3) {
+	case 0: return 0xffff;
+	case 2: return 0xffffffff;
+	default: return ~0ull;
+	}
+}
+
+/* Interruptibility <-> KVM events. */
+static uint64_t intr_get(const struct kvm_vcpu_events *ev)
+{
+	uint64_t v = 0;
+	if (ev->interrupt.shadow & KVM_X86_SHADOW_INT_STI)
+		v |= GUEST_INTRBILITY_STI_BLOCKING;
+	if (ev->interrupt.shadow & KVM_X86_SHADOW_INT_MOV_SS)
+		v |= GUEST_INTRBILITY_MOVSS_BLOCKING;
+	if (ev->nmi.masked)
+		v |= GUEST_INTRBILITY_NMI_BLOCKING;
+	return v;
+}
+
+static void intr_set(struct kvm_vcpu_events *ev, uint64_t v)
+{
+	ev->interrupt.shadow = 0;
+	if (v & GUEST_INTRBILITY_STI_BLOCKING)
+		ev->interrupt.shadow |= KVM_X86_SHADOW_INT_STI;
+	if (v & GUEST_INTRBILITY_MOVSS_BLOCKING)
+		ev->interrupt.shadow |= KVM_X86_SHADOW_INT_MOV_SS;
+	ev->nmi.masked = !!(v & GUEST_INTRBILITY_NMI_BLOCKING);
+	ev->flags |= KVM_VCPUEVENT_VALID_SHADOW;
+}
+
+static bool host_field(uint32_t field, unsigned *slot)
+{
+	/* Host-state fields: 16-bit 0x0c00-0x0c0c, 64-bit 0x2c00-0x2c06,
+	 * 32-bit 0x4c00, natural 0x6c00-0x6c1c. Stored, never used: hvd and
+	 * KVM own the host. */
+	if (field >= 0x0c00 && field <= 0x0c0c && !(field & 1)) {
+		*slot = (field - 0x0c00) / 2;
+		return true;
+	}
+	if (field >= 0x2c00 && field <= 0x2c06 && !(field & 1)) {
+		*slot = 7 + (field - 0x2c00) / 2;
+		return true;
+	}
+	if (field == 0x4c00) {
+		*slot = 11;
+		return true;
+	}
+	if (field >= 0x6c00 && field <= 0x6c1c && !(field & 1)) {
+		*slot = 12 + (field - 0x6c00) / 2;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The guest IDTR as the client sees it. While the hidden real-mode IVT is
+ * installed the real one points at the backend's page.
+ */
+static void idtr_get(struct hvb_vcpu *vcpu, uint64_t *base, uint32_t *limit)
+{
+	struct kvm_sregs *s = &vcpu->run->s.regs.sregs;
+	if (vcpu->guest_debug_on) {
+		*base = vcpu->idt_base;
+		*limit = vcpu->idt_limit;
+	} else {
+		*base = s->idt.base;
+		*limit = s->idt.limit;
+	}
+}
+
+int hvb_vcpu_read_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t *value)
+{
+	struct kvm_sync_regs *sr = &vcpu->run->s.regs;
+	struct kvm_sregs *s = &sr->sregs;
+	struct hvb_ctls *c = &vcpu->c;
+	struct hvb_exit *x = &vcpu->exit;
+	uint64_t base;
+	uint32_t limit;
+	unsigned slot;
+
+	if (field >= VMCS_GUEST_ES && field <= VMCS_GUEST_TR && !(field & 1)) {
+		*value = seg_of(s, (field - VMCS_GUEST_ES) / 2)->selector;
+		return 0;
+	}
+	if (field >= VMCS_GUEST_ES_LIMIT && field <= VMCS_GUEST_TR_LIMIT && !(field & 1)) {
+		*value = seg_of(s, (field - VMCS_GUEST_ES_LIMIT) / 2)->limit;
+		return 0;
+	}
+	if (field >= VMCS_GUEST_ES_AR && field <= VMCS_GUEST_TR_AR && !(field & 1)) {
+		*value = hvb__seg_to_ar(seg_of(s, (field - VMCS_GUEST_ES_AR) / 2));
+		return 0;
+	}
+	if (field >= VMCS_GUEST_ES_BASE && field <= VMCS_GUEST_TR_BASE && !(field & 1)) {
+		*value = seg_of(s, (field - VMCS_GUEST_ES_BASE) / 2)->base;
+		return 0;
+	}
+	if (host_field(field, &slot)) {
+		*value = c->host[slot];
+		return 0;
+	}
+
+	switch (field) {
+	case VMCS_GUEST_GDTR_BASE: *value = s->gdt.base; return 0;
+	case VMCS_GUEST_GDTR_LIMIT: *value = s->gdt.limit; return 0;
+	case VMCS_GUEST_IDTR_BASE: idtr_get(vcpu, &base, &limit); *value = base; return 0;
+	case VMCS_GUEST_IDTR_LIMIT: idtr_get(vcpu, &base, &limit); *value = limit; return 0;
+	case VMCS_GUEST_CR0: *value = s->cr0; return 0;
+	case VMCS_GUEST_CR3: *value = s->cr3; return 0;
+	case VMCS_GUEST_CR4: *value = s->cr4 | (vcpu->cr4 & CR4_VMXE); return 0;
+	case VMCS_GUEST_DR7: return dr7_get(vcpu, value);
+	case VMCS_GUEST_RSP: *value = sr->regs.rsp; return 0;
+	case VMCS_GUEST_RIP: *value = sr->regs.rip; return 0;
+	case VMCS_GUEST_RFLAGS: *value = sr->regs.rflags; return 0;
+	case VMCS_GUEST_IA32_EFER: *value = s->efer; return 0;
+	case VMCS_GUEST_IA32_PAT: return msr_get(vcpu, 0x277, value);
+	case VMCS_GUEST_SYSENTER_ESP: return msr_get(vcpu, 0x175, value);
+	case VMCS_GUEST_SYSENTER_EIP: return msr_get(vcpu, 0x176, value);
+	case VMCS_GUEST_IA32_SYSENTER_CS: return msr_get(vcpu, 0x174, value);
+	case VMCS_GUEST_INTERRUPTIBILITY: *value = intr_get(&sr->events); return 0;
+	case VMCS_GUEST_ACTIVITY_STATE: *value = c->activity; return 0;
+	case VMCS_GUEST_SMBASE: *value = c->smbase; return 0;
+	case VMCS_GUEST_DEBUG_EXC: *value = c->pending_dbg; return 0;
+	case VMCS_GUEST_LINK_POINTER: *value = c->link_ptr; return 0;
+	case VMCS_GUEST_IA32_DEBUGCTL: *value = c->debugctl; return 0;
+	case VMCS_GUEST_IA32_PERF_GLOBAL_CTRL: *value = c->perf_global_ctrl; return 0;
+	case VMCS_GUEST_IA32_BNDCFGS: *value = c->bndcfgs; return 0;
+	case VMCS_GUEST_PDPTE0: *value = c->pdpte[0]; return 0;
+	case VMCS_GUEST_PDPTE1: *value = c->pdpte[1]; return 0;
+	case VMCS_GUEST_PDPTE2: *value = c->pdpte[2]; return 0;
+	case VMCS_GUEST_PDPTE3: *value = c->pdpte[3]; return 0;
+	case VMCS_GUEST_VMX_TIMER_VALUE: *value = 0; return 0;
+
+	case VMCS_VPID: *value = c->vpid; return 0;
+	case VMCS_CTRL_PIN_BASED: *value = c->pin; return 0;
+	case VMCS_CTRL_CPU_BASED: *value = c->cpu; return 0;
+	case VMCS_CTRL_CPU_BASED2: *value = c->cpu2; return 0;
+	case VMCS_CTRL_VMENTRY_CONTROLS: *value = c->entry; return 0;
+	case VMCS_CTRL_VMEXIT_CONTROLS: *value = c->exit; return 0;
+	case VMCS_CTRL_EXC_BITMAP: *value = c->exc_bitmap; return 0;
+	case VMCS_CTRL_PF_ERROR_MASK: *value = c->pf_mask; return 0;
+	case VMCS_CTRL_PF_ERROR_MATCH: *value = c->pf_match; return 0;
+	case VMCS_CTRL_CR3_COUNT: *value = c->cr3_count; return 0;
+	case VMCS_CTRL_VMENTRY_IRQ_INFO: *value = c->entry_irq; return 0;
+	case VMCS_CTRL_VMENTRY_EXC_ERROR: *value = c->entry_exc_err; return 0;
+	case VMCS_CTRL_VMENTRY_INSTR_LEN: *value = c->entry_instr_len; return 0;
+	case VMCS_CTRL_TPR_THRESHOLD: *value = c->tpr_threshold; return 0;
+	case VMCS_CTRL_PLE_GAP: *value = c->ple_gap; return 0;
+	case VMCS_CTRL_PLE_WINDOW: *value = c->ple_window; return 0;
+	case VMCS_CTRL_CR0_MASK: *value = c->cr0_mask; return 0;
+	case VMCS_CTRL_CR4_MASK: *value = c->cr4_mask; return 0;
+	case VMCS_CTRL_CR0_SHADOW: *value = c->cr0_shadow; return 0;
+	case VMCS_CTRL_CR4_SHADOW: *value = c->cr4_shadow; return 0;
+	case VMCS_CTRL_CR3_VALUE0: *value = c->cr3_target[0]; return 0;
+	case VMCS_CTRL_CR3_VALUE1: *value = c->cr3_target[1]; return 0;
+	case VMCS_CTRL_CR3_VALUE2: *value = c->cr3_target[2]; return 0;
+	case VMCS_CTRL_CR3_VALUE3: *value = c->cr3_target[3]; return 0;
+	case VMCS_CTRL_TSC_OFFSET: *value = c->tsc_offset; return 0;
+	case VMCS_CTRL_APIC_ACCESS: *value = c->apic_access; return 0;
+	case VMCS_CTRL_VIRTUAL_APIC: *value = c->virtual_apic; return 0;
+
+	case VMCS_RO_INSTR_ERROR: *value = x->instr_error; return 0;
+	case VMCS_RO_EXIT_REASON: *value = x->reason; return 0;
+	case VMCS_RO_VMEXIT_IRQ_INFO: *value = x->irq_info; return 0;
+	case VMCS_RO_VMEXIT_IRQ_ERROR: *value = x->irq_error; return 0;
+	case VMCS_RO_IDT_VECTOR_INFO: *value = x->idt_info; return 0;
+	case VMCS_RO_IDT_VECTOR_ERROR: *value = x->idt_error; return 0;
+	case VMCS_RO_VMEXIT_INSTR_LEN: *value = x->instr_len; return 0;
+	case VMCS_RO_VMX_INSTR_INFO: *value = x->instr_info; return 0;
+	case VMCS_RO_EXIT_QUALIFIC: *value = x->qual; return 0;
+	case VMCS_RO_IO_RCX: *value = x->io_rcx; return 0;
+	case VMCS_RO_IO_RSI: *value = x->io_rsi; return 0;
+	case VMCS_RO_IO_RDI: *value = x->io_rdi; return 0;
+	case VMCS_RO_IO_RIP: *value = x->io_rip; return 0;
+	case VMCS_RO_GUEST_LIN_ADDR: *value = x->gla; return 0;
+	case VMCS_GUEST_PHYSICAL_ADDRESS: *value = x->gpa; return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+static int check_ctl(uint64_t value, uint32_t must, uint32_t may)
+{
+	if (value >> 32)
+		return -EINVAL;
+	if ((value & must) != must || (value & ~(uint64_t)may))
+		return -EINVAL;
+	return 0;
+}
+
+static bool is_readonly(uint32_t field)
+{
+	switch (field) {
+	case VMCS_RO_INSTR_ERROR: case VMCS_RO_EXIT_REASON:
+	case VMCS_RO_VMEXIT_IRQ_INFO: case VMCS_RO_VMEXIT_IRQ_ERROR:
+	case VMCS_RO_IDT_VECTOR_INFO: case VMCS_RO_IDT_VECTOR_ERROR:
+	case VMCS_RO_VMEXIT_INSTR_LEN: case VMCS_RO_VMX_INSTR_INFO:
+	case VMCS_RO_EXIT_QUALIFIC: case VMCS_RO_IO_RCX: case VMCS_RO_IO_RSI:
+	case VMCS_RO_IO_RDI: case VMCS_RO_IO_RIP: case VMCS_RO_GUEST_LIN_ADDR:
+	case VMCS_GUEST_PHYSICAL_ADDRESS:
+	/* Apple: TSC offset and APIC-access address are read-only controls. */
+	case VMCS_CTRL_TSC_OFFSET: case VMCS_CTRL_APIC_ACCESS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int hvb_vcpu_cap_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field,
+			    uint64_t *allowed0, uint64_t *allowed1)
+{
+	uint64_t dummy;
+	int r = hvb_vcpu_read_vmcs(vcpu, field, &dummy);
+	if (r < 0)
+		return r;
+	if (is_readonly(field)) {
+		*allowed0 = *allowed1 = 0;
+		return 0;
+	}
+	*allowed0 = 0;
+	*allowed1 = field_mask(field);
+	switch (field) {
+	case VMCS_CTRL_PIN_BASED: *allowed0 = PIN_MUST; *allowed1 = PIN_MAY; break;
+	case VMCS_CTRL_CPU_BASED: *allowed0 = CPU_MUST; *allowed1 = CPU_MAY; break;
+	case VMCS_CTRL_CPU_BASED2: *allowed0 = CPU2_MUST; *allowed1 = CPU2_MAY; break;
+	case VMCS_CTRL_VMENTRY_CONTROLS: *allowed0 = ENTRY_MUST; *allowed1 = ENTRY_MAY; break;
+	case VMCS_CTRL_VMEXIT_CONTROLS: *allowed0 = EXIT_MUST; *allowed1 = EXIT_MAY; break;
+	case VMCS_GUEST_CR0: *allowed0 = CR0_NE; *allowed1 = 0xffffffffull & ~(CR0_CD | CR0_NW); break;
+	case VMCS_GUEST_CR4: *allowed0 = CR4_VMXE; *allowed1 = CR4_MAY; break;
+	case VMCS_GUEST_ACTIVITY_STATE: *allowed1 = 1; break;
+	case VMCS_GUEST_INTERRUPTIBILITY: *allowed1 = 0xf; break;
+	default: break;
+	}
+	return 0;
+}
+
+int hvb_vcpu_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t value)
+{
+	struct kvm_sync_regs *sr = &vcpu->run->s.regs;
+	struct kvm_sregs *s = &sr->sregs;
+	struct hvb_ctls *c = &vcpu->c;
+	unsigned slot;
+	int r;
+
+	if (is_readonly(field)) {
+		uint64_t dummy;
+		return hvb_vcpu_read_vmcs(vcpu, field, &dummy) < 0 ? -ENOENT : -EINVAL;
+	}
+	if (value & ~field_mask(field))
+		return -EINVAL;
+
+	if (field >= VMCS_GUEST_ES && field <= VMCS_GUEST_TR && !(field & 1)) {
+		seg_of(s, (field - VMCS_GUEST_ES) / 2)->selector = (uint16_t)value;
+		goto sregs_dirty;
+	}
+	if (field >= VMCS_GUEST_ES_LIMIT && field <= VMCS_GUEST_TR_LIMIT && !(field & 1)) {
+		seg_of(s, (field - VMCS_GUEST_ES_LIMIT) / 2)->limit = (uint32_t)value;
+		goto sregs_dirty;
+	}
+	if (field >= VMCS_GUEST_ES_AR && field <= VMCS_GUEST_TR_AR && !(field & 1)) {
+		hvb__seg_from_ar(seg_of(s, (field - VMCS_GUEST_ES_AR) / 2), (uint32_t)value);
+		goto sregs_dirty;
+	}
+	if (field >= VMCS_GUEST_ES_BASE && field <= VMCS_GUEST_TR_BASE && !(field & 1)) {
+		seg_of(s, (field - VMCS_GUEST_ES_BASE) / 2)->base = value;
+		goto sregs_dirty;
+	}
+	if (host_field(field, &slot)) {
+		c->host[slot] = value;
+		return 0;
+	}
+
+	switch (field) {
+	case VMCS_GUEST_GDTR_BASE: s->gdt.base = value; goto sregs_dirty;
+	case VMCS_GUEST_GDTR_LIMIT: s->gdt.limit = (uint16_t)value; goto sregs_dirty;
+	case VMCS_GUEST_IDTR_BASE:
+		vcpu->idt_base = value;
+		if (vcpu->guest_debug_on)
+			return 0;
+		s->idt.base = value;
+		goto sregs_dirty;
+	case VMCS_GUEST_IDTR_LIMIT:
+		vcpu->idt_limit = (uint32_t)value;
+		if (vcpu->guest_debug_on)
+			return 0;
+		s->idt.limit = (uint16_t)value;
+		goto sregs_dirty;
+	case VMCS_GUEST_CR0:
+		if (value & (CR0_CD | CR0_NW))
+			return -EINVAL;
+		vcpu->cr0 = value;
+		s->cr0 = value;
+		goto sregs_dirty;
+	case VMCS_GUEST_CR3: s->cr3 = value; goto sregs_dirty;
+	case VMCS_GUEST_CR4:
+		/* KVM has no nested VMX here; VMXE is VMX's fixed bit and
+		 * stays in the client's view only. */
+		vcpu->cr4 = value;
+		s->cr4 = value & ~CR4_VMXE;
+		goto sregs_dirty;
+	case VMCS_GUEST_DR7: return dr7_set(vcpu, value);
+	case VMCS_GUEST_RSP: sr->regs.rsp = value; goto regs_dirty;
+	case VMCS_GUEST_RIP: sr->regs.rip = value; goto regs_dirty;
+	case VMCS_GUEST_RFLAGS: sr->regs.rflags = value; goto regs_dirty;
+	case VMCS_GUEST_IA32_EFER: s->efer = value; goto sregs_dirty;
+	case VMCS_GUEST_IA32_PAT: return msr_set(vcpu, 0x277, value);
+	case VMCS_GUEST_SYSENTER_ESP: return msr_set(vcpu, 0x175, value);
+	case VMCS_GUEST_SYSENTER_EIP: return msr_set(vcpu, 0x176, value);
+	case VMCS_GUEST_IA32_SYSENTER_CS: return msr_set(vcpu, 0x174, value);
+	case VMCS_GUEST_INTERRUPTIBILITY:
+		if (value & ~0xfull)
+			return -EINVAL;
+		intr_set(&sr->events, value);
+		vcpu->run->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
+		return 0;
+	case VMCS_GUEST_ACTIVITY_STATE:
+		/* Apple: only ACTIVE (0) or HLT (1). */
+		if (value > 1)
+			return -EINVAL;
+		c->activity = (uint32_t)value;
+		return 0;
+	case VMCS_GUEST_SMBASE: c->smbase = (uint32_t)value; return 0;
+	case VMCS_GUEST_DEBUG_EXC: c->pending_dbg = value; return 0;
+	case VMCS_GUEST_LINK_POINTER: c->link_ptr = value; return 0;
+	case VMCS_GUEST_IA32_DEBUGCTL: c->debugctl = value; return 0;
+	case VMCS_GUEST_IA32_PERF_GLOBAL_CTRL: c->perf_global_ctrl = value; return 0;
+	case VMCS_GUEST_IA32_BNDCFGS: c->bndcfgs = value; return 0;
+	case VMCS_GUEST_PDPTE0: c->pdpte[0] = value; return 0;
+	case VMCS_GUEST_PDPTE1: c->pdpte[1] = value; return 0;
+	case VMCS_GUEST_PDPTE2: c->pdpte[2] = value; return 0;
+	case VMCS_GUEST_PDPTE3: c->pdpte[3] = value; return 0;
+	case VMCS_GUEST_VMX_TIMER_VALUE: return 0;
+
+	case VMCS_VPID: c->vpid = value; return 0;
+	case VMCS_CTRL_PIN_BASED:
+		if ((r = check_ctl(value, PIN_MUST, PIN_MAY)) < 0)
+			return r;
+		c->pin = (uint32_t)value;
+		return 0;
+	case VMCS_CTRL_CPU_BASED:
+		if ((r = check_ctl(value, CPU_MUST, CPU_MAY)) < 0)
+			return r;
+		c->cpu = (uint32_t)value;
+		return 0;
+	case VMCS_CTRL_CPU_BASED2:
+		if ((r = check_ctl(value, CPU2_MUST, CPU2_MAY)) < 0)
+			return r;
+		c->cpu2 = (uint32_t)value;
+		return 0;
+	case VMCS_CTRL_VMENTRY_CONTROLS:
+		if ((r = check_ctl(value, ENTRY_MUST, ENTRY_MAY)) < 0)
+			return r;
+		c->entry = (uint32_t)value;
+		return 0;
+	case VMCS_CTRL_VMEXIT_CONTROLS:
+		if ((r = check_ctl(value, EXIT_MUST, EXIT_MAY)) < 0)
+			return r;
+		c->exit = (uint32_t)value;
+		return 0;
+	case VMCS_CTRL_EXC_BITMAP: c->exc_bitmap = (uint32_t)value; return 0;
+	case VMCS_CTRL_PF_ERROR_MASK: c->pf_mask = (uint32_t)value; return 0;
+	case VMCS_CTRL_PF_ERROR_MATCH: c->pf_match = (uint32_t)value; return 0;
+	case VMCS_CTRL_CR3_COUNT:
+		if (value > 4)
+			return -EINVAL;
+		c->cr3_count = (uint32_t)value;
+		return 0;
+	case VMCS_CTRL_VMENTRY_IRQ_INFO: c->entry_irq = (uint32_t)value; return 0;
+	case VMCS_CTRL_VMENTRY_EXC_ERROR: c->entry_exc_err = (uint32_t)value; return 0;
+	case VMCS_CTRL_VMENTRY_INSTR_LEN:
+		if (value > 15)
+			return -EINVAL;
+		c->entry_instr_len = (uint32_t)value;
+		return 0;
+	case VMCS_CTRL_TPR_THRESHOLD: c->tpr_threshold = (uint32_t)value; return 0;
+	case VMCS_CTRL_PLE_GAP: c->ple_gap = (uint32_t)value; return 0;
+	case VMCS_CTRL_PLE_WINDOW: c->ple_window = (uint32_t)value; return 0;
+	case VMCS_CTRL_CR0_MASK: c->cr0_mask = value; return 0;
+	case VMCS_CTRL_CR4_MASK: c->cr4_mask = value; return 0;
+	case VMCS_CTRL_CR0_SHADOW: c->cr0_shadow = value; return 0;
+	case VMCS_CTRL_CR4_SHADOW: c->cr4_shadow = value; return 0;
+	case VMCS_CTRL_CR3_VALUE0: c->cr3_target[0] = value; return 0;
+	case VMCS_CTRL_CR3_VALUE1: c->cr3_target[1] = value; return 0;
+	case VMCS_CTRL_CR3_VALUE2: c->cr3_target[2] = value; return 0;
+	case VMCS_CTRL_CR3_VALUE3: c->cr3_target[3] = value; return 0;
+	case VMCS_CTRL_VIRTUAL_APIC: c->virtual_apic = value; return 0;
+	default:
+		return -ENOENT;
+	}
+
+regs_dirty:
+	vcpu->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	return 0;
+sregs_dirty:
+	vcpu->run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
+	return 0;
+}
