@@ -66,6 +66,8 @@ struct hvb_exit {
 	uint32_t instr_error;
 };
 
+#define HVB_EXTRA_FIELDS 36
+
 /* Controls and other VMCS state that has no KVM home. */
 struct hvb_ctls {
 	uint32_t pin, cpu, cpu2, entry, exit;
@@ -79,6 +81,7 @@ struct hvb_ctls {
 	uint64_t pdpte[4];
 	uint32_t activity, smbase;
 	uint64_t host[32];            /* host-state fields, stored only */
+	uint64_t extra[HVB_EXTRA_FIELDS]; /* fields with no effect (hvb_vmcs.c) */
 };
 
 #define HVB_MAX_NATIVE_MSRS 16

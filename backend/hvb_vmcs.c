@@ -224,6 +224,63 @@ static int dr7_set(struct hvb_vcpu *vcpu, uint64_t value)
 	return 0;
 }
 
+/*
+ * Fields with no effect here, kept so clients can read and (where the
+ * client owns them on VMX) write them: framework-owned controls (bitmaps,
+ * EPTP, MSR-list addresses: Apple manages them, so writes are refused) and
+ * guest state for features KVM does not expose to this guest (stored only;
+ * docs/differences.md).
+ */
+static const struct {
+	uint32_t field;
+	bool writable;
+} extra_fields[HVB_EXTRA_FIELDS] = {
+	{ VMCS_CTRL_POSTED_INT_N_VECTOR, false },
+	{ VMCS_CTRL_EPTP_INDEX, false },
+	{ VMCS_GUEST_INT_STATUS, true },
+	{ VMCS_GUESTPML_INDEX, true },
+	{ VMCS_CTRL_IO_BITMAP_A, false },
+	{ VMCS_CTRL_IO_BITMAP_B, false },
+	{ VMCS_CTRL_MSR_BITMAPS, false },
+	{ VMCS_CTRL_VMEXIT_MSR_STORE_ADDR, false },
+	{ VMCS_CTRL_VMEXIT_MSR_LOAD_ADDR, false },
+	{ VMCS_CTRL_VMENTRY_MSR_LOAD_ADDR, false },
+	{ VMCS_CTRL_EXECUTIVE_VMCS_PTR, false },
+	{ VMCS_CTRL_PML_ADDR, false },
+	{ VMCS_CTRL_POSTED_INT_DESC_ADDR, false },
+	{ VMCS_CTRL_VMFUNC_CTRL, false },
+	{ VMCS_CTRL_EPTP, false },
+	{ VMCS_CTRL_EOI_EXIT_BITMAP_0, false },
+	{ VMCS_CTRL_EOI_EXIT_BITMAP_1, false },
+	{ VMCS_CTRL_EOI_EXIT_BITMAP_2, false },
+	{ VMCS_CTRL_EOI_EXIT_BITMAP_3, false },
+	{ VMCS_CTRL_EPTP_LIST_ADDR, false },
+	{ VMCS_CTRL_VMREAD_BITMAP_ADDR, false },
+	{ VMCS_CTRL_VMWRITE_BITMAP_ADDR, false },
+	{ VMCS_CTRL_VIRT_EXC_INFO_ADDR, false },
+	{ VMCS_CTRL_XSS_EXITING_BITMAP, false },
+	{ VMCS_CTRL_ENCLS_EXITING_BITMAP, false },
+	{ VMCS_CTRL_SPP_TABLE, false },
+	{ VMCS_CTRL_TSC_MULTIPLIER, false },
+	{ VMCS_CTRL_ENCLV_EXITING_BITMAP, false },
+	{ VMCS_GUEST_IA32_RTIT_CTL, true },
+	{ VMCS_GUEST_IA32_PKRS, true },
+	{ VMCS_CTRL_VMEXIT_MSR_STORE_COUNT, false },
+	{ VMCS_CTRL_VMEXIT_MSR_LOAD_COUNT, false },
+	{ VMCS_CTRL_VMENTRY_MSR_LOAD_COUNT, false },
+	{ VMCS_GUEST_IA32_S_CET, true },
+	{ VMCS_GUEST_SSP, true },
+	{ VMCS_GUEST_IA32_INTR_SSP_TABLE_ADDR, true },
+};
+
+static int extra_index(uint32_t field)
+{
+	for (int i = 0; i < HVB_EXTRA_FIELDS; i++)
+		if (extra_fields[i].field == field)
+			return i;
+	return -1;
+}
+
 /* Width mask of a field from its encoding (Intel SDM appendix B). */
 static uint64_t field_mask(uint32_t field)
 {
@@ -328,6 +385,11 @@ int hvb_vcpu_read_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t *value)
 		*value = c->host[slot];
 		return 0;
 	}
+	int ex = extra_index(field);
+	if (ex >= 0) {
+		*value = c->extra[ex];
+		return 0;
+	}
 
 	switch (field) {
 	case VMCS_GUEST_GDTR_BASE: *value = s->gdt.base; return 0;
@@ -419,6 +481,9 @@ static int check_ctl(uint64_t value, uint32_t must, uint32_t may)
 
 static bool is_readonly(uint32_t field)
 {
+	int ex = extra_index(field);
+	if (ex >= 0)
+		return !extra_fields[ex].writable;
 	switch (field) {
 	case VMCS_RO_INSTR_ERROR: case VMCS_RO_EXIT_REASON:
 	case VMCS_RO_VMEXIT_IRQ_INFO: case VMCS_RO_VMEXIT_IRQ_ERROR:
@@ -496,6 +561,13 @@ int hvb_vcpu_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t value)
 	}
 	if (host_field(field, &slot)) {
 		c->host[slot] = value;
+		return 0;
+	}
+	int ex = extra_index(field);
+	if (ex >= 0) {
+		if (!extra_fields[ex].writable)
+			return -EINVAL;
+		c->extra[ex] = value;
 		return 0;
 	}
 

@@ -1,0 +1,393 @@
+/*
+ * The VMCS shadow on its own: every field Apple names has a home, writable
+ * fields read back what was written, read-only fields refuse writes,
+ * controls obey the capabilities, and VMX-only bits stay away from KVM.
+ * Runs the backend directly on a real KVM vCPU; no guest code is executed.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include <Hypervisor/hv_vmx.h>
+
+#include "hvb_priv.h"
+
+static const uint32_t all_fields[] = {
+	VMCS_VPID,
+	VMCS_CTRL_POSTED_INT_N_VECTOR,
+	VMCS_CTRL_EPTP_INDEX,
+	VMCS_GUEST_ES,
+	VMCS_GUEST_CS,
+	VMCS_GUEST_SS,
+	VMCS_GUEST_DS,
+	VMCS_GUEST_FS,
+	VMCS_GUEST_GS,
+	VMCS_GUEST_LDTR,
+	VMCS_GUEST_TR,
+	VMCS_GUEST_INT_STATUS,
+	VMCS_GUESTPML_INDEX,
+	VMCS_HOST_ES,
+	VMCS_HOST_CS,
+	VMCS_HOST_SS,
+	VMCS_HOST_DS,
+	VMCS_HOST_FS,
+	VMCS_HOST_GS,
+	VMCS_HOST_TR,
+	VMCS_CTRL_IO_BITMAP_A,
+	VMCS_CTRL_IO_BITMAP_B,
+	VMCS_CTRL_MSR_BITMAPS,
+	VMCS_CTRL_VMEXIT_MSR_STORE_ADDR,
+	VMCS_CTRL_VMEXIT_MSR_LOAD_ADDR,
+	VMCS_CTRL_VMENTRY_MSR_LOAD_ADDR,
+	VMCS_CTRL_EXECUTIVE_VMCS_PTR,
+	VMCS_CTRL_PML_ADDR,
+	VMCS_CTRL_TSC_OFFSET,
+	VMCS_CTRL_VIRTUAL_APIC,
+	VMCS_CTRL_APIC_ACCESS,
+	VMCS_CTRL_POSTED_INT_DESC_ADDR,
+	VMCS_CTRL_VMFUNC_CTRL,
+	VMCS_CTRL_EPTP,
+	VMCS_CTRL_EOI_EXIT_BITMAP_0,
+	VMCS_CTRL_EOI_EXIT_BITMAP_1,
+	VMCS_CTRL_EOI_EXIT_BITMAP_2,
+	VMCS_CTRL_EOI_EXIT_BITMAP_3,
+	VMCS_CTRL_EPTP_LIST_ADDR,
+	VMCS_CTRL_VMREAD_BITMAP_ADDR,
+	VMCS_CTRL_VMWRITE_BITMAP_ADDR,
+	VMCS_CTRL_VIRT_EXC_INFO_ADDR,
+	VMCS_CTRL_XSS_EXITING_BITMAP,
+	VMCS_CTRL_ENCLS_EXITING_BITMAP,
+	VMCS_CTRL_SPP_TABLE,
+	VMCS_CTRL_TSC_MULTIPLIER,
+	VMCS_CTRL_ENCLV_EXITING_BITMAP,
+	VMCS_GUEST_PHYSICAL_ADDRESS,
+	VMCS_GUEST_LINK_POINTER,
+	VMCS_GUEST_IA32_DEBUGCTL,
+	VMCS_GUEST_IA32_PAT,
+	VMCS_GUEST_IA32_EFER,
+	VMCS_GUEST_IA32_PERF_GLOBAL_CTRL,
+	VMCS_GUEST_PDPTE0,
+	VMCS_GUEST_PDPTE1,
+	VMCS_GUEST_PDPTE2,
+	VMCS_GUEST_PDPTE3,
+	VMCS_GUEST_IA32_BNDCFGS,
+	VMCS_GUEST_IA32_RTIT_CTL,
+	VMCS_GUEST_IA32_PKRS,
+	VMCS_HOST_IA32_PAT,
+	VMCS_HOST_IA32_EFER,
+	VMCS_HOST_IA32_PERF_GLOBAL_CTRL,
+	VMCS_HOST_IA32_PKRS,
+	VMCS_CTRL_PIN_BASED,
+	VMCS_CTRL_CPU_BASED,
+	VMCS_CTRL_EXC_BITMAP,
+	VMCS_CTRL_PF_ERROR_MASK,
+	VMCS_CTRL_PF_ERROR_MATCH,
+	VMCS_CTRL_CR3_COUNT,
+	VMCS_CTRL_VMEXIT_CONTROLS,
+	VMCS_CTRL_VMEXIT_MSR_STORE_COUNT,
+	VMCS_CTRL_VMEXIT_MSR_LOAD_COUNT,
+	VMCS_CTRL_VMENTRY_CONTROLS,
+	VMCS_CTRL_VMENTRY_MSR_LOAD_COUNT,
+	VMCS_CTRL_VMENTRY_IRQ_INFO,
+	VMCS_CTRL_VMENTRY_EXC_ERROR,
+	VMCS_CTRL_VMENTRY_INSTR_LEN,
+	VMCS_CTRL_TPR_THRESHOLD,
+	VMCS_CTRL_CPU_BASED2,
+	VMCS_CTRL_PLE_GAP,
+	VMCS_CTRL_PLE_WINDOW,
+	VMCS_RO_INSTR_ERROR,
+	VMCS_RO_EXIT_REASON,
+	VMCS_RO_VMEXIT_IRQ_INFO,
+	VMCS_RO_VMEXIT_IRQ_ERROR,
+	VMCS_RO_IDT_VECTOR_INFO,
+	VMCS_RO_IDT_VECTOR_ERROR,
+	VMCS_RO_VMEXIT_INSTR_LEN,
+	VMCS_RO_VMX_INSTR_INFO,
+	VMCS_GUEST_ES_LIMIT,
+	VMCS_GUEST_CS_LIMIT,
+	VMCS_GUEST_SS_LIMIT,
+	VMCS_GUEST_DS_LIMIT,
+	VMCS_GUEST_FS_LIMIT,
+	VMCS_GUEST_GS_LIMIT,
+	VMCS_GUEST_LDTR_LIMIT,
+	VMCS_GUEST_TR_LIMIT,
+	VMCS_GUEST_GDTR_LIMIT,
+	VMCS_GUEST_IDTR_LIMIT,
+	VMCS_GUEST_ES_AR,
+	VMCS_GUEST_CS_AR,
+	VMCS_GUEST_SS_AR,
+	VMCS_GUEST_DS_AR,
+	VMCS_GUEST_FS_AR,
+	VMCS_GUEST_GS_AR,
+	VMCS_GUEST_LDTR_AR,
+	VMCS_GUEST_TR_AR,
+	VMCS_GUEST_INTERRUPTIBILITY,
+	VMCS_GUEST_ACTIVITY_STATE,
+	VMCS_GUEST_SMBASE,
+	VMCS_GUEST_IA32_SYSENTER_CS,
+	VMCS_GUEST_VMX_TIMER_VALUE,
+	VMCS_HOST_IA32_SYSENTER_CS,
+	VMCS_CTRL_CR0_MASK,
+	VMCS_CTRL_CR4_MASK,
+	VMCS_CTRL_CR0_SHADOW,
+	VMCS_CTRL_CR4_SHADOW,
+	VMCS_CTRL_CR3_VALUE0,
+	VMCS_CTRL_CR3_VALUE1,
+	VMCS_CTRL_CR3_VALUE2,
+	VMCS_CTRL_CR3_VALUE3,
+	VMCS_RO_EXIT_QUALIFIC,
+	VMCS_RO_IO_RCX,
+	VMCS_RO_IO_RSI,
+	VMCS_RO_IO_RDI,
+	VMCS_RO_IO_RIP,
+	VMCS_RO_GUEST_LIN_ADDR,
+	VMCS_GUEST_CR0,
+	VMCS_GUEST_CR3,
+	VMCS_GUEST_CR4,
+	VMCS_GUEST_ES_BASE,
+	VMCS_GUEST_CS_BASE,
+	VMCS_GUEST_SS_BASE,
+	VMCS_GUEST_DS_BASE,
+	VMCS_GUEST_FS_BASE,
+	VMCS_GUEST_GS_BASE,
+	VMCS_GUEST_LDTR_BASE,
+	VMCS_GUEST_TR_BASE,
+	VMCS_GUEST_GDTR_BASE,
+	VMCS_GUEST_IDTR_BASE,
+	VMCS_GUEST_DR7,
+	VMCS_GUEST_RSP,
+	VMCS_GUEST_RIP,
+	VMCS_GUEST_RFLAGS,
+	VMCS_GUEST_DEBUG_EXC,
+	VMCS_GUEST_SYSENTER_ESP,
+	VMCS_GUEST_SYSENTER_EIP,
+	VMCS_GUEST_IA32_S_CET,
+	VMCS_GUEST_SSP,
+	VMCS_GUEST_IA32_INTR_SSP_TABLE_ADDR,
+	VMCS_HOST_CR0,
+	VMCS_HOST_CR3,
+	VMCS_HOST_CR4,
+	VMCS_HOST_FS_BASE,
+	VMCS_HOST_GS_BASE,
+	VMCS_HOST_TR_BASE,
+	VMCS_HOST_GDTR_BASE,
+	VMCS_HOST_IDTR_BASE,
+	VMCS_HOST_IA32_SYSENTER_ESP,
+	VMCS_HOST_IA32_SYSENTER_EIP,
+	VMCS_HOST_RIP,
+	VMCS_HOST_IA32_S_CET,
+	VMCS_HOST_SSP,
+	VMCS_HOST_IA32_INTR_SSP_TABLE_ADDR,
+};
+
+#define NFIELDS (sizeof(all_fields) / sizeof(all_fields[0]))
+
+static struct hvb_host *host;
+static struct hvb_vm *vm;
+static struct hvb_vcpu *vcpu;
+
+static void setup(void)
+{
+	cr_assert_eq(hvb_host_create(NULL, &host), 0);
+	cr_assert_eq(hvb_vm_create(host, 0, &vm), 0);
+	cr_assert_eq(hvb_vcpu_create(vm, 0, &vcpu), 0);
+}
+
+static void teardown(void)
+{
+	hvb_vcpu_destroy(vcpu);
+	hvb_vm_destroy(vm);
+	hvb_host_destroy(host);
+}
+
+TestSuite(vmcs, .init = setup, .fini = teardown);
+
+Test(vmcs, every_apple_field_is_readable)
+{
+	for (size_t i = 0; i < NFIELDS; i++) {
+		uint64_t v;
+		cr_expect_eq(hvb_vcpu_read_vmcs(vcpu, all_fields[i], &v), 0,
+			     "field 0x%x not readable", all_fields[i]);
+	}
+}
+
+Test(vmcs, unknown_fields_are_refused)
+{
+	uint64_t v;
+	cr_expect_eq(hvb_vcpu_read_vmcs(vcpu, 0x6d00, &v), -ENOENT);
+	cr_expect_eq(hvb_vcpu_read_vmcs(vcpu, 0x0801, &v), -ENOENT); /* high half */
+	cr_expect_eq(hvb_vcpu_write_vmcs(vcpu, 0xffffffff, 0), -ENOENT);
+}
+
+static uint64_t width_mask(uint32_t field)
+{
+	switch ((field >> 13) & 3) {
+	case 0: return 0xffff;
+	case 2: return 0xffffffff;
+	default: return ~0ull;
+	}
+}
+
+/* A value each writable field accepts, from its write masks. */
+static uint64_t sample(uint32_t field, uint64_t a0, uint64_t a1, unsigned k)
+{
+	uint64_t pattern = 0x0123456789abcdefull * (k + 1);
+	return (a0 | (pattern & a1)) & width_mask(field);
+}
+
+Test(vmcs, writable_fields_read_back)
+{
+	unsigned written = 0;
+	for (size_t i = 0; i < NFIELDS; i++) {
+		uint32_t f = all_fields[i];
+		uint64_t a0, a1, v, back;
+		cr_assert_eq(hvb_vcpu_cap_write_vmcs(vcpu, f, &a0, &a1), 0, "field 0x%x", f);
+		if (a1 == 0)
+			continue; /* read-only */
+		/* Fields whose value KVM reshapes are checked on their own. */
+		if (f == VMCS_GUEST_CR0 || f == VMCS_GUEST_CR4 || f == VMCS_GUEST_IA32_EFER ||
+		    f == VMCS_GUEST_IA32_PAT || f == VMCS_GUEST_DR7 ||
+		    f == VMCS_GUEST_IA32_SYSENTER_CS || f == VMCS_GUEST_SYSENTER_ESP ||
+		    f == VMCS_GUEST_SYSENTER_EIP || f == VMCS_GUEST_VMX_TIMER_VALUE ||
+		    f == VMCS_CTRL_CR3_COUNT || f == VMCS_CTRL_VMENTRY_INSTR_LEN ||
+		    f == VMCS_GUEST_RFLAGS)
+			continue;
+		if ((f >= VMCS_GUEST_ES_AR && f <= VMCS_GUEST_TR_AR))
+			a1 &= 0x1f0ff; /* AR bits 8-11 and 17-31 are reserved */
+		if (f >= VMCS_GUEST_ES_LIMIT && f <= VMCS_GUEST_TR_LIMIT)
+			continue; /* KVM keeps limits consistent with G; below */
+		v = sample(f, a0, a1, (unsigned)i);
+		if (f == VMCS_GUEST_GDTR_LIMIT || f == VMCS_GUEST_IDTR_LIMIT)
+			v &= 0xffff;
+		cr_assert_eq(hvb_vcpu_write_vmcs(vcpu, f, v), 0, "write 0x%x", f);
+		cr_assert_eq(hvb_vcpu_read_vmcs(vcpu, f, &back), 0);
+		cr_expect_eq(back, v, "field 0x%x wrote 0x%llx read 0x%llx", f,
+			     (unsigned long long)v, (unsigned long long)back);
+		written++;
+	}
+	cr_expect_gt(written, 90, "only %u fields written", written);
+}
+
+Test(vmcs, msr_backed_fields_read_back)
+{
+	uint64_t v;
+	cr_assert_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_IA32_SYSENTER_CS, 0x10), 0);
+	cr_assert_eq(hvb_vcpu_read_vmcs(vcpu, VMCS_GUEST_IA32_SYSENTER_CS, &v), 0);
+	cr_expect_eq(v, 0x10);
+	cr_assert_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_SYSENTER_ESP, 0xffff800012345678ull), 0);
+	cr_assert_eq(hvb_vcpu_read_vmcs(vcpu, VMCS_GUEST_SYSENTER_ESP, &v), 0);
+	cr_expect_eq(v, 0xffff800012345678ull);
+	cr_assert_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_IA32_PAT, 0x0007040600070406ull), 0);
+	cr_assert_eq(hvb_vcpu_read_vmcs(vcpu, VMCS_GUEST_IA32_PAT, &v), 0);
+	cr_expect_eq(v, 0x0007040600070406ull);
+	cr_assert_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_DR7, 0x403), 0);
+	cr_assert_eq(hvb_vcpu_read_vmcs(vcpu, VMCS_GUEST_DR7, &v), 0);
+	cr_expect_eq(v, 0x403);
+}
+
+Test(vmcs, readonly_fields_refuse_writes)
+{
+	static const uint32_t ro[] = {
+		VMCS_RO_EXIT_REASON, VMCS_RO_EXIT_QUALIFIC, VMCS_RO_VMEXIT_INSTR_LEN,
+		VMCS_RO_IDT_VECTOR_INFO, VMCS_RO_VMEXIT_IRQ_INFO, VMCS_GUEST_PHYSICAL_ADDRESS,
+		VMCS_RO_GUEST_LIN_ADDR, VMCS_CTRL_TSC_OFFSET, VMCS_CTRL_APIC_ACCESS,
+		VMCS_CTRL_EPTP, VMCS_CTRL_MSR_BITMAPS,
+	};
+	for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
+		uint64_t a0 = 1, a1 = 1;
+		cr_expect_eq(hvb_vcpu_write_vmcs(vcpu, ro[i], 0), -EINVAL, "0x%x", ro[i]);
+		cr_expect_eq(hvb_vcpu_cap_write_vmcs(vcpu, ro[i], &a0, &a1), 0);
+		cr_expect_eq(a0 | a1, 0);
+	}
+}
+
+Test(vmcs, values_wider_than_the_field_are_refused)
+{
+	cr_expect_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_CS, 0x10000), -EINVAL);
+	cr_expect_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_CTRL_EXC_BITMAP, 1ull << 32), -EINVAL);
+}
+
+static uint64_t cap2ctrl(unsigned cap, uint64_t want)
+{
+	uint64_t c;
+	cr_assert_eq(hvb_vmx_read_capability(host, cap, &c), 0);
+	return (want | (c & 0xffffffff)) & (c >> 32);
+}
+
+Test(vmcs, controls_obey_capabilities)
+{
+	static const struct { unsigned cap; uint32_t field; } ctl[] = {
+		{ HV_VMX_CAP_PINBASED, VMCS_CTRL_PIN_BASED },
+		{ HV_VMX_CAP_PROCBASED, VMCS_CTRL_CPU_BASED },
+		{ HV_VMX_CAP_PROCBASED2, VMCS_CTRL_CPU_BASED2 },
+		{ HV_VMX_CAP_ENTRY, VMCS_CTRL_VMENTRY_CONTROLS },
+		{ HV_VMX_CAP_EXIT, VMCS_CTRL_VMEXIT_CONTROLS },
+	};
+	for (size_t i = 0; i < sizeof(ctl) / sizeof(ctl[0]); i++) {
+		uint64_t cap, a0, a1, v;
+		cr_assert_eq(hvb_vmx_read_capability(host, ctl[i].cap, &cap), 0);
+		cr_assert_eq(hvb_vcpu_cap_write_vmcs(vcpu, ctl[i].field, &a0, &a1), 0);
+		cr_expect_eq(a0, cap & 0xffffffff);
+		cr_expect_eq(a1, cap >> 32);
+		cr_expect_eq(a0 & ~a1, 0, "must-be-1 bits are also may-be-1");
+		/* The client's usual recipe is accepted... */
+		v = cap2ctrl(ctl[i].cap, 0xffffffff);
+		cr_expect_eq(hvb_vcpu_write_vmcs(vcpu, ctl[i].field, v), 0);
+		/* ...a missing must-be-1 bit or an extra bit is not. */
+		if (a0)
+			cr_expect_eq(hvb_vcpu_write_vmcs(vcpu, ctl[i].field, v & ~a0), -EINVAL);
+		if (~a1 & 0xffffffff)
+			cr_expect_eq(hvb_vcpu_write_vmcs(vcpu, ctl[i].field,
+							 v | (~a1 & 0xffffffff)), -EINVAL);
+	}
+}
+
+Test(vmcs, cr4_vmxe_stays_in_the_clients_view)
+{
+	uint64_t v;
+	cr_assert_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_CR4, 0x2000 | 0x20), 0);
+	cr_assert_eq(hvb_vcpu_read_vmcs(vcpu, VMCS_GUEST_CR4, &v), 0);
+	cr_expect_eq(v, 0x2020);
+	cr_expect_eq(vcpu->run->s.regs.sregs.cr4 & 0x2000, 0, "VMXE reached KVM");
+	cr_expect(vcpu->run->kvm_dirty_regs & KVM_SYNC_X86_SREGS);
+}
+
+Test(vmcs, cr0_refuses_cache_disable)
+{
+	cr_expect_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_CR0, 0x20 | (1ull << 30)), -EINVAL);
+	cr_expect_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_CR0, 0x20 | (1ull << 29)), -EINVAL);
+	cr_expect_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_CR0, 0x21), 0);
+}
+
+Test(vmcs, activity_state_only_active_or_hlt)
+{
+	cr_expect_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_ACTIVITY_STATE, 0), 0);
+	cr_expect_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_ACTIVITY_STATE, 1), 0);
+	cr_expect_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_ACTIVITY_STATE, 2), -EINVAL);
+}
+
+Test(vmcs, interruptibility_maps_to_kvm_events)
+{
+	uint64_t v;
+	cr_assert_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_INTERRUPTIBILITY,
+					 GUEST_INTRBILITY_STI_BLOCKING | GUEST_INTRBILITY_NMI_BLOCKING), 0);
+	cr_expect_eq(vcpu->run->s.regs.events.interrupt.shadow, KVM_X86_SHADOW_INT_STI);
+	cr_expect_eq(vcpu->run->s.regs.events.nmi.masked, 1);
+	cr_assert_eq(hvb_vcpu_read_vmcs(vcpu, VMCS_GUEST_INTERRUPTIBILITY, &v), 0);
+	cr_expect_eq(v, GUEST_INTRBILITY_STI_BLOCKING | GUEST_INTRBILITY_NMI_BLOCKING);
+	cr_expect_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_INTERRUPTIBILITY, 0x10), -EINVAL);
+}
+
+Test(vmcs, segment_access_rights_round_trip)
+{
+	/* Every AR value with the reserved bits clear survives the trip
+	 * through KVM's segment representation. */
+	for (uint32_t ar = 0; ar < 0x20000; ar++) {
+		if (ar & 0xf00)
+			continue;
+		struct kvm_segment s;
+		memset(&s, 0, sizeof(s));
+		hvb__seg_from_ar(&s, ar);
+		cr_assert_eq(hvb__seg_to_ar(&s), ar, "AR 0x%x", ar);
+	}
+}
