@@ -33,7 +33,7 @@
  *  - moffs (A0-A3) is reported as an immediate: imm_len is the address size
  *    (2, 4 or 8 bytes) and imm the zero-extended offset.
  *  - ENTER reports imm_len 3 and imm = the 16-bit frame size. Far pointers
- *    (9A, EA) report imm_len = offset + 2 and imm = the offset. EXTRQ and
+ *    (9A, EA) report imm_len = offset size + 2 and imm = the offset. EXTRQ and
  *    INSERTQ (66/F2 0F 78) report imm_len 2 and imm = the first byte.
  *  - For MOV to/from control and debug registers (0F 20-23) the processor
  *    ignores ModRM.mod and always treats it as 3, so no SIB or displacement
