@@ -37,7 +37,9 @@ struct hvb_host_info {
 	int vcpu_mmap_size;
 	bool out_rip_after;      /* OUT exits arrive with RIP past the OUT */
 	bool msr_filter;         /* KVM_X86_SET_MSR_FILTER usable */
+	bool tsc_writable;       /* guest RDTSC follows writes to IA32_TSC */
 	uint32_t max_vcpus;
+	uint32_t max_vcpu_id;      /* KVM vCPU ids a VM may use */
 	uint32_t nr_memslots;
 	uint32_t xsave_size;     /* bytes of hv_vcpu_read_fpstate's buffer */
 	uint64_t tsc_khz;
@@ -73,7 +75,8 @@ int hvb_vm_map(struct hvb_vm *vm, void *hva, uint64_t gpa, uint64_t size,
 int hvb_vm_unmap(struct hvb_vm *vm, uint64_t gpa, uint64_t size);
 int hvb_vm_protect(struct hvb_vm *vm, uint64_t gpa, uint64_t size,
 		   uint32_t flags);
-/* Set every vCPU's TSC to `tsc` at its next entry. */
+/* Set every vCPU's TSC to `tsc` at its next entry; -ENOTSUP where KVM
+ * cannot move the guest TSC. */
 int hvb_vm_sync_tsc(struct hvb_vm *vm, uint64_t tsc);
 /* Copy guest-physical memory out of the VM; -EFAULT where unmapped. */
 int hvb_vm_read_phys(struct hvb_vm *vm, uint64_t gpa, void *buf, size_t len);

@@ -121,15 +121,15 @@ static int flush(struct hvb_vcpu *v)
 static bool entry_state_ok(struct hvb_vcpu *v)
 {
 	struct kvm_sregs *s = sregs_of(v);
-	bool ia32e = v->c.entry & VMENTRY_GUEST_IA32E;
+	bool ia32e = v->st.c.entry & VMENTRY_GUEST_IA32E;
 
-	if (!(v->cr4 & CR4_VMXE) || !(s->cr0 & CR0_NE))
+	if (!v->st.cr4_vmxe || !(s->cr0 & CR0_NE))
 		return false;
 	if ((s->cr0 & CR0_PG) && !(s->cr0 & CR0_PE))
 		return false;
 	if (ia32e && (!(s->cr0 & CR0_PG) || !(s->cr4 & CR4_PAE)))
 		return false;
-	if (v->c.activity > 1)
+	if (v->st.c.activity > 1)
 		return false;
 	return true;
 }
@@ -140,7 +140,7 @@ static void entry_efer(struct hvb_vcpu *v)
 {
 	struct kvm_sregs *s = sregs_of(v);
 	uint64_t efer = s->efer;
-	bool ia32e = v->c.entry & VMENTRY_GUEST_IA32E;
+	bool ia32e = v->st.c.entry & VMENTRY_GUEST_IA32E;
 
 	efer = ia32e ? (efer | EFER_LMA) : (efer & ~EFER_LMA);
 	if (s->cr0 & CR0_PG)
@@ -151,18 +151,31 @@ static void entry_efer(struct hvb_vcpu *v)
 	}
 }
 
-static int set_guest_debug(struct hvb_vcpu *v, bool on)
+/*
+ * Guest debugging serves two backend features: the hardware breakpoint of
+ * the hidden real-mode IVT, and single-stepping while an interrupt window is
+ * awaited. The ioctl is issued only when the combination changes.
+ */
+static int update_guest_debug(struct hvb_vcpu *v, bool step)
 {
 	struct kvm_guest_debug dbg;
+	uint32_t flags = 0;
+
+	if (v->st.idt_hidden)
+		flags |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+	if (step)
+		flags |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
+	if (flags == v->debug_flags)
+		return 0;
 	memset(&dbg, 0, sizeof(dbg));
-	if (on) {
-		dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+	dbg.control = flags;
+	if (v->st.idt_hidden) {
 		dbg.arch.debugreg[0] = HVB_TRAP_LINEAR;
 		dbg.arch.debugreg[7] = 0x1; /* L0, execute, 1 byte */
 	}
 	if (ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
 		return -errno;
-	v->guest_debug_on = on;
+	v->debug_flags = flags;
 	return 0;
 }
 
@@ -184,23 +197,21 @@ static int entry_idt(struct hvb_vcpu *v)
 		pthread_mutex_unlock(&vm->lock);
 		if (r < 0)
 			return r;
-		if (!v->guest_debug_on) {
-			v->idt_base = s->idt.base;
-			v->idt_limit = s->idt.limit;
-			if ((r = set_guest_debug(v, true)) < 0)
-				return r;
+		if (!v->st.idt_hidden) {
+			v->st.idt_base = s->idt.base;
+			v->st.idt_limit = s->idt.limit;
+			v->st.idt_hidden = true;
 		}
 		if (s->idt.base != gpa || s->idt.limit != 0x3ff) {
 			s->idt.base = gpa;
 			s->idt.limit = 0x3ff;
 			sregs_dirty(v);
 		}
-	} else if (v->guest_debug_on) {
-		s->idt.base = v->idt_base;
-		s->idt.limit = (uint16_t)v->idt_limit;
+	} else if (v->st.idt_hidden) {
+		s->idt.base = v->st.idt_base;
+		s->idt.limit = (uint16_t)v->st.idt_limit;
+		v->st.idt_hidden = false;
 		sregs_dirty(v);
-		if ((r = set_guest_debug(v, false)) < 0)
-			return r;
 	}
 	return 0;
 }
@@ -210,9 +221,9 @@ static int entry_idt(struct hvb_vcpu *v)
 static void exit_idt(struct hvb_vcpu *v)
 {
 	struct kvm_sregs *s = sregs_of(v);
-	if (v->guest_debug_on && (s->idt.base != v->vm->ivt_gpa || s->idt.limit != 0x3ff)) {
-		v->idt_base = s->idt.base;
-		v->idt_limit = s->idt.limit;
+	if (v->st.idt_hidden && (s->idt.base != v->vm->ivt_gpa || s->idt.limit != 0x3ff)) {
+		v->st.idt_base = s->idt.base;
+		v->st.idt_limit = s->idt.limit;
 		s->idt.base = v->vm->ivt_gpa;
 		s->idt.limit = 0x3ff;
 		sregs_dirty(v);
@@ -236,9 +247,9 @@ static int push16(struct hvb_vcpu *v, uint16_t value)
 static int client_ivt(struct hvb_vcpu *v, unsigned vec, uint16_t *ip, uint16_t *cs)
 {
 	uint8_t e[4];
-	if (4u * vec + 3 > v->idt_limit)
+	if (4u * vec + 3 > v->st.idt_limit)
 		return -ERANGE;
-	int r = hvb_vm_read_phys(v->vm, v->idt_base + 4u * vec, e, 4);
+	int r = hvb_vm_read_phys(v->vm, v->st.idt_base + 4u * vec, e, 4);
 	if (r < 0)
 		return r;
 	*ip = (uint16_t)(e[0] | e[1] << 8);
@@ -275,7 +286,7 @@ static int real_mode_deliver(struct hvb_vcpu *v, unsigned vec, uint16_t ret_ip)
  */
 static int entry_inject(struct hvb_vcpu *v, bool *failed)
 {
-	uint32_t info = v->c.entry_irq;
+	uint32_t info = v->st.c.entry_irq;
 	unsigned vec = info & 0xff, type = (info >> 8) & 7;
 	struct kvm_regs *g = regs_of(v);
 	struct kvm_vcpu_events *ev = &v->run->s.regs.events;
@@ -283,11 +294,11 @@ static int entry_inject(struct hvb_vcpu *v, bool *failed)
 	*failed = false;
 	if (!(info & IRQ_INFO_VALID))
 		return 0;
-	v->c.activity = 0;
+	v->st.c.activity = 0;
 	if (!(sregs_of(v)->cr0 & CR0_PE)) {
 		uint16_t ret = (uint16_t)g->rip;
 		if (type == 4 || type == 5 || type == 6)
-			ret = (uint16_t)(ret + v->c.entry_instr_len);
+			ret = (uint16_t)(ret + v->st.c.entry_instr_len);
 		int r = real_mode_deliver(v, vec, ret);
 		if (r == -ERANGE) {
 			*failed = true; /* #GP during delivery with no handler */
@@ -308,10 +319,10 @@ static int entry_inject(struct hvb_vcpu *v, bool *failed)
 		ev->exception.injected = 1;
 		ev->exception.nr = (uint8_t)vec;
 		ev->exception.has_error_code = !!(info & IRQ_INFO_ERROR_VALID);
-		ev->exception.error_code = v->c.entry_exc_err;
+		ev->exception.error_code = v->st.c.entry_exc_err;
 		break;
 	default: /* software interrupt / exception: return address after it */
-		g->rip += v->c.entry_instr_len;
+		g->rip += v->st.c.entry_instr_len;
 		regs_dirty(v);
 		if (type == 6 && vec < 32) {
 			ev->exception.injected = 1;
@@ -340,7 +351,7 @@ static int entry_misc(struct hvb_vcpu *v)
 			return r;
 		v->tsc_gen = gen;
 	}
-	v->run->request_interrupt_window = !!(v->c.cpu & CPU_BASED_IRQ_WND);
+	v->run->request_interrupt_window = !!(v->st.c.cpu & CPU_BASED_IRQ_WND);
 	return 0;
 }
 
@@ -497,7 +508,7 @@ static enum step exit_io(struct hvb_vcpu *v)
 	}
 	regs_dirty(v);
 
-	struct hvb_exit *x = &v->exit;
+	struct hvb_exit *x = &v->st.exit;
 	exit_clear(x);
 	x->reason = VMX_REASON_IO;
 	x->qual = (uint64_t)(size - 1) | (in ? 1u << 3 : 0) | (string ? 1u << 4 : 0) |
@@ -523,7 +534,7 @@ static enum step exit_io(struct hvb_vcpu *v)
 
 static void ept_exit(struct hvb_vcpu *v, uint64_t gpa, uint64_t access, unsigned len)
 {
-	struct hvb_exit *x = &v->exit;
+	struct hvb_exit *x = &v->st.exit;
 	exit_clear(x);
 	x->reason = VMX_REASON_EPT_VIOLATION;
 	x->qual = access | ept_perms(v, gpa);
@@ -665,9 +676,9 @@ static enum step exit_msr(struct hvb_vcpu *v, bool write)
 		return STEP_EXIT;
 	*regs_of(v) = r0;
 	regs_dirty(v);
-	exit_clear(&v->exit);
-	v->exit.reason = write ? VMX_REASON_WRMSR : VMX_REASON_RDMSR;
-	v->exit.instr_len = 2;
+	exit_clear(&v->st.exit);
+	v->st.exit.reason = write ? VMX_REASON_WRMSR : VMX_REASON_RDMSR;
+	v->st.exit.instr_len = 2;
 	return STEP_EXIT;
 }
 
@@ -682,11 +693,11 @@ static enum step exit_msr(struct hvb_vcpu *v, bool write)
 static enum step rm_event(struct hvb_vcpu *v, unsigned vec, unsigned type,
 			  unsigned ilen, uint16_t ret_ip, uint16_t fault_ip)
 {
-	struct hvb_exit *x = &v->exit;
+	struct hvb_exit *x = &v->st.exit;
 	bool intercept = false;
 
 	/* Exceptions the bitmap intercepts exit before delivery. */
-	if ((type == 3 || type == 6) && vec < 32 && (v->c.exc_bitmap & (1u << vec)))
+	if ((type == 3 || type == 6) && vec < 32 && (v->st.c.exc_bitmap & (1u << vec)))
 		intercept = true;
 	if (intercept) {
 		exit_clear(x);
@@ -703,7 +714,7 @@ static enum step rm_event(struct hvb_vcpu *v, unsigned vec, unsigned type,
 	/* Beyond the client's IDT limit: #GP. */
 	regs_of(v)->rip = fault_ip;
 	regs_dirty(v);
-	if (v->c.exc_bitmap & (1u << 13)) {
+	if (v->st.c.exc_bitmap & (1u << 13)) {
 		exit_clear(x);
 		x->reason = VMX_REASON_EXC_NMI;
 		x->irq_info = IRQ_INFO_VALID | IRQ_INFO_HARD_EXC | 13;
@@ -713,7 +724,7 @@ static enum step rm_event(struct hvb_vcpu *v, unsigned vec, unsigned type,
 	}
 	if (vec != 13 && vec != 8 && real_mode_deliver(v, 13, fault_ip) == 0)
 		return STEP_CONTINUE;
-	if (vec != 8 && (v->c.exc_bitmap & (1u << 8))) {
+	if (vec != 8 && (v->st.c.exc_bitmap & (1u << 8))) {
 		exit_clear(x);
 		x->reason = VMX_REASON_EXC_NMI;
 		x->irq_info = IRQ_INFO_VALID | IRQ_INFO_HARD_EXC | IRQ_INFO_ERROR_VALID | 8;
@@ -734,8 +745,8 @@ static enum step exit_rm_trap(struct hvb_vcpu *v)
 	uint8_t frame[6], code[2] = { 0, 0 };
 
 	if (vec > 255 || hvb_vm_read_phys(v->vm, s->ss.base + (g->rsp & 0xffff), frame, 6) < 0) {
-		exit_clear(&v->exit);
-		v->exit.reason = VMX_REASON_TRIPLE_FAULT;
+		exit_clear(&v->st.exit);
+		v->st.exit.reason = VMX_REASON_TRIPLE_FAULT;
 		return STEP_EXIT;
 	}
 	uint16_t ip = (uint16_t)(frame[0] | frame[1] << 8);
@@ -786,16 +797,34 @@ static enum step exit_internal(struct hvb_vcpu *v)
 	/* Anything else the emulator cannot run would raise an exception the
 	 * guest has no way to take here; report it as the triple fault real
 	 * hardware ends in (docs/differences.md). */
-	exit_clear(&v->exit);
-	v->exit.reason = VMX_REASON_TRIPLE_FAULT;
-	v->exit.qual = 0;
+	exit_clear(&v->st.exit);
+	v->st.exit.reason = VMX_REASON_TRIPLE_FAULT;
+	v->st.exit.qual = 0;
 	return STEP_EXIT;
 }
 
 static void exit_simple(struct hvb_vcpu *v, uint32_t reason)
 {
-	exit_clear(&v->exit);
-	v->exit.reason = reason;
+	exit_clear(&v->st.exit);
+	v->st.exit.reason = reason;
+}
+
+/* ---- interrupt window ---- */
+
+/* VMX's interrupt window is open when RFLAGS.IF = 1 and neither STI nor
+ * MOV SS blocking is in effect. */
+static bool irq_window_open(struct hvb_vcpu *v)
+{
+	return (regs_of(v)->rflags & RFLAGS_IF) &&
+	       !(v->run->s.regs.events.interrupt.shadow &
+		 (KVM_X86_SHADOW_INT_STI | KVM_X86_SHADOW_INT_MOV_SS));
+}
+
+static enum step window_exit(struct hvb_vcpu *v)
+{
+	exit_clear(&v->st.exit);
+	v->st.exit.reason = VMX_REASON_IRQ_WND;
+	return STEP_EXIT;
 }
 
 /* ---- the loop ---- */
@@ -814,7 +843,7 @@ static enum step translate(struct hvb_vcpu *v)
 		regs_of(v)->rip -= 1;
 		regs_dirty(v);
 		exit_simple(v, VMX_REASON_HLT);
-		v->exit.instr_len = 1;
+		v->st.exit.instr_len = 1;
 		return STEP_EXIT;
 	case KVM_EXIT_SHUTDOWN:
 		exit_simple(v, VMX_REASON_TRIPLE_FAULT);
@@ -827,11 +856,13 @@ static enum step translate(struct hvb_vcpu *v)
 	case KVM_EXIT_X86_WRMSR:
 		return exit_msr(v, true);
 	case KVM_EXIT_DEBUG:
-		if (v->guest_debug_on && run->debug.arch.pc == HVB_TRAP_LINEAR)
+		if (v->st.idt_hidden && run->debug.arch.pc == HVB_TRAP_LINEAR)
 			return exit_rm_trap(v);
+		if (v->debug_flags & KVM_GUESTDBG_SINGLESTEP)
+			return irq_window_open(v) ? window_exit(v) : STEP_CONTINUE;
 		exit_simple(v, VMX_REASON_EXC_NMI);
-		v->exit.irq_info = IRQ_INFO_VALID | IRQ_INFO_HARD_EXC | 1;
-		v->exit.qual = run->debug.arch.dr6 & 0x600f;
+		v->st.exit.irq_info = IRQ_INFO_VALID | IRQ_INFO_HARD_EXC | 1;
+		v->st.exit.qual = run->debug.arch.dr6 & 0x600f;
 		return STEP_EXIT;
 	case KVM_EXIT_INTERNAL_ERROR:
 		return exit_internal(v);
@@ -852,15 +883,62 @@ static enum step translate(struct hvb_vcpu *v)
  * field and stores EFER.LMA into the "IA-32e mode guest" control. */
 static void exit_common(struct hvb_vcpu *v)
 {
-	v->c.entry_irq &= ~IRQ_INFO_VALID;
+	v->st.c.entry_irq &= ~IRQ_INFO_VALID;
 	if (sregs_of(v)->efer & EFER_LMA)
-		v->c.entry |= VMENTRY_GUEST_IA32E;
+		v->st.c.entry |= VMENTRY_GUEST_IA32E;
 	else
-		v->c.entry &= ~VMENTRY_GUEST_IA32E;
+		v->st.c.entry &= ~VMENTRY_GUEST_IA32E;
 	exit_idt(v);
 }
 
-int hvb_vcpu_run(struct hvb_vcpu *v)
+/* The API state (hvb_state) and KVM's sync-regs area are exchanged only
+ * here: what the client changed goes in before the entry, everything comes
+ * back after the exit. */
+static int state_in(struct hvb_vcpu *v)
+{
+	struct hvb_state *st = &v->st;
+	struct kvm_sync_regs *sr = &v->run->s.regs;
+
+	if (st->dirty & KVM_SYNC_X86_REGS)
+		sr->regs = st->regs;
+	if (st->dirty & KVM_SYNC_X86_SREGS)
+		sr->sregs = st->sregs;
+	if (st->dirty & KVM_SYNC_X86_EVENTS)
+		sr->events = st->events;
+	v->run->kvm_dirty_regs = st->dirty;
+	st->dirty = 0;
+	for (int i = 0; i < HVB_MSRC_COUNT; i++) {
+		if (!(st->msr_dirty & (1u << i)))
+			continue;
+		int r = hvb__msr_set(v, hvb_msrc_msr(i), st->msr[i]);
+		if (r < 0)
+			return r;
+		st->msr_dirty &= ~(1u << i);
+	}
+	return 0;
+}
+
+static void state_out(struct hvb_vcpu *v)
+{
+	struct hvb_state *st = &v->st;
+	struct kvm_sync_regs *sr = &v->run->s.regs;
+
+	st->regs = sr->regs;
+	st->sregs = sr->sregs;
+	st->events = sr->events;
+	/* Rewinds made while translating the exit are still to be applied. */
+	st->dirty = v->run->kvm_dirty_regs;
+	v->run->kvm_dirty_regs = 0;
+	/* A native MSR can change without an exit: refresh its cache. */
+	for (int i = 0; i < HVB_MSRC_COUNT; i++) {
+		for (unsigned k = 0; k < v->nnative; k++) {
+			if (v->native_msrs[k] == hvb_msrc_msr(i))
+				(void)hvb__msr_get(v, hvb_msrc_msr(i), &st->msr[i]);
+		}
+	}
+}
+
+static int run_loop(struct hvb_vcpu *v)
 {
 	bool failed;
 	int r;
@@ -873,12 +951,24 @@ int hvb_vcpu_run(struct hvb_vcpu *v)
 	if ((r = entry_inject(v, &failed)) < 0)
 		return r;
 	if (failed) {
-		v->c.entry_irq &= ~IRQ_INFO_VALID;
+		v->st.c.entry_irq &= ~IRQ_INFO_VALID;
 		exit_simple(v, VMX_REASON_TRIPLE_FAULT);
 		return 0;
 	}
+	bool window = v->st.c.cpu & CPU_BASED_IRQ_WND;
+	bool injecting = v->run->kvm_dirty_regs & KVM_SYNC_X86_EVENTS;
+	if (window && !injecting && irq_window_open(v)) {
+		/* VMX exits before the first instruction. */
+		window_exit(v);
+		exit_common(v);
+		return 0;
+	}
 	for (;;) {
-		if ((r = entry_idt(v)) < 0 || (r = entry_misc(v)) < 0)
+		/* KVM's own window exit is not reliable on every flavour (it
+		 * never comes on PVM): single-step while the window is closed. */
+		bool step = window && !irq_window_open(v);
+		if ((r = entry_idt(v)) < 0 || (r = entry_misc(v)) < 0 ||
+		    (r = update_guest_debug(v, step)) < 0)
 			return r;
 		r = kvm_run_once(v, false);
 		if (r == -EINTR || r == -EAGAIN) {
@@ -902,4 +992,14 @@ int hvb_vcpu_run(struct hvb_vcpu *v)
 	}
 	exit_common(v);
 	return 0;
+}
+
+int hvb_vcpu_run(struct hvb_vcpu *v)
+{
+	int r = state_in(v);
+	if (r < 0)
+		return r;
+	r = run_loop(v);
+	state_out(v);
+	return r;
 }

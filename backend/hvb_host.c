@@ -65,7 +65,8 @@ static int check_ext(int fd, long ext)
  */
 static int probe_out_flavour(struct hvb_host *host)
 {
-	static const uint8_t code[] = { 0xe6, 0x10, 0xf4 }; /* out 0x10,al; hlt */
+	/* out 0x10,al; rdtsc; out 0x11,al; hlt */
+	static const uint8_t code[] = { 0xe6, 0x10, 0x0f, 0x31, 0xe6, 0x11, 0xf4 };
 	int vm = -1, vcpu = -1, r;
 	void *mem = MAP_FAILED;
 	struct kvm_run *run = MAP_FAILED;
@@ -134,6 +135,17 @@ static int probe_out_flavour(struct hvb_host *host)
 		goto out;
 	}
 	host->info.out_rip_after = regs.rip == 0x1002;
+
+	/* Can the guest TSC be moved (hv_vm_sync_tsc)? PVM ignores writes to
+	 * IA32_TSC. */
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} tsc = { .hdr.nmsrs = 1, .e.index = 0x10, .e.data = 1ull << 60 };
+	if (ioctl(vcpu, KVM_SET_MSRS, &tsc) == 1 && ioctl(vcpu, KVM_RUN, 0) == 0 &&
+	    run->exit_reason == KVM_EXIT_IO && run->io.port == 0x11 &&
+	    ioctl(vcpu, KVM_GET_REGS, &regs) == 0)
+		host->info.tsc_writable = regs.rdx >= (1ull << 28);
 	r = 0;
 out:
 	if (run != MAP_FAILED)
@@ -206,6 +218,9 @@ int hvb_host_create(const char *dev_path, struct hvb_host **out)
 	host->info.max_vcpus = (uint32_t)check_ext(host->kvm_fd, KVM_CAP_MAX_VCPUS);
 	if (host->info.max_vcpus == 0 || host->info.max_vcpus > HVB_MAX_VCPUS)
 		host->info.max_vcpus = HVB_MAX_VCPUS;
+	host->info.max_vcpu_id = (uint32_t)check_ext(host->kvm_fd, KVM_CAP_MAX_VCPU_ID);
+	if (host->info.max_vcpu_id == 0)
+		host->info.max_vcpu_id = host->info.max_vcpus;
 	host->info.nr_memslots = (uint32_t)check_ext(host->kvm_fd, KVM_CAP_NR_MEMSLOTS);
 	if (host->info.nr_memslots == 0)
 		host->info.nr_memslots = 32;

@@ -8,6 +8,7 @@
 
 #include "hvb.h"
 #include "hvb_decode.h"
+#include "hvb_state.h"
 
 /* Log with context to stderr; the backend never aborts. */
 void hvb__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -48,40 +49,18 @@ struct hvb_vm {
 
 	struct hvb_vcpu *vcpus[HVB_MAX_VCPUS];
 	unsigned nvcpus;
+	/* KVM cannot destroy a vCPU: destroyed ones wait here and are reset
+	 * to the power-on state for the next create. */
+	struct hvb_spare {
+		int fd;
+		struct kvm_run *run;
+	} spares[HVB_MAX_VCPUS];
+	unsigned nspares;
+	unsigned next_kvm_id;
+	struct hvb_reset *reset;      /* power-on state, from the first vCPU */
 	uint64_t filter_gen;          /* bumps when the MSR filter must change */
 	_Atomic uint64_t tsc_gen;
 	uint64_t tsc_value;
-};
-
-/* The last exit, in VMX terms. */
-struct hvb_exit {
-	uint32_t reason;
-	uint64_t qual;
-	uint32_t instr_len;
-	uint32_t instr_info;
-	uint32_t irq_info, irq_error;
-	uint32_t idt_info, idt_error;
-	uint64_t gpa, gla;
-	uint64_t io_rcx, io_rsi, io_rdi, io_rip;
-	uint32_t instr_error;
-};
-
-#define HVB_EXTRA_FIELDS 36
-
-/* Controls and other VMCS state that has no KVM home. */
-struct hvb_ctls {
-	uint32_t pin, cpu, cpu2, entry, exit;
-	uint32_t exc_bitmap, pf_mask, pf_match, cr3_count;
-	uint32_t entry_irq, entry_exc_err, entry_instr_len;
-	uint32_t tpr_threshold, ple_gap, ple_window;
-	uint64_t cr0_mask, cr4_mask, cr0_shadow, cr4_shadow;
-	uint64_t cr3_target[4];
-	uint64_t tsc_offset, apic_access, virtual_apic, vpid;
-	uint64_t link_ptr, debugctl, pending_dbg, perf_global_ctrl, bndcfgs;
-	uint64_t pdpte[4];
-	uint32_t activity, smbase;
-	uint64_t host[32];            /* host-state fields, stored only */
-	uint64_t extra[HVB_EXTRA_FIELDS]; /* fields with no effect (hvb_vmcs.c) */
 };
 
 #define HVB_MAX_NATIVE_MSRS 16
@@ -93,17 +72,8 @@ struct hvb_vcpu {
 	struct kvm_run *run;
 	size_t run_size;
 
-	struct hvb_ctls c;
-	struct hvb_exit exit;
-
-	/* The client's view of state that the backend shows differently to
-	 * KVM: CR0/CR4 fixed bits (CR4.VMXE) and the real-mode IDTR. */
-	uint64_t cr0, cr4;
-	uint64_t idt_base;
-	uint32_t idt_limit;
-	bool state_pushed;            /* client view folded into s.regs */
-
-	bool guest_debug_on;          /* hidden-IVT breakpoint installed */
+	struct hvb_state st;
+	uint32_t debug_flags;         /* KVM_GUESTDBG_* in force */
 	uint64_t filter_gen;
 	uint64_t tsc_gen;
 
@@ -120,12 +90,11 @@ struct hvb_vcpu {
 struct hvb_region *hvb__vm_find(struct hvb_vm *vm, uint64_t gpa);
 int hvb__vm_update_msr_filter(struct hvb_vm *vm);
 int hvb__vm_ivt_place(struct hvb_vm *vm);
+void hvb__vm_free_spares(struct hvb_vm *vm);
 
-/* hvb_vmcs.c */
-void hvb__ctls_init(struct hvb_ctls *c);
-void hvb__seg_from_ar(struct kvm_segment *s, uint32_t ar);
-uint32_t hvb__seg_to_ar(const struct kvm_segment *s);
-
+/* hvb_vcpu.c */
+int hvb__msr_get(struct hvb_vcpu *vcpu, uint32_t index, uint64_t *value);
+int hvb__msr_set(struct hvb_vcpu *vcpu, uint32_t index, uint64_t value);
 /* hvb_vcpu.c: guest memory seen through the vCPU's paging. */
 int hvb__gla_to_gpa(struct hvb_vcpu *vcpu, uint64_t gla, bool write,
 		    uint64_t *gpa);

@@ -28,10 +28,152 @@
 #define CR4_PAE (1ull << 5)
 #define EFER_LMA (1ull << 10)
 
-int hvb__msr_get(struct hvb_vcpu *vcpu, uint32_t index, uint64_t *value);
-int hvb__msr_set(struct hvb_vcpu *vcpu, uint32_t index, uint64_t value);
+
+int hvb__msr_get(struct hvb_vcpu *vcpu, uint32_t index, uint64_t *value)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = { .hdr.nmsrs = 1, .e.index = index };
+
+	int r = ioctl(vcpu->fd, KVM_GET_MSRS, &m);
+	if (r < 0)
+		return -errno;
+	if (r != 1)
+		return -EINVAL;
+	*value = m.e.data;
+	return 0;
+}
+
+int hvb__msr_set(struct hvb_vcpu *vcpu, uint32_t index, uint64_t value)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = { .hdr.nmsrs = 1, .e.index = index, .e.data = value };
+
+	int r = ioctl(vcpu->fd, KVM_SET_MSRS, &m);
+	if (r < 0)
+		return -errno;
+	if (r != 1)
+		return -EINVAL;
+	return 0;
+}
 
 /* ---- creation ---- */
+
+/* MSRs a reused vCPU gets back at their power-on values. */
+static const uint32_t reset_msrs[] = {
+	0x174, 0x175, 0x176, 0x277, 0x1a0, 0xc0000081, 0xc0000082, 0xc0000083,
+	0xc0000084, 0xc0000100, 0xc0000101, 0xc0000102, 0xc0000103,
+};
+#define NRESET_MSRS (sizeof(reset_msrs) / sizeof(reset_msrs[0]))
+
+struct hvb_reset {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_vcpu_events events;
+	struct kvm_debugregs debugregs;
+	struct kvm_xcrs xcrs;
+	struct kvm_xsave xsave;
+	struct kvm_msrs msrs;
+	struct kvm_msr_entry msr_entries[NRESET_MSRS];
+};
+
+static int reset_capture(struct hvb_vm *vm, int fd)
+{
+	struct hvb_reset *rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return -ENOMEM;
+	rs->msrs.nmsrs = NRESET_MSRS;
+	for (size_t i = 0; i < NRESET_MSRS; i++)
+		rs->msr_entries[i].index = reset_msrs[i];
+	if (ioctl(fd, KVM_GET_REGS, &rs->regs) < 0 ||
+	    ioctl(fd, KVM_GET_SREGS, &rs->sregs) < 0 ||
+	    ioctl(fd, KVM_GET_VCPU_EVENTS, &rs->events) < 0 ||
+	    ioctl(fd, KVM_GET_DEBUGREGS, &rs->debugregs) < 0 ||
+	    ioctl(fd, KVM_GET_XCRS, &rs->xcrs) < 0 ||
+	    ioctl(fd, KVM_GET_XSAVE, &rs->xsave) < 0) {
+		int e = -errno;
+		free(rs);
+		return e;
+	}
+	int n = ioctl(fd, KVM_GET_MSRS, &rs->msrs);
+	rs->msrs.nmsrs = n > 0 ? (uint32_t)n : 0; /* the ones KVM knows, in order */
+	vm->reset = rs;
+	return 0;
+}
+
+static int reset_apply(struct hvb_vm *vm, int fd)
+{
+	struct hvb_reset *rs = vm->reset;
+	struct kvm_guest_debug nodebug;
+	memset(&nodebug, 0, sizeof(nodebug));
+	if (ioctl(fd, KVM_SET_GUEST_DEBUG, &nodebug) < 0 ||
+	    ioctl(fd, KVM_SET_REGS, &rs->regs) < 0 ||
+	    ioctl(fd, KVM_SET_SREGS, &rs->sregs) < 0 ||
+	    ioctl(fd, KVM_SET_VCPU_EVENTS, &rs->events) < 0 ||
+	    ioctl(fd, KVM_SET_DEBUGREGS, &rs->debugregs) < 0 ||
+	    ioctl(fd, KVM_SET_XCRS, &rs->xcrs) < 0 ||
+	    ioctl(fd, KVM_SET_XSAVE, &rs->xsave) < 0)
+		return -errno;
+	if (rs->msrs.nmsrs && ioctl(fd, KVM_SET_MSRS, &rs->msrs) < 0)
+		return -errno;
+	return 0;
+}
+
+void hvb__vm_free_spares(struct hvb_vm *vm)
+{
+	for (unsigned i = 0; i < vm->nspares; i++) {
+		munmap(vm->spares[i].run, (size_t)vm->host->info.vcpu_mmap_size);
+		close(vm->spares[i].fd);
+	}
+	vm->nspares = 0;
+	free(vm->reset);
+	vm->reset = NULL;
+}
+
+/* A KVM vCPU in its power-on state: a reset spare, or a new one. */
+static int kvm_vcpu_get(struct hvb_vm *vm, int *fd, struct kvm_run **run)
+{
+	size_t size = (size_t)vm->host->info.vcpu_mmap_size;
+	int r;
+
+	while (vm->nspares) {
+		struct hvb_spare sp = vm->spares[--vm->nspares];
+		if (reset_apply(vm, sp.fd) == 0) {
+			*fd = sp.fd;
+			*run = sp.run;
+			return 0;
+		}
+		munmap(sp.run, size);
+		close(sp.fd);
+	}
+	if (vm->next_kvm_id >= vm->host->info.max_vcpu_id)
+		return -ENOSPC;
+	*fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)vm->next_kvm_id);
+	if (*fd < 0)
+		return -errno;
+	vm->next_kvm_id++;
+	*run = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (*run == MAP_FAILED) {
+		r = -errno;
+		goto err_fd;
+	}
+	if (ioctl(*fd, KVM_SET_CPUID2, vm->host->cpuid) < 0) {
+		r = -errno;
+		goto err_run;
+	}
+	if (!vm->reset && (r = reset_capture(vm, *fd)) < 0)
+		goto err_run;
+	return 0;
+
+err_run:
+	munmap(*run, size);
+err_fd:
+	close(*fd);
+	return r;
+}
 
 int hvb_vcpu_create(struct hvb_vm *vm, uint64_t options, struct hvb_vcpu **out)
 {
@@ -53,37 +195,28 @@ int hvb_vcpu_create(struct hvb_vm *vm, uint64_t options, struct hvb_vcpu **out)
 	}
 	vcpu->vm = vm;
 	vcpu->id = id;
-	vcpu->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)id);
-	if (vcpu->fd < 0) {
-		r = -errno;
-		goto err_unlock;
-	}
 	vcpu->run_size = (size_t)vm->host->info.vcpu_mmap_size;
-	vcpu->run = mmap(NULL, vcpu->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 vcpu->fd, 0);
-	if (vcpu->run == MAP_FAILED) {
+	if ((r = kvm_vcpu_get(vm, &vcpu->fd, &vcpu->run)) < 0)
+		goto err_unlock;
+
+	/* The API state starts as KVM's reset state; from now on KVM's
+	 * sync-regs area is exchanged with it at every entry and exit. */
+	struct hvb_state *st = &vcpu->st;
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &st->regs) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_SREGS, &st->sregs) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &st->events) < 0) {
 		r = -errno;
-		goto err_fd;
+		goto err_vcpu;
 	}
-	if (ioctl(vcpu->fd, KVM_SET_CPUID2, vm->host->cpuid) < 0) {
-		r = -errno;
-		goto err_run;
-	}
-	/* Fill the sync-regs area once; from now on KVM refreshes it at
-	 * every exit. */
-	struct kvm_sync_regs *sr = &vcpu->run->s.regs;
-	if (ioctl(vcpu->fd, KVM_GET_REGS, &sr->regs) < 0 ||
-	    ioctl(vcpu->fd, KVM_GET_SREGS, &sr->sregs) < 0 ||
-	    ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &sr->events) < 0) {
-		r = -errno;
-		goto err_run;
+	for (int i = 0; i < HVB_MSRC_COUNT; i++) {
+		if ((r = hvb__msr_get(vcpu, hvb_msrc_msr(i), &st->msr[i])) < 0)
+			goto err_vcpu;
 	}
 	vcpu->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
 				    KVM_SYNC_X86_EVENTS;
 	vcpu->run->kvm_dirty_regs = 0;
-	hvb__ctls_init(&vcpu->c);
-	vcpu->cr0 = sr->sregs.cr0;
-	vcpu->cr4 = sr->sregs.cr4;
+	vcpu->run->immediate_exit = 0;
+	hvb_state_init_ctls(&st->c);
 	vcpu->tsc_gen = atomic_load(&vm->tsc_gen);
 
 	vm->vcpus[id] = vcpu;
@@ -92,16 +225,15 @@ int hvb_vcpu_create(struct hvb_vm *vm, uint64_t options, struct hvb_vcpu **out)
 	if (r < 0) {
 		vm->vcpus[id] = NULL;
 		vm->nvcpus--;
-		goto err_run;
+		goto err_vcpu;
 	}
 	pthread_mutex_unlock(&vm->lock);
 	*out = vcpu;
 	return 0;
 
-err_run:
-	munmap(vcpu->run, vcpu->run_size);
-err_fd:
-	close(vcpu->fd);
+err_vcpu:
+	/* Back to the pool: the KVM vCPU itself is fine. */
+	vm->spares[vm->nspares++] = (struct hvb_spare){ vcpu->fd, vcpu->run };
 err_unlock:
 	pthread_mutex_unlock(&vm->lock);
 	free(vcpu);
@@ -115,10 +247,9 @@ int hvb_vcpu_destroy(struct hvb_vcpu *vcpu)
 	pthread_mutex_lock(&vm->lock);
 	vm->vcpus[vcpu->id] = NULL;
 	vm->nvcpus--;
+	vm->spares[vm->nspares++] = (struct hvb_spare){ vcpu->fd, vcpu->run };
 	(void)hvb__vm_update_msr_filter(vm);
 	pthread_mutex_unlock(&vm->lock);
-	munmap(vcpu->run, vcpu->run_size);
-	close(vcpu->fd);
 	free(vcpu);
 	return 0;
 }
@@ -244,61 +375,6 @@ int hvb__read_linear(struct hvb_vcpu *vcpu, uint64_t gla, void *buf, size_t len)
 
 /* ---- registers ---- */
 
-static __u64 *gpr_ptr(struct kvm_regs *regs, unsigned reg)
-{
-	switch (reg) {
-	case HV_X86_RAX: return &regs->rax;
-	case HV_X86_RCX: return &regs->rcx;
-	case HV_X86_RDX: return &regs->rdx;
-	case HV_X86_RBX: return &regs->rbx;
-	case HV_X86_RSI: return &regs->rsi;
-	case HV_X86_RDI: return &regs->rdi;
-	case HV_X86_RBP: return &regs->rbp;
-	case HV_X86_R8: return &regs->r8;
-	case HV_X86_R9: return &regs->r9;
-	case HV_X86_R10: return &regs->r10;
-	case HV_X86_R11: return &regs->r11;
-	case HV_X86_R12: return &regs->r12;
-	case HV_X86_R13: return &regs->r13;
-	case HV_X86_R14: return &regs->r14;
-	case HV_X86_R15: return &regs->r15;
-	default: return NULL;
-	}
-}
-
-/* Registers that are VMCS fields under another name. */
-static uint32_t reg_field(unsigned reg)
-{
-	switch (reg) {
-	case HV_X86_RIP: return VMCS_GUEST_RIP;
-	case HV_X86_RFLAGS: return VMCS_GUEST_RFLAGS;
-	case HV_X86_RSP: return VMCS_GUEST_RSP;
-	case HV_X86_CS: return VMCS_GUEST_CS;
-	case HV_X86_SS: return VMCS_GUEST_SS;
-	case HV_X86_DS: return VMCS_GUEST_DS;
-	case HV_X86_ES: return VMCS_GUEST_ES;
-	case HV_X86_FS: return VMCS_GUEST_FS;
-	case HV_X86_GS: return VMCS_GUEST_GS;
-	case HV_X86_IDT_BASE: return VMCS_GUEST_IDTR_BASE;
-	case HV_X86_IDT_LIMIT: return VMCS_GUEST_IDTR_LIMIT;
-	case HV_X86_GDT_BASE: return VMCS_GUEST_GDTR_BASE;
-	case HV_X86_GDT_LIMIT: return VMCS_GUEST_GDTR_LIMIT;
-	case HV_X86_LDTR: return VMCS_GUEST_LDTR;
-	case HV_X86_LDT_BASE: return VMCS_GUEST_LDTR_BASE;
-	case HV_X86_LDT_LIMIT: return VMCS_GUEST_LDTR_LIMIT;
-	case HV_X86_LDT_AR: return VMCS_GUEST_LDTR_AR;
-	case HV_X86_TR: return VMCS_GUEST_TR;
-	case HV_X86_TSS_BASE: return VMCS_GUEST_TR_BASE;
-	case HV_X86_TSS_LIMIT: return VMCS_GUEST_TR_LIMIT;
-	case HV_X86_TSS_AR: return VMCS_GUEST_TR_AR;
-	case HV_X86_CR0: return VMCS_GUEST_CR0;
-	case HV_X86_CR3: return VMCS_GUEST_CR3;
-	case HV_X86_CR4: return VMCS_GUEST_CR4;
-	case HV_X86_DR7: return VMCS_GUEST_DR7;
-	default: return 0;
-	}
-}
-
 static int debugregs_rw(struct hvb_vcpu *vcpu, unsigned reg, uint64_t *value,
 			bool write)
 {
@@ -347,59 +423,51 @@ static int xcr0_rw(struct hvb_vcpu *vcpu, uint64_t *value, bool write)
 
 int hvb_vcpu_read_reg(struct hvb_vcpu *vcpu, unsigned reg, uint64_t *value)
 {
-	struct kvm_sync_regs *sr = &vcpu->run->s.regs;
-	__u64 *g = gpr_ptr(&sr->regs, reg);
-	uint32_t field;
-
-	if (g) {
-		*value = *g;
-		return 0;
-	}
-	if ((field = reg_field(reg)))
-		return hvb_vcpu_read_vmcs(vcpu, field, value);
-	switch (reg) {
-	case HV_X86_CR1: *value = 0; return 0;
-	case HV_X86_CR2: *value = sr->sregs.cr2; return 0;
-	case HV_X86_TPR: *value = sr->sregs.cr8; return 0;
-	case HV_X86_DR0: case HV_X86_DR1: case HV_X86_DR2: case HV_X86_DR3:
-	case HV_X86_DR4: case HV_X86_DR5: case HV_X86_DR6:
-		return debugregs_rw(vcpu, reg, value, false);
-	case HV_X86_XCR0: return xcr0_rw(vcpu, value, false);
-	default: return -EINVAL;
-	}
+	int r = hvb_state_read_reg(&vcpu->st, reg, value);
+	if (r != -EAGAIN)
+		return r;
+	if (reg == HV_X86_XCR0)
+		return xcr0_rw(vcpu, value, false);
+	return debugregs_rw(vcpu, reg, value, false);
 }
 
 int hvb_vcpu_write_reg(struct hvb_vcpu *vcpu, unsigned reg, uint64_t value)
 {
-	struct kvm_sync_regs *sr = &vcpu->run->s.regs;
-	__u64 *g = gpr_ptr(&sr->regs, reg);
-	uint32_t field;
+	int r = hvb_state_write_reg(&vcpu->st, reg, value);
+	if (r != -EAGAIN)
+		return r;
+	if (reg == HV_X86_XCR0)
+		return xcr0_rw(vcpu, &value, true);
+	return debugregs_rw(vcpu, reg, &value, true);
+}
 
-	if (g) {
-		*g = value;
-		vcpu->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
-		return 0;
-	}
-	if ((field = reg_field(reg)))
-		return hvb_vcpu_write_vmcs(vcpu, field, value);
-	switch (reg) {
-	case HV_X86_CR1: return 0;
-	case HV_X86_CR2:
-		sr->sregs.cr2 = value;
-		vcpu->run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
-		return 0;
-	case HV_X86_TPR:
-		if (value > 15)
-			return -EINVAL;
-		sr->sregs.cr8 = value;
-		vcpu->run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
-		return 0;
-	case HV_X86_DR0: case HV_X86_DR1: case HV_X86_DR2: case HV_X86_DR3:
-	case HV_X86_DR4: case HV_X86_DR5: case HV_X86_DR6:
-		return debugregs_rw(vcpu, reg, &value, true);
-	case HV_X86_XCR0: return xcr0_rw(vcpu, &value, true);
-	default: return -EINVAL;
-	}
+int hvb_vcpu_read_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t *value)
+{
+	int r = hvb_state_read_vmcs(&vcpu->st, field, value);
+	if (r != -EAGAIN)
+		return r;
+	return debugregs_rw(vcpu, HV_X86_DR7, value, false);
+}
+
+int hvb_vcpu_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t value)
+{
+	int r = hvb_state_write_vmcs(&vcpu->st, field, value);
+	if (r != -EAGAIN)
+		return r;
+	return debugregs_rw(vcpu, HV_X86_DR7, &value, true);
+}
+
+int hvb_vcpu_cap_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field,
+			    uint64_t *allowed0, uint64_t *allowed1)
+{
+	return hvb_state_cap_write_vmcs(&vcpu->st, field, allowed0, allowed1);
+}
+
+int hvb_vmx_read_capability(const struct hvb_host *host, unsigned cap,
+			    uint64_t *value)
+{
+	(void)host;
+	return hvb_caps_read(cap, value);
 }
 
 /* ---- MSRs, FPU, time ---- */
@@ -415,8 +483,13 @@ static bool is_native(const struct hvb_vcpu *vcpu, uint32_t msr)
 int hvb_vcpu_read_msr(struct hvb_vcpu *vcpu, uint32_t msr, uint64_t *value)
 {
 	/* EFER lives in sregs: keep one source of truth. */
+	int i = hvb_msrc_index(msr);
 	if (msr == 0xc0000080) {
-		*value = vcpu->run->s.regs.sregs.efer;
+		*value = vcpu->st.sregs.efer;
+		return 0;
+	}
+	if (i >= 0 && !is_native(vcpu, msr)) {
+		*value = vcpu->st.msr[i];
 		return 0;
 	}
 	return hvb__msr_get(vcpu, msr, value);
@@ -424,8 +497,17 @@ int hvb_vcpu_read_msr(struct hvb_vcpu *vcpu, uint32_t msr, uint64_t *value)
 
 int hvb_vcpu_write_msr(struct hvb_vcpu *vcpu, uint32_t msr, uint64_t value)
 {
+	int i = hvb_msrc_index(msr);
 	if (msr == 0xc0000080)
 		return hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_IA32_EFER, value);
+	if (i >= 0) {
+		int r = hvb__msr_set(vcpu, msr, value);
+		if (r == 0) {
+			vcpu->st.msr[i] = value;
+			vcpu->st.msr_dirty &= ~(1u << i);
+		}
+		return r;
+	}
 	return hvb__msr_set(vcpu, msr, value);
 }
 
@@ -496,8 +578,8 @@ int hvb_vcpu_invalidate_tlb(struct hvb_vcpu *vcpu)
 	/* KVM has no TLB-flush ioctl; a CR3 load that differs from the current
 	 * one resets the vCPU's MMU context, and loading it back restores the
 	 * guest's value with fresh translations. */
-	struct kvm_sregs s = vcpu->run->s.regs.sregs;
-	if (vcpu->run->kvm_dirty_regs & KVM_SYNC_X86_SREGS)
+	struct kvm_sregs s = vcpu->st.sregs;
+	if (vcpu->st.dirty & KVM_SYNC_X86_SREGS)
 		return 0; /* the pending sregs write resets it anyway */
 	if (!(s.cr0 & CR0_PG))
 		return 0;

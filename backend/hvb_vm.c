@@ -107,6 +107,7 @@ int hvb_vm_destroy(struct hvb_vm *vm)
 		return -EBUSY;
 	}
 	pthread_mutex_unlock(&vm->lock);
+	hvb__vm_free_spares(vm);
 	close(vm->fd);
 	munmap(vm->ivt_page, PAGE);
 	free(vm->regions);
@@ -126,6 +127,7 @@ void hvb_vm_abandon(struct hvb_vm *vm)
 		close(v->fd);
 		free(v);
 	}
+	hvb__vm_free_spares(vm);
 	close(vm->fd);
 	munmap(vm->ivt_page, PAGE);
 	free(vm->regions);
@@ -407,6 +409,8 @@ int hvb_vm_protect(struct hvb_vm *vm, uint64_t gpa, uint64_t size,
 
 int hvb_vm_sync_tsc(struct hvb_vm *vm, uint64_t tsc)
 {
+	if (!vm->host->info.tsc_writable)
+		return -ENOTSUP;
 	pthread_mutex_lock(&vm->lock);
 	vm->tsc_value = tsc;
 	atomic_fetch_add(&vm->tsc_gen, 1);

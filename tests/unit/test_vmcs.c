@@ -348,8 +348,8 @@ Test(vmcs, cr4_vmxe_stays_in_the_clients_view)
 	cr_assert_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_CR4, 0x2000 | 0x20), 0);
 	cr_assert_eq(hvb_vcpu_read_vmcs(vcpu, VMCS_GUEST_CR4, &v), 0);
 	cr_expect_eq(v, 0x2020);
-	cr_expect_eq(vcpu->run->s.regs.sregs.cr4 & 0x2000, 0, "VMXE reached KVM");
-	cr_expect(vcpu->run->kvm_dirty_regs & KVM_SYNC_X86_SREGS);
+	cr_expect_eq(vcpu->st.sregs.cr4 & 0x2000, 0, "VMXE reached KVM");
+	cr_expect(vcpu->st.dirty & KVM_SYNC_X86_SREGS);
 }
 
 Test(vmcs, cr0_refuses_cache_disable)
@@ -371,8 +371,8 @@ Test(vmcs, interruptibility_maps_to_kvm_events)
 	uint64_t v;
 	cr_assert_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_INTERRUPTIBILITY,
 					 GUEST_INTRBILITY_STI_BLOCKING | GUEST_INTRBILITY_NMI_BLOCKING), 0);
-	cr_expect_eq(vcpu->run->s.regs.events.interrupt.shadow, KVM_X86_SHADOW_INT_STI);
-	cr_expect_eq(vcpu->run->s.regs.events.nmi.masked, 1);
+	cr_expect_eq(vcpu->st.events.interrupt.shadow, KVM_X86_SHADOW_INT_STI);
+	cr_expect_eq(vcpu->st.events.nmi.masked, 1);
 	cr_assert_eq(hvb_vcpu_read_vmcs(vcpu, VMCS_GUEST_INTERRUPTIBILITY, &v), 0);
 	cr_expect_eq(v, GUEST_INTRBILITY_STI_BLOCKING | GUEST_INTRBILITY_NMI_BLOCKING);
 	cr_expect_eq(hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_INTERRUPTIBILITY, 0x10), -EINVAL);
@@ -387,7 +387,7 @@ Test(vmcs, segment_access_rights_round_trip)
 			continue;
 		struct kvm_segment s;
 		memset(&s, 0, sizeof(s));
-		hvb__seg_from_ar(&s, ar);
-		cr_assert_eq(hvb__seg_to_ar(&s), ar, "AR 0x%x", ar);
+		hvb_seg_from_ar(&s, ar);
+		cr_assert_eq(hvb_seg_to_ar(&s), ar, "AR 0x%x", ar);
 	}
 }

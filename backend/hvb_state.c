@@ -1,16 +1,16 @@
 /*
- * The VMCS shadow: every VMCS field Apple's API accepts has a home here.
- * Guest state lives in KVM's sync-regs area of kvm_run (registers, segment
- * state, control registers, events), a few guest fields are MSRs, and
- * controls, exit information and host state live in the vCPU object.
+ * The VMCS shadow: every VMCS field Apple's API names has a home in
+ * struct hvb_state. Guest state is in KVM's sync-regs format (registers,
+ * segment state, control registers, events), four guest fields are cached
+ * MSRs, and controls, exit information and host state are plain fields.
+ * Pure functions: libhvclient runs the same code on its run page.
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include <Hypervisor/hv_vmx.h>
 
-#include "hvb_priv.h"
+#include "hvb_state.h"
 
 #define CR0_NE (1ull << 5)
 #define CR0_NW (1ull << 29)
@@ -49,10 +49,8 @@ static uint64_t ctl_cap(uint32_t must, uint32_t may)
 	return (uint64_t)must | ((uint64_t)may << 32);
 }
 
-int hvb_vmx_read_capability(const struct hvb_host *host, unsigned cap,
-			    uint64_t *value)
+int hvb_caps_read(unsigned cap, uint64_t *value)
 {
-	(void)host;
 	switch (cap) {
 	case HV_VMX_CAP_PINBASED:
 	case HV_VMX_CAP_TRUE_PINBASED:
@@ -127,7 +125,7 @@ static struct kvm_segment *seg_of(struct kvm_sregs *s, unsigned idx)
 	}
 }
 
-void hvb__seg_from_ar(struct kvm_segment *s, uint32_t ar)
+void hvb_seg_from_ar(struct kvm_segment *s, uint32_t ar)
 {
 	s->type = ar & 0xf;
 	s->s = (ar >> 4) & 1;
@@ -140,7 +138,7 @@ void hvb__seg_from_ar(struct kvm_segment *s, uint32_t ar)
 	s->unusable = (ar >> 16) & 1;
 }
 
-uint32_t hvb__seg_to_ar(const struct kvm_segment *s)
+uint32_t hvb_seg_to_ar(const struct kvm_segment *s)
 {
 	return (uint32_t)(s->type & 0xf) | (uint32_t)(s->s & 1) << 4 |
 	       (uint32_t)(s->dpl & 3) << 5 | (uint32_t)(s->present & 1) << 7 |
@@ -149,7 +147,7 @@ uint32_t hvb__seg_to_ar(const struct kvm_segment *s)
 	       (uint32_t)(s->unusable & 1) << 16;
 }
 
-void hvb__ctls_init(struct hvb_ctls *c)
+void hvb_state_init_ctls(struct hvb_ctls *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->pin = PIN_MUST;
@@ -160,67 +158,30 @@ void hvb__ctls_init(struct hvb_ctls *c)
 
 /* ---- MSR-backed guest fields ---- */
 
-static int msr_get(struct hvb_vcpu *vcpu, uint32_t index, uint64_t *value)
-{
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e;
-	} m = { .hdr.nmsrs = 1, .e.index = index };
+static const uint32_t msrc_msr[HVB_MSRC_COUNT] = {
+	[HVB_MSRC_SYSENTER_CS] = 0x174,
+	[HVB_MSRC_SYSENTER_ESP] = 0x175,
+	[HVB_MSRC_SYSENTER_EIP] = 0x176,
+	[HVB_MSRC_PAT] = 0x277,
+};
 
-	int r = ioctl(vcpu->fd, KVM_GET_MSRS, &m);
-	if (r < 0)
-		return -errno;
-	if (r != 1)
-		return -EINVAL;
-	*value = m.e.data;
-	return 0;
+int hvb_msrc_index(uint32_t msr)
+{
+	for (int i = 0; i < HVB_MSRC_COUNT; i++)
+		if (msrc_msr[i] == msr)
+			return i;
+	return -1;
 }
 
-static int msr_set(struct hvb_vcpu *vcpu, uint32_t index, uint64_t value)
+uint32_t hvb_msrc_msr(enum hvb_msrc i)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e;
-	} m = { .hdr.nmsrs = 1, .e.index = index, .e.data = value };
-
-	int r = ioctl(vcpu->fd, KVM_SET_MSRS, &m);
-	if (r < 0)
-		return -errno;
-	if (r != 1)
-		return -EINVAL;
-	return 0;
+	return msrc_msr[i];
 }
 
-int hvb__msr_get(struct hvb_vcpu *vcpu, uint32_t index, uint64_t *value);
-int hvb__msr_set(struct hvb_vcpu *vcpu, uint32_t index, uint64_t value);
-
-int hvb__msr_get(struct hvb_vcpu *vcpu, uint32_t index, uint64_t *value)
+static int msrc_write(struct hvb_state *st, enum hvb_msrc i, uint64_t value)
 {
-	return msr_get(vcpu, index, value);
-}
-
-int hvb__msr_set(struct hvb_vcpu *vcpu, uint32_t index, uint64_t value)
-{
-	return msr_set(vcpu, index, value);
-}
-
-static int dr7_get(struct hvb_vcpu *vcpu, uint64_t *value)
-{
-	struct kvm_debugregs d;
-	if (ioctl(vcpu->fd, KVM_GET_DEBUGREGS, &d) < 0)
-		return -errno;
-	*value = d.dr7;
-	return 0;
-}
-
-static int dr7_set(struct hvb_vcpu *vcpu, uint64_t value)
-{
-	struct kvm_debugregs d;
-	if (ioctl(vcpu->fd, KVM_GET_DEBUGREGS, &d) < 0)
-		return -errno;
-	d.dr7 = value;
-	if (ioctl(vcpu->fd, KVM_SET_DEBUGREGS, &d) < 0)
-		return -errno;
+	st->msr[i] = value;
+	st->msr_dirty |= 1u << i;
 	return 0;
 }
 
@@ -343,24 +304,25 @@ static bool host_field(uint32_t field, unsigned *slot)
  * The guest IDTR as the client sees it. While the hidden real-mode IVT is
  * installed the real one points at the backend's page.
  */
-static void idtr_get(struct hvb_vcpu *vcpu, uint64_t *base, uint32_t *limit)
+static void idtr_get(const struct hvb_state *st, uint64_t *base, uint32_t *limit)
 {
-	struct kvm_sregs *s = &vcpu->run->s.regs.sregs;
-	if (vcpu->guest_debug_on) {
-		*base = vcpu->idt_base;
-		*limit = vcpu->idt_limit;
+	const struct kvm_sregs *s = &st->sregs;
+	if (st->idt_hidden) {
+		*base = st->idt_base;
+		*limit = st->idt_limit;
 	} else {
 		*base = s->idt.base;
 		*limit = s->idt.limit;
 	}
 }
 
-int hvb_vcpu_read_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t *value)
+int hvb_state_read_vmcs(const struct hvb_state *st, uint32_t field, uint64_t *value)
 {
-	struct kvm_sync_regs *sr = &vcpu->run->s.regs;
-	struct kvm_sregs *s = &sr->sregs;
-	struct hvb_ctls *c = &vcpu->c;
-	struct hvb_exit *x = &vcpu->exit;
+	/* seg_of() hands out pointers for both directions; nothing is
+	 * written through it here. */
+	struct kvm_sregs *s = (struct kvm_sregs *)&st->sregs;
+	const struct hvb_ctls *c = &st->c;
+	const struct hvb_exit *x = &st->exit;
 	uint64_t base;
 	uint32_t limit;
 	unsigned slot;
@@ -374,7 +336,7 @@ int hvb_vcpu_read_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t *value)
 		return 0;
 	}
 	if (field >= VMCS_GUEST_ES_AR && field <= VMCS_GUEST_TR_AR && !(field & 1)) {
-		*value = hvb__seg_to_ar(seg_of(s, (field - VMCS_GUEST_ES_AR) / 2));
+		*value = hvb_seg_to_ar(seg_of(s, (field - VMCS_GUEST_ES_AR) / 2));
 		return 0;
 	}
 	if (field >= VMCS_GUEST_ES_BASE && field <= VMCS_GUEST_TR_BASE && !(field & 1)) {
@@ -394,21 +356,21 @@ int hvb_vcpu_read_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t *value)
 	switch (field) {
 	case VMCS_GUEST_GDTR_BASE: *value = s->gdt.base; return 0;
 	case VMCS_GUEST_GDTR_LIMIT: *value = s->gdt.limit; return 0;
-	case VMCS_GUEST_IDTR_BASE: idtr_get(vcpu, &base, &limit); *value = base; return 0;
-	case VMCS_GUEST_IDTR_LIMIT: idtr_get(vcpu, &base, &limit); *value = limit; return 0;
+	case VMCS_GUEST_IDTR_BASE: idtr_get(st, &base, &limit); *value = base; return 0;
+	case VMCS_GUEST_IDTR_LIMIT: idtr_get(st, &base, &limit); *value = limit; return 0;
 	case VMCS_GUEST_CR0: *value = s->cr0; return 0;
 	case VMCS_GUEST_CR3: *value = s->cr3; return 0;
-	case VMCS_GUEST_CR4: *value = s->cr4 | (vcpu->cr4 & CR4_VMXE); return 0;
-	case VMCS_GUEST_DR7: return dr7_get(vcpu, value);
-	case VMCS_GUEST_RSP: *value = sr->regs.rsp; return 0;
-	case VMCS_GUEST_RIP: *value = sr->regs.rip; return 0;
-	case VMCS_GUEST_RFLAGS: *value = sr->regs.rflags; return 0;
+	case VMCS_GUEST_CR4: *value = s->cr4 | (st->cr4_vmxe ? CR4_VMXE : 0); return 0;
+	case VMCS_GUEST_DR7: return -EAGAIN;
+	case VMCS_GUEST_RSP: *value = st->regs.rsp; return 0;
+	case VMCS_GUEST_RIP: *value = st->regs.rip; return 0;
+	case VMCS_GUEST_RFLAGS: *value = st->regs.rflags; return 0;
 	case VMCS_GUEST_IA32_EFER: *value = s->efer; return 0;
-	case VMCS_GUEST_IA32_PAT: return msr_get(vcpu, 0x277, value);
-	case VMCS_GUEST_SYSENTER_ESP: return msr_get(vcpu, 0x175, value);
-	case VMCS_GUEST_SYSENTER_EIP: return msr_get(vcpu, 0x176, value);
-	case VMCS_GUEST_IA32_SYSENTER_CS: return msr_get(vcpu, 0x174, value);
-	case VMCS_GUEST_INTERRUPTIBILITY: *value = intr_get(&sr->events); return 0;
+	case VMCS_GUEST_IA32_PAT: *value = st->msr[HVB_MSRC_PAT]; return 0;
+	case VMCS_GUEST_SYSENTER_ESP: *value = st->msr[HVB_MSRC_SYSENTER_ESP]; return 0;
+	case VMCS_GUEST_SYSENTER_EIP: *value = st->msr[HVB_MSRC_SYSENTER_EIP]; return 0;
+	case VMCS_GUEST_IA32_SYSENTER_CS: *value = st->msr[HVB_MSRC_SYSENTER_CS]; return 0;
+	case VMCS_GUEST_INTERRUPTIBILITY: *value = intr_get(&st->events); return 0;
 	case VMCS_GUEST_ACTIVITY_STATE: *value = c->activity; return 0;
 	case VMCS_GUEST_SMBASE: *value = c->smbase; return 0;
 	case VMCS_GUEST_DEBUG_EXC: *value = c->pending_dbg; return 0;
@@ -500,12 +462,12 @@ static bool is_readonly(uint32_t field)
 	}
 }
 
-int hvb_vcpu_cap_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field,
-			    uint64_t *allowed0, uint64_t *allowed1)
+int hvb_state_cap_write_vmcs(const struct hvb_state *st, uint32_t field,
+			     uint64_t *allowed0, uint64_t *allowed1)
 {
 	uint64_t dummy;
-	int r = hvb_vcpu_read_vmcs(vcpu, field, &dummy);
-	if (r < 0)
+	int r = hvb_state_read_vmcs(st, field, &dummy);
+	if (r < 0 && r != -EAGAIN)
 		return r;
 	if (is_readonly(field)) {
 		*allowed0 = *allowed1 = 0;
@@ -528,17 +490,16 @@ int hvb_vcpu_cap_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field,
 	return 0;
 }
 
-int hvb_vcpu_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t value)
+int hvb_state_write_vmcs(struct hvb_state *st, uint32_t field, uint64_t value)
 {
-	struct kvm_sync_regs *sr = &vcpu->run->s.regs;
-	struct kvm_sregs *s = &sr->sregs;
-	struct hvb_ctls *c = &vcpu->c;
+	struct kvm_sregs *s = &st->sregs;
+	struct hvb_ctls *c = &st->c;
 	unsigned slot;
 	int r;
 
 	if (is_readonly(field)) {
 		uint64_t dummy;
-		return hvb_vcpu_read_vmcs(vcpu, field, &dummy) < 0 ? -ENOENT : -EINVAL;
+		return hvb_state_read_vmcs(st, field, &dummy) == -ENOENT ? -ENOENT : -EINVAL;
 	}
 	if (value & ~field_mask(field))
 		return -EINVAL;
@@ -552,7 +513,7 @@ int hvb_vcpu_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t value)
 		goto sregs_dirty;
 	}
 	if (field >= VMCS_GUEST_ES_AR && field <= VMCS_GUEST_TR_AR && !(field & 1)) {
-		hvb__seg_from_ar(seg_of(s, (field - VMCS_GUEST_ES_AR) / 2), (uint32_t)value);
+		hvb_seg_from_ar(seg_of(s, (field - VMCS_GUEST_ES_AR) / 2), (uint32_t)value);
 		goto sregs_dirty;
 	}
 	if (field >= VMCS_GUEST_ES_BASE && field <= VMCS_GUEST_TR_BASE && !(field & 1)) {
@@ -575,44 +536,43 @@ int hvb_vcpu_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t value)
 	case VMCS_GUEST_GDTR_BASE: s->gdt.base = value; goto sregs_dirty;
 	case VMCS_GUEST_GDTR_LIMIT: s->gdt.limit = (uint16_t)value; goto sregs_dirty;
 	case VMCS_GUEST_IDTR_BASE:
-		vcpu->idt_base = value;
-		if (vcpu->guest_debug_on)
+		st->idt_base = value;
+		if (st->idt_hidden)
 			return 0;
 		s->idt.base = value;
 		goto sregs_dirty;
 	case VMCS_GUEST_IDTR_LIMIT:
-		vcpu->idt_limit = (uint32_t)value;
-		if (vcpu->guest_debug_on)
+		st->idt_limit = (uint32_t)value;
+		if (st->idt_hidden)
 			return 0;
 		s->idt.limit = (uint16_t)value;
 		goto sregs_dirty;
 	case VMCS_GUEST_CR0:
 		if (value & (CR0_CD | CR0_NW))
 			return -EINVAL;
-		vcpu->cr0 = value;
 		s->cr0 = value;
 		goto sregs_dirty;
 	case VMCS_GUEST_CR3: s->cr3 = value; goto sregs_dirty;
 	case VMCS_GUEST_CR4:
 		/* KVM has no nested VMX here; VMXE is VMX's fixed bit and
 		 * stays in the client's view only. */
-		vcpu->cr4 = value;
+		st->cr4_vmxe = !!(value & CR4_VMXE);
 		s->cr4 = value & ~CR4_VMXE;
 		goto sregs_dirty;
-	case VMCS_GUEST_DR7: return dr7_set(vcpu, value);
-	case VMCS_GUEST_RSP: sr->regs.rsp = value; goto regs_dirty;
-	case VMCS_GUEST_RIP: sr->regs.rip = value; goto regs_dirty;
-	case VMCS_GUEST_RFLAGS: sr->regs.rflags = value; goto regs_dirty;
+	case VMCS_GUEST_DR7: return -EAGAIN;
+	case VMCS_GUEST_RSP: st->regs.rsp = value; goto regs_dirty;
+	case VMCS_GUEST_RIP: st->regs.rip = value; goto regs_dirty;
+	case VMCS_GUEST_RFLAGS: st->regs.rflags = value; goto regs_dirty;
 	case VMCS_GUEST_IA32_EFER: s->efer = value; goto sregs_dirty;
-	case VMCS_GUEST_IA32_PAT: return msr_set(vcpu, 0x277, value);
-	case VMCS_GUEST_SYSENTER_ESP: return msr_set(vcpu, 0x175, value);
-	case VMCS_GUEST_SYSENTER_EIP: return msr_set(vcpu, 0x176, value);
-	case VMCS_GUEST_IA32_SYSENTER_CS: return msr_set(vcpu, 0x174, value);
+	case VMCS_GUEST_IA32_PAT: return msrc_write(st, HVB_MSRC_PAT, value);
+	case VMCS_GUEST_SYSENTER_ESP: return msrc_write(st, HVB_MSRC_SYSENTER_ESP, value);
+	case VMCS_GUEST_SYSENTER_EIP: return msrc_write(st, HVB_MSRC_SYSENTER_EIP, value);
+	case VMCS_GUEST_IA32_SYSENTER_CS: return msrc_write(st, HVB_MSRC_SYSENTER_CS, value);
 	case VMCS_GUEST_INTERRUPTIBILITY:
 		if (value & ~0xfull)
 			return -EINVAL;
-		intr_set(&sr->events, value);
-		vcpu->run->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
+		intr_set(&st->events, value);
+		st->dirty |= KVM_SYNC_X86_EVENTS;
 		return 0;
 	case VMCS_GUEST_ACTIVITY_STATE:
 		/* Apple: only ACTIVE (0) or HLT (1). */
@@ -690,9 +650,119 @@ int hvb_vcpu_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t value)
 	}
 
 regs_dirty:
-	vcpu->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	st->dirty |= KVM_SYNC_X86_REGS;
 	return 0;
 sregs_dirty:
-	vcpu->run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
+	st->dirty |= KVM_SYNC_X86_SREGS;
 	return 0;
+}
+
+/* ---- registers (hv_x86_reg_t) ---- */
+
+static __u64 *gpr_ptr(struct kvm_regs *regs, unsigned reg)
+{
+	switch (reg) {
+	case HV_X86_RAX: return &regs->rax;
+	case HV_X86_RCX: return &regs->rcx;
+	case HV_X86_RDX: return &regs->rdx;
+	case HV_X86_RBX: return &regs->rbx;
+	case HV_X86_RSI: return &regs->rsi;
+	case HV_X86_RDI: return &regs->rdi;
+	case HV_X86_RBP: return &regs->rbp;
+	case HV_X86_R8: return &regs->r8;
+	case HV_X86_R9: return &regs->r9;
+	case HV_X86_R10: return &regs->r10;
+	case HV_X86_R11: return &regs->r11;
+	case HV_X86_R12: return &regs->r12;
+	case HV_X86_R13: return &regs->r13;
+	case HV_X86_R14: return &regs->r14;
+	case HV_X86_R15: return &regs->r15;
+	default: return NULL;
+	}
+}
+
+/* Registers that are VMCS fields under another name. */
+static uint32_t reg_field(unsigned reg)
+{
+	switch (reg) {
+	case HV_X86_RIP: return VMCS_GUEST_RIP;
+	case HV_X86_RFLAGS: return VMCS_GUEST_RFLAGS;
+	case HV_X86_RSP: return VMCS_GUEST_RSP;
+	case HV_X86_CS: return VMCS_GUEST_CS;
+	case HV_X86_SS: return VMCS_GUEST_SS;
+	case HV_X86_DS: return VMCS_GUEST_DS;
+	case HV_X86_ES: return VMCS_GUEST_ES;
+	case HV_X86_FS: return VMCS_GUEST_FS;
+	case HV_X86_GS: return VMCS_GUEST_GS;
+	case HV_X86_IDT_BASE: return VMCS_GUEST_IDTR_BASE;
+	case HV_X86_IDT_LIMIT: return VMCS_GUEST_IDTR_LIMIT;
+	case HV_X86_GDT_BASE: return VMCS_GUEST_GDTR_BASE;
+	case HV_X86_GDT_LIMIT: return VMCS_GUEST_GDTR_LIMIT;
+	case HV_X86_LDTR: return VMCS_GUEST_LDTR;
+	case HV_X86_LDT_BASE: return VMCS_GUEST_LDTR_BASE;
+	case HV_X86_LDT_LIMIT: return VMCS_GUEST_LDTR_LIMIT;
+	case HV_X86_LDT_AR: return VMCS_GUEST_LDTR_AR;
+	case HV_X86_TR: return VMCS_GUEST_TR;
+	case HV_X86_TSS_BASE: return VMCS_GUEST_TR_BASE;
+	case HV_X86_TSS_LIMIT: return VMCS_GUEST_TR_LIMIT;
+	case HV_X86_TSS_AR: return VMCS_GUEST_TR_AR;
+	case HV_X86_CR0: return VMCS_GUEST_CR0;
+	case HV_X86_CR3: return VMCS_GUEST_CR3;
+	case HV_X86_CR4: return VMCS_GUEST_CR4;
+	case HV_X86_DR7: return VMCS_GUEST_DR7;
+	default: return 0;
+	}
+}
+
+int hvb_state_read_reg(const struct hvb_state *st, unsigned reg, uint64_t *value)
+{
+	__u64 *g = gpr_ptr((struct kvm_regs *)&st->regs, reg);
+	uint32_t field;
+
+	if (g) {
+		*value = *g;
+		return 0;
+	}
+	if ((field = reg_field(reg)))
+		return hvb_state_read_vmcs(st, field, value);
+	switch (reg) {
+	case HV_X86_CR1: *value = 0; return 0;
+	case HV_X86_CR2: *value = st->sregs.cr2; return 0;
+	case HV_X86_TPR: *value = st->sregs.cr8; return 0;
+	case HV_X86_DR0: case HV_X86_DR1: case HV_X86_DR2: case HV_X86_DR3:
+	case HV_X86_DR4: case HV_X86_DR5: case HV_X86_DR6: case HV_X86_XCR0:
+		return -EAGAIN;
+	default: return -EINVAL;
+	}
+}
+
+int hvb_state_write_reg(struct hvb_state *st, unsigned reg, uint64_t value)
+{
+	__u64 *g = gpr_ptr(&st->regs, reg);
+	uint32_t field;
+
+	if (g) {
+		*g = value;
+		st->dirty |= KVM_SYNC_X86_REGS;
+		return 0;
+	}
+	if ((field = reg_field(reg)))
+		return hvb_state_write_vmcs(st, field, value);
+	switch (reg) {
+	case HV_X86_CR1: return 0;
+	case HV_X86_CR2:
+		st->sregs.cr2 = value;
+		st->dirty |= KVM_SYNC_X86_SREGS;
+		return 0;
+	case HV_X86_TPR:
+		if (value > 15)
+			return -EINVAL;
+		st->sregs.cr8 = value;
+		st->dirty |= KVM_SYNC_X86_SREGS;
+		return 0;
+	case HV_X86_DR0: case HV_X86_DR1: case HV_X86_DR2: case HV_X86_DR3:
+	case HV_X86_DR4: case HV_X86_DR5: case HV_X86_DR6: case HV_X86_XCR0:
+		return -EAGAIN;
+	default: return -EINVAL;
+	}
 }
