@@ -7,6 +7,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 
 #include <Hypervisor/hv_vmx.h>
 
@@ -957,6 +960,17 @@ static int run_loop(struct hvb_vcpu *v)
 	}
 	bool window = v->st.c.cpu & CPU_BASED_IRQ_WND;
 	bool injecting = v->run->kvm_dirty_regs & KVM_SYNC_X86_EVENTS;
+	if (v->st.c.activity == 1) {
+		/* HLT activity state: nothing runs until an event is injected
+		 * (entry_inject made the vCPU active) or the vCPU is kicked. */
+		while (!atomic_load(&v->kick))
+			syscall(SYS_futex, &v->kick, FUTEX_WAIT, 0, NULL, NULL, 0);
+		atomic_store(&v->kick, 0);
+		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		exit_simple(v, VMX_REASON_IRQ);
+		exit_common(v);
+		return 0;
+	}
 	if (window && !injecting && irq_window_open(v)) {
 		/* VMX exits before the first instruction. */
 		window_exit(v);

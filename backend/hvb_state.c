@@ -77,8 +77,9 @@ int hvb_caps_read(unsigned cap, uint64_t *value)
 			 VMX_BASIC_TRUE_CTLS;
 		return 0;
 	case HV_VMX_CAP_MISC:
-		/* Bit 5: EFER.LMA is stored into "IA-32e mode guest" on exit. */
-		*value = 1ull << 5;
+		/* Bit 5: EFER.LMA is stored into "IA-32e mode guest" on exit;
+		 * bit 6: the HLT activity state is supported. */
+		*value = (1ull << 5) | (1ull << 6);
 		return 0;
 	case HV_VMX_CAP_CR0_FIXED0:
 		/* Unrestricted guest is always on: only NE is fixed to 1. */

@@ -17,6 +17,8 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 
 #include <Hypervisor/hv_vmx.h>
 
@@ -603,5 +605,7 @@ int hvb_vcpu_kick(struct hvb_vcpu *vcpu)
 	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	if (atomic_load(&vcpu->in_run))
 		pthread_kill(atomic_load(&vcpu->thread), hvb_kick_signal());
+	/* A vCPU in the HLT activity state sleeps on the kick word. */
+	syscall(SYS_futex, &vcpu->kick, FUTEX_WAKE, 1, NULL, NULL, 0);
 	return 0;
 }

@@ -144,3 +144,32 @@ Test(events, entry_info_without_valid_bit_injects_nothing)
 	cf_expect_io(&vm, INJ_BACK, 0x71, 1, false, true, 2);
 	cf_destroy(&vm);
 }
+
+/* A vCPU put into the HLT activity state runs nothing until an event is
+ * injected: hv_vcpu_run waits, a kick ends the wait with VMX_REASON_IRQ,
+ * and injecting an interrupt wakes it into the handler. */
+Test(events, hlt_activity_state_waits_for_an_event, .timeout = 20)
+{
+	struct kicker k = { .ret = HV_ERROR };
+	struct cf_vm vm;
+	pthread_t t;
+
+	cf_start(&vm, CF_REAL16, GUEST(inject));
+	cf_expect_io(&vm, INJ_READY, 0x70, 1, false, true, 2);
+	cf_skip(&vm);
+	cf_wvmcs(&vm, VMCS_GUEST_ACTIVITY_STATE, 1);
+	k.vcpu = vm.vcpu;
+	atomic_init(&k.kicked, false);
+	cr_assert_eq(pthread_create(&t, NULL, kick_thread, &k), 0);
+	cr_assert_eq(cf_run_raw(&vm), VMX_REASON_IRQ, "a halted vCPU exited: %s",
+	    cf_exit_describe(&vm));
+	cr_assert(atomic_load(&k.kicked), "the halted vCPU returned before the kick");
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	HV_CHECK(k.ret);
+	cr_assert_eq(cf_rvmcs(&vm, VMCS_GUEST_ACTIVITY_STATE), 1);
+	cf_wvmcs(&vm, VMCS_CTRL_VMENTRY_IRQ_INFO, IRQ_INFO_VALID | IRQ_INFO_EXT_IRQ | 0x20);
+	cf_expect_io(&vm, INJ_HANDLER_OUT, 0x80, 1, false, true, 2);
+	cr_assert_eq(cf_rreg(&vm, HV_X86_RAX) & 0xff, 0x20);
+	cr_assert_eq(cf_rvmcs(&vm, VMCS_GUEST_ACTIVITY_STATE), 0);
+	cf_destroy(&vm);
+}
