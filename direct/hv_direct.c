@@ -17,34 +17,12 @@
 #include <Hypervisor/hv_vmx.h>
 
 #include "hvb.h"
+#include "hvb_errmap.h"
 
-/* errno -> hv_return_t, in one list. */
-#define HV_ERRNO_MAP(X)            \
-	X(EINVAL, HV_BAD_ARGUMENT)  \
-	X(ENOENT, HV_BAD_ARGUMENT)  \
-	X(EEXIST, HV_BAD_ARGUMENT)  \
-	X(ERANGE, HV_BAD_ARGUMENT)  \
-	X(EBUSY, HV_BUSY)           \
-	X(ENOMEM, HV_NO_RESOURCES)  \
-	X(ENOSPC, HV_NO_RESOURCES)  \
-	X(ENODEV, HV_NO_DEVICE)     \
-	X(ENXIO, HV_NO_DEVICE)      \
-	X(EACCES, HV_DENIED)        \
-	X(EPERM, HV_DENIED)         \
-	X(EFAULT, HV_FAULT)         \
-	X(ENOTSUP, HV_UNSUPPORTED)
-
+/* The one place libhvdirect maps backend errors. */
 static hv_return_t hv_from_errno(int err)
 {
-	if (err >= 0)
-		return HV_SUCCESS;
-	switch (-err) {
-#define X(e, hv) case e: return hv;
-	HV_ERRNO_MAP(X)
-#undef X
-	default:
-		return HV_ERROR;
-	}
+	return hvb_errno_to_hv(err);
 }
 
 struct vcpu_slot {

@@ -5,7 +5,8 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config nasm
-  libcriterion-dev
+  libcriterion-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler
+  nanopb libnanopb-dev
 )
 
 missing=()

@@ -1,0 +1,41 @@
+/* libhvclient internals (prefix hvc_). */
+#ifndef HVC_H
+#define HVC_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hvd.pb.h"
+#include "hvd_protocol.h"
+
+/* ---- connection (hvc_conn.c) ---- */
+
+/* Connect and shake hands if not yet connected. 0 or negative errno. */
+int hvc_connect(void);
+/* One request/response exchange. `send_fd` (or -1) travels with the
+ * request; a descriptor that comes back is stored in *recv_fd (if not
+ * NULL, else closed). Returns 0 when a response arrived (its status says
+ * how the call went) or a negative errno when hvd could not be reached. */
+int hvc_rpc(hvd_Request *req, int send_fd, hvd_Response *resp, int *recv_fd);
+/* False once hvd has gone away (for waits that are not RPCs). */
+bool hvc_daemon_alive(void);
+/* The VMX capabilities hvd reported at the handshake. */
+int hvc_vmx_capability(unsigned cap, uint64_t *value);
+uint32_t hvc_max_vcpus(void);
+/* Forget the connection in a forked child (the parent keeps it). */
+void hvc_conn_forget(void);
+
+/* ---- guest memory (hvc_mem.c) ---- */
+
+/* Find or create the memfd behind [uva, uva+size), moving private memory
+ * onto a memfd in place (same address, same contents). */
+int hvc_mem_share(void *uva, size_t size, int *fd, uint64_t *offset);
+int hvc_mem_allocate(void **uva, size_t size);
+int hvc_mem_deallocate(void *uva, size_t size);
+/* In a forked child: turn shared guest memory back into private copies so
+ * the child cannot write into the parent's guest. */
+void hvc_mem_fork_child(void);
+
+#endif

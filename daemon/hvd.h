@@ -1,0 +1,133 @@
+/* hvd internals: sessions, vCPU threads, dispatch, logging. */
+#ifndef HVD_H
+#define HVD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "hvb.h"
+#include "hvd.pb-c.h"
+#include "hvd_protocol.h"
+
+/* ---- logging (hvd_log.c) ---- */
+
+enum hvd_log_level { HVD_LOG_ERROR, HVD_LOG_WARN, HVD_LOG_INFO, HVD_LOG_DEBUG };
+
+void hvd_log_set_level(enum hvd_log_level level);
+int hvd_log_parse_level(const char *name, enum hvd_log_level *out);
+void hvd_log(enum hvd_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define hvd_err(...) hvd_log(HVD_LOG_ERROR, __VA_ARGS__)
+#define hvd_warn(...) hvd_log(HVD_LOG_WARN, __VA_ARGS__)
+#define hvd_info(...) hvd_log(HVD_LOG_INFO, __VA_ARGS__)
+#define hvd_debug(...) hvd_log(HVD_LOG_DEBUG, __VA_ARGS__)
+
+/* ---- the daemon ---- */
+
+struct hvd_session;
+
+struct hvd_daemon {
+	uv_loop_t *loop;
+	struct hvb_host *host;
+	int listen_fd;
+	uv_poll_t listen_poll;
+	char *socket_path;
+	struct hvd_session *sessions;  /* doubly linked */
+	unsigned nsessions;
+	uint64_t next_session_id;
+	bool stopping;
+};
+
+/* ---- vCPUs (hvd_vcpu.c) ---- */
+
+/* A vCPU call forwarded from the loop thread to the vCPU's own thread, so
+ * the loop never waits for KVM. */
+struct hvd_op {
+	struct hvd_op *next;
+	struct hvd_session *session;
+	uint32_t request_id;
+	Hvd__Request *req;             /* owned; freed after the reply */
+	int32_t status;                /* hv_return_t */
+	uint64_t value;
+	uint8_t *data;                 /* fpstate read */
+	size_t data_len;
+	bool destroy;                  /* the op ends the vCPU thread */
+};
+
+struct hvd_vcpu {
+	struct hvd_session *session;
+	struct hvb_vcpu *vcpu;
+	unsigned id;
+	pthread_t thread;
+	int page_fd;
+	struct hvd_run_page *page;
+	size_t page_size;
+	pthread_mutex_t lock;          /* ops, stop */
+	struct hvd_op *ops, **ops_tail;
+	_Atomic bool stop;
+	_Atomic bool exited;
+	uint64_t runs;
+};
+
+int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out);
+/* Queue a vCPU call; the reply goes out through the session's async. */
+void hvd_vcpu_post(struct hvd_vcpu *v, struct hvd_op *op);
+/* hv_vcpu_interrupt: force the vCPU out of the guest. Any thread. */
+void hvd_vcpu_kick(struct hvd_vcpu *v);
+/* Ask the thread to end (session teardown) without a reply. */
+void hvd_vcpu_stop(struct hvd_vcpu *v);
+void hvd_vcpu_free(struct hvd_vcpu *v);
+
+/* ---- sessions (hvd_session.c) ---- */
+
+/* Host memory hvd mapped from a client's memfd for guest RAM. */
+struct hvd_backing {
+	struct hvd_backing *next;
+	uint8_t *addr;
+	uint64_t size;
+	int fd;
+};
+
+struct hvd_session {
+	struct hvd_session *prev, *next;
+	struct hvd_daemon *d;
+	uint64_t id;
+	int fd;
+	uv_poll_t poll;
+	uv_async_t async;              /* vCPU threads post replies here */
+	uv_async_t reaped;             /* teardown finished off the loop */
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	bool hello_done;
+	bool closing;
+	struct hvb_vm *vm;
+	struct hvd_vcpu *vcpus[HVB_MAX_VCPUS];
+	struct hvd_backing *backings;
+	pthread_mutex_t done_lock;
+	struct hvd_op *done;           /* completed ops to reply to */
+	unsigned handles;              /* uv handles still open */
+};
+
+int hvd_server_init(struct hvd_daemon *d, const char *path);
+void hvd_server_stop(struct hvd_daemon *d);
+/* Reply to a request; `fd` >= 0 travels with it (SCM_RIGHTS). */
+int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd);
+void hvd_session_close(struct hvd_session *s, const char *why);
+
+/* ---- dispatch (hvd_dispatch.c) ---- */
+
+/* Handle one decoded request; `fd` is the descriptor that came with it
+ * (or -1), owned by the handler. */
+void hvd_dispatch(struct hvd_session *s, Hvd__Request *req, int fd);
+/* Execute a forwarded vCPU call on the vCPU's thread. */
+void hvd_dispatch_vcpu_op(struct hvd_vcpu *v, struct hvd_op *op);
+/* errno -> hv_return_t, in one place. */
+int32_t hvd_status_from_errno(int err);
+
+#endif

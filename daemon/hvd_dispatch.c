@@ -1,0 +1,440 @@
+/*
+ * Request dispatch: every RPC has one row in `handlers`, indexed by its
+ * field number in hvd.proto, checked at compile time to cover them all.
+ * A row says whether the request needs a VM and whether it runs on the
+ * loop thread or is forwarded to the vCPU's thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <Hypervisor/hv.h>
+#include <Hypervisor/hv_vmx.h>
+
+#include "hvb_errmap.h"
+#include "hvd.h"
+
+int32_t hvd_status_from_errno(int err)
+{
+	return hvb_errno_to_hv(err);
+}
+
+#define PAGE 4096ull
+
+static struct hvd_vcpu *find_vcpu(struct hvd_session *s, uint32_t id)
+{
+	if (id >= HVB_MAX_VCPUS)
+		return NULL;
+	struct hvd_vcpu *v = s->vcpus[id];
+	return v && !atomic_load(&v->exited) ? v : NULL;
+}
+
+static unsigned live_vcpus(struct hvd_session *s)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
+		n += s->vcpus[i] != NULL;
+	return n;
+}
+
+/* Release host mappings of guest RAM that no mapping uses any more. */
+static void backings_release_unused(struct hvd_session *s)
+{
+	struct hvd_backing **pp = &s->backings;
+	while (*pp) {
+		struct hvd_backing *b = *pp;
+		if (s->vm && hvb_vm_hva_in_use(s->vm, b->addr, b->size)) {
+			pp = &b->next;
+			continue;
+		}
+		*pp = b->next;
+		munmap(b->addr, b->size);
+		close(b->fd);
+		free(b);
+	}
+}
+
+/* ---- loop-thread handlers: fill `resp`, return the fd to send or -1 ---- */
+
+static int h_hello(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	static Hvd__HelloReply hello;
+	static uint64_t caps[33];
+	static uint32_t caps_status[33];
+	(void)fd;
+
+	hvd__hello_reply__init(&hello);
+	hello.version = HVD_PROTOCOL_VERSION;
+	hello.run_page_size = (uint32_t)sizeof(struct hvd_run_page);
+	hello.run_page_version = HVD_RUN_PAGE_VERSION;
+	hello.max_vcpus = hvb_host_info(s->d->host)->max_vcpus;
+	for (unsigned i = 0; i < 33; i++) {
+		int r = hvb_vmx_read_capability(s->d->host, i, &caps[i]);
+		caps_status[i] = r < 0 ? (uint32_t)-r : 0;
+		if (r < 0)
+			caps[i] = 0;
+	}
+	hello.n_vmx_caps = 33;
+	hello.vmx_caps = caps;
+	hello.n_vmx_caps_status = 33;
+	hello.vmx_caps_status = caps_status;
+	resp->hello = &hello;
+	if (req->hello->version != HVD_PROTOCOL_VERSION) {
+		hvd_warn("session %llu speaks protocol %u, hvd speaks %u",
+			 (unsigned long long)s->id, req->hello->version, HVD_PROTOCOL_VERSION);
+		resp->status = HV_UNSUPPORTED;
+		return -1;
+	}
+	s->hello_done = true;
+	return -1;
+}
+
+static int h_vm_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	const uint64_t known = HV_VM_SPECIFY_MITIGATIONS | HV_VM_MITIGATION_A_ENABLE |
+		HV_VM_MITIGATION_B_ENABLE | HV_VM_MITIGATION_C_ENABLE |
+		HV_VM_MITIGATION_D_ENABLE | HV_VM_MITIGATION_E_ENABLE;
+	uint64_t flags = req->vm_create->flags;
+	(void)fd;
+
+	if (s->vm)
+		resp->status = HV_BUSY;
+	else if (flags & HV_VM_ACCEL_APIC)
+		resp->status = HV_UNSUPPORTED;
+	else if (flags & ~known)
+		resp->status = HV_BAD_ARGUMENT;
+	else
+		resp->status = hvd_status_from_errno(hvb_vm_create(s->d->host, flags, &s->vm));
+	if (resp->status == HV_SUCCESS)
+		hvd_info("session %llu: VM created", (unsigned long long)s->id);
+	else
+		s->vm = NULL;
+	return -1;
+}
+
+static int h_vm_destroy(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	(void)req; (void)fd;
+	if (live_vcpus(s)) {
+		resp->status = HV_BUSY;
+		return -1;
+	}
+	int r = hvb_vm_destroy(s->vm);
+	resp->status = hvd_status_from_errno(r);
+	if (r == 0) {
+		s->vm = NULL;
+		backings_release_unused(s);
+	}
+	return -1;
+}
+
+static int h_vm_map(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	Hvd__VmMap *m = req->vm_map;
+	struct stat st;
+	int seals;
+
+	resp->status = HV_BAD_ARGUMENT;
+	if (fd < 0)
+		return -1;
+	/* Only memfds that cannot shrink: hvd must never fault on guest RAM. */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK) || fstat(fd, &st) < 0 ||
+	    (m->offset & (PAGE - 1)) || (m->size & (PAGE - 1)) || m->size == 0 ||
+	    m->offset + m->size < m->offset || (uint64_t)st.st_size < m->offset + m->size) {
+		hvd_debug("session %llu: rejected guest memory fd", (unsigned long long)s->id);
+		close(fd);
+		return -1;
+	}
+	void *addr = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+			  fd, (off_t)m->offset);
+	if (addr == MAP_FAILED) {
+		resp->status = hvd_status_from_errno(-errno);
+		close(fd);
+		return -1;
+	}
+	int r = hvb_vm_map(s->vm, addr, m->gpa, m->size, (uint32_t)m->flags);
+	resp->status = hvd_status_from_errno(r);
+	if (r < 0) {
+		munmap(addr, m->size);
+		close(fd);
+		return -1;
+	}
+	struct hvd_backing *b = calloc(1, sizeof(*b));
+	if (!b) {
+		hvb_vm_unmap(s->vm, m->gpa, m->size);
+		munmap(addr, m->size);
+		close(fd);
+		resp->status = HV_NO_RESOURCES;
+		return -1;
+	}
+	b->addr = addr;
+	b->size = m->size;
+	b->fd = fd;
+	b->next = s->backings;
+	s->backings = b;
+	return -1;
+}
+
+static int h_vm_unmap(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	(void)fd;
+	resp->status = hvd_status_from_errno(hvb_vm_unmap(s->vm, req->vm_unmap->gpa,
+							  req->vm_unmap->size));
+	backings_release_unused(s);
+	return -1;
+}
+
+static int h_vm_protect(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	(void)fd;
+	Hvd__VmProtect *p = req->vm_protect;
+	if (p->flags & ~(uint64_t)(HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC))
+		resp->status = HV_BAD_ARGUMENT;
+	else
+		resp->status = hvd_status_from_errno(hvb_vm_protect(s->vm, p->gpa, p->size,
+								    (uint32_t)p->flags));
+	return -1;
+}
+
+static int h_vm_sync_tsc(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	(void)fd;
+	resp->status = hvd_status_from_errno(hvb_vm_sync_tsc(s->vm, req->vm_sync_tsc->tsc));
+	return -1;
+}
+
+static int h_capability(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	(void)fd;
+	switch (req->capability->which) {
+	case HV_CAP_VCPUMAX:
+		resp->value = hvb_host_info(s->d->host)->max_vcpus;
+		break;
+	case HV_CAP_ADDRSPACEMAX:
+		resp->value = 1;
+		break;
+	default:
+		resp->status = HV_BAD_ARGUMENT;
+	}
+	return -1;
+}
+
+static int h_vcpu_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	struct hvd_vcpu *v;
+	uint64_t flags = req->vcpu_create->flags;
+	(void)fd;
+
+	if (flags & HV_VCPU_TSC_RELATIVE) {
+		resp->status = HV_UNSUPPORTED;
+		return -1;
+	}
+	if (flags & ~(uint64_t)HV_VCPU_ACCEL_RDPMC) {
+		resp->status = HV_BAD_ARGUMENT;
+		return -1;
+	}
+	int r = hvd_vcpu_start(s, &v);
+	resp->status = hvd_status_from_errno(r);
+	if (r < 0)
+		return -1;
+	if (s->vcpus[v->id]) {
+		/* A destroyed vCPU whose thread has not been reaped yet. */
+		hvd_vcpu_free(s->vcpus[v->id]);
+	}
+	s->vcpus[v->id] = v;
+	resp->vcpu = v->id;
+	return v->page_fd;
+}
+
+static int h_vcpu_interrupt(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	Hvd__VcpuInterrupt *k = req->vcpu_interrupt;
+	(void)fd;
+	if (k->n_vcpus == 0) {
+		resp->status = HV_BAD_ARGUMENT;
+		return -1;
+	}
+	for (size_t i = 0; i < k->n_vcpus; i++) {
+		if (!find_vcpu(s, k->vcpus[i])) {
+			resp->status = HV_BAD_ARGUMENT;
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < k->n_vcpus; i++)
+		hvd_vcpu_kick(find_vcpu(s, k->vcpus[i]));
+	return -1;
+}
+
+/* ---- vCPU-thread handlers ---- */
+
+static uint32_t op_vcpu_id(const Hvd__Request *req)
+{
+	switch (req->op_case) {
+	case HVD__REQUEST__OP_VCPU_DESTROY: return req->vcpu_destroy->vcpu;
+	case HVD__REQUEST__OP_VCPU_REG: return req->vcpu_reg->vcpu;
+	case HVD__REQUEST__OP_VCPU_VMCS: return req->vcpu_vmcs->vcpu;
+	case HVD__REQUEST__OP_VCPU_MSR: return req->vcpu_msr->vcpu;
+	case HVD__REQUEST__OP_VCPU_NATIVE_MSR: return req->vcpu_native_msr->vcpu;
+	case HVD__REQUEST__OP_VCPU_FPSTATE: return req->vcpu_fpstate->vcpu;
+	case HVD__REQUEST__OP_VCPU_INVALIDATE_TLB: return req->vcpu_invalidate_tlb->vcpu;
+	case HVD__REQUEST__OP_VCPU_EXEC_TIME: return req->vcpu_exec_time->vcpu;
+	default: return UINT32_MAX;
+	}
+}
+
+void hvd_dispatch_vcpu_op(struct hvd_vcpu *v, struct hvd_op *op)
+{
+	Hvd__Request *req = op->req;
+	struct hvb_vcpu *vc = v->vcpu;
+	int r = 0;
+
+	switch (req->op_case) {
+	case HVD__REQUEST__OP_VCPU_REG:
+		if (req->vcpu_reg->write)
+			r = hvb_vcpu_write_reg(vc, req->vcpu_reg->reg, req->vcpu_reg->value);
+		else
+			r = hvb_vcpu_read_reg(vc, req->vcpu_reg->reg, &op->value);
+		break;
+	case HVD__REQUEST__OP_VCPU_VMCS:
+		if (req->vcpu_vmcs->write)
+			r = hvb_vcpu_write_vmcs(vc, req->vcpu_vmcs->field, req->vcpu_vmcs->value);
+		else
+			r = hvb_vcpu_read_vmcs(vc, req->vcpu_vmcs->field, &op->value);
+		break;
+	case HVD__REQUEST__OP_VCPU_MSR:
+		if (req->vcpu_msr->write)
+			r = hvb_vcpu_write_msr(vc, req->vcpu_msr->msr, req->vcpu_msr->value);
+		else
+			r = hvb_vcpu_read_msr(vc, req->vcpu_msr->msr, &op->value);
+		break;
+	case HVD__REQUEST__OP_VCPU_NATIVE_MSR:
+		r = hvb_vcpu_enable_native_msr(vc, req->vcpu_native_msr->msr,
+					       req->vcpu_native_msr->enable);
+		break;
+	case HVD__REQUEST__OP_VCPU_FPSTATE: {
+		Hvd__VcpuFpstate *f = req->vcpu_fpstate;
+		if (f->write) {
+			r = hvb_vcpu_write_fpstate(vc, f->data.data, f->data.len);
+		} else {
+			size_t n = f->size > 4096 ? 4096 : f->size;
+			op->data = calloc(1, n ? n : 1);
+			if (!op->data) {
+				r = -ENOMEM;
+				break;
+			}
+			r = hvb_vcpu_read_fpstate(vc, op->data, n);
+			op->data_len = r == 0 ? n : 0;
+		}
+		break;
+	}
+	case HVD__REQUEST__OP_VCPU_INVALIDATE_TLB:
+		r = hvb_vcpu_invalidate_tlb(vc);
+		break;
+	case HVD__REQUEST__OP_VCPU_EXEC_TIME:
+		r = hvb_vcpu_exec_time(vc, &op->value);
+		break;
+	default:
+		r = -EINVAL;
+	}
+	op->status = hvd_status_from_errno(r);
+}
+
+/* ---- the table ---- */
+
+typedef int (*handler_fn)(struct hvd_session *, Hvd__Request *, Hvd__Response *, int);
+
+struct handler {
+	const char *name;
+	handler_fn loop;     /* runs on the loop thread; NULL: forwarded to the vCPU */
+	bool needs_vm;
+};
+
+#define OP_FIRST HVD__REQUEST__OP_HELLO
+#define OP_LAST HVD__REQUEST__OP_VCPU_INTERRUPT
+#define ROW(op, n, fn, vm) [HVD__REQUEST__OP_##op - OP_FIRST] = { n, fn, vm }
+
+static const struct handler handlers[] = {
+	ROW(HELLO, "hello", h_hello, false),
+	ROW(VM_CREATE, "vm_create", h_vm_create, false),
+	ROW(VM_DESTROY, "vm_destroy", h_vm_destroy, true),
+	ROW(VM_MAP, "vm_map", h_vm_map, true),
+	ROW(VM_UNMAP, "vm_unmap", h_vm_unmap, true),
+	ROW(VM_PROTECT, "vm_protect", h_vm_protect, true),
+	ROW(VM_SYNC_TSC, "vm_sync_tsc", h_vm_sync_tsc, true),
+	ROW(CAPABILITY, "capability", h_capability, false),
+	ROW(VCPU_CREATE, "vcpu_create", h_vcpu_create, true),
+	ROW(VCPU_DESTROY, "vcpu_destroy", NULL, true),
+	ROW(VCPU_REG, "vcpu_reg", NULL, true),
+	ROW(VCPU_VMCS, "vcpu_vmcs", NULL, true),
+	ROW(VCPU_MSR, "vcpu_msr", NULL, true),
+	ROW(VCPU_NATIVE_MSR, "vcpu_native_msr", NULL, true),
+	ROW(VCPU_FPSTATE, "vcpu_fpstate", NULL, true),
+	ROW(VCPU_INVALIDATE_TLB, "vcpu_invalidate_tlb", NULL, true),
+	ROW(VCPU_EXEC_TIME, "vcpu_exec_time", NULL, true),
+	ROW(VCPU_INTERRUPT, "vcpu_interrupt", h_vcpu_interrupt, true),
+};
+
+/* A new RPC in hvd.proto without a row here fails the build. */
+_Static_assert(sizeof(handlers) / sizeof(handlers[0]) == OP_LAST - OP_FIRST + 1,
+	       "every RPC in hvd.proto needs a row in handlers[]");
+
+void hvd_dispatch(struct hvd_session *s, Hvd__Request *req, int fd)
+{
+	Hvd__Response resp = HVD__RESPONSE__INIT;
+	const struct handler *h = NULL;
+	int out_fd = -1;
+
+	resp.id = req->id;
+	resp.status = HV_SUCCESS;
+	if (req->op_case >= OP_FIRST && req->op_case <= OP_LAST)
+		h = &handlers[req->op_case - OP_FIRST];
+	if (!h || !h->name) {
+		resp.status = HV_UNSUPPORTED;
+		goto reply;
+	}
+	/* A descriptor only travels with vm_map. */
+	if (fd >= 0 && req->op_case != HVD__REQUEST__OP_VM_MAP) {
+		close(fd);
+		fd = -1;
+		resp.status = HV_BAD_ARGUMENT;
+		goto reply;
+	}
+	if (h->needs_vm && !s->vm) {
+		resp.status = HV_NO_DEVICE;
+		goto reply;
+	}
+	hvd_debug("session %llu: %s", (unsigned long long)s->id, h->name);
+	if (h->loop) {
+		out_fd = h->loop(s, req, &resp, fd);
+		fd = -1;
+		goto reply;
+	}
+	struct hvd_vcpu *v = find_vcpu(s, op_vcpu_id(req));
+	if (!v) {
+		resp.status = HV_BAD_ARGUMENT;
+		goto reply;
+	}
+	struct hvd_op *op = calloc(1, sizeof(*op));
+	if (!op) {
+		resp.status = HV_NO_RESOURCES;
+		goto reply;
+	}
+	op->session = s;
+	op->request_id = req->id;
+	op->req = req;
+	op->destroy = req->op_case == HVD__REQUEST__OP_VCPU_DESTROY;
+	op->value = op->destroy ? v->id : 0;
+	hvd_vcpu_post(v, op);
+	return; /* the vCPU thread replies */
+
+reply:
+	if (fd >= 0)
+		close(fd);
+	hvd_session_reply(s, &resp, out_fd);
+	hvd__request__free_unpacked(req, NULL);
+}

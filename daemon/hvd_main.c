@@ -1,0 +1,114 @@
+/*
+ * hvd: owns every VM and vCPU on the machine (through KVM) on behalf of
+ * sandboxed clients that link libhvclient.
+ *
+ *   hvd --socket PATH [--log-level error|warn|info|debug]
+ *
+ * Runs in the foreground, logs to stderr, stops cleanly on SIGTERM/SIGINT
+ * (every VM torn down, socket removed).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hvd.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: hvd [--socket PATH] [--log-level LEVEL]\n"
+		"  --socket PATH      listen on PATH (default " HVD_DEFAULT_SOCKET ")\n"
+		"  --log-level LEVEL  error, warn, info (default) or debug\n");
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct hvd_daemon *d = h->data;
+	hvd_info("signal %d: shutting down", signum);
+	hvd_server_stop(d);
+	uv_stop(d->loop);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = HVD_DEFAULT_SOCKET;
+	struct hvd_daemon d;
+	uv_signal_t sigterm, sigint;
+	enum hvd_log_level level;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "s:l:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			path = optarg;
+			break;
+		case 'l':
+			if (hvd_log_parse_level(optarg, &level) < 0) {
+				fprintf(stderr, "hvd: unknown log level '%s'\n", optarg);
+				return 2;
+			}
+			hvd_log_set_level(level);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	/* A client that vanishes must not kill us with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&d, 0, sizeof(d));
+	d.loop = uv_default_loop();
+	d.listen_fd = -1;
+	r = hvb_host_create(NULL, &d.host);
+	if (r < 0) {
+		hvd_err("cannot use /dev/kvm: %s", strerror(-r));
+		return 1;
+	}
+	const struct hvb_host_info *hi = hvb_host_info(d.host);
+	hvd_info("KVM API %d, OUT exits %s the instruction, guest TSC %s",
+		 hi->api_version, hi->out_rip_after ? "after" : "at",
+		 hi->tsc_writable ? "settable" : "fixed");
+	r = hvd_server_init(&d, path);
+	if (r < 0) {
+		hvd_err("cannot listen on %s: %s", path, strerror(-r));
+		hvb_host_destroy(d.host);
+		return 1;
+	}
+	uv_signal_init(d.loop, &sigterm);
+	uv_signal_init(d.loop, &sigint);
+	sigterm.data = sigint.data = &d;
+	uv_signal_start(&sigterm, on_signal, SIGTERM);
+	uv_signal_start(&sigint, on_signal, SIGINT);
+	hvd_info("listening on %s", path);
+
+	uv_run(d.loop, UV_RUN_DEFAULT);
+
+	/* Let closing handles and session teardown finish. */
+	uv_close((uv_handle_t *)&sigterm, NULL);
+	uv_close((uv_handle_t *)&sigint, NULL);
+	hvd_server_stop(&d);
+	while (d.nsessions)
+		uv_run(d.loop, UV_RUN_ONCE);
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	uv_loop_close(d.loop);
+	hvb_host_destroy(d.host);
+	hvd_info("stopped");
+	return 0;
+}

@@ -1,0 +1,381 @@
+/*
+ * The listening socket and one session per connection. Messages are
+ * SOCK_SEQPACKET packets (one protobuf message each, at most
+ * HVD_MAX_MESSAGE bytes, at most one fd attached). Anything malformed ends
+ * that session only; teardown releases the VM, its vCPU threads and its
+ * memory without blocking the loop.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "hvd.h"
+
+static void session_read(uv_poll_t *h, int status, int events);
+
+/* ---- replies ---- */
+
+int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd)
+{
+	uint8_t buf[HVD_MAX_MESSAGE];
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov;
+	struct msghdr msg;
+	size_t len;
+
+	if (s->closing)
+		return -EPIPE;
+	len = hvd__response__get_packed_size(resp);
+	if (len > sizeof(buf)) {
+		hvd_err("session %llu: reply of %zu bytes exceeds the limit",
+			(unsigned long long)s->id, len);
+		return -EMSGSIZE;
+	}
+	hvd__response__pack(resp, buf);
+	iov.iov_base = buf;
+	iov.iov_len = len;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (fd >= 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	/* Never block the loop: a client that does not read its replies has
+	 * left the protocol (it waits for each one). */
+	if (sendmsg(s->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		int e = errno;
+		hvd_session_close(s, e == EAGAIN ? "client does not read its replies" :
+				     "send failed");
+		return -e;
+	}
+	return 0;
+}
+
+/* Replies to vCPU ops completed on vCPU threads. */
+static void session_async(uv_async_t *h)
+{
+	struct hvd_session *s = h->data;
+	struct hvd_op *list;
+
+	pthread_mutex_lock(&s->done_lock);
+	list = s->done;
+	s->done = NULL;
+	pthread_mutex_unlock(&s->done_lock);
+	while (list) {
+		struct hvd_op *op = list;
+		list = op->next;
+		if (!s->closing) {
+			Hvd__Response resp = HVD__RESPONSE__INIT;
+			resp.id = op->request_id;
+			resp.status = op->status;
+			resp.value = op->value;
+			if (op->data) {
+				resp.data.data = op->data;
+				resp.data.len = op->data_len;
+			}
+			hvd_session_reply(s, &resp, -1);
+		}
+		if (op->destroy && !s->closing) {
+			/* The thread has ended: reap it and free the id. */
+			for (unsigned i = 0; i < HVB_MAX_VCPUS; i++) {
+				struct hvd_vcpu *v = s->vcpus[i];
+				if (v && atomic_load(&v->exited) && v->vcpu == NULL &&
+				    v->id == (unsigned)op->value) {
+					s->vcpus[i] = NULL;
+					hvd_vcpu_free(v);
+				}
+			}
+		}
+		hvd__request__free_unpacked(op->req, NULL);
+		free(op->data);
+		free(op);
+	}
+}
+
+/* ---- teardown ---- */
+
+static void session_free(struct hvd_session *s)
+{
+	struct hvd_daemon *d = s->d;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		d->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	d->nsessions--;
+	pthread_mutex_destroy(&s->done_lock);
+	hvd_info("session %llu closed (pid %d)", (unsigned long long)s->id, (int)s->pid);
+	free(s);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct hvd_session *s = h->data;
+	if (--s->handles == 0)
+		session_free(s);
+}
+
+/* Joins the vCPU threads and destroys the VM off the loop thread. */
+static void *reaper_main(void *arg)
+{
+	struct hvd_session *s = arg;
+
+	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++) {
+		if (s->vcpus[i]) {
+			hvd_vcpu_free(s->vcpus[i]);
+			s->vcpus[i] = NULL;
+		}
+	}
+	if (s->vm) {
+		int r = hvb_vm_destroy(s->vm);
+		if (r < 0)
+			hvd_err("session %llu: VM destroy failed: %s",
+				(unsigned long long)s->id, strerror(-r));
+		s->vm = NULL;
+	}
+	while (s->backings) {
+		struct hvd_backing *b = s->backings;
+		s->backings = b->next;
+		munmap(b->addr, b->size);
+		close(b->fd);
+		free(b);
+	}
+	uv_async_send(&s->reaped);
+	return NULL;
+}
+
+/* The reaper finished: the session's remaining handles can go. */
+static void reaper_done(uv_async_t *h)
+{
+	struct hvd_session *s = h->data;
+	uv_close((uv_handle_t *)&s->async, handle_closed);
+	uv_close((uv_handle_t *)&s->reaped, handle_closed);
+}
+
+void hvd_session_close(struct hvd_session *s, const char *why)
+{
+	pthread_t t;
+
+	if (s->closing)
+		return;
+	s->closing = true;
+	hvd_info("session %llu: closing: %s", (unsigned long long)s->id, why);
+	uv_poll_stop(&s->poll);
+	uv_close((uv_handle_t *)&s->poll, handle_closed);
+	close(s->fd);
+	s->fd = -1;
+	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
+		if (s->vcpus[i])
+			hvd_vcpu_stop(s->vcpus[i]);
+	if (pthread_create(&t, NULL, reaper_main, s) == 0) {
+		pthread_detach(t);
+		return;
+	}
+	/* No thread to spare: the vCPU threads were told to stop and kicked,
+	 * so joining them here is short. */
+	hvd_warn("session %llu: tearing down on the loop thread", (unsigned long long)s->id);
+	reaper_main(s);
+}
+
+/* ---- receiving ---- */
+
+static void session_read(uv_poll_t *h, int status, int events)
+{
+	struct hvd_session *s = h->data;
+	uint8_t buf[HVD_MAX_MESSAGE + 1];
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} ctl;
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr msg;
+	int fd = -1;
+
+	(void)events;
+	if (status < 0) {
+		hvd_session_close(s, uv_strerror(status));
+		return;
+	}
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctl.buf;
+	msg.msg_controllen = sizeof(ctl.buf);
+	ssize_t n = recvmsg(s->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		hvd_session_close(s, strerror(errno));
+		return;
+	}
+	/* Collect descriptors first so that none leaks, whatever follows. */
+	int nfds = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int one;
+			memcpy(&one, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (nfds++ == 0)
+				fd = one;
+			else
+				close(one);
+		}
+	}
+	if (n == 0) {
+		if (fd >= 0)
+			close(fd);
+		hvd_session_close(s, "client disconnected");
+		return;
+	}
+	const char *bad = NULL;
+	if (msg.msg_flags & MSG_TRUNC)
+		bad = "message larger than the protocol allows";
+	else if (msg.msg_flags & MSG_CTRUNC || nfds > 1)
+		bad = "more than one file descriptor";
+	Hvd__Request *req = NULL;
+	if (!bad) {
+		req = hvd__request__unpack(NULL, (size_t)n, buf);
+		if (!req)
+			bad = "malformed message";
+		else if (!s->hello_done && req->op_case != HVD__REQUEST__OP_HELLO)
+			bad = "first message is not Hello";
+	}
+	if (bad) {
+		if (fd >= 0)
+			close(fd);
+		if (req)
+			hvd__request__free_unpacked(req, NULL);
+		hvd_session_close(s, bad);
+		return;
+	}
+	hvd_dispatch(s, req, fd);
+}
+
+/* ---- accepting ---- */
+
+static void on_accept(uv_poll_t *h, int status, int events)
+{
+	struct hvd_daemon *d = h->data;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int fd;
+
+	(void)events;
+	if (status < 0)
+		return;
+	fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			hvd_warn("accept: %s", strerror(errno));
+		return;
+	}
+	if (d->stopping) {
+		close(fd);
+		return;
+	}
+	struct hvd_session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		s->pid = cred.pid;
+		s->uid = cred.uid;
+		s->gid = cred.gid;
+	}
+	s->d = d;
+	s->id = ++d->next_session_id;
+	s->fd = fd;
+	pthread_mutex_init(&s->done_lock, NULL);
+	s->poll.data = s;
+	s->async.data = s;
+	s->reaped.data = s;
+	uv_poll_init(d->loop, &s->poll, fd);
+	uv_async_init(d->loop, &s->async, session_async);
+	uv_async_init(d->loop, &s->reaped, reaper_done);
+	s->handles = 3;
+	uv_poll_start(&s->poll, UV_READABLE | UV_DISCONNECT, session_read);
+	s->next = d->sessions;
+	if (d->sessions)
+		d->sessions->prev = s;
+	d->sessions = s;
+	d->nsessions++;
+	hvd_info("session %llu opened (pid %d uid %d)", (unsigned long long)s->id,
+		 (int)s->pid, (int)s->uid);
+}
+
+int hvd_server_init(struct hvd_daemon *d, const char *path)
+{
+	struct sockaddr_un addr;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&addr, 0, sizeof(addr));
+	addr.sun_family = AF_UNIX;
+	strcpy(addr.sun_path, path);
+	/* A stale socket from a crashed hvd would block bind; a live one must
+	 * not be stolen. */
+	int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (probe >= 0) {
+		bool live = connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+		close(probe);
+		if (live) {
+			close(fd);
+			return -EADDRINUSE;
+		}
+	}
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(fd, 128) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	chmod(path, 0666);
+	d->listen_fd = fd;
+	d->socket_path = strdup(path);
+	d->listen_poll.data = d;
+	uv_poll_init(d->loop, &d->listen_poll, fd);
+	uv_poll_start(&d->listen_poll, UV_READABLE, on_accept);
+	return 0;
+}
+
+void hvd_server_stop(struct hvd_daemon *d)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	if (d->listen_fd >= 0) {
+		uv_poll_stop(&d->listen_poll);
+		uv_close((uv_handle_t *)&d->listen_poll, NULL);
+		close(d->listen_fd);
+		d->listen_fd = -1;
+		unlink(d->socket_path);
+		free(d->socket_path);
+		d->socket_path = NULL;
+	}
+	for (struct hvd_session *s = d->sessions; s; s = s->next)
+		hvd_session_close(s, "hvd is stopping");
+}

@@ -1,0 +1,247 @@
+/*
+ * One thread per vCPU. It owns every KVM ioctl on its vCPU: runs requested
+ * through the shared run page, and vCPU calls the loop thread forwards as
+ * ops. The loop thread therefore never blocks in KVM.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hvb_errmap.h"
+#include "hvd.h"
+
+/* How long the thread polls for the next run before it sleeps: an exit
+ * round trip here is 5-10 us, and a cross-CPU wake-up costs ~60 us
+ * (kvm-notes.md §12), so polling briefly keeps back-to-back runs fast. */
+#define SPIN_NS 50000ull
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void futex_wait(_Atomic uint32_t *addr, uint32_t val, long timeout_ns)
+{
+	struct timespec ts = { timeout_ns / 1000000000l, timeout_ns % 1000000000l };
+	/* Shared futex: the word lives in memory the client maps too. */
+	syscall(SYS_futex, addr, FUTEX_WAIT, val, &ts, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *addr)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+static struct hvd_op *op_pop(struct hvd_vcpu *v)
+{
+	pthread_mutex_lock(&v->lock);
+	struct hvd_op *op = v->ops;
+	if (op) {
+		v->ops = op->next;
+		if (!v->ops)
+			v->ops_tail = &v->ops;
+	}
+	pthread_mutex_unlock(&v->lock);
+	return op;
+}
+
+static bool op_pending(struct hvd_vcpu *v)
+{
+	pthread_mutex_lock(&v->lock);
+	bool any = v->ops != NULL;
+	pthread_mutex_unlock(&v->lock);
+	return any;
+}
+
+static void op_done(struct hvd_vcpu *v, struct hvd_op *op)
+{
+	struct hvd_session *s = v->session;
+	pthread_mutex_lock(&s->done_lock);
+	op->next = s->done;
+	s->done = op;
+	pthread_mutex_unlock(&s->done_lock);
+	uv_async_send(&s->async);
+}
+
+/* One hv_vcpu_run: copy the client's state once, run, hand the exit back. */
+static void do_run(struct hvd_vcpu *v, uint32_t seq)
+{
+	struct hvd_run_page *page = v->page;
+	struct hvb_state copy;
+	int r;
+
+	memcpy(&copy, (const void *)&page->state, sizeof(copy));
+	hvb_vcpu_import(v->vcpu, &copy);
+	r = hvb_vcpu_run(v->vcpu);
+	if (r < 0)
+		hvd_warn("session %llu vcpu %u: run failed: %s",
+			 (unsigned long long)v->session->id, v->id, strerror(-r));
+	hvb_vcpu_export(v->vcpu, &page->state);
+	page->result = hvb_errno_to_hv(r);
+	v->runs++;
+	atomic_store_explicit(&page->done_seq, seq, memory_order_release);
+	if (atomic_load(&page->client_sleeping))
+		futex_wake(&page->done_seq);
+}
+
+static void *vcpu_main(void *arg)
+{
+	struct hvd_vcpu *v = arg;
+	struct hvd_run_page *page = v->page;
+	uint32_t done = 0;
+	bool destroyed = false;
+
+	while (!destroyed) {
+		struct hvd_op *op = op_pop(v);
+		if (op) {
+			/* The owner thread waits for this reply, so the page is
+			 * quiescent: take its state, act, give it back. */
+			if (op->destroy) {
+				pthread_mutex_lock(&v->lock);
+				int r = hvb_vcpu_destroy(v->vcpu);
+				v->vcpu = NULL;
+				pthread_mutex_unlock(&v->lock);
+				op->status = hvb_errno_to_hv(r);
+				destroyed = true;
+				op_done(v, op);
+				break;
+			}
+			struct hvb_state copy;
+			memcpy(&copy, (const void *)&page->state, sizeof(copy));
+			hvb_vcpu_import(v->vcpu, &copy);
+			hvd_dispatch_vcpu_op(v, op);
+			hvb_vcpu_export(v->vcpu, &page->state);
+			op_done(v, op);
+			continue;
+		}
+		if (atomic_load(&v->stop))
+			break;
+		uint32_t req = atomic_load_explicit(&page->req_seq, memory_order_acquire);
+		if (req != done) {
+			do_run(v, req);
+			done = req;
+			continue;
+		}
+		uint64_t until = now_ns() + SPIN_NS;
+		while (now_ns() < until && atomic_load(&page->req_seq) == done &&
+		       !atomic_load(&v->stop))
+			__builtin_ia32_pause();
+		if (atomic_load(&page->req_seq) != done)
+			continue;
+		atomic_store(&page->daemon_sleeping, 1);
+		if (atomic_load(&page->req_seq) == done && !atomic_load(&v->stop) &&
+		    !op_pending(v))
+			futex_wait(&page->req_seq, done, 1000000000l);
+		atomic_store(&page->daemon_sleeping, 0);
+	}
+	if (!destroyed) {
+		pthread_mutex_lock(&v->lock);
+		int r = hvb_vcpu_destroy(v->vcpu);
+		v->vcpu = NULL;
+		pthread_mutex_unlock(&v->lock);
+		if (r < 0)
+			hvd_warn("vcpu %u: destroy failed: %s", v->id, strerror(-r));
+	}
+	atomic_store(&v->exited, true);
+	return NULL;
+}
+
+int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out)
+{
+	struct hvd_vcpu *v;
+	int r;
+
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->session = s;
+	v->page_fd = -1;
+	v->page = MAP_FAILED;
+	pthread_mutex_init(&v->lock, NULL);
+	v->ops_tail = &v->ops;
+	v->page_size = (sizeof(struct hvd_run_page) + 4095) & ~(size_t)4095;
+
+	v->page_fd = memfd_create("hvd-run-page", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (v->page_fd < 0) {
+		r = -errno;
+		goto err;
+	}
+	if (ftruncate(v->page_fd, (off_t)v->page_size) < 0 ||
+	    fcntl(v->page_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		r = -errno;
+		goto err;
+	}
+	v->page = mmap(NULL, v->page_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->page_fd, 0);
+	if (v->page == MAP_FAILED) {
+		r = -errno;
+		goto err;
+	}
+	r = hvb_vcpu_create(s->vm, 0, &v->vcpu);
+	if (r < 0)
+		goto err;
+	v->id = hvb_vcpu_id(v->vcpu);
+	v->page->magic = HVD_RUN_PAGE_MAGIC;
+	v->page->version = HVD_RUN_PAGE_VERSION;
+	hvb_vcpu_export(v->vcpu, &v->page->state);
+	r = pthread_create(&v->thread, NULL, vcpu_main, v);
+	if (r) {
+		hvb_vcpu_destroy(v->vcpu);
+		r = -r;
+		goto err;
+	}
+	*out = v;
+	return 0;
+err:
+	if (v->page != MAP_FAILED)
+		munmap(v->page, v->page_size);
+	if (v->page_fd >= 0)
+		close(v->page_fd);
+	pthread_mutex_destroy(&v->lock);
+	free(v);
+	return r;
+}
+
+void hvd_vcpu_post(struct hvd_vcpu *v, struct hvd_op *op)
+{
+	op->next = NULL;
+	pthread_mutex_lock(&v->lock);
+	*v->ops_tail = op;
+	v->ops_tail = &op->next;
+	pthread_mutex_unlock(&v->lock);
+	/* The thread may be in the guest (a hostile client asking from another
+	 * thread): kick it so the op is not stuck behind the run. */
+	futex_wake(&v->page->req_seq);
+}
+
+void hvd_vcpu_kick(struct hvd_vcpu *v)
+{
+	/* Under the lock: the thread may be destroying the vCPU. */
+	pthread_mutex_lock(&v->lock);
+	if (v->vcpu)
+		hvb_vcpu_kick(v->vcpu);
+	pthread_mutex_unlock(&v->lock);
+}
+
+void hvd_vcpu_stop(struct hvd_vcpu *v)
+{
+	atomic_store(&v->stop, true);
+	hvd_vcpu_kick(v);
+	futex_wake(&v->page->req_seq);
+}
+
+void hvd_vcpu_free(struct hvd_vcpu *v)
+{
+	pthread_join(v->thread, NULL);
+	munmap(v->page, v->page_size);
+	close(v->page_fd);
+	pthread_mutex_destroy(&v->lock);
+	free(v);
+}

@@ -1,0 +1,54 @@
+/*
+ * The parts of the hvd protocol that are not messages: versions, limits,
+ * the default socket path, and the layout of the per-vCPU run page that
+ * hvd and libhvclient share (docs/protocol.md).
+ */
+#ifndef HVD_PROTOCOL_H
+#define HVD_PROTOCOL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "hvb_state.h"
+
+/* Bumped on any incompatible change to hvd.proto or the run page. */
+#define HVD_PROTOCOL_VERSION 1
+#define HVD_RUN_PAGE_VERSION 1
+
+/* No message (either direction) is larger; nanopb's bounds in hvd.options
+ * keep the largest, a Response with 4 KiB of FPU state, under it. */
+#define HVD_MAX_MESSAGE 8192
+
+/* Where libhvclient connects when HVD_SOCKET is not set. */
+#define HVD_DEFAULT_SOCKET "/run/hvd/hvd.sock"
+
+#define HVD_RUN_PAGE_MAGIC 0x68766472u /* "hvdr" */
+
+/*
+ * One per vCPU, in a memfd mapped by the client and by hvd. The client owns
+ * `state` between runs (register and VMCS access are plain memory access);
+ * hv_vcpu_run hands it to hvd's vCPU thread and waits for the exit:
+ *
+ *   client: req_seq++ ; wake hvd if daemon_sleeping ; spin, then sleep on
+ *           done_seq (client_sleeping = 1) until done_seq == req_seq
+ *   hvd:    copy `state` once into private memory, validate, run, write
+ *           `state` and `result` back, done_seq = req_seq, wake the client
+ *           if client_sleeping
+ *
+ * The futex words are shared (not FUTEX_PRIVATE). hvd never trusts
+ * anything here: it copies before it looks, and a client scribbling on the
+ * page can only hurt its own vCPU.
+ */
+struct hvd_run_page {
+	uint32_t magic;
+	uint32_t version;
+	_Atomic uint32_t req_seq;
+	_Atomic uint32_t done_seq;
+	_Atomic uint32_t client_sleeping;
+	_Atomic uint32_t daemon_sleeping;
+	int32_t result;               /* hv_return_t of the last run */
+	uint32_t reserved;
+	struct hvb_state state;
+};
+
+#endif
