@@ -36,6 +36,7 @@ struct hvd_daemon {
 	struct hvb_host *host;
 	int listen_fd;
 	uv_poll_t listen_poll;
+	uv_timer_t accept_retry;       /* resumes accepting after EMFILE */
 	char *socket_path;
 	struct hvd_session *sessions;  /* doubly linked */
 	unsigned nsessions;

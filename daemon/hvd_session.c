@@ -271,6 +271,15 @@ static void session_read(uv_poll_t *h, int status, int events)
 
 /* ---- accepting ---- */
 
+static void on_accept(uv_poll_t *h, int status, int events);
+
+static void on_accept_retry(uv_timer_t *t)
+{
+	struct hvd_daemon *d = t->data;
+	if (!d->stopping)
+		uv_poll_start(&d->listen_poll, UV_READABLE, on_accept);
+}
+
 static void on_accept(uv_poll_t *h, int status, int events)
 {
 	struct hvd_daemon *d = h->data;
@@ -283,8 +292,16 @@ static void on_accept(uv_poll_t *h, int status, int events)
 		return;
 	fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR)
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			/* Out of descriptors: the pending connection stays
+			 * readable, so stop polling for a moment instead of
+			 * spinning on it. */
+			hvd_warn("accept: %s; pausing new connections", strerror(errno));
+			uv_poll_stop(&d->listen_poll);
+			uv_timer_start(&d->accept_retry, on_accept_retry, 200, 0);
+		} else if (errno != EAGAIN && errno != EINTR) {
 			hvd_warn("accept: %s", strerror(errno));
+		}
 		return;
 	}
 	if (d->stopping) {
@@ -357,6 +374,8 @@ int hvd_server_init(struct hvd_daemon *d, const char *path)
 	d->listen_fd = fd;
 	d->socket_path = strdup(path);
 	d->listen_poll.data = d;
+	d->accept_retry.data = d;
+	uv_timer_init(d->loop, &d->accept_retry);
 	uv_poll_init(d->loop, &d->listen_poll, fd);
 	uv_poll_start(&d->listen_poll, UV_READABLE, on_accept);
 	return 0;
@@ -370,6 +389,8 @@ void hvd_server_stop(struct hvd_daemon *d)
 	if (d->listen_fd >= 0) {
 		uv_poll_stop(&d->listen_poll);
 		uv_close((uv_handle_t *)&d->listen_poll, NULL);
+		uv_timer_stop(&d->accept_retry);
+		uv_close((uv_handle_t *)&d->accept_retry, NULL);
 		close(d->listen_fd);
 		d->listen_fd = -1;
 		unlink(d->socket_path);

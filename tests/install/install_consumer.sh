@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the build tree into a scratch prefix, build the hello example as
+# an outside program would (pkg-config --cflags --libs hvclient), and run it
+# through the installed hvd. Usage: install_consumer.sh SRC BUILD GUESTLIB
+set -euo pipefail
+src=$1 build=$2 guestlib=$3
+prefix=$(mktemp -d /tmp/hvd-install.XXXXXX)
+trap 'rm -rf "$prefix"' EXIT
+
+cmake --install "$build" --prefix "$prefix" > /dev/null
+test -x "$prefix/bin/hvd"
+test -f "$prefix/include/Hypervisor/hv.h"
+pc=$(dirname "$(find "$prefix" -name hvclient.pc | head -n 1)")
+export PKG_CONFIG_PATH=$pc
+libdir=$(pkg-config --variable=libdir hvclient)
+ls "$libdir"/libhvclient.so.* > /dev/null
+cc -o "$prefix/hello" "$src/examples/hello/hello.c" "$guestlib" \
+   $(pkg-config --cflags --libs hvclient)
+LD_LIBRARY_PATH=$libdir "$src/scripts/with-hvd.sh" "$prefix/bin/hvd" "$prefix/hello"
