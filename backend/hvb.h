@@ -78,6 +78,8 @@ int hvb_vm_protect(struct hvb_vm *vm, uint64_t gpa, uint64_t size,
 /* Set every vCPU's TSC to `tsc` at its next entry; -ENOTSUP where KVM
  * cannot move the guest TSC. */
 int hvb_vm_sync_tsc(struct hvb_vm *vm, uint64_t tsc);
+/* True if any mapping still uses host memory in [hva, hva+size). */
+bool hvb_vm_hva_in_use(struct hvb_vm *vm, const void *hva, uint64_t size);
 /* Copy guest-physical memory out of the VM; -EFAULT where unmapped. */
 int hvb_vm_read_phys(struct hvb_vm *vm, uint64_t gpa, void *buf, size_t len);
 int hvb_vm_write_phys(struct hvb_vm *vm, uint64_t gpa, const void *buf,
@@ -116,6 +118,15 @@ int hvb_vcpu_enable_native_msr(struct hvb_vcpu *vcpu, uint32_t msr, bool on);
 
 int hvb_vcpu_read_fpstate(struct hvb_vcpu *vcpu, void *buf, size_t size);
 int hvb_vcpu_write_fpstate(struct hvb_vcpu *vcpu, const void *buf, size_t size);
+
+struct hvb_state;
+/* Take the API-visible state from a copy the client edited (hvd's run
+ * page): groups marked dirty are adopted, controls are forced into the
+ * capability masks, read-only exit information is kept. The caller copies
+ * the shared page into `client` first, so nothing is read twice. */
+void hvb_vcpu_import(struct hvb_vcpu *vcpu, const struct hvb_state *client);
+/* Give the client its view of the state after a run or a vCPU call. */
+void hvb_vcpu_export(const struct hvb_vcpu *vcpu, struct hvb_state *out);
 
 /* Nanoseconds this vCPU's thread spent inside KVM_RUN. */
 int hvb_vcpu_exec_time(struct hvb_vcpu *vcpu, uint64_t *ns);

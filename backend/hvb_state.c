@@ -148,6 +148,21 @@ uint32_t hvb_seg_to_ar(const struct kvm_segment *s)
 	       (uint32_t)(s->unusable & 1) << 16;
 }
 
+void hvb_state_clamp_ctls(struct hvb_ctls *c)
+{
+	c->pin = (c->pin | PIN_MUST) & PIN_MAY;
+	c->cpu = (c->cpu | CPU_MUST) & CPU_MAY;
+	c->cpu2 = (c->cpu2 | CPU2_MUST) & CPU2_MAY;
+	c->entry = (c->entry | ENTRY_MUST) & ENTRY_MAY;
+	c->exit = (c->exit | EXIT_MUST) & EXIT_MAY;
+	if (c->activity > 1)
+		c->activity = 0;
+	if (c->cr3_count > 4)
+		c->cr3_count = 4;
+	if (c->entry_instr_len > 15)
+		c->entry_instr_len = 15;
+}
+
 void hvb_state_init_ctls(struct hvb_ctls *c)
 {
 	memset(c, 0, sizeof(*c));

@@ -91,5 +91,8 @@ int hvb_state_read_reg(const struct hvb_state *st, unsigned reg, uint64_t *value
 int hvb_state_write_reg(struct hvb_state *st, unsigned reg, uint64_t value);
 /* hv_vmx_capability_t values as this backend honours them. */
 int hvb_caps_read(unsigned cap, uint64_t *value);
+/* Force the controls into the capability masks (for state that did not
+ * come through hvb_state_write_vmcs). */
+void hvb_state_clamp_ctls(struct hvb_ctls *c);
 
 #endif

@@ -569,6 +569,41 @@ int hvb_vcpu_write_fpstate(struct hvb_vcpu *vcpu, const void *buf, size_t size)
 	return 0;
 }
 
+void hvb_vcpu_import(struct hvb_vcpu *vcpu, const struct hvb_state *client)
+{
+	struct hvb_state *st = &vcpu->st;
+	uint32_t dirty = client->dirty & (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
+					  KVM_SYNC_X86_EVENTS);
+
+	if (dirty & KVM_SYNC_X86_REGS)
+		st->regs = client->regs;
+	if (dirty & KVM_SYNC_X86_SREGS)
+		st->sregs = client->sregs;
+	if (dirty & KVM_SYNC_X86_EVENTS)
+		st->events = client->events;
+	st->dirty |= dirty;
+	for (int i = 0; i < HVB_MSRC_COUNT; i++) {
+		if (client->msr_dirty & (1u << i)) {
+			st->msr[i] = client->msr[i];
+			st->msr_dirty |= 1u << i;
+		}
+	}
+	st->cr4_vmxe = client->cr4_vmxe;
+	/* While the hidden IVT is in place the client's IDTR lives here;
+	 * otherwise it is part of sregs. Whether it is hidden is ours. */
+	if (st->idt_hidden) {
+		st->idt_base = client->idt_base;
+		st->idt_limit = client->idt_limit;
+	}
+	st->c = client->c;
+	hvb_state_clamp_ctls(&st->c);
+}
+
+void hvb_vcpu_export(const struct hvb_vcpu *vcpu, struct hvb_state *out)
+{
+	*out = vcpu->st;
+}
+
 int hvb_vcpu_exec_time(struct hvb_vcpu *vcpu, uint64_t *ns)
 {
 	*ns = vcpu->exec_ns;

@@ -418,6 +418,19 @@ int hvb_vm_sync_tsc(struct hvb_vm *vm, uint64_t tsc)
 	return 0;
 }
 
+bool hvb_vm_hva_in_use(struct hvb_vm *vm, const void *hva, uint64_t size)
+{
+	const uint8_t *lo = hva;
+	bool used = false;
+	pthread_mutex_lock(&vm->lock);
+	for (size_t i = 0; i < vm->nregions && !used; i++) {
+		const struct hvb_region *r = &vm->regions[i];
+		used = r->hva < lo + size && lo < r->hva + r->size;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return used;
+}
+
 static int phys_copy(struct hvb_vm *vm, uint64_t gpa, void *buf, size_t len,
 		     bool write)
 {
