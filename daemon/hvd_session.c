@@ -119,6 +119,13 @@ static void session_free(struct hvd_session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	d->nsessions--;
+	while (s->done) {
+		struct hvd_op *op = s->done;
+		s->done = op->next;
+		hvd__request__free_unpacked(op->req, NULL);
+		free(op->data);
+		free(op);
+	}
 	pthread_mutex_destroy(&s->done_lock);
 	hvd_info("session %llu closed (pid %d)", (unsigned long long)s->id, (int)s->pid);
 	free(s);

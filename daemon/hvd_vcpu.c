@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <Hypervisor/hv_error.h>
+
 #include "hvb_errmap.h"
 #include "hvd.h"
 
@@ -151,6 +153,13 @@ static void *vcpu_main(void *arg)
 			hvd_warn("vcpu %u: destroy failed: %s", v->id, strerror(-r));
 	}
 	atomic_store(&v->exited, true);
+	/* Calls that raced with the end of this vCPU get an answer, so no
+	 * client thread waits forever. */
+	for (struct hvd_op *op; (op = op_pop(v));) {
+		op->status = HV_BAD_ARGUMENT;
+		op->destroy = false;
+		op_done(v, op);
+	}
 	return NULL;
 }
 
