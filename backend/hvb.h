@@ -78,6 +78,14 @@ int hvb_vm_protect(struct hvb_vm *vm, uint64_t gpa, uint64_t size,
 /* Set every vCPU's TSC to `tsc` at its next entry; -ENOTSUP where KVM
  * cannot move the guest TSC. */
 int hvb_vm_sync_tsc(struct hvb_vm *vm, uint64_t tsc);
+/* Bytes of guest memory mapped and the number of mappings (memslots). */
+void hvb_vm_usage(struct hvb_vm *vm, uint64_t *bytes, uint32_t *mappings);
+/* The mappings, for reports: up to `max` entries, returns the count. */
+struct hvb_map_info {
+	uint64_t gpa, size;
+	uint32_t flags;
+};
+size_t hvb_vm_maps(struct hvb_vm *vm, struct hvb_map_info *out, size_t max);
 /* True if any mapping still uses host memory in [hva, hva+size). */
 bool hvb_vm_hva_in_use(struct hvb_vm *vm, const void *hva, uint64_t size);
 /* Copy guest-physical memory out of the VM; -EFAULT where unmapped. */

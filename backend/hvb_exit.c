@@ -164,7 +164,7 @@ static int update_guest_debug(struct hvb_vcpu *v, bool step)
 	struct kvm_guest_debug dbg;
 	uint32_t flags = 0;
 
-	if (v->st.idt_hidden)
+	if (v->st.idt_hidden && !v->trap_stub)
 		flags |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
 	if (step)
 		flags |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
@@ -172,7 +172,7 @@ static int update_guest_debug(struct hvb_vcpu *v, bool step)
 		return 0;
 	memset(&dbg, 0, sizeof(dbg));
 	dbg.control = flags;
-	if (v->st.idt_hidden) {
+	if (flags & KVM_GUESTDBG_USE_HW_BP) {
 		dbg.arch.debugreg[0] = HVB_TRAP_LINEAR;
 		dbg.arch.debugreg[7] = 0x1; /* L0, execute, 1 byte */
 	}
@@ -197,6 +197,7 @@ static int entry_idt(struct hvb_vcpu *v)
 		pthread_mutex_lock(&vm->lock);
 		r = hvb__vm_ivt_place(vm);
 		uint64_t gpa = vm->ivt_gpa;
+		v->trap_stub = hvb__vm_stub_place(vm);
 		pthread_mutex_unlock(&vm->lock);
 		if (r < 0)
 			return r;
@@ -842,6 +843,9 @@ static enum step translate(struct hvb_vcpu *v)
 	case KVM_EXIT_MMIO:
 		return exit_mmio(v);
 	case KVM_EXIT_HLT:
+		if (v->st.idt_hidden && v->trap_stub &&
+		    rip_linear(v, regs_of(v)->rip - 1) == HVB_TRAP_LINEAR)
+			return exit_rm_trap(v);
 		/* KVM is past the HLT; VMX reports it at the HLT. */
 		regs_of(v)->rip -= 1;
 		regs_dirty(v);

@@ -46,6 +46,11 @@ struct hvb_vm {
 	uint64_t ivt_gpa;
 	uint32_t ivt_slot;
 	bool ivt_mapped;
+	/* A page of HLT at HVB_TRAP_LINEAR, when no client mapping is there:
+	 * the trap then needs no hardware breakpoint, whose guest-debug mode
+	 * slows every exit (about 5 us on PVM, measured by bench/). */
+	uint32_t stub_slot;
+	bool stub_mapped;
 
 	struct hvb_vcpu *vcpus[HVB_MAX_VCPUS];
 	unsigned nvcpus;
@@ -74,6 +79,7 @@ struct hvb_vcpu {
 
 	struct hvb_state st;
 	uint32_t debug_flags;         /* KVM_GUESTDBG_* in force */
+	bool trap_stub;               /* real-mode trap through the HLT stub */
 	uint64_t filter_gen;
 	uint64_t tsc_gen;
 
@@ -90,6 +96,7 @@ struct hvb_vcpu {
 struct hvb_region *hvb__vm_find(struct hvb_vm *vm, uint64_t gpa);
 int hvb__vm_update_msr_filter(struct hvb_vm *vm);
 int hvb__vm_ivt_place(struct hvb_vm *vm);
+bool hvb__vm_stub_place(struct hvb_vm *vm);
 void hvb__vm_free_spares(struct hvb_vm *vm);
 
 /* hvb_vcpu.c */

@@ -47,13 +47,14 @@ int hvb_vm_create(struct hvb_host *host, uint64_t options, struct hvb_vm **out)
 		r = -ENOMEM;
 		goto err_free;
 	}
-	vm->ivt_page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+	vm->ivt_page = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (vm->ivt_page == MAP_FAILED) {
 		r = -errno;
 		goto err_slots;
 	}
 	fill_ivt(vm->ivt_page);
+	memset(vm->ivt_page + PAGE, 0xf4, PAGE); /* the HLT stub */
 
 	vm->fd = ioctl(host->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->fd < 0) {
@@ -90,7 +91,7 @@ int hvb_vm_create(struct hvb_host *host, uint64_t options, struct hvb_vm **out)
 err_fd:
 	close(vm->fd);
 err_ivt:
-	munmap(vm->ivt_page, PAGE);
+	munmap(vm->ivt_page, 2 * PAGE);
 err_slots:
 	free(vm->slot_used);
 err_free:
@@ -109,7 +110,7 @@ int hvb_vm_destroy(struct hvb_vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 	hvb__vm_free_spares(vm);
 	close(vm->fd);
-	munmap(vm->ivt_page, PAGE);
+	munmap(vm->ivt_page, 2 * PAGE);
 	free(vm->regions);
 	free(vm->slot_used);
 	pthread_mutex_destroy(&vm->lock);
@@ -129,7 +130,7 @@ void hvb_vm_abandon(struct hvb_vm *vm)
 	}
 	hvb__vm_free_spares(vm);
 	close(vm->fd);
-	munmap(vm->ivt_page, PAGE);
+	munmap(vm->ivt_page, 2 * PAGE);
 	free(vm->regions);
 	free(vm->slot_used);
 	free(vm);
@@ -272,6 +273,10 @@ static void ivt_evict_if(struct hvb_vm *vm, uint64_t gpa, uint64_t size)
 	if (vm->ivt_mapped && overlaps(gpa, size, vm->ivt_gpa, PAGE)) {
 		slot_delete(vm, vm->ivt_slot);
 		vm->ivt_mapped = false;
+	}
+	if (vm->stub_mapped && overlaps(gpa, size, HVB_TRAP_LINEAR & ~(PAGE - 1), PAGE)) {
+		slot_delete(vm, vm->stub_slot);
+		vm->stub_mapped = false;
 	}
 }
 
@@ -418,6 +423,28 @@ int hvb_vm_sync_tsc(struct hvb_vm *vm, uint64_t tsc)
 	return 0;
 }
 
+void hvb_vm_usage(struct hvb_vm *vm, uint64_t *bytes, uint32_t *mappings)
+{
+	uint64_t b = 0;
+	pthread_mutex_lock(&vm->lock);
+	for (size_t i = 0; i < vm->nregions; i++)
+		b += vm->regions[i].size;
+	*mappings = (uint32_t)vm->nregions;
+	pthread_mutex_unlock(&vm->lock);
+	*bytes = b;
+}
+
+size_t hvb_vm_maps(struct hvb_vm *vm, struct hvb_map_info *out, size_t max)
+{
+	pthread_mutex_lock(&vm->lock);
+	size_t n = vm->nregions;
+	for (size_t i = 0; i < n && i < max; i++)
+		out[i] = (struct hvb_map_info){ vm->regions[i].gpa, vm->regions[i].size,
+						vm->regions[i].flags };
+	pthread_mutex_unlock(&vm->lock);
+	return n;
+}
+
 bool hvb_vm_hva_in_use(struct hvb_vm *vm, const void *hva, uint64_t size)
 {
 	const uint8_t *lo = hva;
@@ -507,6 +534,28 @@ int hvb__vm_ivt_place(struct hvb_vm *vm)
 	vm->ivt_gpa = gpa;
 	vm->ivt_mapped = true;
 	return 0;
+}
+
+/*
+ * Put the HLT stub page at HVB_TRAP_LINEAR unless client memory is there.
+ * Called with the VM lock held; false means "use the breakpoint".
+ */
+bool hvb__vm_stub_place(struct hvb_vm *vm)
+{
+	const uint64_t gpa = HVB_TRAP_LINEAR & ~(PAGE - 1);
+	if (vm->stub_mapped)
+		return true;
+	for (size_t i = 0; i < vm->nregions; i++)
+		if (overlaps(gpa, PAGE, vm->regions[i].gpa, vm->regions[i].size))
+			return false;
+	if (slot_alloc(vm, &vm->stub_slot) < 0)
+		return false;
+	if (slot_set(vm, vm->stub_slot, gpa, PAGE, vm->ivt_page + PAGE, true) < 0) {
+		vm->slot_used[vm->stub_slot] = 0;
+		return false;
+	}
+	vm->stub_mapped = true;
+	return true;
 }
 
 /*

@@ -10,6 +10,7 @@
  */
 #include <inttypes.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "harness.h"
 
@@ -124,4 +125,28 @@ Test(dos, int21_with_an_ivt_entry_reaches_the_guest_handler)
 	cf_skip(&vm);
 	cf_expect_exit(&vm, VMX_REASON_HLT);
 	cf_destroy(&vm);
+}
+
+/* The backend traps real-mode vectors through a hidden page at linear
+ * 0x100F00 when that address is free, and through a hardware breakpoint
+ * when the client has memory there. Both must give the same exits. */
+Test(dos, trap_works_with_client_memory_above_1mib)
+{
+	struct cf_vm vm;
+	void *high = mmap(NULL, 0x100000, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	cr_assert_neq(high, MAP_FAILED);
+	dos_setup(&vm);
+	HV_CHECK(hv_vm_map(high, 0x100000, 0x100000,
+	    HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC));
+	expect_int21(&vm, DOS_INT_FIRST);
+	cf_advance(&vm, 2);
+	expect_int21(&vm, DOS_INT_SECOND);
+	cf_advance(&vm, 2);
+	expect_int21(&vm, DOS_INT_EXIT);
+	cr_assert_eq(cf_rreg(&vm, HV_X86_RAX) & 0xff, 7);
+	HV_CHECK(hv_vm_unmap(0x100000, 0x100000));
+	cf_destroy(&vm);
+	munmap(high, 0x100000);
 }
