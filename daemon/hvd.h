@@ -12,6 +12,7 @@
 #include "hvb.h"
 #include "hvd.pb-c.h"
 #include "hvd_protocol.h"
+#include "hvp.h"
 
 /* ---- logging (hvd_log.c) ---- */
 
@@ -31,9 +32,24 @@ void hvd_log(enum hvd_log_level level, const char *fmt, ...)
 
 struct hvd_session;
 
+/* A tenant's current use of resources, shared by all its sessions. */
+struct hvd_tenant {
+	struct hvd_tenant *next;
+	char name[HVP_NAME_MAX];
+	struct hvp_usage usage;
+	struct hvp_rate rate;          /* the tenant's request rate */
+	unsigned refs;
+};
+
 struct hvd_daemon {
 	uv_loop_t *loop;
 	struct hvb_host *host;
+	struct hvp_policy *policy;
+	char *config_path;             /* NULL: built-in default */
+	struct hvp_hash_cache *hash_cache;
+	FILE *audit;
+	struct hvd_tenant *tenants;
+	uint64_t start_ms;
 	int listen_fd;
 	uv_poll_t listen_poll;
 	uv_timer_t accept_retry;       /* resumes accepting after EMFILE */
@@ -72,7 +88,9 @@ struct hvd_vcpu {
 	struct hvd_op *ops, **ops_tail;
 	_Atomic bool stop;
 	_Atomic bool exited;
-	uint64_t runs;
+	_Atomic uint64_t runs;
+	_Atomic uint32_t last_exit;
+	_Atomic uint64_t exits[72];    /* by basic exit reason; [71] = other */
 };
 
 int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out);
@@ -105,6 +123,15 @@ struct hvd_session {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	int pidfd;                     /* the peer process, against pid reuse */
+	struct hvp_identity ident;
+	struct hvp_grant_result grant;
+	bool admin;
+	struct hvd_tenant *tenant;
+	uint64_t opened_ms;
+	uint64_t vm_created_ms;
+	uint64_t mem_bytes;            /* guest memory mapped, charged to the tenant */
+	uint32_t mappings;
 	bool hello_done;
 	bool closing;
 	struct hvb_vm *vm;
@@ -121,6 +148,36 @@ void hvd_server_stop(struct hvd_daemon *d);
 int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd);
 void hvd_session_close(struct hvd_session *s, const char *why);
 
+/* ---- policy, tenants and audit (hvd_policy.c) ---- */
+
+uint64_t hvd_now_ms(void);
+/* Load the configuration (or the built-in default when `path` is NULL)
+ * and open the audit destination. On a broken file the old policy stays
+ * and `err` says why. */
+int hvd_policy_load(struct hvd_daemon *d, const char *path, char *err, size_t len);
+/* Who is on the other end of a new connection: credentials, groups,
+ * executable and its hash, bound to the process through a pidfd. */
+int hvd_policy_identify(struct hvd_session *s);
+/* Apply the current policy to a session (at open and after a reload). */
+void hvd_policy_evaluate(struct hvd_session *s);
+void hvd_policy_release(struct hvd_session *s);
+/* One JSON line per decision. */
+void hvd_audit(struct hvd_session *s, const char *request, const char *decision,
+	       const char *reason);
+int hvd_policy_reload(struct hvd_daemon *d, char *err, size_t len);
+
+/* ---- admin requests (hvd_admin.c) ---- */
+
+int hvd_admin_status(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
+int hvd_admin_list_vms(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
+int hvd_admin_show_vm(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
+int hvd_admin_kill_vm(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
+int hvd_admin_clients(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
+int hvd_admin_policy_reload(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
+int hvd_admin_policy_explain(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
+/* Free what an admin handler allocated for its reply. */
+void hvd_admin_reply_free(Hvd__Response *resp);
+
 /* ---- dispatch (hvd_dispatch.c) ---- */
 
 /* Handle one decoded request; `fd` is the descriptor that came with it
@@ -128,6 +185,9 @@ void hvd_session_close(struct hvd_session *s, const char *why);
 void hvd_dispatch(struct hvd_session *s, Hvd__Request *req, int fd);
 /* Execute a forwarded vCPU call on the vCPU's thread. */
 void hvd_dispatch_vcpu_op(struct hvd_vcpu *v, struct hvd_op *op);
+/* NULL if every row of the dispatch table names a policy decision, else
+ * the name of a row that does not (checked at start-up and by a test). */
+const char *hvd_dispatch_check_table(void);
 /* errno -> hv_return_t, in one place. */
 int32_t hvd_status_from_errno(int err);
 

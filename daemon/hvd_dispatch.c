@@ -17,6 +17,7 @@
 
 #include "hvb_errmap.h"
 #include "hvd.h"
+#include "hvd_ops.h"
 
 int32_t hvd_status_from_errno(int err)
 {
@@ -56,6 +57,22 @@ static void backings_release_unused(struct hvd_session *s)
 		close(b->fd);
 		free(b);
 	}
+}
+
+/* Re-read the session's guest memory use and move the difference into
+ * its tenant's account. */
+static void usage_refresh(struct hvd_session *s)
+{
+	uint64_t bytes = 0;
+	uint32_t maps = 0;
+	if (s->vm)
+		hvb_vm_usage(s->vm, &bytes, &maps);
+	if (s->tenant) {
+		s->tenant->usage.memory += bytes - s->mem_bytes;
+		s->tenant->usage.mappings += maps - s->mappings;
+	}
+	s->mem_bytes = bytes;
+	s->mappings = maps;
 }
 
 /* ---- loop-thread handlers: fill `resp`, return the fd to send or -1 ---- */
@@ -109,10 +126,14 @@ static int h_vm_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *
 		resp->status = HV_BAD_ARGUMENT;
 	else
 		resp->status = hvd_status_from_errno(hvb_vm_create(s->d->host, flags, &s->vm));
-	if (resp->status == HV_SUCCESS)
+	if (resp->status == HV_SUCCESS) {
 		hvd_info("session %llu: VM created", (unsigned long long)s->id);
-	else
+		s->vm_created_ms = hvd_now_ms();
+		if (s->tenant)
+			s->tenant->usage.vms++;
+	} else {
 		s->vm = NULL;
+	}
 	return -1;
 }
 
@@ -128,6 +149,9 @@ static int h_vm_destroy(struct hvd_session *s, Hvd__Request *req, Hvd__Response 
 	if (r == 0) {
 		s->vm = NULL;
 		backings_release_unused(s);
+		usage_refresh(s);
+		if (s->tenant)
+			s->tenant->usage.vms--;
 	}
 	return -1;
 }
@@ -177,6 +201,7 @@ static int h_vm_map(struct hvd_session *s, Hvd__Request *req, Hvd__Response *res
 	b->fd = fd;
 	b->next = s->backings;
 	s->backings = b;
+	usage_refresh(s);
 	return -1;
 }
 
@@ -186,6 +211,7 @@ static int h_vm_unmap(struct hvd_session *s, Hvd__Request *req, Hvd__Response *r
 	resp->status = hvd_status_from_errno(hvb_vm_unmap(s->vm, req->vm_unmap->gpa,
 							  req->vm_unmap->size));
 	backings_release_unused(s);
+	usage_refresh(s);
 	return -1;
 }
 
@@ -198,6 +224,7 @@ static int h_vm_protect(struct hvd_session *s, Hvd__Request *req, Hvd__Response 
 	else
 		resp->status = hvd_status_from_errno(hvb_vm_protect(s->vm, p->gpa, p->size,
 								    (uint32_t)p->flags));
+	usage_refresh(s);
 	return -1;
 }
 
@@ -248,6 +275,8 @@ static int h_vcpu_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response
 	}
 	s->vcpus[v->id] = v;
 	resp->vcpu = v->id;
+	if (s->tenant)
+		s->tenant->usage.vcpus++;
 	return v->page_fd;
 }
 
@@ -348,40 +377,147 @@ void hvd_dispatch_vcpu_op(struct hvd_vcpu *v, struct hvd_op *op)
 
 typedef int (*handler_fn)(struct hvd_session *, Hvd__Request *, Hvd__Response *, int);
 
+/*
+ * What the policy must decide before a request runs. Every row names one;
+ * ROW() has no default, so a row without a decision does not compile.
+ */
+enum act {
+	ACT_OPEN = 1,    /* handshake and capabilities: any connected peer */
+	ACT_VM_CREATE,   /* com.apple.security.hypervisor + the VM quota */
+	ACT_VM,          /* on the session's own VM */
+	ACT_MAP,         /* + the memory and mapping quotas */
+	ACT_VCPU_CREATE, /* + the vCPU quotas */
+	ACT_VCPU,        /* on the session's own vCPU */
+	ACT_ADMIN_READ,  /* listings: admins see all, others their tenant */
+	ACT_ADMIN_OWN,   /* kill: admin, or the VM's own tenant */
+	ACT_ADMIN,       /* policy reload: admin only */
+	ACT_EXPLAIN,     /* admin, or a process of the caller's own uid */
+};
+
 struct handler {
 	const char *name;
 	handler_fn loop;     /* runs on the loop thread; NULL: forwarded to the vCPU */
 	bool needs_vm;
+	enum act act;
 };
 
 #define OP_FIRST HVD__REQUEST__OP_HELLO
-#define OP_LAST HVD__REQUEST__OP_VCPU_INTERRUPT
-#define ROW(op, n, fn, vm) [HVD__REQUEST__OP_##op - OP_FIRST] = { n, fn, vm }
+#define OP_LAST (HVD_OP_FIRST + HVD_OP_COUNT - 1)
+#define ROW(op, n, fn, vm, act) [HVD__REQUEST__OP_##op - OP_FIRST] = { n, fn, vm, act }
 
 static const struct handler handlers[] = {
-	ROW(HELLO, "hello", h_hello, false),
-	ROW(VM_CREATE, "vm_create", h_vm_create, false),
-	ROW(VM_DESTROY, "vm_destroy", h_vm_destroy, true),
-	ROW(VM_MAP, "vm_map", h_vm_map, true),
-	ROW(VM_UNMAP, "vm_unmap", h_vm_unmap, true),
-	ROW(VM_PROTECT, "vm_protect", h_vm_protect, true),
-	ROW(VM_SYNC_TSC, "vm_sync_tsc", h_vm_sync_tsc, true),
-	ROW(CAPABILITY, "capability", h_capability, false),
-	ROW(VCPU_CREATE, "vcpu_create", h_vcpu_create, true),
-	ROW(VCPU_DESTROY, "vcpu_destroy", NULL, true),
-	ROW(VCPU_REG, "vcpu_reg", NULL, true),
-	ROW(VCPU_VMCS, "vcpu_vmcs", NULL, true),
-	ROW(VCPU_MSR, "vcpu_msr", NULL, true),
-	ROW(VCPU_NATIVE_MSR, "vcpu_native_msr", NULL, true),
-	ROW(VCPU_FPSTATE, "vcpu_fpstate", NULL, true),
-	ROW(VCPU_INVALIDATE_TLB, "vcpu_invalidate_tlb", NULL, true),
-	ROW(VCPU_EXEC_TIME, "vcpu_exec_time", NULL, true),
-	ROW(VCPU_INTERRUPT, "vcpu_interrupt", h_vcpu_interrupt, true),
+	ROW(HELLO, "hello", h_hello, false, ACT_OPEN),
+	ROW(VM_CREATE, "vm_create", h_vm_create, false, ACT_VM_CREATE),
+	ROW(VM_DESTROY, "vm_destroy", h_vm_destroy, true, ACT_VM),
+	ROW(VM_MAP, "vm_map", h_vm_map, true, ACT_MAP),
+	ROW(VM_UNMAP, "vm_unmap", h_vm_unmap, true, ACT_VM),
+	ROW(VM_PROTECT, "vm_protect", h_vm_protect, true, ACT_VM),
+	ROW(VM_SYNC_TSC, "vm_sync_tsc", h_vm_sync_tsc, true, ACT_VM),
+	ROW(CAPABILITY, "capability", h_capability, false, ACT_OPEN),
+	ROW(VCPU_CREATE, "vcpu_create", h_vcpu_create, true, ACT_VCPU_CREATE),
+	ROW(VCPU_DESTROY, "vcpu_destroy", NULL, true, ACT_VCPU),
+	ROW(VCPU_REG, "vcpu_reg", NULL, true, ACT_VCPU),
+	ROW(VCPU_VMCS, "vcpu_vmcs", NULL, true, ACT_VCPU),
+	ROW(VCPU_MSR, "vcpu_msr", NULL, true, ACT_VCPU),
+	ROW(VCPU_NATIVE_MSR, "vcpu_native_msr", NULL, true, ACT_VCPU),
+	ROW(VCPU_FPSTATE, "vcpu_fpstate", NULL, true, ACT_VCPU),
+	ROW(VCPU_INVALIDATE_TLB, "vcpu_invalidate_tlb", NULL, true, ACT_VCPU),
+	ROW(VCPU_EXEC_TIME, "vcpu_exec_time", NULL, true, ACT_VCPU),
+	ROW(VCPU_INTERRUPT, "vcpu_interrupt", h_vcpu_interrupt, true, ACT_VCPU),
+	ROW(ADMIN_STATUS, "admin_status", hvd_admin_status, false, ACT_ADMIN_READ),
+	ROW(ADMIN_LIST_VMS, "admin_list_vms", hvd_admin_list_vms, false, ACT_ADMIN_READ),
+	ROW(ADMIN_SHOW_VM, "admin_show_vm", hvd_admin_show_vm, false, ACT_ADMIN_READ),
+	ROW(ADMIN_KILL_VM, "admin_kill_vm", hvd_admin_kill_vm, false, ACT_ADMIN_OWN),
+	ROW(ADMIN_CLIENTS, "admin_clients", hvd_admin_clients, false, ACT_ADMIN_READ),
+	ROW(ADMIN_POLICY_RELOAD, "admin_policy_reload", hvd_admin_policy_reload, false, ACT_ADMIN),
+	ROW(ADMIN_POLICY_EXPLAIN, "admin_policy_explain", hvd_admin_policy_explain, false, ACT_EXPLAIN),
 };
 
-/* A new RPC in hvd.proto without a row here fails the build. */
-_Static_assert(sizeof(handlers) / sizeof(handlers[0]) == OP_LAST - OP_FIRST + 1,
+/* A new RPC in hvd.proto without a row here fails the build: the count
+ * comes from the .proto itself (hvd_ops.h). */
+_Static_assert(OP_FIRST == HVD_OP_FIRST, "Hello is the first RPC");
+_Static_assert(sizeof(handlers) / sizeof(handlers[0]) == HVD_OP_COUNT,
 	       "every RPC in hvd.proto needs a row in handlers[]");
+
+const char *hvd_dispatch_check_table(void)
+{
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (!handlers[i].name || !handlers[i].act)
+			return handlers[i].name ? handlers[i].name : "(unnamed row)";
+	return NULL;
+}
+
+/*
+ * The one policy check every request passes. Returns HV_SUCCESS or the
+ * status to answer with; decisions with consequences are audited.
+ */
+static int32_t authorize(struct hvd_session *s, const struct handler *h,
+			 const Hvd__Request *req, char *why, size_t len)
+{
+	const struct hvp_quota *q = &s->grant.quota;
+	struct hvp_usage none = { 0 };
+	const struct hvp_usage *u = s->tenant ? &s->tenant->usage : &none;
+
+	why[0] = 0;
+	if (q->max_rpc_rate && s->tenant &&
+	    !hvp_rate_take(&s->tenant->rate, q->max_rpc_rate, hvd_now_ms() * 1000000ull)) {
+		snprintf(why, len, "rate of requests above %u/s", q->max_rpc_rate);
+		hvd_audit(s, h->name, "quota", why);
+		return HV_NO_RESOURCES;
+	}
+	switch (h->act) {
+	case ACT_OPEN:
+	case ACT_VM:
+	case ACT_VCPU:
+	case ACT_ADMIN_READ:
+		return HV_SUCCESS;
+	case ACT_VM_CREATE:
+		if (!(s->grant.ents & HVP_HYPERVISOR)) {
+			snprintf(why, len, "no %s entitlement (%s)", HVP_ENT_HYPERVISOR,
+				 s->grant.reason);
+			hvd_audit(s, h->name, "deny", why);
+			return HV_DENIED;
+		}
+		if (s->vm)
+			return HV_SUCCESS; /* HV_BUSY from the handler */
+		if (hvp_check_vm(q, u, why, len) < 0) {
+			hvd_audit(s, h->name, "quota", why);
+			return HV_NO_RESOURCES;
+		}
+		hvd_audit(s, h->name, "allow", "");
+		return HV_SUCCESS;
+	case ACT_MAP:
+		if (hvp_check_map(q, u, req->vm_map->size, why, len) < 0) {
+			hvd_audit(s, h->name, "quota", why);
+			return HV_NO_RESOURCES;
+		}
+		return HV_SUCCESS;
+	case ACT_VCPU_CREATE: {
+		uint32_t in_vm = 0;
+		for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
+			in_vm += s->vcpus[i] && !atomic_load(&s->vcpus[i]->exited);
+		if (hvp_check_vcpu(q, u, in_vm, why, len) < 0) {
+			hvd_audit(s, h->name, "quota", why);
+			return HV_NO_RESOURCES;
+		}
+		return HV_SUCCESS;
+	}
+	case ACT_ADMIN_OWN:
+		return HV_SUCCESS; /* the handler checks ownership of the VM */
+	case ACT_ADMIN:
+		if (!s->admin) {
+			snprintf(why, len, "administrators only (root or the admin group)");
+			hvd_audit(s, h->name, "deny", why);
+			return HV_DENIED;
+		}
+		hvd_audit(s, h->name, "allow", "");
+		return HV_SUCCESS;
+	case ACT_EXPLAIN:
+		return HV_SUCCESS; /* the handler checks whose process it is */
+	}
+	snprintf(why, len, "no policy decision for %s", h->name);
+	return HV_DENIED;
+}
 
 void hvd_dispatch(struct hvd_session *s, Hvd__Request *req, int fd)
 {
@@ -406,6 +542,12 @@ void hvd_dispatch(struct hvd_session *s, Hvd__Request *req, int fd)
 	}
 	if (h->needs_vm && !s->vm) {
 		resp.status = HV_NO_DEVICE;
+		goto reply;
+	}
+	char why[512];
+	resp.status = authorize(s, h, req, why, sizeof(why));
+	if (resp.status != HV_SUCCESS) {
+		resp.error = why;
 		goto reply;
 	}
 	hvd_debug("session %llu: %s", (unsigned long long)s->id, h->name);
@@ -436,5 +578,6 @@ reply:
 	if (fd >= 0)
 		close(fd);
 	hvd_session_reply(s, &resp, out_fd);
+	hvd_admin_reply_free(&resp);
 	hvd__request__free_unpacked(req, NULL);
 }

@@ -2,25 +2,37 @@
  * hvd: owns every VM and vCPU on the machine (through KVM) on behalf of
  * sandboxed clients that link libhvclient.
  *
- *   hvd --socket PATH [--log-level error|warn|info|debug]
+ *   hvd --socket PATH [--config FILE] [--log-level error|warn|info|debug]
  *
  * Runs in the foreground, logs to stderr, stops cleanly on SIGTERM/SIGINT
- * (every VM torn down, socket removed).
+ * (every VM torn down, socket removed), reloads its policy on SIGHUP.
  */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hvd.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: hvd [--socket PATH] [--log-level LEVEL]\n"
+		"usage: hvd [--socket PATH] [--config FILE] [--log-level LEVEL]\n"
 		"  --socket PATH      listen on PATH (default " HVD_DEFAULT_SOCKET ")\n"
+		"  --config FILE      policy file (default " HVD_DEFAULT_CONFIG " if it\n"
+		"                     exists, else the built-in policy: root and hvd's\n"
+		"                     own uid may create VMs)\n"
 		"  --log-level LEVEL  error, warn, info (default) or debug\n");
+}
+
+static void on_hup(uv_signal_t *h, int signum)
+{
+	struct hvd_daemon *d = h->data;
+	char err[512];
+	(void)signum;
+	hvd_policy_reload(d, err, sizeof(err));
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -36,19 +48,25 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = HVD_DEFAULT_SOCKET;
+	const char *config = NULL;
 	struct hvd_daemon d;
-	uv_signal_t sigterm, sigint;
+	uv_signal_t sigterm, sigint, sighup;
+	char err[512];
 	enum hvd_log_level level;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "s:l:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:l:c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			path = optarg;
+			break;
+		case 'c':
+			config = optarg;
 			break;
 		case 'l':
 			if (hvd_log_parse_level(optarg, &level) < 0) {
@@ -76,6 +94,23 @@ int main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	d.loop = uv_default_loop();
 	d.listen_fd = -1;
+	d.start_ms = hvd_now_ms();
+	if (!config && access(HVD_DEFAULT_CONFIG, F_OK) == 0)
+		config = HVD_DEFAULT_CONFIG;
+	const char *bad = hvd_dispatch_check_table();
+	if (bad) {
+		hvd_err("dispatch row %s has no policy decision", bad);
+		return 1;
+	}
+	if (hvp_hash_cache_create(&d.hash_cache) < 0) {
+		hvd_err("out of memory");
+		return 1;
+	}
+	if (hvd_policy_load(&d, config, err, sizeof(err)) < 0) {
+		hvd_err("policy: %s", err);
+		return 1;
+	}
+	hvd_info("policy from %s", config ? config : "the built-in default");
 	r = hvb_host_create(NULL, &d.host);
 	if (r < 0) {
 		hvd_err("cannot use /dev/kvm: %s", strerror(-r));
@@ -93,9 +128,11 @@ int main(int argc, char **argv)
 	}
 	uv_signal_init(d.loop, &sigterm);
 	uv_signal_init(d.loop, &sigint);
-	sigterm.data = sigint.data = &d;
+	uv_signal_init(d.loop, &sighup);
+	sigterm.data = sigint.data = sighup.data = &d;
 	uv_signal_start(&sigterm, on_signal, SIGTERM);
 	uv_signal_start(&sigint, on_signal, SIGINT);
+	uv_signal_start(&sighup, on_hup, SIGHUP);
 	hvd_info("listening on %s", path);
 
 	uv_run(d.loop, UV_RUN_DEFAULT);
@@ -103,12 +140,22 @@ int main(int argc, char **argv)
 	/* Let closing handles and session teardown finish. */
 	uv_close((uv_handle_t *)&sigterm, NULL);
 	uv_close((uv_handle_t *)&sigint, NULL);
+	uv_close((uv_handle_t *)&sighup, NULL);
 	hvd_server_stop(&d);
 	while (d.nsessions)
 		uv_run(d.loop, UV_RUN_ONCE);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	uv_loop_close(d.loop);
 	hvb_host_destroy(d.host);
+	for (struct hvd_tenant *t = d.tenants, *next; t; t = next) {
+		next = t->next;
+		free(t);
+	}
+	hvp_policy_free(d.policy);
+	hvp_hash_cache_free(d.hash_cache);
+	free(d.config_path);
+	if (d.audit && d.audit != stderr)
+		fclose(d.audit);
 	hvd_info("stopped");
 	return 0;
 }

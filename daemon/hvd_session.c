@@ -22,7 +22,7 @@ static void session_read(uv_poll_t *h, int status, int events);
 
 int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd)
 {
-	uint8_t buf[HVD_MAX_MESSAGE];
+	uint8_t small[HVD_MAX_MESSAGE], *buf = small;
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -34,11 +34,14 @@ int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd)
 	if (s->closing)
 		return -EPIPE;
 	len = hvd__response__get_packed_size(resp);
-	if (len > sizeof(buf)) {
+	if (len > HVD_MAX_ADMIN_MESSAGE) {
 		hvd_err("session %llu: reply of %zu bytes exceeds the limit",
 			(unsigned long long)s->id, len);
 		return -EMSGSIZE;
 	}
+	/* Only admin listings outgrow the stack buffer. */
+	if (len > sizeof(small) && !(buf = malloc(len)))
+		return -ENOMEM;
 	hvd__response__pack(resp, buf);
 	iov.iov_base = buf;
 	iov.iov_len = len;
@@ -57,8 +60,11 @@ int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd)
 	}
 	/* Never block the loop: a client that does not read its replies has
 	 * left the protocol (it waits for each one). */
-	if (sendmsg(s->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-		int e = errno;
+	ssize_t sent = sendmsg(s->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	int e = errno;
+	if (buf != small)
+		free(buf);
+	if (sent < 0) {
 		hvd_session_close(s, e == EAGAIN ? "client does not read its replies" :
 				     "send failed");
 		return -e;
@@ -98,6 +104,8 @@ static void session_async(uv_async_t *h)
 				    v->id == (unsigned)op->value) {
 					s->vcpus[i] = NULL;
 					hvd_vcpu_free(v);
+					if (s->tenant && op->status == 0)
+						s->tenant->usage.vcpus--;
 				}
 			}
 		}
@@ -183,6 +191,10 @@ void hvd_session_close(struct hvd_session *s, const char *why)
 		return;
 	s->closing = true;
 	hvd_info("session %llu: closing: %s", (unsigned long long)s->id, why);
+	/* Quotas are released exactly when the resources are: now, since the
+	 * teardown below cannot fail. */
+	hvd_policy_release(s);
+	hvd_audit(s, "session", "closed", why);
 	uv_poll_stop(&s->poll);
 	uv_close((uv_handle_t *)&s->poll, handle_closed);
 	close(s->fd);
@@ -290,8 +302,6 @@ static void on_accept_retry(uv_timer_t *t)
 static void on_accept(uv_poll_t *h, int status, int events)
 {
 	struct hvd_daemon *d = h->data;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
 	int fd;
 
 	(void)events;
@@ -320,14 +330,18 @@ static void on_accept(uv_poll_t *h, int status, int events)
 		close(fd);
 		return;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-		s->pid = cred.pid;
-		s->uid = cred.uid;
-		s->gid = cred.gid;
-	}
 	s->d = d;
 	s->id = ++d->next_session_id;
 	s->fd = fd;
+	s->opened_ms = hvd_now_ms();
+	if (hvd_policy_identify(s) < 0) {
+		hvd_warn("cannot identify a new peer: %s", strerror(errno));
+		if (s->pidfd >= 0)
+			close(s->pidfd);
+		close(fd);
+		free(s);
+		return;
+	}
 	pthread_mutex_init(&s->done_lock, NULL);
 	s->poll.data = s;
 	s->async.data = s;
@@ -342,8 +356,9 @@ static void on_accept(uv_poll_t *h, int status, int events)
 		d->sessions->prev = s;
 	d->sessions = s;
 	d->nsessions++;
-	hvd_info("session %llu opened (pid %d uid %d)", (unsigned long long)s->id,
-		 (int)s->pid, (int)s->uid);
+	hvd_info("session %llu opened (pid %d uid %d %s)", (unsigned long long)s->id,
+		 (int)s->pid, (int)s->uid, s->ident.exe);
+	hvd_policy_evaluate(s);
 }
 
 int hvd_server_init(struct hvd_daemon *d, const char *path)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <Hypervisor/hv_error.h>
+#include <Hypervisor/hv_vmx.h>
 
 #include "hvb_errmap.h"
 #include "hvd.h"
@@ -88,7 +89,13 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 			 (unsigned long long)v->session->id, v->id, strerror(-r));
 	hvb_vcpu_export(v->vcpu, &page->state);
 	page->result = hvb_errno_to_hv(r);
-	v->runs++;
+	/* Statistics for hvctl show, from our own copy of the exit. */
+	uint64_t full = 0;
+	hvb_vcpu_read_vmcs(v->vcpu, VMCS_RO_EXIT_REASON, &full);
+	uint32_t reason = (uint32_t)full & 0xffff;
+	atomic_fetch_add(&v->exits[reason < 71 ? reason : 71], 1);
+	atomic_store(&v->last_exit, (uint32_t)full);
+	atomic_fetch_add(&v->runs, 1);
 	atomic_store_explicit(&page->done_seq, seq, memory_order_release);
 	if (atomic_load(&page->client_sleeping))
 		futex_wake(&page->done_seq);

@@ -19,6 +19,12 @@
  * keep the largest, a Response with 4 KiB of FPU state, under it. */
 #define HVD_MAX_MESSAGE 8192
 
+/* Replies to admin requests (listings) may be larger. */
+#define HVD_MAX_ADMIN_MESSAGE (128 * 1024)
+
+/* hvd's policy file when --config is not given. */
+#define HVD_DEFAULT_CONFIG "/etc/hvd/hvd.conf"
+
 /* Where libhvclient connects when HVD_SOCKET is not set. */
 #define HVD_DEFAULT_SOCKET "/run/hvd/hvd.sock"
 

@@ -1,0 +1,441 @@
+/*
+ * Admin requests for hvctl. Administrators (root, the admin group) see and
+ * act on everything; anyone else sees only its own tenant's VMs and
+ * clients, and may kill only those. Replies are built in memory owned by
+ * the response and freed by hvd_admin_reply_free after sending.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <Hypervisor/hv_error.h>
+
+#include "hvd.h"
+
+#ifndef HVD_VERSION
+#define HVD_VERSION "0.0.0"
+#endif
+
+static bool can_see(const struct hvd_session *who, const struct hvd_session *s)
+{
+	return who->admin || strcmp(who->grant.tenant, s->grant.tenant) == 0;
+}
+
+static char *dupstr(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+/* ---- VM descriptions ---- */
+
+static uint64_t session_exits(const struct hvd_session *s)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
+		if (s->vcpus[i])
+			n += atomic_load(&s->vcpus[i]->runs);
+	return n;
+}
+
+static unsigned session_vcpus(const struct hvd_session *s)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
+		n += s->vcpus[i] && !atomic_load(&s->vcpus[i]->exited);
+	return n;
+}
+
+static Hvd__VmInfo *vm_info(const struct hvd_session *s, bool detail)
+{
+	Hvd__VmInfo *vi = calloc(1, sizeof(*vi));
+	if (!vi)
+		return NULL;
+	hvd__vm_info__init(vi);
+	vi->id = s->id;
+	vi->tenant = dupstr(s->grant.tenant);
+	vi->pid = s->pid;
+	vi->uid = s->uid;
+	vi->exe = dupstr(s->ident.exe);
+	vi->vcpus = session_vcpus(s);
+	vi->memory = s->mem_bytes;
+	vi->age_ms = hvd_now_ms() - s->vm_created_ms;
+	vi->exits = session_exits(s);
+	if (!detail)
+		return vi;
+
+	vi->vcpu = calloc(HVB_MAX_VCPUS, sizeof(*vi->vcpu));
+	for (unsigned i = 0; vi->vcpu && i < HVB_MAX_VCPUS; i++) {
+		struct hvd_vcpu *v = s->vcpus[i];
+		if (!v || atomic_load(&v->exited))
+			continue;
+		Hvd__VcpuInfo *ci = calloc(1, sizeof(*ci));
+		if (!ci)
+			break;
+		hvd__vcpu_info__init(ci);
+		ci->id = v->id;
+		ci->runs = atomic_load(&v->runs);
+		ci->last_exit = atomic_load(&v->last_exit);
+		/* Guest time is the vCPU thread's own counter; reading it
+		 * races benignly with the thread updating it. */
+		ci->exec_ns = 0;
+		if (v->vcpu)
+			hvb_vcpu_exec_time(v->vcpu, &ci->exec_ns);
+		ci->exits = calloc(72, sizeof(*ci->exits));
+		for (unsigned r = 0; ci->exits && r < 72; r++) {
+			uint64_t n = atomic_load(&v->exits[r]);
+			if (!n)
+				continue;
+			Hvd__ExitCount *ec = calloc(1, sizeof(*ec));
+			if (!ec)
+				break;
+			hvd__exit_count__init(ec);
+			ec->reason = r;
+			ec->count = n;
+			ci->exits[ci->n_exits++] = ec;
+		}
+		vi->vcpu[vi->n_vcpu++] = ci;
+	}
+	if (s->vm) {
+		struct hvb_map_info maps[256];
+		size_t n = hvb_vm_maps(s->vm, maps, 256);
+		if (n > 256)
+			n = 256;
+		vi->maps = calloc(n ? n : 1, sizeof(*vi->maps));
+		for (size_t i = 0; vi->maps && i < n; i++) {
+			Hvd__MapInfo *mi = calloc(1, sizeof(*mi));
+			if (!mi)
+				break;
+			hvd__map_info__init(mi);
+			mi->gpa = maps[i].gpa;
+			mi->size = maps[i].size;
+			mi->flags = maps[i].flags;
+			vi->maps[vi->n_maps++] = mi;
+		}
+	}
+	return vi;
+}
+
+static void vm_info_free(Hvd__VmInfo *vi)
+{
+	if (!vi)
+		return;
+	free(vi->tenant);
+	free(vi->exe);
+	for (size_t i = 0; i < vi->n_vcpu; i++) {
+		for (size_t k = 0; k < vi->vcpu[i]->n_exits; k++)
+			free(vi->vcpu[i]->exits[k]);
+		free(vi->vcpu[i]->exits);
+		free(vi->vcpu[i]);
+	}
+	free(vi->vcpu);
+	for (size_t i = 0; i < vi->n_maps; i++)
+		free(vi->maps[i]);
+	free(vi->maps);
+	free(vi);
+}
+
+static struct hvd_session *find_vm(struct hvd_daemon *d, uint64_t id)
+{
+	for (struct hvd_session *s = d->sessions; s; s = s->next)
+		if (s->id == id && s->vm && !s->closing)
+			return s;
+	return NULL;
+}
+
+/* ---- handlers ---- */
+
+int hvd_admin_status(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	struct hvd_daemon *d = s->d;
+	const struct hvb_host_info *hi = hvb_host_info(d->host);
+	Hvd__StatusReply *st = calloc(1, sizeof(*st));
+	(void)req; (void)fd;
+
+	if (!st) {
+		resp->status = HV_NO_RESOURCES;
+		return -1;
+	}
+	hvd__status_reply__init(st);
+	st->version = dupstr(HVD_VERSION);
+	st->protocol = HVD_PROTOCOL_VERSION;
+	st->uptime_ms = hvd_now_ms() - d->start_ms;
+	st->kvm_api = hi->api_version;
+	st->out_rip_after = hi->out_rip_after;
+	st->tsc_writable = hi->tsc_writable;
+	st->max_vcpus = hi->max_vcpus;
+	for (struct hvd_session *o = d->sessions; o; o = o->next) {
+		if (o->closing || !can_see(s, o))
+			continue;
+		st->clients++;
+		if (o->vm) {
+			st->vms++;
+			st->vcpus += session_vcpus(o);
+			st->guest_memory += o->mem_bytes;
+		}
+	}
+	st->policy_source = dupstr(d->config_path ? d->config_path : "built-in default");
+	hvp_grant_counts(d->policy, &st->grants_loaded, &st->grants_rejected);
+	resp->status_reply = st;
+	return -1;
+}
+
+int hvd_admin_list_vms(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	struct hvd_daemon *d = s->d;
+	Hvd__VmList *l = calloc(1, sizeof(*l));
+	(void)req; (void)fd;
+
+	if (!l || !(l->vms = calloc(d->nsessions ? d->nsessions : 1, sizeof(*l->vms)))) {
+		free(l);
+		resp->status = HV_NO_RESOURCES;
+		return -1;
+	}
+	hvd__vm_list__init(l);
+	l->vms = l->vms ? l->vms : NULL;
+	for (struct hvd_session *o = d->sessions; o; o = o->next) {
+		if (o->closing || !o->vm || !can_see(s, o))
+			continue;
+		Hvd__VmInfo *vi = vm_info(o, false);
+		if (vi)
+			l->vms[l->n_vms++] = vi;
+	}
+	resp->vm_list = l;
+	return -1;
+}
+
+int hvd_admin_show_vm(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	struct hvd_session *o = find_vm(s->d, req->admin_show_vm->vm);
+	(void)fd;
+	/* Another tenant's VM is reported as absent, not as forbidden: its
+	 * existence is not ours to reveal. */
+	if (!o || !can_see(s, o)) {
+		resp->status = HV_BAD_ARGUMENT;
+		resp->error = "no such VM";
+		return -1;
+	}
+	resp->vm_info = vm_info(o, true);
+	if (!resp->vm_info)
+		resp->status = HV_NO_RESOURCES;
+	return -1;
+}
+
+int hvd_admin_kill_vm(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	struct hvd_session *o = find_vm(s->d, req->admin_kill_vm->vm);
+	char why[128];
+	(void)fd;
+	if (!o || !can_see(s, o)) {
+		resp->status = HV_BAD_ARGUMENT;
+		resp->error = "no such VM";
+		hvd_audit(s, "admin_kill_vm", "deny", "no such VM (or another tenant's)");
+		return -1;
+	}
+	if (o == s) {
+		resp->status = HV_BAD_ARGUMENT;
+		resp->error = "a client cannot kill its own VM this way";
+		return -1;
+	}
+	snprintf(why, sizeof(why), "killed by session %llu (pid %d uid %u)",
+		 (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid);
+	hvd_audit(s, "admin_kill_vm", "allow", why);
+	/* The owner's next call finds the connection closed and fails. */
+	hvd_session_close(o, why);
+	return -1;
+}
+
+int hvd_admin_clients(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	struct hvd_daemon *d = s->d;
+	Hvd__ClientList *l = calloc(1, sizeof(*l));
+	(void)req; (void)fd;
+
+	if (!l) {
+		resp->status = HV_NO_RESOURCES;
+		return -1;
+	}
+	hvd__client_list__init(l);
+	l->clients = calloc(d->nsessions ? d->nsessions : 1, sizeof(*l->clients));
+	for (struct hvd_session *o = d->sessions; l->clients && o; o = o->next) {
+		if (o->closing || !can_see(s, o))
+			continue;
+		Hvd__ClientInfo *ci = calloc(1, sizeof(*ci));
+		if (!ci)
+			break;
+		hvd__client_info__init(ci);
+		ci->id = o->id;
+		ci->pid = o->pid;
+		ci->uid = o->uid;
+		ci->gid = o->gid;
+		ci->exe = dupstr(o->ident.exe);
+		ci->tenant = dupstr(o->grant.tenant);
+		ci->has_vm = o->vm != NULL;
+		ci->admin = o->admin;
+		ci->age_ms = hvd_now_ms() - o->opened_ms;
+		static const struct { uint32_t bit; const char *name; } ents[] = {
+			{ HVP_HYPERVISOR, HVP_ENT_HYPERVISOR },
+			{ HVP_NETWORKING, HVP_ENT_NETWORKING },
+			{ HVP_DEVICE_ACCESS, HVP_ENT_DEVICE_ACCESS },
+		};
+		ci->entitlements = calloc(3, sizeof(char *));
+		for (unsigned k = 0; ci->entitlements && k < 3; k++)
+			if (o->grant.ents & ents[k].bit)
+				ci->entitlements[ci->n_entitlements++] = dupstr(ents[k].name);
+		l->clients[l->n_clients++] = ci;
+	}
+	resp->client_list = l;
+	return -1;
+}
+
+int hvd_admin_policy_reload(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	static char err[512];
+	(void)req; (void)fd;
+	if (hvd_policy_reload(s->d, err, sizeof(err)) < 0) {
+		resp->status = HV_BAD_ARGUMENT;
+		resp->error = err;
+		hvd_audit(s, "admin_policy_reload", "rejected", err);
+	}
+	return -1;
+}
+
+int hvd_admin_policy_explain(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	struct hvd_daemon *d = s->d;
+	struct hvd_session probe;
+	(void)fd;
+
+	memset(&probe, 0, sizeof(probe));
+	probe.d = d;
+	probe.pid = req->admin_policy_explain->pid;
+	int r = hvp_identity_exe(d->hash_cache, probe.pid, &probe.ident);
+	if (r < 0) {
+		resp->status = HV_BAD_ARGUMENT;
+		resp->error = "no such process, or its executable cannot be read";
+		return -1;
+	}
+	/* Credentials of the process from /proc, since it is not our peer. */
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)probe.pid);
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		resp->status = HV_BAD_ARGUMENT;
+		resp->error = "no such process";
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+		if (sscanf(line, "Uid: %lu %lu", &a, &b) == 2)
+			probe.ident.uid = (uid_t)b;
+		else if (sscanf(line, "Gid: %lu %lu", &a, &b) == 2)
+			probe.ident.gid = (gid_t)b;
+		else if (strncmp(line, "Groups:", 7) == 0) {
+			char *p = line + 7;
+			char *end;
+			while (probe.ident.ngroups < HVP_MAX_GROUPS) {
+				unsigned long g = strtoul(p, &end, 10);
+				if (end == p)
+					break;
+				probe.ident.groups[probe.ident.ngroups++] = (gid_t)g;
+				p = end;
+			}
+		}
+	}
+	fclose(f);
+	probe.ident.pid = probe.pid;
+	if (!s->admin && probe.ident.uid != s->uid) {
+		resp->status = HV_DENIED;
+		resp->error = "only administrators may explain other users' processes";
+		hvd_audit(s, "admin_policy_explain", "deny", resp->error);
+		return -1;
+	}
+
+	struct hvp_grant_result g;
+	hvp_evaluate(d->policy, &probe.ident, (int64_t)time(NULL), &g);
+	Hvd__ExplainReply *e = calloc(1, sizeof(*e));
+	if (!e) {
+		resp->status = HV_NO_RESOURCES;
+		return -1;
+	}
+	hvd__explain_reply__init(e);
+	static const struct { uint32_t bit; const char *name; } ents[] = {
+		{ HVP_HYPERVISOR, HVP_ENT_HYPERVISOR },
+		{ HVP_NETWORKING, HVP_ENT_NETWORKING },
+		{ HVP_DEVICE_ACCESS, HVP_ENT_DEVICE_ACCESS },
+	};
+	e->entitlements = calloc(3, sizeof(char *));
+	for (unsigned k = 0; e->entitlements && k < 3; k++)
+		if (g.ents & ents[k].bit)
+			e->entitlements[e->n_entitlements++] = dupstr(ents[k].name);
+	e->unknown_entitlements = calloc(g.nunknown ? g.nunknown : 1, sizeof(char *));
+	for (unsigned k = 0; e->unknown_entitlements && k < g.nunknown; k++)
+		e->unknown_entitlements[e->n_unknown_entitlements++] = dupstr(g.unknown[k]);
+	e->tenant = dupstr(g.tenant);
+	e->max_vms = g.quota.max_vms;
+	e->max_vcpus_per_vm = g.quota.max_vcpus_per_vm;
+	e->max_vcpus = g.quota.max_vcpus;
+	e->max_memory = g.quota.max_memory;
+	e->max_mappings = g.quota.max_mappings;
+	e->max_rpc_rate = g.quota.max_rpc_rate;
+	e->reason = dupstr(g.reason);
+	e->exe = dupstr(probe.ident.exe);
+	char hex[2 * HVP_HASH_BYTES + 1] = "";
+	if (probe.ident.exe_hash_valid)
+		for (int i = 0; i < HVP_HASH_BYTES; i++)
+			snprintf(hex + 2 * i, 3, "%02x", probe.ident.exe_hash[i]);
+	e->exe_blake2b = dupstr(hex);
+	e->uid = probe.ident.uid;
+	e->admin = hvp_is_admin(d->policy, &probe.ident);
+	resp->explain = e;
+	return -1;
+}
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void hvd_admin_reply_free(Hvd__Response *resp)
+{
+	if (resp->status_reply) {
+		free(resp->status_reply->version);
+		free(resp->status_reply->policy_source);
+		free(resp->status_reply);
+	}
+	if (resp->vm_list) {
+		for (size_t i = 0; i < resp->vm_list->n_vms; i++)
+			vm_info_free(resp->vm_list->vms[i]);
+		free(resp->vm_list->vms);
+		free(resp->vm_list);
+	}
+	vm_info_free(resp->vm_info);
+	if (resp->client_list) {
+		for (size_t i = 0; i < resp->client_list->n_clients; i++) {
+			Hvd__ClientInfo *ci = resp->client_list->clients[i];
+			free(ci->exe);
+			free(ci->tenant);
+			free_strv(ci->entitlements, ci->n_entitlements);
+			free(ci);
+		}
+		free(resp->client_list->clients);
+		free(resp->client_list);
+	}
+	if (resp->explain) {
+		Hvd__ExplainReply *e = resp->explain;
+		free_strv(e->entitlements, e->n_entitlements);
+		free_strv(e->unknown_entitlements, e->n_unknown_entitlements);
+		free(e->tenant);
+		free(e->reason);
+		free(e->exe);
+		free(e->exe_blake2b);
+		free(e);
+	}
+	resp->status_reply = NULL;
+	resp->vm_list = NULL;
+	resp->vm_info = NULL;
+	resp->client_list = NULL;
+	resp->explain = NULL;
+}

@@ -1,0 +1,264 @@
+/*
+ * hvd's side of the policy: who the peer is (from the kernel, never from
+ * the client's words), which rules and grants apply (policy/ decides),
+ * tenants' usage against their quotas, and the audit log: one JSON line per
+ * decision.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hvd.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+uint64_t hvd_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- audit ---- */
+
+void hvd_audit(struct hvd_session *s, const char *request, const char *decision,
+	       const char *reason)
+{
+	struct hvd_daemon *d = s->d;
+	struct timespec ts;
+	struct tm tm;
+	char stamp[40];
+
+	if (!d->audit)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp), ".%03ldZ",
+		 ts.tv_nsec / 1000000);
+
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "time", json_object_new_string(stamp));
+	json_object_object_add(o, "session", json_object_new_int64((int64_t)s->id));
+	json_object_object_add(o, "pid", json_object_new_int(s->pid));
+	json_object_object_add(o, "uid", json_object_new_int64(s->uid));
+	json_object_object_add(o, "gid", json_object_new_int64(s->gid));
+	json_object_object_add(o, "exe", json_object_new_string(s->ident.exe));
+	if (s->ident.exe_hash_valid) {
+		char hex[2 * HVP_HASH_BYTES + 1];
+		for (int i = 0; i < HVP_HASH_BYTES; i++)
+			snprintf(hex + 2 * i, 3, "%02x", s->ident.exe_hash[i]);
+		json_object_object_add(o, "exe_blake2b", json_object_new_string(hex));
+	}
+	json_object_object_add(o, "tenant", json_object_new_string(s->grant.tenant));
+	json_object_object_add(o, "request", json_object_new_string(request));
+	json_object_object_add(o, "decision", json_object_new_string(decision));
+	json_object_object_add(o, "reason", json_object_new_string(reason ? reason : ""));
+	fprintf(d->audit, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	fflush(d->audit);
+	json_object_put(o);
+}
+
+/* Grants rejected when the policy was loaded are decisions too. */
+static void audit_rejected_grants(struct hvd_daemon *d)
+{
+	struct hvd_session none;
+	const char *why;
+
+	memset(&none, 0, sizeof(none));
+	none.d = d;
+	strcpy(none.grant.tenant, "-");
+	for (unsigned i = 0; (why = hvp_grant_rejected(d->policy, i)); i++)
+		hvd_audit(&none, "policy_load", "grant-rejected", why);
+}
+
+/* ---- loading ---- */
+
+int hvd_policy_load(struct hvd_daemon *d, const char *path, char *err, size_t len)
+{
+	struct hvp_policy *p = NULL;
+	FILE *audit = NULL;
+	int r;
+
+	if (path)
+		r = hvp_policy_load(path, getuid(), &p, err, len);
+	else
+		r = hvp_policy_default(getuid(), &p);
+	if (r < 0) {
+		if (!path)
+			snprintf(err, len, "built-in policy: %s", strerror(-r));
+		return r;
+	}
+	const char *apath = hvp_audit_path(p);
+	if (apath && *apath && strcmp(apath, "-") != 0) {
+		audit = fopen(apath, "ae");
+		if (!audit) {
+			r = -errno;
+			snprintf(err, len, "audit log %s: %s", apath, strerror(errno));
+			hvp_policy_free(p);
+			return r;
+		}
+	}
+	/* Commit: nothing above touched the policy in force. */
+	if (d->audit && d->audit != stderr)
+		fclose(d->audit);
+	d->audit = audit ? audit : stderr;
+	hvp_policy_free(d->policy);
+	d->policy = p;
+	if (path != d->config_path) {
+		free(d->config_path);
+		d->config_path = path ? strdup(path) : NULL;
+	}
+	audit_rejected_grants(d);
+	return 0;
+}
+
+int hvd_policy_reload(struct hvd_daemon *d, char *err, size_t len)
+{
+	int r = hvd_policy_load(d, d->config_path, err, len);
+	if (r < 0) {
+		hvd_err("policy reload failed, the previous policy stays: %s", err);
+		return r;
+	}
+	for (struct hvd_session *s = d->sessions; s; s = s->next)
+		if (!s->closing)
+			hvd_policy_evaluate(s);
+	hvd_info("policy reloaded from %s", d->config_path ? d->config_path : "built-in default");
+	return 0;
+}
+
+/* ---- identity ---- */
+
+int hvd_policy_identify(struct hvd_session *s)
+{
+	struct hvp_identity *id = &s->ident;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	memset(id, 0, sizeof(*id));
+	s->pidfd = -1;
+	if (getsockopt(s->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	s->pid = id->pid = cred.pid;
+	s->uid = id->uid = cred.uid;
+	s->gid = id->gid = cred.gid;
+
+	gid_t groups[HVP_MAX_GROUPS];
+	len = sizeof(groups);
+	if (getsockopt(s->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0 ||
+	    errno == ERANGE) {
+		id->ngroups = len / sizeof(gid_t);
+		if (id->ngroups > HVP_MAX_GROUPS)
+			id->ngroups = HVP_MAX_GROUPS;
+		memcpy(id->groups, groups, id->ngroups * sizeof(gid_t));
+	}
+
+	/* Bind what we learn about the executable to this very process: the
+	 * kernel's pidfd for the peer (or, on older kernels, one opened now)
+	 * stays attached to it even if the pid is reused. */
+	len = sizeof(s->pidfd);
+	if (getsockopt(s->fd, SOL_SOCKET, SO_PEERPIDFD, &s->pidfd, &len) < 0)
+		s->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
+	int r = hvp_identity_exe(s->d->hash_cache, cred.pid, id);
+	if (r < 0 || s->pidfd < 0 ||
+	    syscall(SYS_pidfd_send_signal, s->pidfd, 0, NULL, 0) < 0) {
+		/* The process is gone (or its executable unreadable): no
+		 * executable-bound rights. */
+		id->exe_hash_valid = false;
+	}
+	return 0;
+}
+
+/* ---- tenants ---- */
+
+static struct hvd_tenant *tenant_get(struct hvd_daemon *d, const char *name)
+{
+	struct hvd_tenant *t;
+	for (t = d->tenants; t; t = t->next) {
+		if (strcmp(t->name, name) == 0) {
+			t->refs++;
+			return t;
+		}
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->refs = 1;
+	t->next = d->tenants;
+	d->tenants = t;
+	return t;
+}
+
+static void tenant_put(struct hvd_daemon *d, struct hvd_tenant *t)
+{
+	if (!t || --t->refs)
+		return;
+	for (struct hvd_tenant **pp = &d->tenants; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	free(t);
+}
+
+/* Move what a session holds between tenant accounts. */
+static void charge(struct hvd_session *s, struct hvd_tenant *t, int sign)
+{
+	unsigned vcpus = 0;
+	if (!t)
+		return;
+	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
+		vcpus += s->vcpus[i] != NULL;
+	t->usage.vms += (uint32_t)(sign * (s->vm ? 1 : 0));
+	t->usage.vcpus += (uint32_t)(sign * (int)vcpus);
+	t->usage.memory += (uint64_t)((int64_t)sign * (int64_t)s->mem_bytes);
+	t->usage.mappings += (uint32_t)(sign * (int)s->mappings);
+}
+
+void hvd_policy_evaluate(struct hvd_session *s)
+{
+	struct hvd_daemon *d = s->d;
+	char old[HVP_NAME_MAX];
+
+	snprintf(old, sizeof(old), "%s", s->grant.tenant);
+	hvp_evaluate(d->policy, &s->ident, (int64_t)time(NULL), &s->grant);
+	s->admin = hvp_is_admin(d->policy, &s->ident);
+	if (!s->tenant || strcmp(old, s->grant.tenant) != 0) {
+		struct hvd_tenant *t = tenant_get(d, s->grant.tenant);
+		if (t) {
+			charge(s, s->tenant, -1);
+			charge(s, t, +1);
+			tenant_put(d, s->tenant);
+			s->tenant = t;
+		}
+	}
+	hvd_audit(s, "session", "evaluated", s->grant.reason);
+}
+
+void hvd_policy_release(struct hvd_session *s)
+{
+	charge(s, s->tenant, -1);
+	tenant_put(s->d, s->tenant);
+	s->tenant = NULL;
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	s->pidfd = -1;
+}

@@ -1,0 +1,161 @@
+/*
+ * hvp: who may do what in hvd. Entitlements with Apple's names, rules by
+ * uid and group from a configuration file, grants signed with Ed25519 keys
+ * the administrator trusts (bound to an executable's BLAKE2b hash), tenants
+ * and their quotas. Decisions are pure functions of (policy, identity,
+ * request, usage): no I/O in the decision path. Loading the configuration,
+ * reading grants and hashing executables are separate steps.
+ *
+ * All functions return 0 or a negative errno unless stated.
+ */
+#ifndef HVP_H
+#define HVP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Apple's entitlement names. */
+#define HVP_ENT_HYPERVISOR "com.apple.security.hypervisor"
+#define HVP_ENT_NETWORKING "com.apple.vm.networking"
+#define HVP_ENT_DEVICE_ACCESS "com.apple.vm.device-access"
+
+/* Known entitlements as bits; unknown ones are kept by name. */
+enum hvp_ent {
+	HVP_HYPERVISOR = 1u << 0,
+	HVP_NETWORKING = 1u << 1,
+	HVP_DEVICE_ACCESS = 1u << 2,
+};
+
+#define HVP_MAX_GROUPS 64
+#define HVP_HASH_BYTES 32        /* BLAKE2b-256 */
+#define HVP_NAME_MAX 64
+
+/* What the kernel says about a peer (SO_PEERCRED, SO_PEERGROUPS, the
+ * executable behind its pid). */
+struct hvp_identity {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[HVP_MAX_GROUPS];
+	unsigned ngroups;
+	char exe[4096];                 /* path, for reports only */
+	uint8_t exe_hash[HVP_HASH_BYTES];
+	bool exe_hash_valid;
+};
+
+struct hvp_quota {
+	uint32_t max_vms;
+	uint32_t max_vcpus_per_vm;
+	uint32_t max_vcpus;             /* over all the tenant's VMs */
+	uint64_t max_memory;            /* bytes of guest memory mapped */
+	uint32_t max_mappings;          /* hv_vm_map calls alive */
+	uint32_t max_rpc_rate;          /* requests per second, 0 = unlimited */
+};
+
+/* What a tenant holds right now. */
+struct hvp_usage {
+	uint32_t vms;
+	uint32_t vcpus;
+	uint64_t memory;
+	uint32_t mappings;
+};
+
+/* The outcome of evaluating an identity: its entitlements, its tenant and
+ * quota, and why (for audit and `hvctl policy explain`). */
+struct hvp_grant_result {
+	uint32_t ents;                  /* enum hvp_ent bits */
+	char unknown[8][HVP_NAME_MAX];  /* entitlements not known to hvd, kept and reported */
+	unsigned nunknown;
+	char tenant[HVP_NAME_MAX];      /* "uid:1000", "group:ci" or a named tenant */
+	struct hvp_quota quota;
+	char reason[512];               /* human-readable: which rules and grants applied */
+};
+
+struct hvp_policy;
+
+/* The built-in default: `self_uid` (the uid hvd runs as) and root get
+ * com.apple.security.hypervisor with default quotas; nobody else gets
+ * anything. */
+int hvp_policy_default(uid_t self_uid, struct hvp_policy **out);
+
+/* Parse a configuration file (INI, see docs/policy.md). On error returns
+ * -EINVAL and writes "FILE:LINE: problem" to `err`; nothing is changed. */
+int hvp_policy_load(const char *path, uid_t self_uid, struct hvp_policy **out,
+		    char *err, size_t errlen);
+void hvp_policy_free(struct hvp_policy *p);
+
+/* Fill the executable fields of `id` for `pid` (path and BLAKE2b-256 of
+ * the file). Uses `cache` keyed by file identity (dev, inode, size,
+ * mtime) so a binary is hashed once. */
+struct hvp_hash_cache;
+int hvp_hash_cache_create(struct hvp_hash_cache **out);
+void hvp_hash_cache_free(struct hvp_hash_cache *c);
+int hvp_identity_exe(struct hvp_hash_cache *c, pid_t pid, struct hvp_identity *id);
+/* How often the cache spared a hash (hits) and how often a file was read
+ * (misses), for reports and tests. */
+void hvp_hash_cache_stats(struct hvp_hash_cache *c, uint64_t *hits, uint64_t *misses);
+
+/* Evaluate `id` under `p` at time `now` (seconds since the epoch): rules,
+ * then grants. Never fails; an identity nothing applies to gets nothing. */
+void hvp_evaluate(const struct hvp_policy *p, const struct hvp_identity *id,
+		  int64_t now, struct hvp_grant_result *out);
+
+/* Quota checks: 0 if `usage` plus the request fits `q`, else -EDQUOT with
+ * the limit named in `why`. A request is one VM, one vCPU (the VM has
+ * `vcpus_in_vm` now) or one mapping of `bytes`. */
+int hvp_check_vm(const struct hvp_quota *q, const struct hvp_usage *u,
+		 char *why, size_t len);
+int hvp_check_vcpu(const struct hvp_quota *q, const struct hvp_usage *u,
+		   uint32_t vcpus_in_vm, char *why, size_t len);
+int hvp_check_map(const struct hvp_quota *q, const struct hvp_usage *u,
+		  uint64_t bytes, char *why, size_t len);
+
+/* Token bucket for the RPC rate: true if one more request is allowed at
+ * `now_ns` (a monotonic clock, never 0). A zeroed struct starts full; the
+ * bucket holds one second's worth. */
+struct hvp_rate {
+	double tokens;
+	uint64_t last_ns;
+};
+bool hvp_rate_take(struct hvp_rate *r, uint32_t per_second, uint64_t now_ns);
+
+/* Is `uid` an administrator (root, or a member of the admin group)? */
+bool hvp_is_admin(const struct hvp_policy *p, const struct hvp_identity *id);
+
+/* Audit destination from the configuration ("-" or empty: stderr). */
+const char *hvp_audit_path(const struct hvp_policy *p);
+
+/* Grants carried by the policy, for reports: how many were loaded and how
+ * many were rejected (forged, tampered, malformed, unknown key) at load
+ * time. */
+void hvp_grant_counts(const struct hvp_policy *p, unsigned *loaded, unsigned *rejected);
+/* The i-th rejected grant as "FILE: reason" (for the audit log), or NULL
+ * past the last. */
+const char *hvp_grant_rejected(const struct hvp_policy *p, unsigned i);
+
+/* ---- grants ---- */
+
+/* A grant file is one line "hvd-grant-v1 <key-id-hex> <signature-base64>"
+ * followed by an Apple plist (the signed bytes). Keys are Ed25519
+ * (libsodium); the key id is the first 8 bytes of the public key, hex. */
+int hvp_keygen(uint8_t pk[32], uint8_t sk[64]);
+/* Sign `plist` with `sk`; the grant text goes to a malloc'd *out. */
+int hvp_grant_sign(const uint8_t sk[64], const char *plist, size_t len, char **out);
+/* Verify a grant against `keys` (n public keys). 0 if the signature is
+ * good; -EBADMSG for a bad signature or malformed file, -ENOKEY if no
+ * trusted key matches the key id. */
+int hvp_grant_verify(const uint8_t (*keys)[32], unsigned nkeys, const char *text,
+		     size_t len, char *why, size_t whylen);
+/* Build the plist of a grant: executable hash, entitlements (an Apple
+ * entitlements plist's dict, XML or binary; boolean values only, else
+ * -EINVAL), optional uid/group/expiry. The XML goes to a malloc'd *out. */
+int hvp_grant_plist(const uint8_t hash[HVP_HASH_BYTES], const char *entitlements_plist,
+		    size_t ent_len, int64_t uid /* -1: any */, const char *group /* NULL: any */,
+		    int64_t expires /* 0: never */, char **out);
+
+/* Hash a file with BLAKE2b-256. */
+int hvp_hash_file(const char *path, uint8_t out[HVP_HASH_BYTES]);
+
+#endif
