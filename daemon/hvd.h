@@ -53,7 +53,8 @@ struct hvd_daemon {
 	int listen_fd;
 	uv_poll_t listen_poll;
 	uv_timer_t accept_retry;       /* resumes accepting after EMFILE */
-	char *socket_path;
+	char *socket_path;             /* NULL when socket-activated */
+	bool activated;
 	struct hvd_session *sessions;  /* doubly linked */
 	unsigned nsessions;
 	uint64_t next_session_id;

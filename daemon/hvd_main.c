@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "hvd.h"
 
 static void usage(FILE *out)
@@ -39,6 +41,7 @@ static void on_signal(uv_signal_t *h, int signum)
 {
 	struct hvd_daemon *d = h->data;
 	hvd_info("signal %d: shutting down", signum);
+	sd_notify(0, "STOPPING=1");
 	hvd_server_stop(d);
 	uv_stop(d->loop);
 }
@@ -133,7 +136,8 @@ int main(int argc, char **argv)
 	uv_signal_start(&sigterm, on_signal, SIGTERM);
 	uv_signal_start(&sigint, on_signal, SIGINT);
 	uv_signal_start(&sighup, on_hup, SIGHUP);
-	hvd_info("listening on %s", path);
+	hvd_info("listening on %s", d.activated ? "the socket systemd passed" : path);
+	sd_notify(0, "READY=1");
 
 	uv_run(d.loop, UV_RUN_DEFAULT);
 

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <systemd/sd-daemon.h>
 
 #include "hvd.h"
 
@@ -361,10 +363,31 @@ static void on_accept(uv_poll_t *h, int status, int events)
 	hvd_policy_evaluate(s);
 }
 
+/* Start listening. Under systemd socket activation (hvd.socket) the
+ * listening socket is handed over as fd 3 and used as is. */
 int hvd_server_init(struct hvd_daemon *d, const char *path)
 {
 	struct sockaddr_un addr;
 	int fd, r;
+
+	int n = sd_listen_fds(1);
+	if (n < 0)
+		return n;
+	if (n > 1) {
+		hvd_err("socket activation passed %d sockets; hvd.socket declares one", n);
+		return -EINVAL;
+	}
+	if (n == 1) {
+		fd = SD_LISTEN_FDS_START;
+		if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+			hvd_err("the activated socket is not a listening SOCK_SEQPACKET Unix socket");
+			return -EINVAL;
+		}
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		d->activated = true;
+		goto listening;
+	}
 
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
@@ -392,9 +415,11 @@ int hvd_server_init(struct hvd_daemon *d, const char *path)
 		close(fd);
 		return r;
 	}
+	/* Who may use hvd is the policy's business, not the file mode's. */
 	chmod(path, 0666);
-	d->listen_fd = fd;
 	d->socket_path = strdup(path);
+listening:
+	d->listen_fd = fd;
 	d->listen_poll.data = d;
 	d->accept_retry.data = d;
 	uv_timer_init(d->loop, &d->accept_retry);
@@ -415,7 +440,9 @@ void hvd_server_stop(struct hvd_daemon *d)
 		uv_close((uv_handle_t *)&d->accept_retry, NULL);
 		close(d->listen_fd);
 		d->listen_fd = -1;
-		unlink(d->socket_path);
+		/* An activated socket belongs to systemd, path and all. */
+		if (d->socket_path)
+			unlink(d->socket_path);
 		free(d->socket_path);
 		d->socket_path = NULL;
 	}
