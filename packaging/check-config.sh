@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The shipped /etc/hvd/hvd.conf loads (hvd refuses to start on a broken
 # policy, so starting it with the file is the check), with its audit path
-# creates (absent on a build machine) replaced.
+# moved to a scratch file and the groups the package creates (absent on a
+# build machine) replaced by gid 0.
 set -euo pipefail
 hvd=$1 conf=$2
 dir=$(mktemp -d /tmp/hvd-conf.XXXXXX)
