@@ -186,13 +186,16 @@ int hvd_admin_list_vms(struct hvd_session *s, Hvd__Request *req, Hvd__Response *
 	Hvd__VmList *l = calloc(1, sizeof(*l));
 	(void)req; (void)fd;
 
-	if (!l || !(l->vms = calloc(d->nsessions ? d->nsessions : 1, sizeof(*l->vms)))) {
-		free(l);
+	if (!l) {
 		resp->status = HV_NO_RESOURCES;
 		return -1;
 	}
 	hvd__vm_list__init(l);
-	l->vms = l->vms ? l->vms : NULL;
+	if (!(l->vms = calloc(d->nsessions ? d->nsessions : 1, sizeof(*l->vms)))) {
+		free(l);
+		resp->status = HV_NO_RESOURCES;
+		return -1;
+	}
 	for (struct hvd_session *o = d->sessions; o; o = o->next) {
 		if (o->closing || !o->vm || !can_see(s, o))
 			continue;

@@ -123,12 +123,8 @@ int main(int argc, char **argv)
 	hvd_info("KVM API %d, OUT exits %s the instruction, guest TSC %s",
 		 hi->api_version, hi->out_rip_after ? "after" : "at",
 		 hi->tsc_writable ? "settable" : "fixed");
-	r = hvd_server_init(&d, path);
-	if (r < 0) {
-		hvd_err("cannot listen on %s: %s", path, strerror(-r));
-		hvb_host_destroy(d.host);
-		return 1;
-	}
+	/* Signals first: from the moment the socket exists, SIGTERM must
+	 * mean a clean stop. */
 	uv_signal_init(d.loop, &sigterm);
 	uv_signal_init(d.loop, &sigint);
 	uv_signal_init(d.loop, &sighup);
@@ -136,6 +132,12 @@ int main(int argc, char **argv)
 	uv_signal_start(&sigterm, on_signal, SIGTERM);
 	uv_signal_start(&sigint, on_signal, SIGINT);
 	uv_signal_start(&sighup, on_hup, SIGHUP);
+	r = hvd_server_init(&d, path);
+	if (r < 0) {
+		hvd_err("cannot listen on %s: %s", path, strerror(-r));
+		hvb_host_destroy(d.host);
+		return 1;
+	}
 	hvd_info("listening on %s", d.activated ? "the socket systemd passed" : path);
 	sd_notify(0, "READY=1");
 

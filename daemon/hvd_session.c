@@ -408,15 +408,24 @@ int hvd_server_init(struct hvd_daemon *d, const char *path)
 			return -EADDRINUSE;
 		}
 	}
-	unlink(path);
+	/* Bind under a temporary name and rename into place once listening:
+	 * the socket path appears only when connections are accepted. */
+	char tmp[sizeof(addr.sun_path)];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid()) >= sizeof(tmp)) {
+		close(fd);
+		return -ENAMETOOLONG;
+	}
+	strcpy(addr.sun_path, tmp);
+	unlink(tmp);
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    listen(fd, 128) < 0) {
+	    listen(fd, 128) < 0 ||
+	    /* Who may use hvd is the policy's business, not the file mode's. */
+	    chmod(tmp, 0666) < 0 || rename(tmp, path) < 0) {
 		r = -errno;
+		unlink(tmp);
 		close(fd);
 		return r;
 	}
-	/* Who may use hvd is the policy's business, not the file mode's. */
-	chmod(path, 0666);
 	d->socket_path = strdup(path);
 listening:
 	d->listen_fd = fd;

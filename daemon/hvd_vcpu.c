@@ -89,6 +89,10 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 			 (unsigned long long)v->session->id, v->id, strerror(-r));
 	hvb_vcpu_export(v->vcpu, &page->state);
 	page->result = hvb_errno_to_hv(r);
+	/* A run cut short because the session is going away (hvd stopping,
+	 * an admin's kill) must not look like an ordinary exit. */
+	if (atomic_load(&v->stop))
+		page->result = HV_ERROR;
 	/* Statistics for hvctl show, from our own copy of the exit. */
 	uint64_t full = 0;
 	hvb_vcpu_read_vmcs(v->vcpu, VMCS_RO_EXIT_REASON, &full);
@@ -232,8 +236,9 @@ void hvd_vcpu_post(struct hvd_vcpu *v, struct hvd_op *op)
 	*v->ops_tail = op;
 	v->ops_tail = &op->next;
 	pthread_mutex_unlock(&v->lock);
-	/* The thread may be in the guest (a hostile client asking from another
-	 * thread): kick it so the op is not stuck behind the run. */
+	/* Wake the thread if it sleeps waiting for a run. (If it is in the
+	 * guest, only a raw client asking from another thread can cause that;
+	 * the op then waits for the exit, and only that client waits.) */
 	futex_wake(&v->page->req_seq);
 }
 

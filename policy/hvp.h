@@ -131,6 +131,8 @@ const char *hvp_audit_path(const struct hvp_policy *p);
  * many were rejected (forged, tampered, malformed, unknown key) at load
  * time. */
 void hvp_grant_counts(const struct hvp_policy *p, unsigned *loaded, unsigned *rejected);
+/* Number of [rule] sections in force (0 for the built-in default). */
+unsigned hvp_rule_count(const struct hvp_policy *p);
 /* The i-th rejected grant as "FILE: reason" (for the audit log), or NULL
  * past the last. */
 const char *hvp_grant_rejected(const struct hvp_policy *p, unsigned i);

@@ -267,6 +267,11 @@ const char *hvp_audit_path(const struct hvp_policy *p)
 	return p->audit;
 }
 
+unsigned hvp_rule_count(const struct hvp_policy *p)
+{
+	return p->nrules;
+}
+
 void hvp_grant_counts(const struct hvp_policy *p, unsigned *loaded, unsigned *rejected)
 {
 	if (loaded)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the build tree into a scratch prefix, build the hello example as
-# an outside program would (pkg-config --cflags --libs hvclient), and run it
+# an outside program would (pkg-config --cflags --libs hvclient, then
+# find_package(hvclient) from a separate CMake project), and run both
 # through the installed hvd. Usage: install_consumer.sh SRC BUILD GUESTLIB
 set -euo pipefail
 src=$1 build=$2 guestlib=$3
@@ -17,3 +18,9 @@ ls "$libdir"/libhvclient.so.* > /dev/null
 cc -o "$prefix/hello" "$src/examples/hello/hello.c" "$guestlib" \
    $(pkg-config --cflags --libs hvclient)
 LD_LIBRARY_PATH=$libdir "$src/scripts/with-hvd.sh" "$prefix/bin/hvd" "$prefix/hello"
+
+# The same with find_package(hvclient) from a separate CMake project.
+cmake -S "$src/tests/install/consumer" -B "$prefix/consumer" -DCMAKE_PREFIX_PATH="$prefix" \
+      -DHELLO_SOURCE="$src/examples/hello/hello.c" -DGUEST_LIB="$guestlib" > /dev/null
+cmake --build "$prefix/consumer" > /dev/null
+LD_LIBRARY_PATH=$libdir "$src/scripts/with-hvd.sh" "$prefix/bin/hvd" "$prefix/consumer/hello"

@@ -1,0 +1,294 @@
+/*
+ * The connection to hvd. hvctl is a client like any other: it says hello
+ * with HVD_PROTOCOL_VERSION and then sends one request per packet. Replies
+ * to admin requests may be up to HVD_MAX_ADMIN_MESSAGE bytes.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <Hypervisor/hv_error.h>
+
+#include "hvd_protocol.h"
+#include "ipc.h"
+#include "out.h"
+
+/* hvd answers admin requests from its event loop; a daemon that has not
+ * answered in this long is stuck, and hanging with it helps nobody. */
+#define HVCTL_TIMEOUT_MS 10000
+
+const char *hvctl_socket_path(const struct hvctl *ctx)
+{
+	const char *p = ctx->socket;
+
+	if (!p || !*p)
+		p = getenv("HVD_SOCKET");
+	if (!p || !*p)
+		p = HVD_DEFAULT_SOCKET;
+	return p;
+}
+
+/* The fix for a failed connect(), by errno. */
+static const char *connect_hint(int err)
+{
+	switch (err) {
+	case ENOENT:
+		return "is hvd running? Start it (systemctl start hvd), or name its "
+		       "socket with --socket PATH or HVD_SOCKET";
+	case ECONNREFUSED:
+		return "nothing listens there (hvd stopped and left its socket); start hvd";
+	case EACCES:
+	case EPERM:
+		return "you may not open hvd's socket; join the group that owns it, or run as root";
+	case ENOTSOCK:
+	case EPROTOTYPE:
+		return "that path is not hvd's socket; check --socket or HVD_SOCKET";
+	default:
+		return "check that hvd is running and --socket or HVD_SOCKET names its socket";
+	}
+}
+
+/* Messages about the connection, unless the caller wants none. */
+static void conn_err(const struct hvctl_conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void conn_err(const struct hvctl_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[1024];
+
+	if (c->quiet)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	hvctl_err(c->cmd, "%s", msg);
+}
+
+static int send_req(struct hvctl_conn *c, Hvd__Request *req)
+{
+	size_t len = hvd__request__get_packed_size(req);
+	uint8_t *buf = malloc(len ? len : 1);
+	ssize_t n;
+
+	if (!buf) {
+		conn_err(c, "out of memory");
+		return HVCTL_EXIT_FAILED;
+	}
+	hvd__request__pack(req, buf);
+	do
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	int err = errno;
+	free(buf);
+	if (n < 0) {
+		conn_err(c, "sending to hvd at %s: %s — hvd closed the connection; "
+			 "see its log", c->path, strerror(err));
+		return HVCTL_EXIT_UNREACHABLE;
+	}
+	return HVCTL_EXIT_OK;
+}
+
+static int recv_resp(struct hvctl_conn *c, uint32_t id, Hvd__Response **out)
+{
+	uint8_t *buf = malloc(HVD_MAX_ADMIN_MESSAGE);
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	struct iovec iov = { .iov_base = buf, .iov_len = HVD_MAX_ADMIN_MESSAGE };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int r = HVCTL_EXIT_UNREACHABLE;
+	ssize_t n;
+	int err;
+
+	if (!buf) {
+		conn_err(c, "out of memory");
+		return HVCTL_EXIT_FAILED;
+	}
+	do
+		n = poll(&p, 1, HVCTL_TIMEOUT_MS);
+	while (n < 0 && errno == EINTR);
+	if (n == 0) {
+		conn_err(c, "hvd at %s did not answer in %d s — it is stuck or "
+			 "overloaded; see its log", c->path, HVCTL_TIMEOUT_MS / 1000);
+		goto out_buf;
+	}
+	do
+		n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	err = errno;
+	if (n < 0) {
+		conn_err(c, "reading from hvd at %s: %s — see hvd's log", c->path,
+			 strerror(err));
+		goto out_buf;
+	}
+	if (n == 0) {
+		conn_err(c, "hvd at %s closed the connection — it refused this "
+			 "client or stopped; see its log", c->path);
+		goto out_buf;
+	}
+	if (msg.msg_flags & MSG_TRUNC) {
+		conn_err(c, "hvd's reply is larger than %d bytes — hvd and hvctl "
+			 "disagree on the protocol; use the hvctl that came with hvd",
+			 HVD_MAX_ADMIN_MESSAGE);
+		goto out_buf;
+	}
+	*out = hvd__response__unpack(NULL, (size_t)n, buf);
+	if (!*out) {
+		conn_err(c, "hvd's reply does not decode — hvd and hvctl disagree "
+			 "on the protocol; use the hvctl that came with hvd");
+		goto out_buf;
+	}
+	if ((*out)->id != id) {
+		conn_err(c, "hvd answered request %u, expected %u — protocol "
+			 "error; use the hvctl that came with hvd", (*out)->id, id);
+		hvd__response__free_unpacked(*out, NULL);
+		*out = NULL;
+		goto out_buf;
+	}
+	r = HVCTL_EXIT_OK;
+out_buf:
+	free(buf);
+	return r;
+}
+
+int hvctl_call(struct hvctl_conn *c, Hvd__Request *req, Hvd__Response **resp)
+{
+	int r;
+
+	*resp = NULL;
+	req->id = c->next_id++;
+	if ((r = send_req(c, req)) != HVCTL_EXIT_OK)
+		return r;
+	return recv_resp(c, req->id, resp);
+}
+
+int hvctl_open(const struct hvctl *ctx, const char *cmd, struct hvctl_conn *c, int quiet)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	Hvd__Request req = HVD__REQUEST__INIT;
+	Hvd__Hello hello = HVD__HELLO__INIT;
+	Hvd__Response *resp;
+	int r, err;
+
+	c->fd = -1;
+	c->next_id = 1;
+	c->path = hvctl_socket_path(ctx);
+	c->cmd = cmd;
+	c->quiet = quiet;
+	if (strlen(c->path) >= sizeof(addr.sun_path)) {
+		conn_err(c, "socket path %s is longer than %zu bytes — use a "
+			 "shorter path", c->path, sizeof(addr.sun_path) - 1);
+		return HVCTL_EXIT_UNREACHABLE;
+	}
+	strcpy(addr.sun_path, c->path);
+	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		err = errno;
+		conn_err(c, "socket: %s", strerror(err));
+		return HVCTL_EXIT_UNREACHABLE;
+	}
+	if (connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		err = errno;
+		conn_err(c, "cannot reach hvd at %s: %s — %s", c->path, strerror(err),
+			 connect_hint(err));
+		goto out_fd;
+	}
+
+	hello.version = HVD_PROTOCOL_VERSION;
+	req.op_case = HVD__REQUEST__OP_HELLO;
+	req.hello = &hello;
+	r = hvctl_call(c, &req, &resp);
+	if (r != HVCTL_EXIT_OK)
+		goto out_fd;
+	if (resp->hello && resp->hello->version != HVD_PROTOCOL_VERSION) {
+		conn_err(c, "hvd at %s speaks protocol %u, hvctl speaks %d — use the "
+			 "hvctl that came with this hvd", c->path, resp->hello->version,
+			 HVD_PROTOCOL_VERSION);
+		hvd__response__free_unpacked(resp, NULL);
+		goto out_fd;
+	}
+	if (resp->status != HV_SUCCESS || !resp->hello) {
+		/* hvd is there and said no: that is a failed operation, not an
+		 * unreachable daemon. */
+		if (!quiet)
+			hvctl_report_status(cmd, resp, NULL);
+		hvd__response__free_unpacked(resp, NULL);
+		close(c->fd);
+		c->fd = -1;
+		return HVCTL_EXIT_FAILED;
+	}
+	hvd__response__free_unpacked(resp, NULL);
+	return HVCTL_EXIT_OK;
+
+out_fd:
+	close(c->fd);
+	c->fd = -1;
+	return HVCTL_EXIT_UNREACHABLE;
+}
+
+void hvctl_close(struct hvctl_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+void hvctl_report_status(const char *cmd, const Hvd__Response *resp, const char *hint)
+{
+	const char *name = hvctl_status_name(resp->status);
+	const char *why = resp->error && *resp->error ? resp->error : NULL;
+	char num[16];
+
+	if (!name) {
+		snprintf(num, sizeof(num), "0x%08x", (unsigned)resp->status);
+		name = num;
+	}
+	if (!why) {
+		switch (resp->status) {
+		case HV_DENIED: why = "permission denied"; break;
+		case HV_UNSUPPORTED: why = "not supported by this hvd"; break;
+		case HV_NO_RESOURCES: why = "hvd is out of memory or over a quota"; break;
+		case HV_BUSY: why = "busy"; break;
+		case HV_BAD_ARGUMENT: why = "bad argument"; break;
+		default: why = "failed"; break;
+		}
+	}
+	if (resp->status == HV_BAD_ARGUMENT && hint)
+		;
+	else if (resp->status == HV_DENIED)
+		hint = "run it as root or as a member of hvd's admin group; "
+		       "'hvctl policy explain --pid $$' shows your rights";
+	else if (resp->status == HV_UNSUPPORTED)
+		hint = "this hvd does not implement it; upgrade hvd";
+	else if (resp->status == HV_BUSY || resp->status == HV_NO_RESOURCES)
+		hint = "try again later";
+	else if (!hint)
+		hint = "see hvd's log";
+	hvctl_err(cmd, "%s: %s — %s", name, why, hint);
+}
+
+int hvctl_admin(const struct hvctl *ctx, const char *cmd, Hvd__Request *req,
+		const char *hint, Hvd__Response **resp)
+{
+	struct hvctl_conn c;
+	int r;
+
+	*resp = NULL;
+	if ((r = hvctl_open(ctx, cmd, &c, 0)) != HVCTL_EXIT_OK)
+		return r;
+	r = hvctl_call(&c, req, resp);
+	hvctl_close(&c);
+	if (r != HVCTL_EXIT_OK)
+		return r;
+	if ((*resp)->status != HV_SUCCESS) {
+		hvctl_report_status(cmd, *resp, hint);
+		hvd__response__free_unpacked(*resp, NULL);
+		*resp = NULL;
+		return HVCTL_EXIT_FAILED;
+	}
+	return HVCTL_EXIT_OK;
+}

@@ -1,0 +1,222 @@
+/*
+ * sys_hvd.c: see sys_hvd.h.
+ */
+#include "sys_hvd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+long long sys_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sys_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+void sys_hvd_spawn(struct sys_hvd *d)
+{
+	const char *bin = getenv("HVD_TEST_DAEMON");
+	pid_t parent = getpid();
+
+	memset(d, 0, sizeof(*d));
+	d->pid = -1;
+	cr_assert_not_null(bin, "HVD_TEST_DAEMON does not name the hvd binary");
+	strcpy(d->dir, "/tmp/hvd-system.XXXXXX");
+	cr_assert_not_null(mkdtemp(d->dir), "mkdtemp: %s", strerror(errno));
+	snprintf(d->sock, sizeof(d->sock), "%s/hvd.sock", d->dir);
+	d->pid = fork();
+	cr_assert_neq(d->pid, -1, "fork: %s", strerror(errno));
+	if (d->pid == 0) {
+		/* hvd goes when the test goes, however it ends. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		/* Only stdio: the test runner's descriptors would otherwise
+		 * count as hvd's own and outlive the test in hvd. */
+		close_range(3, ~0u, 0);
+		execl(bin, bin, "--socket", d->sock, "--log-level", "warn", (char *)NULL);
+		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+}
+
+/* hvd binds under a temporary name, listens, and only then renames the
+ * socket into place: the path exists exactly when connections are taken.
+ * Checking the file (not connecting) opens no session that hvd would
+ * still be tearing down when the test counts its descriptors. */
+static bool listening(struct sys_hvd *d)
+{
+	struct stat st;
+	return stat(d->sock, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+void sys_hvd_start(struct sys_hvd *d)
+{
+	sys_hvd_spawn(d);
+	for (long long end = sys_now_ms() + SYS_WAIT_MS; sys_now_ms() < end;) {
+		if (listening(d)) {
+			setenv("HVD_SOCKET", d->sock, 1);
+			return;
+		}
+		cr_assert(sys_hvd_alive(d), "hvd exited during startup");
+		sys_sleep_ms(5);
+	}
+	cr_assert_fail("hvd did not create %s", d->sock);
+}
+
+bool sys_hvd_alive(struct sys_hvd *d)
+{
+	char path[64], state = '?';
+	FILE *f;
+
+	if (d->pid <= 0 || kill(d->pid, 0) < 0)
+		return false;
+	/* kill(pid, 0) succeeds on a zombie: look at its state too. */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)d->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
+		state = '?';
+	fclose(f);
+	return state != 'Z' && state != 'X' && state != '?';
+}
+
+bool sys_hvd_kill_wait(struct sys_hvd *d, int sig)
+{
+	if (d->pid <= 0)
+		return true;
+	kill(d->pid, sig);
+	for (long long end = sys_now_ms() + SYS_WAIT_MS; sys_now_ms() < end;) {
+		pid_t r = waitpid(d->pid, &d->status, WNOHANG);
+		if (r == d->pid || (r < 0 && errno == ECHILD)) {
+			d->pid = -1;
+			return true;
+		}
+		sys_sleep_ms(5);
+	}
+	return false;
+}
+
+void sys_hvd_stop(struct sys_hvd *d)
+{
+	if (d->pid > 0 && !sys_hvd_kill_wait(d, SIGTERM)) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, &d->status, 0);
+		d->pid = -1;
+	}
+	if (d->dir[0]) {
+		unlink(d->sock);
+		rmdir(d->dir);
+		d->dir[0] = '\0';
+	}
+}
+
+int sys_proc_count(pid_t pid, const char *dir)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *dp;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, dir);
+	dp = opendir(path);
+	if (!dp)
+		return -1;
+	while ((e = readdir(dp)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(dp);
+	return n;
+}
+
+int sys_hvd_threads(struct sys_hvd *d)
+{
+	char path[320], comm[32];
+	struct dirent *e;
+	DIR *dp;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)d->pid);
+	dp = opendir(path);
+	if (!dp)
+		return -1;
+	while ((e = readdir(dp))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)d->pid, e->d_name);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue; /* the thread just ended */
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = '\0';
+		fclose(f);
+		if (strncmp(comm, "kvm-", 4) != 0)
+			n++;
+	}
+	closedir(dp);
+	return n;
+}
+
+bool sys_hvd_settles(struct sys_hvd *d, int fds, int threads, int *seen_fds,
+    int *seen_threads)
+{
+	for (long long end = sys_now_ms() + SYS_WAIT_MS;;) {
+		*seen_fds = sys_proc_count(d->pid, "fd");
+		*seen_threads = sys_proc_count(d->pid, "task");
+		if (*seen_fds == fds && *seen_threads == threads)
+			return true;
+		if (sys_now_ms() >= end)
+			return false;
+		sys_sleep_ms(10);
+	}
+}
+
+int sys_wait_child(pid_t pid)
+{
+	int status;
+
+	for (long long end = sys_now_ms() + SYS_WAIT_MS; sys_now_ms() < end;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status;
+		if (r < 0)
+			return -1;
+		sys_sleep_ms(5);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+void sys_expect_child_ok(pid_t pid, const char *what)
+{
+	int status;
+
+	cr_assert_gt(pid, 0, "fork for %s failed", what);
+	status = sys_wait_child(pid);
+	cr_assert_neq(status, -1, "%s did not finish within %d ms", what, SYS_WAIT_MS);
+	cr_assert(WIFEXITED(status), "%s died (status %#x)", what, status);
+	cr_assert_eq(WEXITSTATUS(status), 0, "%s failed at step %d", what,
+	    WEXITSTATUS(status));
+}

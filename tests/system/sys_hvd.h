@@ -1,0 +1,75 @@
+/*
+ * sys_hvd.h: a real hvd for each system test, and what a test observes of
+ * it from outside (liveness, threads, open descriptors).
+ *
+ * HVD_TEST_DAEMON names the hvd binary (set by CMake). Each test starts its
+ * own hvd on a socket in a private directory and points HVD_SOCKET at it,
+ * so forked clients inherit it. hvd gets PR_SET_PDEATHSIG: none outlives a
+ * crashed test.
+ *
+ * Nothing here asserts on time. Waits poll for a condition and give up
+ * only after SYS_WAIT_MS, so that a broken hvd fails the test instead of
+ * hanging it.
+ */
+#ifndef SYS_HVD_H
+#define SYS_HVD_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* How long any wait for hvd or a client lasts before the test fails. */
+#define SYS_WAIT_MS 10000
+
+struct sys_hvd {
+	pid_t pid;            /* -1 once reaped */
+	int status;           /* waitpid status, once reaped */
+	char dir[64];
+	char sock[128];
+};
+
+/* Forks and execs hvd on a new private socket, without waiting. */
+void sys_hvd_spawn(struct sys_hvd *d);
+
+/* Starts hvd, waits for its socket, sets HVD_SOCKET. Asserts. */
+void sys_hvd_start(struct sys_hvd *d);
+
+/* Stops hvd with SIGTERM (SIGKILL if it does not go within SYS_WAIT_MS)
+ * if it still runs, and removes the directory. Safe to call twice. */
+void sys_hvd_stop(struct sys_hvd *d);
+
+/* Sends `sig` and waits for hvd to exit; returns false if it did not
+ * within SYS_WAIT_MS. */
+bool sys_hvd_kill_wait(struct sys_hvd *d, int sig);
+
+/* Is hvd still running (not exited, not a zombie)? */
+bool sys_hvd_alive(struct sys_hvd *d);
+
+/* Entries of /proc/<pid>/<dir> ("fd" or "task"), or -1. */
+int sys_proc_count(pid_t pid, const char *dir);
+
+/* Threads of hvd itself: /proc/<pid>/task without KVM's per-VM workers
+ * (kvm-nx-lpage-recovery, which since Linux 6.13 runs as a task of the
+ * process that owns the VM and comes and goes with the VM's first run). */
+int sys_hvd_threads(struct sys_hvd *d);
+
+/* Polls until hvd has exactly `fds` open descriptors and `threads`
+ * threads; false if that did not happen within SYS_WAIT_MS. The last
+ * counts seen are stored for messages. */
+bool sys_hvd_settles(struct sys_hvd *d, int fds, int threads, int *seen_fds,
+    int *seen_threads);
+
+/* Waits for child `pid` to exit within SYS_WAIT_MS (else SIGKILLs it) and
+ * returns its waitpid status, or -1 if it had to be killed. */
+int sys_wait_child(pid_t pid);
+
+/* Waits for child `pid` and asserts that it exited with status 0; `what`
+ * names it in the failure message (the child printed its own reason). */
+void sys_expect_child_ok(pid_t pid, const char *what);
+
+/* Sleeps for `ms` milliseconds: the poll interval of the waits. */
+void sys_sleep_ms(long ms);
+
+/* Milliseconds on the monotonic clock. */
+long long sys_now_ms(void);
+
+#endif /* SYS_HVD_H */

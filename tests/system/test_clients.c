@@ -1,0 +1,267 @@
+/*
+ * Several real client processes on one hvd: they run at the same time
+ * without disturbing each other, and one that dies in the middle of a run
+ * is released without leaving threads or descriptors behind.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "sys_client.h"
+#include "sys_hvd.h"
+
+#define NCLIENTS 4
+#define ROUNDS 20
+#define STEPS 50
+
+static struct sys_hvd hvd;
+static int base_fds, base_threads;
+
+static void hvd_up(void)
+{
+	sys_hvd_start(&hvd);
+	base_fds = sys_proc_count(hvd.pid, "fd");
+	base_threads = sys_proc_count(hvd.pid, "task");
+	cr_assert_gt(base_fds, 0);
+	cr_assert_gt(base_threads, 0);
+}
+
+static void hvd_down(void)
+{
+	sys_hvd_stop(&hvd);
+}
+
+/* A client that sets its VM up, says so on `ready`, waits for a byte on
+ * `go`, then checks `ROUNDS` runs of its own LCG sequence. */
+struct gated {
+	uint32_t seed;
+	int ready;      /* write end */
+	int go;         /* read end */
+	int close_fds[2];
+};
+
+static int gated_main(void *arg)
+{
+	struct gated *g = arg;
+	struct sys_vm vm;
+	char c = 0;
+	int r;
+
+	close(g->close_fds[0]);
+	close(g->close_fds[1]);
+	if ((r = sys_vm_start(&vm, SYS_GUEST(sys_lcg))))
+		return r;
+	/* One round before the gate: the client is known to work alone. */
+	if ((r = sys_lcg_check(&vm, g->seed, STEPS)))
+		return r;
+	if (write(g->ready, &c, 1) != 1)
+		return sys_fail(80, "write to the test: %s", strerror(errno));
+	if (read(g->go, &c, 1) != 1)
+		return sys_fail(81, "the test went away");
+	for (unsigned i = 0; i < ROUNDS; i++) {
+		if ((r = sys_vm_reload(&vm, SYS_GUEST(sys_lcg))) ||
+		    (r = sys_lcg_check(&vm, g->seed + i * 104729u, STEPS)))
+			return r;
+	}
+	return sys_vm_end(&vm);
+}
+
+static void wait_ready(int fd, int n)
+{
+	char c;
+
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(read(fd, &c, 1), 1, "a client died before it was ready");
+}
+
+/* Each client computes its own sequence from its own seed and checks every
+ * value in its registers and RAM: a run, a register or a page of one
+ * client landing in another's VM breaks a check. */
+Test(clients, concurrent_clients_each_run_their_own_guest, .init = hvd_up,
+    .fini = hvd_down)
+{
+	struct gated g[NCLIENTS];
+	pid_t pid[NCLIENTS];
+	int ready[2], go[2], fds, threads;
+
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(go), 0);
+	for (int i = 0; i < NCLIENTS; i++) {
+		g[i] = (struct gated){ 0x1000u * (i + 1) + 17, ready[1], go[0],
+		    { ready[0], go[1] } };
+		pid[i] = sys_spawn(gated_main, &g[i]);
+		cr_assert_gt(pid[i], 0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	wait_ready(ready[0], NCLIENTS);
+
+	/* All sessions are open with a VM and a vCPU at once: hvd runs one
+	 * thread per vCPU. */
+	threads = sys_hvd_threads(&hvd);
+	cr_assert_eq(threads, base_threads + NCLIENTS,
+	    "hvd has %d threads with %d vCPUs, expected %d", threads, NCLIENTS,
+	    base_threads + NCLIENTS);
+
+	char start[NCLIENTS] = { 0 };
+	cr_assert_eq(write(go[1], start, NCLIENTS), NCLIENTS);
+	for (int i = 0; i < NCLIENTS; i++)
+		sys_expect_child_ok(pid[i], "a concurrent client");
+	close(go[1]);
+	close(ready[0]);
+
+	cr_assert(sys_hvd_alive(&hvd), "hvd died");
+	cr_assert(sys_hvd_settles(&hvd, base_fds, base_threads, &fds, &threads),
+	    "after all clients left hvd has %d fds and %d threads, expected %d and %d",
+	    fds, threads, base_fds, base_threads);
+}
+
+/* Reports where its RAM is, then runs sys_count, which never exits: the
+ * client stays inside hv_vcpu_run until it is killed. */
+struct spinner {
+	int report;     /* write end: the address of the guest RAM */
+	int close_fd;
+};
+
+static int spinner_main(void *arg)
+{
+	struct spinner *s = arg;
+	struct sys_vm vm;
+	uint32_t reason;
+	int r;
+
+	close(s->close_fd);
+	if ((r = sys_vm_start(&vm, SYS_GUEST(sys_count))))
+		return r;
+	if (write(s->report, &vm.ram, sizeof(vm.ram)) != sizeof(vm.ram))
+		return sys_fail(80, "write to the test: %s", strerror(errno));
+	hv_return_t ret = sys_run(&vm, &reason);
+	return sys_fail(81, "the counting guest came back: status %#x, exit %u",
+	    (unsigned)ret, reason);
+}
+
+/* Reads the counter sys_count increments, from the client's memory. */
+static uint32_t read_counter(pid_t pid, uint8_t *ram)
+{
+	uint32_t value = 0;
+	struct iovec local = { &value, sizeof(value) };
+	struct iovec remote = { ram + SYS_DATA, sizeof(value) };
+
+	cr_assert_eq(process_vm_readv(pid, &local, 1, &remote, 1, 0),
+	    (ssize_t)sizeof(value), "process_vm_readv: %s", strerror(errno));
+	return value;
+}
+
+/* Starts a spinner and returns once its guest is seen counting, that is,
+ * once its vCPU is inside the guest. */
+static pid_t start_spinner(void)
+{
+	struct spinner s;
+	int report[2];
+	uint8_t *ram;
+	pid_t pid;
+
+	cr_assert_eq(pipe(report), 0);
+	s.report = report[1];
+	s.close_fd = report[0];
+	pid = sys_spawn(spinner_main, &s);
+	cr_assert_gt(pid, 0);
+	close(report[1]);
+	cr_assert_eq(read(report[0], &ram, sizeof(ram)), (ssize_t)sizeof(ram),
+	    "the spinning client died before its guest started");
+	close(report[0]);
+
+	uint32_t first = read_counter(pid, ram), now = first;
+	for (long long end = sys_now_ms() + SYS_WAIT_MS; now == first;) {
+		cr_assert_lt(sys_now_ms(), end, "the spinning guest never counted");
+		sys_sleep_ms(1);
+		now = read_counter(pid, ram);
+	}
+	return pid;
+}
+
+/* A survivor that is ready (VM up, one round done) before the victim
+ * starts and goes on only after the victim is gone. */
+struct survivor {
+	struct gated g;
+	pid_t pid;
+	int ready_rd, go_wr;
+};
+
+static void survivor_start(struct survivor *s, uint32_t seed)
+{
+	int ready[2], go[2];
+
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(go), 0);
+	s->g = (struct gated){ seed, ready[1], go[0], { ready[0], go[1] } };
+	s->pid = sys_spawn(gated_main, &s->g);
+	cr_assert_gt(s->pid, 0);
+	close(ready[1]);
+	close(go[0]);
+	s->ready_rd = ready[0];
+	s->go_wr = go[1];
+	wait_ready(s->ready_rd, 1);
+}
+
+static void survivor_finish(struct survivor *s)
+{
+	char c = 0;
+
+	cr_assert_eq(write(s->go_wr, &c, 1), 1);
+	sys_expect_child_ok(s->pid, "the client connected before the kill");
+	close(s->go_wr);
+	close(s->ready_rd);
+}
+
+static int fresh_client_main(void *arg)
+{
+	(void)arg;
+	return sys_client_lcg(0xc0ffee, 3, STEPS);
+}
+
+/* SIGKILL gives the client no chance to say goodbye while hvd's vCPU
+ * thread is in KVM_RUN for it: hvd learns it only from the socket. It must
+ * stop that vCPU, join its thread and close everything the session held,
+ * without the other sessions noticing. */
+Test(clients, killed_client_is_released_and_others_keep_running, .init = hvd_up,
+    .fini = hvd_down)
+{
+	struct survivor before;
+	int with_fds, with_threads, fds, threads, status;
+
+	survivor_start(&before, 0xbeef);
+	with_fds = sys_proc_count(hvd.pid, "fd");
+	with_threads = sys_proc_count(hvd.pid, "task");
+	int own_threads = sys_hvd_threads(&hvd);
+
+	pid_t victim = start_spinner();
+	threads = sys_hvd_threads(&hvd);
+	cr_assert_eq(threads, own_threads + 1,
+	    "hvd has %d threads while the victim runs, expected %d", threads,
+	    own_threads + 1);
+
+	cr_assert_eq(kill(victim, SIGKILL), 0);
+	cr_assert_eq(waitpid(victim, &status, 0), victim);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	    "the victim ended otherwise (status %#x)", status);
+
+	cr_assert(sys_hvd_settles(&hvd, with_fds, with_threads, &fds, &threads),
+	    "after the kill hvd still has %d fds and %d threads, expected %d and %d",
+	    fds, threads, with_fds, with_threads);
+	cr_assert(sys_hvd_alive(&hvd), "hvd died with its client");
+
+	sys_expect_child_ok(sys_spawn(fresh_client_main, NULL),
+	    "a client connected after the kill");
+	survivor_finish(&before);
+
+	cr_assert(sys_hvd_settles(&hvd, base_fds, base_threads, &fds, &threads),
+	    "after all clients left hvd has %d fds and %d threads, expected %d and %d",
+	    fds, threads, base_fds, base_threads);
+}
