@@ -15,12 +15,15 @@ pc=$(dirname "$(find "$prefix" -name hvclient.pc | head -n 1)")
 export PKG_CONFIG_PATH=$pc
 libdir=$(pkg-config --variable=libdir hvclient)
 ls "$libdir"/libhvclient.so.* > /dev/null
-cc -o "$prefix/hello" "$src/examples/hello/hello.c" "$guestlib" \
+# HVD_CONSUMER_CFLAGS: a sanitizer build's libraries need an instrumented
+# program too.
+cc ${HVD_CONSUMER_CFLAGS:-} -o "$prefix/hello" "$src/examples/hello/hello.c" "$guestlib" \
    $(pkg-config --cflags --libs hvclient)
 LD_LIBRARY_PATH=$libdir "$src/scripts/with-hvd.sh" "$prefix/bin/hvd" "$prefix/hello"
 
 # The same with find_package(hvclient) from a separate CMake project.
 cmake -S "$src/tests/install/consumer" -B "$prefix/consumer" -DCMAKE_PREFIX_PATH="$prefix" \
+      -DCMAKE_C_FLAGS="${HVD_CONSUMER_CFLAGS:-}" \
       -DHELLO_SOURCE="$src/examples/hello/hello.c" -DGUEST_LIB="$guestlib" > /dev/null
 cmake --build "$prefix/consumer" > /dev/null
 LD_LIBRARY_PATH=$libdir "$src/scripts/with-hvd.sh" "$prefix/bin/hvd" "$prefix/consumer/hello"
