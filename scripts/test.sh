@@ -1,11 +1,30 @@
 #!/usr/bin/env bash
-# Install dependencies, build, and run the whole test suite (unit and
-# conformance tests against real KVM). Usage: scripts/test.sh [build-dir]
+# Install dependencies, build, and run the whole test suite:
+#   1. the normal build (warnings are errors) and every test: unit,
+#      conformance in-process and through hvd, system, policy, install,
+#      packaging;
+#   2. the Debian package: built, lintian-checked, installed, used, removed
+#      (changes /usr: meant for disposable machines such as CI);
+#   3. a short run of every fuzz harness (clang's libFuzzer);
+#   4. the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Usage: scripts/test.sh [build-dir]   (HVD_TEST_QUICK=1: step 1 only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
+jobs=$(nproc)
 
 scripts/deps.sh
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHVD_WERROR=ON
-cmake --build "$build" -j"$(nproc)"
-ctest --test-dir "$build" --output-on-failure
+cmake --build "$build" -j"$jobs"
+ctest --test-dir "$build" --output-on-failure -j"$jobs"
+[ "${HVD_TEST_QUICK:-0}" = 1 ] && exit 0
+
+scripts/package-test.sh "$build-package"
+
+if [ -x scripts/fuzz.sh ]; then
+  scripts/fuzz.sh --seconds 10 --build "$build-fuzz"
+fi
+
+cmake -S . -B "$build-asan" -DCMAKE_BUILD_TYPE=Debug -DHVD_SANITIZE=ON -DHVD_WERROR=ON
+cmake --build "$build-asan" -j"$jobs"
+ctest --test-dir "$build-asan" --output-on-failure -j"$jobs"
