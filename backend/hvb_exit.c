@@ -798,6 +798,30 @@ static enum step exit_internal(struct hvb_vcpu *v)
 			return STEP_EXIT;
 		}
 	}
+	/* An invalid opcode (UD2, or bytes that are no instruction) raises #UD
+	 * on real hardware; KVM's emulator reports a failure instead. Raise
+	 * the #UD ourselves: intercepted if the exception bitmap says so,
+	 * else delivered to the guest. */
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
+		struct hvb_insn insn;
+		int d = decode_at(v, g->rip, &insn);
+		if (d == -EINVAL || (d == 0 && insn.map == 1 && insn.opcode == 0x0b)) {
+			if (!(sregs_of(v)->cr0 & CR0_PE))
+				return rm_event(v, 6, 3, 0, (uint16_t)g->rip, (uint16_t)g->rip);
+			if (v->st.c.exc_bitmap & (1u << 6)) {
+				exit_clear(&v->st.exit);
+				v->st.exit.reason = VMX_REASON_EXC_NMI;
+				v->st.exit.irq_info = IRQ_INFO_VALID | IRQ_INFO_HARD_EXC | 6;
+				return STEP_EXIT;
+			}
+			struct kvm_vcpu_events *ev = &run->s.regs.events;
+			ev->exception.injected = 1;
+			ev->exception.nr = 6;
+			ev->exception.has_error_code = 0;
+			run->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
+			return STEP_CONTINUE;
+		}
+	}
 	/* Anything else the emulator cannot run would raise an exception the
 	 * guest has no way to take here; report it as the triple fault real
 	 * hardware ends in (docs/differences.md). */

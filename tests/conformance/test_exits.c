@@ -112,3 +112,37 @@ Test(exits, native_msr_can_be_disabled_again)
 	cf_expect_exit(&vm, VMX_REASON_RDMSR);
 	cf_destroy(&vm);
 }
+
+/* An invalid opcode raises #UD: with bit 6 of the exception bitmap set it
+ * exits as VMX_REASON_EXC_NMI (hardware exception 6, RIP at the
+ * instruction); without it the guest's own handler runs. */
+Test(exits, invalid_opcode_is_intercepted_by_the_exception_bitmap)
+{
+	struct cf_vm vm;
+
+	cf_start(&vm, CF_REAL16, GUEST(ud2));
+	cf_wvmcs(&vm, VMCS_CTRL_EXC_BITMAP, 1u << 6);
+	cf_expect_exit(&vm, VMX_REASON_EXC_NMI);
+	cr_assert_eq(cf_rvmcs(&vm, VMCS_RO_VMEXIT_IRQ_INFO),
+	    IRQ_INFO_VALID | IRQ_INFO_HARD_EXC | 6, "%s", cf_exit_describe(&vm));
+	cr_assert_eq(cf_rreg(&vm, HV_X86_RIP), cf_label(&vm, 0), "%s",
+	    cf_exit_describe(&vm));
+	cf_advance(&vm, 2);
+	cf_expect_hlt(&vm, 1);
+	cf_destroy(&vm);
+}
+
+Test(exits, invalid_opcode_reaches_the_guest_handler)
+{
+	struct cf_vm vm;
+
+	cf_start(&vm, CF_REAL16, GUEST(ud2));
+	cf_wvmcs(&vm, VMCS_CTRL_EXC_BITMAP, 0);
+	cf_wvmcs(&vm, VMCS_GUEST_IDTR_LIMIT, 0x3ff);
+	cf_expect_exit(&vm, VMX_REASON_IO);
+	cr_assert_eq((cf_rvmcs(&vm, VMCS_RO_EXIT_QUALIFIC) >> 16) & 0xffff, 0x66,
+	    "%s", cf_exit_describe(&vm));
+	cf_skip(&vm);
+	cf_expect_hlt(&vm, 1);
+	cf_destroy(&vm);
+}
