@@ -63,8 +63,8 @@ struct hvb_state {
 	/* The client's view where it differs from what KVM is given:
 	 * CR4.VMXE (VMX's fixed bit) and, while the hidden real-mode IVT is
 	 * installed, the IDTR. */
-	bool cr4_vmxe;
-	bool idt_hidden;
+	uint8_t cr4_vmxe;             /* 0 or 1; bytes, not bool: the run page */
+	uint8_t idt_hidden;           /* is client-writable memory */
 	uint64_t idt_base;
 	uint32_t idt_limit;
 	struct hvb_ctls c;

@@ -588,7 +588,7 @@ void hvb_vcpu_import(struct hvb_vcpu *vcpu, const struct hvb_state *client)
 			st->msr_dirty |= 1u << i;
 		}
 	}
-	st->cr4_vmxe = client->cr4_vmxe;
+	st->cr4_vmxe = client->cr4_vmxe != 0;
 	/* While the hidden IVT is in place the client's IDTR lives here;
 	 * otherwise it is part of sregs. Whether it is hidden is ours. */
 	if (st->idt_hidden) {

@@ -19,6 +19,8 @@ int hvc_connect(void);
  * NULL, else closed). Returns 0 when a response arrived (its status says
  * how the call went) or a negative errno when hvd could not be reached. */
 int hvc_rpc(hvd_Request *req, int send_fd, hvd_Response *resp, int *recv_fd);
+/* False once an exchange found hvd gone (no system call). */
+bool hvc_connected(void);
 /* False once hvd has gone away (for waits that are not RPCs). */
 bool hvc_daemon_alive(void);
 /* The VMX capabilities hvd reported at the handshake. */

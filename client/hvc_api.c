@@ -9,6 +9,7 @@
  * hv_return_t in one place, hvc_status.
  */
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdlib.h>
@@ -157,7 +158,7 @@ hv_return_t hv_vm_create(hv_vm_options_t flags)
 
 	pthread_once(&fork_once, fork_register);
 	if ((r = hvc_connect()) < 0)
-		return r == -EPROTONOSUPPORT ? HV_NO_DEVICE : HV_NO_DEVICE;
+		return r == -ENOSPC ? HV_NO_RESOURCES : HV_NO_DEVICE;
 	pthread_mutex_lock(&g.lock);
 	if (g.vm) {
 		pthread_mutex_unlock(&g.lock);
@@ -634,12 +635,18 @@ static void futex_wake(_Atomic uint32_t *addr)
 static hv_return_t run(struct vcpu_slot *v)
 {
 	struct hvd_run_page *page = v->page;
+	if (!hvc_connected())
+		return HV_ERROR; /* an earlier call found hvd gone */
 	uint32_t seq = ++v->seq;
 
+	int cpu = sched_getcpu();
+	atomic_store(&page->client_cpu, (uint32_t)cpu);
 	atomic_store_explicit(&page->req_seq, seq, memory_order_release);
 	if (atomic_load(&page->daemon_sleeping))
 		futex_wake(&page->req_seq);
-	uint64_t until = now_ns() + SPIN_NS;
+	/* Spinning on the CPU hvd's vCPU thread runs on would only delay the
+	 * exit we wait for (kvm-notes.md §12): sleep at once then. */
+	uint64_t until = cpu == (int)atomic_load(&page->daemon_cpu) ? 0 : now_ns() + SPIN_NS;
 	while (atomic_load_explicit(&page->done_seq, memory_order_acquire) != seq) {
 		if (now_ns() < until) {
 			__builtin_ia32_pause();

@@ -14,6 +14,8 @@
 #include <pb_decode.h>
 #include <pb_encode.h>
 
+#include <Hypervisor/hv_error.h>
+
 #include "hvc.h"
 
 static struct {
@@ -177,6 +179,13 @@ int hvc_connect(void)
 	req.op.hello.version = HVD_PROTOCOL_VERSION;
 	if ((r = exchange(&req, -1, &resp, NULL)) < 0)
 		goto out;
+	if (resp.status == (int32_t)HV_NO_RESOURCES) {
+		/* hvd is at its max_clients limit. */
+		close(conn.fd);
+		conn.fd = -1;
+		r = -ENOSPC;
+		goto out;
+	}
 	if (resp.status != 0 || !resp.has_hello ||
 	    resp.hello.version != HVD_PROTOCOL_VERSION ||
 	    resp.hello.run_page_version != HVD_RUN_PAGE_VERSION ||
@@ -194,6 +203,11 @@ int hvc_connect(void)
 out:
 	pthread_mutex_unlock(&conn.lock);
 	return r;
+}
+
+bool hvc_connected(void)
+{
+	return __atomic_load_n(&conn.fd, __ATOMIC_RELAXED) >= 0;
 }
 
 bool hvc_daemon_alive(void)

@@ -89,6 +89,7 @@ struct hvd_vcpu {
 	struct hvd_op *ops, **ops_tail;
 	_Atomic bool stop;
 	_Atomic bool exited;
+	_Atomic uint32_t wake;         /* bumped by posts and stops: a futex word */
 	_Atomic uint64_t runs;
 	_Atomic uint32_t last_exit;
 	_Atomic uint64_t exits[72];    /* by basic exit reason; [71] = other */
@@ -121,6 +122,11 @@ struct hvd_session {
 	uv_poll_t poll;
 	uv_async_t async;              /* vCPU threads post replies here */
 	uv_async_t reaped;             /* teardown finished off the loop */
+	uv_timer_t hello_timer;        /* closes a connection that never says Hello */
+	uv_timer_t rate_timer;         /* resumes reading after a rate refusal */
+	uint64_t rate_audit_ms;        /* last rate refusal audited */
+	uint64_t rate_refused;         /* refusals since then */
+	unsigned inflight;             /* vCPU requests queued, not answered */
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
@@ -178,6 +184,10 @@ int hvd_admin_policy_reload(struct hvd_session *s, Hvd__Request *req, Hvd__Respo
 int hvd_admin_policy_explain(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
 /* Free what an admin handler allocated for its reply. */
 void hvd_admin_reply_free(Hvd__Response *resp);
+
+/* Stop reading a session's requests for `ms`: a client over its request
+ * rate waits in its own socket instead of costing the loop thread. */
+void hvd_session_pause(struct hvd_session *s, uint64_t ms);
 
 /* ---- dispatch (hvd_dispatch.c) ---- */
 

@@ -176,6 +176,15 @@ int hvd_admin_status(struct hvd_session *s, Hvd__Request *req, Hvd__Response *re
 	}
 	st->policy_source = dupstr(d->config_path ? d->config_path : "built-in default");
 	hvp_grant_counts(d->policy, &st->grants_loaded, &st->grants_rejected);
+	const struct hvp_limits *lim = hvp_limits(d->policy);
+	st->max_clients = lim->max_clients;
+	st->max_unauthenticated = lim->max_unauthenticated;
+	st->hello_timeout_ms = lim->hello_timeout_ms;
+	st->max_inflight = lim->max_inflight;
+	st->max_message = lim->max_message;
+	st->max_fds = lim->max_fds;
+	st->host_max_vms = lim->host_max_vms;
+	st->host_max_vcpus = lim->host_max_vcpus;
 	resp->status_reply = st;
 	return -1;
 }

@@ -100,6 +100,16 @@ static int h_hello(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp
 	hello.n_vmx_caps_status = 33;
 	hello.vmx_caps_status = caps_status;
 	resp->hello = &hello;
+	const struct hvp_limits *lim = hvp_limits(s->d->policy);
+	unsigned clients = 0;
+	for (struct hvd_session *o = s->d->sessions; o; o = o->next)
+		clients += !o->closing && o->hello_done;
+	if (lim->max_clients && clients >= lim->max_clients) {
+		resp->status = HV_NO_RESOURCES;
+		resp->error = "hvd has as many clients as it allows (max_clients)";
+		hvd_audit(s, "hello", "quota", resp->error);
+		return -1;
+	}
 	if (req->hello->version != HVD_PROTOCOL_VERSION) {
 		hvd_warn("session %llu speaks protocol %u, hvd speaks %u",
 			 (unsigned long long)s->id, req->hello->version, HVD_PROTOCOL_VERSION);
@@ -447,6 +457,23 @@ const char *hvd_dispatch_check_table(void)
 	return NULL;
 }
 
+static unsigned host_vms(struct hvd_daemon *d)
+{
+	unsigned n = 0;
+	for (struct hvd_session *o = d->sessions; o; o = o->next)
+		n += !o->closing && o->vm;
+	return n;
+}
+
+static unsigned host_vcpus(struct hvd_daemon *d)
+{
+	unsigned n = 0;
+	for (struct hvd_session *o = d->sessions; o; o = o->next)
+		if (!o->closing)
+			n += live_vcpus(o);
+	return n;
+}
+
 /*
  * The one policy check every request passes. Returns HV_SUCCESS or the
  * status to answer with; decisions with consequences are audited.
@@ -462,7 +489,21 @@ static int32_t authorize(struct hvd_session *s, const struct handler *h,
 	if (q->max_rpc_rate && s->tenant &&
 	    !hvp_rate_take(&s->tenant->rate, q->max_rpc_rate, hvd_now_ms() * 1000000ull)) {
 		snprintf(why, len, "rate of requests above %u/s", q->max_rpc_rate);
-		hvd_audit(s, h->name, "quota", why);
+		/* One audit line a second per client, with the count, so a
+		 * flood cannot fill the disk. */
+		uint64_t now = hvd_now_ms();
+		s->rate_refused++;
+		if (now - s->rate_audit_ms >= 1000) {
+			char line[160];
+			snprintf(line, sizeof(line), "%s (%llu refused since the last line)", why,
+				 (unsigned long long)s->rate_refused);
+			hvd_audit(s, h->name, "quota", line);
+			s->rate_audit_ms = now;
+			s->rate_refused = 0;
+		}
+		/* Make the flooder wait for its next token before hvd reads
+		 * from it again. */
+		hvd_session_pause(s, 1000 / q->max_rpc_rate + 1);
 		return HV_NO_RESOURCES;
 	}
 	switch (h->act) {
@@ -480,6 +521,13 @@ static int32_t authorize(struct hvd_session *s, const struct handler *h,
 		}
 		if (s->vm)
 			return HV_SUCCESS; /* HV_BUSY from the handler */
+		if (host_vms(s->d) >= hvp_limits(s->d->policy)->host_max_vms &&
+		    hvp_limits(s->d->policy)->host_max_vms) {
+			snprintf(why, len, "the host has as many VMs as it allows (host_max_vms %u)",
+				 hvp_limits(s->d->policy)->host_max_vms);
+			hvd_audit(s, h->name, "quota", why);
+			return HV_NO_RESOURCES;
+		}
 		if (hvp_check_vm(q, u, why, len) < 0) {
 			hvd_audit(s, h->name, "quota", why);
 			return HV_NO_RESOURCES;
@@ -496,6 +544,13 @@ static int32_t authorize(struct hvd_session *s, const struct handler *h,
 		uint32_t in_vm = 0;
 		for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
 			in_vm += s->vcpus[i] && !atomic_load(&s->vcpus[i]->exited);
+		uint32_t host_max = hvp_limits(s->d->policy)->host_max_vcpus;
+		if (host_max && host_vcpus(s->d) >= host_max) {
+			snprintf(why, len, "the host has as many vCPUs as it allows "
+				 "(host_max_vcpus %u)", host_max);
+			hvd_audit(s, h->name, "quota", why);
+			return HV_NO_RESOURCES;
+		}
 		if (hvp_check_vcpu(q, u, in_vm, why, len) < 0) {
 			hvd_audit(s, h->name, "quota", why);
 			return HV_NO_RESOURCES;
@@ -561,11 +616,18 @@ void hvd_dispatch(struct hvd_session *s, Hvd__Request *req, int fd)
 		resp.status = HV_BAD_ARGUMENT;
 		goto reply;
 	}
+	unsigned max_inflight = hvp_limits(s->d->policy)->max_inflight;
+	if (max_inflight && s->inflight >= max_inflight) {
+		resp.status = HV_BUSY;
+		resp.error = "too many vCPU requests waiting for an answer (max_inflight)";
+		goto reply;
+	}
 	struct hvd_op *op = calloc(1, sizeof(*op));
 	if (!op) {
 		resp.status = HV_NO_RESOURCES;
 		goto reply;
 	}
+	s->inflight++;
 	op->session = s;
 	op->request_id = req->id;
 	op->req = req;
@@ -579,5 +641,10 @@ reply:
 		close(fd);
 	hvd_session_reply(s, &resp, out_fd);
 	hvd_admin_reply_free(&resp);
+	/* A refused handshake (version, max_clients) ends the connection
+	 * once the client has the reason. */
+	bool refused = req->op_case == HVD__REQUEST__OP_HELLO && resp.status != HV_SUCCESS;
 	hvd__request__free_unpacked(req, NULL);
+	if (refused)
+		hvd_session_close(s, "handshake refused");
 }

@@ -87,6 +87,8 @@ static void session_async(uv_async_t *h)
 	while (list) {
 		struct hvd_op *op = list;
 		list = op->next;
+		if (s->inflight)
+			s->inflight--;
 		if (!s->closing) {
 			Hvd__Response resp = HVD__RESPONSE__INIT;
 			resp.id = op->request_id;
@@ -199,11 +201,17 @@ void hvd_session_close(struct hvd_session *s, const char *why)
 	hvd_audit(s, "session", "closed", why);
 	uv_poll_stop(&s->poll);
 	uv_close((uv_handle_t *)&s->poll, handle_closed);
-	close(s->fd);
-	s->fd = -1;
+	uv_timer_stop(&s->hello_timer);
+	uv_close((uv_handle_t *)&s->hello_timer, handle_closed);
+	uv_timer_stop(&s->rate_timer);
+	uv_close((uv_handle_t *)&s->rate_timer, handle_closed);
+	/* Stop the vCPUs before the client can see the connection gone: a
+	 * run it asks for afterwards must not succeed. */
 	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
 		if (s->vcpus[i])
 			hvd_vcpu_stop(s->vcpus[i]);
+	close(s->fd);
+	s->fd = -1;
 	if (pthread_create(&t, NULL, reaper_main, s) == 0) {
 		pthread_detach(t);
 		return;
@@ -212,6 +220,21 @@ void hvd_session_close(struct hvd_session *s, const char *why)
 	 * so joining them here is short. */
 	hvd_warn("session %llu: tearing down on the loop thread", (unsigned long long)s->id);
 	reaper_main(s);
+}
+
+static void on_rate_resume(uv_timer_t *t)
+{
+	struct hvd_session *s = t->data;
+	if (!s->closing)
+		uv_poll_start(&s->poll, UV_READABLE | UV_DISCONNECT, session_read);
+}
+
+void hvd_session_pause(struct hvd_session *s, uint64_t ms)
+{
+	if (s->closing)
+		return;
+	uv_poll_stop(&s->poll);
+	uv_timer_start(&s->rate_timer, on_rate_resume, ms ? ms : 1, 0);
 }
 
 /* ---- receiving ---- */
@@ -266,11 +289,12 @@ static void session_read(uv_poll_t *h, int status, int events)
 		hvd_session_close(s, "client disconnected");
 		return;
 	}
+	const struct hvp_limits *lim = hvp_limits(s->d->policy);
 	const char *bad = NULL;
-	if (msg.msg_flags & MSG_TRUNC)
-		bad = "message larger than the protocol allows";
-	else if (msg.msg_flags & MSG_CTRUNC || nfds > 1)
-		bad = "more than one file descriptor";
+	if ((msg.msg_flags & MSG_TRUNC) || (lim->max_message && (size_t)n > lim->max_message))
+		bad = "message larger than the limit (max_message)";
+	else if (msg.msg_flags & MSG_CTRUNC || nfds > 1 || (unsigned)nfds > lim->max_fds)
+		bad = "too many file descriptors in one message (max_fds)";
 	Hvd__Request *req = NULL;
 	if (!bad) {
 		req = hvd__request__unpack(NULL, (size_t)n, buf);
@@ -291,6 +315,13 @@ static void session_read(uv_poll_t *h, int status, int events)
 }
 
 /* ---- accepting ---- */
+
+static void on_hello_timeout(uv_timer_t *t)
+{
+	struct hvd_session *s = t->data;
+	if (!s->hello_done)
+		hvd_session_close(s, "no Hello in time (hello_timeout_ms)");
+}
 
 static void on_accept(uv_poll_t *h, int status, int events);
 
@@ -348,10 +379,14 @@ static void on_accept(uv_poll_t *h, int status, int events)
 	s->poll.data = s;
 	s->async.data = s;
 	s->reaped.data = s;
+	s->hello_timer.data = s;
+	s->rate_timer.data = s;
 	uv_poll_init(d->loop, &s->poll, fd);
 	uv_async_init(d->loop, &s->async, session_async);
 	uv_async_init(d->loop, &s->reaped, reaper_done);
-	s->handles = 3;
+	uv_timer_init(d->loop, &s->hello_timer);
+	uv_timer_init(d->loop, &s->rate_timer);
+	s->handles = 5;
 	uv_poll_start(&s->poll, UV_READABLE | UV_DISCONNECT, session_read);
 	s->next = d->sessions;
 	if (d->sessions)
@@ -361,6 +396,19 @@ static void on_accept(uv_poll_t *h, int status, int events)
 	hvd_info("session %llu opened (pid %d uid %d %s)", (unsigned long long)s->id,
 		 (int)s->pid, (int)s->uid, s->ident.exe);
 	hvd_policy_evaluate(s);
+
+	/* Connections that have not said Hello cost a descriptor and a
+	 * session each: few of them, and not for long. */
+	const struct hvp_limits *lim = hvp_limits(d->policy);
+	unsigned unauth = 0;
+	for (struct hvd_session *o = d->sessions; o; o = o->next)
+		unauth += !o->closing && !o->hello_done;
+	if (lim->max_unauthenticated && unauth > lim->max_unauthenticated) {
+		hvd_session_close(s, "too many connections without Hello (max_unauthenticated)");
+		return;
+	}
+	if (lim->hello_timeout_ms)
+		uv_timer_start(&s->hello_timer, on_hello_timeout, lim->hello_timeout_ms, 0);
 }
 
 /* Start listening. Under systemd socket activation (hvd.socket) the

@@ -4,6 +4,7 @@
  * ops. The loop thread therefore never blocks in KVM.
  */
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdlib.h>
@@ -41,6 +42,35 @@ static void futex_wait(_Atomic uint32_t *addr, uint32_t val, long timeout_ns)
 static void futex_wake(_Atomic uint32_t *addr)
 {
 	syscall(SYS_futex, addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+
+/*
+ * Sleep until the client asks for a run (req_seq, in the shared page,
+ * leaves `done`) or hvd posts work or a stop (v->wake leaves `wake`).
+ * Waiting on both words at once leaves no window for a lost wake-up.
+ * Kernels without futex_waitv (before 5.16) poll the queue every ms.
+ */
+static void wait_for_work(struct hvd_vcpu *v, uint32_t done, uint32_t wake)
+{
+	struct futex_waitv w[2] = {
+		{ .val = done, .uaddr = (uintptr_t)&v->page->req_seq, .flags = FUTEX_32 },
+		{ .val = wake, .uaddr = (uintptr_t)&v->wake, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG },
+	};
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += 1;
+	if (syscall(SYS_futex_waitv, w, 2, 0, &until, CLOCK_MONOTONIC) < 0 && errno == ENOSYS)
+		futex_wait(&v->page->req_seq, done, 1000000l);
+}
+
+static void wake_thread(struct hvd_vcpu *v)
+{
+	atomic_fetch_add(&v->wake, 1);
+	syscall(SYS_futex, &v->wake, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 static struct hvd_op *op_pop(struct hvd_vcpu *v)
@@ -83,9 +113,12 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 
 	memcpy(&copy, (const void *)&page->state, sizeof(copy));
 	hvb_vcpu_import(v->vcpu, &copy);
+	atomic_store(&page->daemon_cpu, (uint32_t)sched_getcpu());
 	r = hvb_vcpu_run(v->vcpu);
+	/* Debug level: a client breaking its own vCPU could otherwise fill
+	 * the log at the rate of its runs. */
 	if (r < 0)
-		hvd_warn("session %llu vcpu %u: run failed: %s",
+		hvd_debug("session %llu vcpu %u: run failed: %s",
 			 (unsigned long long)v->session->id, v->id, strerror(-r));
 	hvb_vcpu_export(v->vcpu, &page->state);
 	page->result = hvb_errno_to_hv(r);
@@ -113,6 +146,10 @@ static void *vcpu_main(void *arg)
 	bool destroyed = false;
 
 	while (!destroyed) {
+		if (atomic_load(&v->stop)) {
+			/* A run requested after the stop must not look served. */
+			break;
+		}
 		struct hvd_op *op = op_pop(v);
 		if (op) {
 			/* The owner thread waits for this reply, so the page is
@@ -143,16 +180,21 @@ static void *vcpu_main(void *arg)
 			done = req;
 			continue;
 		}
+		uint32_t wake = atomic_load(&v->wake);
+		if (op_pending(v))
+			continue;
+		/* Poll briefly for the next run, unless the client sits on our
+		 * CPU: then spinning only keeps it from asking. */
 		uint64_t until = now_ns() + SPIN_NS;
-		while (now_ns() < until && atomic_load(&page->req_seq) == done &&
-		       !atomic_load(&v->stop))
+		bool shared_cpu = sched_getcpu() == (int)atomic_load(&page->client_cpu);
+		while (!shared_cpu && now_ns() < until && atomic_load(&page->req_seq) == done &&
+		       atomic_load(&v->wake) == wake)
 			__builtin_ia32_pause();
-		if (atomic_load(&page->req_seq) != done)
+		if (atomic_load(&page->req_seq) != done || atomic_load(&v->wake) != wake)
 			continue;
 		atomic_store(&page->daemon_sleeping, 1);
-		if (atomic_load(&page->req_seq) == done && !atomic_load(&v->stop) &&
-		    !op_pending(v))
-			futex_wait(&page->req_seq, done, 1000000000l);
+		if (atomic_load(&page->req_seq) == done && !atomic_load(&v->stop))
+			wait_for_work(v, done, wake);
 		atomic_store(&page->daemon_sleeping, 0);
 	}
 	if (!destroyed) {
@@ -239,7 +281,7 @@ void hvd_vcpu_post(struct hvd_vcpu *v, struct hvd_op *op)
 	/* Wake the thread if it sleeps waiting for a run. (If it is in the
 	 * guest, only a raw client asking from another thread can cause that;
 	 * the op then waits for the exit, and only that client waits.) */
-	futex_wake(&v->page->req_seq);
+	wake_thread(v);
 }
 
 void hvd_vcpu_kick(struct hvd_vcpu *v)
@@ -255,7 +297,7 @@ void hvd_vcpu_stop(struct hvd_vcpu *v)
 {
 	atomic_store(&v->stop, true);
 	hvd_vcpu_kick(v);
-	futex_wake(&v->page->req_seq);
+	wake_thread(v);
 }
 
 void hvd_vcpu_free(struct hvd_vcpu *v)

@@ -28,6 +28,18 @@ static int print_json(const Hvd__StatusReply *st)
 	hvctl_json_str(o, "policy_source", st->policy_source);
 	hvctl_json_u64(o, "grants_loaded", st->grants_loaded);
 	hvctl_json_u64(o, "grants_rejected", st->grants_rejected);
+	json_object *lim = json_object_new_object();
+	if (lim) {
+		hvctl_json_u64(lim, "max_clients", st->max_clients);
+		hvctl_json_u64(lim, "max_unauthenticated", st->max_unauthenticated);
+		hvctl_json_u64(lim, "hello_timeout_ms", st->hello_timeout_ms);
+		hvctl_json_u64(lim, "max_inflight", st->max_inflight);
+		hvctl_json_u64(lim, "max_message", st->max_message);
+		hvctl_json_u64(lim, "max_fds", st->max_fds);
+		hvctl_json_u64(lim, "host_max_vms", st->host_max_vms);
+		hvctl_json_u64(lim, "host_max_vcpus", st->host_max_vcpus);
+		json_object_object_add(o, "limits", lim);
+	}
 	return hvctl_json_print(o);
 }
 
@@ -51,6 +63,11 @@ static void print_human(const Hvd__StatusReply *st)
 	hvctl_kv("guest memory", "%s", hvctl_fmt_bytes(buf, sizeof(buf), st->guest_memory));
 	hvctl_kv("policy", "%s", st->policy_source);
 	hvctl_kv("grants", "%u loaded, %u rejected", st->grants_loaded, st->grants_rejected);
+	hvctl_kv("client limits", "%u clients (%u without Hello, %u ms to say it), "
+		 "%u vCPU requests queued per client", st->max_clients,
+		 st->max_unauthenticated, st->hello_timeout_ms, st->max_inflight);
+	hvctl_kv("other limits", "messages %u bytes, %u fd; host %u VMs, %u vCPUs (0 = none)",
+		 st->max_message, st->max_fds, st->host_max_vms, st->host_max_vcpus);
 }
 
 int hvctl_cmd_status(int argc, char *argv[], struct hvctl *ctx)

@@ -124,6 +124,21 @@ bool hvp_rate_take(struct hvp_rate *r, uint32_t per_second, uint64_t now_ns);
 /* Is `uid` an administrator (root, or a member of the admin group)? */
 bool hvp_is_admin(const struct hvp_policy *p, const struct hvp_identity *id);
 
+/* Host-wide limits an administrator sets in [hvd]; what happens at each
+ * is a clear error to the one who hits it (docs/policy.md). 0 = none,
+ * except where noted. */
+struct hvp_limits {
+	uint32_t max_clients;         /* connections at once */
+	uint32_t max_unauthenticated; /* connections that have not sent Hello */
+	uint32_t hello_timeout_ms;    /* a silent connection is closed after this */
+	uint32_t max_inflight;        /* vCPU requests queued per client */
+	uint32_t max_message;         /* bytes per request, at most HVD_MAX_MESSAGE */
+	uint32_t max_fds;             /* descriptors per message: 0 or 1 */
+	uint32_t host_max_vms;
+	uint32_t host_max_vcpus;
+};
+const struct hvp_limits *hvp_limits(const struct hvp_policy *p);
+
 /* Audit destination from the configuration ("-" or empty: stderr). */
 const char *hvp_audit_path(const struct hvp_policy *p);
 

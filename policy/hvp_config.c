@@ -211,6 +211,16 @@ static struct hvp_policy *policy_new(void)
 	if (!p)
 		return NULL;
 	p->defaults = hvp__builtin_quota;
+	p->limits = (struct hvp_limits){
+		.max_clients = 1024,
+		.max_unauthenticated = 64,
+		.hello_timeout_ms = 10000,
+		.max_inflight = 64,
+		.max_message = 8192,
+		.max_fds = 1,
+		.host_max_vms = 512,
+		.host_max_vcpus = 2048,
+	};
 	p->audit = strdup("-");
 	if (!p->audit) {
 		free(p);
@@ -291,6 +301,8 @@ enum section { SEC_NONE, SEC_HVD, SEC_DEFAULTS, SEC_TENANT, SEC_RULE };
 
 enum key_id {
 	K_ADMIN_GROUP, K_AUDIT, K_TRUSTED_KEY, K_GRANTS,
+	K_L_MAX_CLIENTS, K_L_MAX_UNAUTH, K_L_HELLO_TIMEOUT, K_L_MAX_INFLIGHT,
+	K_L_MAX_MESSAGE, K_L_MAX_FDS, K_L_HOST_MAX_VMS, K_L_HOST_MAX_VCPUS,
 	K_MAX_VMS, K_MAX_VCPUS_PER_VM, K_MAX_VCPUS, K_MAX_MEMORY, K_MAX_MAPPINGS,
 	K_MAX_RPC_RATE,
 	K_UID, K_USER, K_GROUP, K_ENTITLEMENTS, K_TENANT,
@@ -309,6 +321,14 @@ static const struct {
 	[K_AUDIT] = { "audit", IN_HVD, false },
 	[K_TRUSTED_KEY] = { "trusted_key", IN_HVD, true },
 	[K_GRANTS] = { "grants", IN_HVD, false },
+	[K_L_MAX_CLIENTS] = { "max_clients", IN_HVD, false },
+	[K_L_MAX_UNAUTH] = { "max_unauthenticated", IN_HVD, false },
+	[K_L_HELLO_TIMEOUT] = { "hello_timeout_ms", IN_HVD, false },
+	[K_L_MAX_INFLIGHT] = { "max_inflight", IN_HVD, false },
+	[K_L_MAX_MESSAGE] = { "max_message", IN_HVD, false },
+	[K_L_MAX_FDS] = { "max_fds", IN_HVD, false },
+	[K_L_HOST_MAX_VMS] = { "host_max_vms", IN_HVD, false },
+	[K_L_HOST_MAX_VCPUS] = { "host_max_vcpus", IN_HVD, false },
 	[K_MAX_VMS] = { "max_vms", IN_QUOTA, false },
 	[K_MAX_VCPUS_PER_VM] = { "max_vcpus_per_vm", IN_QUOTA, false },
 	[K_MAX_VCPUS] = { "max_vcpus", IN_QUOTA, false },
@@ -594,11 +614,46 @@ static int set_entitlements(struct load *l, struct hvp__rule *rule, const char *
 	return !l->err_line;
 }
 
+const struct hvp_limits *hvp_limits(const struct hvp_policy *p)
+{
+	return &p->limits;
+}
+
+static int set_limit(struct load *l, enum key_id k, const char *value)
+{
+	struct hvp_limits *lim = &l->p->limits;
+	uint64_t max = k == K_L_MAX_MESSAGE ? 8192 : k == K_L_MAX_FDS ? 1 : UINT32_MAX;
+	uint64_t v;
+	int r = parse_u64(value, max, &v);
+	if (r == -ERANGE)
+		return fail(l, l->lineno, "%s: %s is out of range (at most %llu)", keys[k].name,
+			    value, (unsigned long long)max);
+	if (r < 0)
+		return fail(l, l->lineno, "%s: bad number '%s'", keys[k].name, value);
+	if (k == K_L_MAX_MESSAGE && v < 256)
+		return fail(l, l->lineno, "max_message: %s is too small for the protocol "
+			    "(at least 256)", value);
+	switch (k) {
+	case K_L_MAX_CLIENTS: lim->max_clients = (uint32_t)v; break;
+	case K_L_MAX_UNAUTH: lim->max_unauthenticated = (uint32_t)v; break;
+	case K_L_HELLO_TIMEOUT: lim->hello_timeout_ms = (uint32_t)v; break;
+	case K_L_MAX_INFLIGHT: lim->max_inflight = (uint32_t)v; break;
+	case K_L_MAX_MESSAGE: lim->max_message = (uint32_t)v; break;
+	case K_L_MAX_FDS: lim->max_fds = (uint32_t)v; break;
+	case K_L_HOST_MAX_VMS: lim->host_max_vms = (uint32_t)v; break;
+	case K_L_HOST_MAX_VCPUS: lim->host_max_vcpus = (uint32_t)v; break;
+	default: break;
+	}
+	return 1;
+}
+
 static int set_hvd(struct load *l, enum key_id k, const char *value)
 {
 	struct hvp_policy *p = l->p;
 	int r;
 
+	if (k >= K_L_MAX_CLIENTS && k <= K_L_HOST_MAX_VCPUS)
+		return set_limit(l, k, value);
 	switch (k) {
 	case K_ADMIN_GROUP:
 		r = hvp__lookup_group(value, &p->admin_gid);

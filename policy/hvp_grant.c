@@ -42,6 +42,33 @@ int hvp_keygen(uint8_t pk[32], uint8_t sk[64])
 
 /* ---- the signed content ---- */
 
+
+/*
+ * libplist (2.2) asserts, and so would abort hvd, on strings and keys with
+ * an embedded NUL. XML plists are text: refuse NUL bytes and character
+ * references to U+0000 before parsing, so no such string can arise.
+ */
+static bool plist_text_safe(const char *buf, size_t len)
+{
+	if (memchr(buf, 0, len))
+		return false;
+	for (size_t i = 0; i + 2 < len; i++) {
+		if (buf[i] != '&' || buf[i + 1] != '#')
+			continue;
+		size_t j = i + 2;
+		if (j < len && (buf[j] == 'x' || buf[j] == 'X'))
+			j++;
+		size_t zeros = 0;
+		while (j < len && buf[j] == '0') {
+			j++;
+			zeros++;
+		}
+		if (zeros && j < len && buf[j] == ';')
+			return false;
+	}
+	return true;
+}
+
 static bool is_type(plist_t node, plist_type type)
 {
 	return node && plist_get_node_type(node) == type;
@@ -109,7 +136,8 @@ static int parse_body(const char *body, size_t len, struct hvp__grant *g, char *
 		snprintf(why, whylen, "malformed: no plist or too large");
 		return -EBADMSG;
 	}
-	plist_from_xml(body, (uint32_t)len, &root);
+	if (plist_text_safe(body, len))
+		plist_from_xml(body, (uint32_t)len, &root);
 	if (!is_type(root, PLIST_DICT)) {
 		snprintf(why, whylen, "malformed: not an XML plist with a dict");
 		goto out_free;
@@ -333,8 +361,10 @@ int hvp_grant_plist(const uint8_t hash[HVP_HASH_BYTES], const char *entitlements
 	if (uid < -1 || uid > (int64_t)(uid_t)-2 || expires < 0 ||
 	    (group && (!*group || strlen(group) >= HVP_NAME_MAX)) || ent_len > UINT32_MAX)
 		return -EINVAL;
-	/* Developers' entitlements files come as XML or binary plists. */
-	plist_from_memory(entitlements_plist, (uint32_t)ent_len, &ents);
+	/* Entitlements files as developers write them for codesign: XML.
+	 * (Binary plists are refused: see plist_text_safe.) */
+	if (plist_text_safe(entitlements_plist, ent_len))
+		plist_from_xml(entitlements_plist, (uint32_t)ent_len, &ents);
 	if (!is_type(ents, PLIST_DICT))
 		goto out_free;
 	/* hvd's entitlements are all booleans: a value of another type means

@@ -59,6 +59,7 @@ struct hvp_policy {
 	struct hvp__tenant *tenants;
 	unsigned ntenants;
 	struct hvp_quota defaults;      /* built-in, overlaid by [defaults] */
+	struct hvp_limits limits;
 	bool has_admin_group;
 	gid_t admin_gid;
 	char *audit;

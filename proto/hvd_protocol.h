@@ -13,7 +13,7 @@
 
 /* Bumped on any incompatible change to hvd.proto or the run page. */
 #define HVD_PROTOCOL_VERSION 1
-#define HVD_RUN_PAGE_VERSION 1
+#define HVD_RUN_PAGE_VERSION 2
 
 /* No message (either direction) is larger; nanopb's bounds in hvd.options
  * keep the largest, a Response with 4 KiB of FPU state, under it. */
@@ -53,7 +53,10 @@ struct hvd_run_page {
 	_Atomic uint32_t client_sleeping;
 	_Atomic uint32_t daemon_sleeping;
 	int32_t result;               /* hv_return_t of the last run */
-	uint32_t reserved;
+	/* Where each side last ran: a side that shares its peer's CPU sleeps
+	 * at once instead of spinning (spinning would starve the peer). */
+	_Atomic uint32_t client_cpu;
+	_Atomic uint32_t daemon_cpu;
 	struct hvb_state state;
 };
 

@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config nasm
   libcriterion-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler
   nanopb libnanopb-dev libsodium-dev libinih-dev libplist-dev libjson-c-dev libsystemd-dev
-  doxygen lintian
+  doxygen lintian clang libclang-rt-14-dev
 )
 
 missing=()

@@ -22,7 +22,7 @@ ctest --test-dir "$build" --output-on-failure -j"$jobs"
 scripts/package-test.sh "$build-package"
 
 if [ -x scripts/fuzz.sh ]; then
-  scripts/fuzz.sh --seconds 10 --build "$build-fuzz"
+  scripts/fuzz.sh --seconds 10 --build-dir "$build-fuzz"
 fi
 
 cmake -S . -B "$build-asan" -DCMAKE_BUILD_TYPE=Debug -DHVD_SANITIZE=ON -DHVD_WERROR=ON

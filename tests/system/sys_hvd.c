@@ -35,8 +35,14 @@ void sys_sleep_ms(long ms)
 
 void sys_hvd_spawn(struct sys_hvd *d)
 {
+	sys_hvd_spawn_config(d, NULL);
+}
+
+void sys_hvd_spawn_config(struct sys_hvd *d, const char *config)
+{
 	const char *bin = getenv("HVD_TEST_DAEMON");
 	pid_t parent = getpid();
+	char conf[160];
 
 	memset(d, 0, sizeof(*d));
 	d->pid = -1;
@@ -44,6 +50,20 @@ void sys_hvd_spawn(struct sys_hvd *d)
 	strcpy(d->dir, "/tmp/hvd-system.XXXXXX");
 	cr_assert_not_null(mkdtemp(d->dir), "mkdtemp: %s", strerror(errno));
 	snprintf(d->sock, sizeof(d->sock), "%s/hvd.sock", d->dir);
+	snprintf(conf, sizeof(conf), "%s/hvd.conf", d->dir);
+	if (config) {
+		FILE *f = fopen(conf, "w");
+		cr_assert_not_null(f);
+		for (const char *p = config; *p; p++) {
+			if (strncmp(p, "@AUDIT@", 7) == 0) {
+				fprintf(f, "%s/audit.jsonl", d->dir);
+				p += 6;
+			} else {
+				fputc(*p, f);
+			}
+		}
+		fclose(f);
+	}
 	d->pid = fork();
 	cr_assert_neq(d->pid, -1, "fork: %s", strerror(errno));
 	if (d->pid == 0) {
@@ -54,7 +74,11 @@ void sys_hvd_spawn(struct sys_hvd *d)
 		/* Only stdio: the test runner's descriptors would otherwise
 		 * count as hvd's own and outlive the test in hvd. */
 		close_range(3, ~0u, 0);
-		execl(bin, bin, "--socket", d->sock, "--log-level", "warn", (char *)NULL);
+		if (config)
+			execl(bin, bin, "--socket", d->sock, "--config", conf, "--log-level",
+			      "warn", (char *)NULL);
+		else
+			execl(bin, bin, "--socket", d->sock, "--log-level", "warn", (char *)NULL);
 		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
 		_exit(127);
 	}
@@ -72,7 +96,12 @@ static bool listening(struct sys_hvd *d)
 
 void sys_hvd_start(struct sys_hvd *d)
 {
-	sys_hvd_spawn(d);
+	sys_hvd_start_config(d, NULL);
+}
+
+void sys_hvd_start_config(struct sys_hvd *d, const char *config)
+{
+	sys_hvd_spawn_config(d, config);
 	for (long long end = sys_now_ms() + SYS_WAIT_MS; sys_now_ms() < end;) {
 		if (listening(d)) {
 			setenv("HVD_SOCKET", d->sock, 1);

@@ -30,6 +30,13 @@ struct sys_hvd {
 /* Forks and execs hvd on a new private socket, without waiting. */
 void sys_hvd_spawn(struct sys_hvd *d);
 
+/* The same with a policy file whose text is `config` (written into the
+ * private directory; "@AUDIT@" in it is replaced by a path there). */
+void sys_hvd_spawn_config(struct sys_hvd *d, const char *config);
+
+/* Starts hvd with a policy (see sys_hvd_spawn_config) and waits for it. */
+void sys_hvd_start_config(struct sys_hvd *d, const char *config);
+
 /* Starts hvd, waits for its socket, sets HVD_SOCKET. Asserts. */
 void sys_hvd_start(struct sys_hvd *d);
 
