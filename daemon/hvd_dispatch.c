@@ -494,7 +494,7 @@ static int32_t authorize(struct hvd_session *s, const struct handler *h,
 		uint64_t now = hvd_now_ms();
 		s->rate_refused++;
 		if (now - s->rate_audit_ms >= 1000) {
-			char line[160];
+			char line[640];
 			snprintf(line, sizeof(line), "%s (%llu refused since the last line)", why,
 				 (unsigned long long)s->rate_refused);
 			hvd_audit(s, h->name, "quota", line);
@@ -514,7 +514,7 @@ static int32_t authorize(struct hvd_session *s, const struct handler *h,
 		return HV_SUCCESS;
 	case ACT_VM_CREATE:
 		if (!(s->grant.ents & HVP_HYPERVISOR)) {
-			snprintf(why, len, "no %s entitlement (%s)", HVP_ENT_HYPERVISOR,
+			snprintf(why, len, "no %s entitlement (%.400s)", HVP_ENT_HYPERVISOR,
 				 s->grant.reason);
 			hvd_audit(s, h->name, "deny", why);
 			return HV_DENIED;

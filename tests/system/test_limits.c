@@ -128,7 +128,7 @@ static int raw_connect(const char *path)
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	cr_assert_geq(fd, 0);
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%.100s", path);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0,
 		     "connect: %s", strerror(errno));
 	return fd;
