@@ -104,8 +104,10 @@ static void session_async(uv_async_t *h)
 			/* The thread has ended: reap it and free the id. */
 			for (unsigned i = 0; i < HVB_MAX_VCPUS; i++) {
 				struct hvd_vcpu *v = s->vcpus[i];
-				if (v && atomic_load(&v->exited) && v->vcpu == NULL &&
-				    v->id == (unsigned)op->value) {
+				/* The backend vCPU is gone (the thread cleared
+				 * it before answering); the thread itself is on
+				 * its way out, so joining it here is short. */
+				if (v && v->vcpu == NULL && v->id == (unsigned)op->value) {
 					s->vcpus[i] = NULL;
 					hvd_vcpu_free(v);
 					if (s->tenant && op->status == 0)
