@@ -155,6 +155,15 @@ void hvd_server_stop(struct hvd_daemon *d);
 int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd);
 void hvd_session_close(struct hvd_session *s, const char *why);
 
+/* ---- least privilege (hvd_sandbox.c) ---- */
+
+/* Keep only CAP_SYS_PTRACE, with no_new_privs (when running as root). */
+int hvd_sandbox_drop_privileges(void);
+/* The seccomp filter of a vCPU thread; applies to the calling thread. */
+int hvd_sandbox_vcpu_thread(void);
+/* Set by --no-sandbox (for debugging with tools the filter would stop). */
+extern bool hvd_sandbox_off;
+
 /* ---- policy, tenants and audit (hvd_policy.c) ---- */
 
 uint64_t hvd_now_ms(void);

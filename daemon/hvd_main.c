@@ -26,7 +26,9 @@ static void usage(FILE *out)
 		"  --config FILE      policy file (default " HVD_DEFAULT_CONFIG " if it\n"
 		"                     exists, else the built-in policy: root and hvd's\n"
 		"                     own uid may create VMs)\n"
-		"  --log-level LEVEL  error, warn, info (default) or debug\n");
+		"  --log-level LEVEL  error, warn, info (default) or debug\n"
+		"  --no-sandbox       keep capabilities and run vCPU threads without\n"
+		"                     their seccomp filter (debugging only)\n");
 }
 
 static void on_hup(uv_signal_t *h, int signum)
@@ -52,6 +54,7 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "no-sandbox", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -63,8 +66,11 @@ int main(int argc, char **argv)
 	enum hvd_log_level level;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "s:l:c:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:l:c:nh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'n':
+			hvd_sandbox_off = true;
+			break;
 		case 's':
 			path = optarg;
 			break;
@@ -139,6 +145,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hvd_info("listening on %s", d.activated ? "the socket systemd passed" : path);
+	/* Setup is done: from here on hvd needs only KVM (open already), the
+	 * socket, and CAP_SYS_PTRACE for identifying peers. Before any thread
+	 * exists, since capabilities are per thread. */
+	if (!hvd_sandbox_off && (r = hvd_sandbox_drop_privileges()) < 0) {
+		hvd_err("cannot drop privileges: %s", strerror(-r));
+		return 1;
+	}
 	sd_notify(0, "READY=1");
 
 	uv_run(d.loop, UV_RUN_DEFAULT);

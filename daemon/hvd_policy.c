@@ -176,8 +176,14 @@ int hvd_policy_identify(struct hvd_session *s)
 	if (getsockopt(s->fd, SOL_SOCKET, SO_PEERPIDFD, &s->pidfd, &len) < 0)
 		s->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
 	int r = hvp_identity_exe(s->d->hash_cache, cred.pid, id);
-	if (r < 0 || s->pidfd < 0 ||
-	    syscall(SYS_pidfd_send_signal, s->pidfd, 0, NULL, 0) < 0) {
+	/* Signal 0 only asks "still there?": EPERM (another user's process,
+	 * hvd holding no CAP_KILL) means yes; ESRCH means it is gone. */
+	bool alive = s->pidfd >= 0 &&
+		     (syscall(SYS_pidfd_send_signal, s->pidfd, 0, NULL, 0) == 0 || errno == EPERM);
+	if (!alive && s->pidfd >= 0 && errno == ENOSYS)
+		/* No pidfd signals (kernels before 5.1, valgrind): by pid. */
+		alive = kill(cred.pid, 0) == 0 || errno == EPERM;
+	if (r < 0 || !alive) {
 		/* The process is gone (or its executable unreadable): no
 		 * executable-bound rights. */
 		id->exe_hash_valid = false;

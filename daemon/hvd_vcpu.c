@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdlib.h>
@@ -144,6 +146,22 @@ static void *vcpu_main(void *arg)
 	struct hvd_run_page *page = v->page;
 	uint32_t done = 0;
 	bool destroyed = false;
+
+	if (!hvd_sandbox_off) {
+		int r = hvd_sandbox_vcpu_thread();
+		if (r == -ENOTSUP)
+			hvd_debug("vcpu %u: no seccomp filter in a sanitizer build", v->id);
+		else if (r < 0)
+			hvd_warn("vcpu %u: no seccomp filter: %s", v->id, strerror(-r));
+		else if (getenv("HVD_SANDBOX_SELFTEST")) {
+			/* For the tests: a call outside the list must fail. */
+			int fd = socket(AF_INET, SOCK_STREAM, 0);
+			hvd_warn("sandbox self-test: vCPU thread socket(): %s",
+				 fd < 0 ? strerror(errno) : "allowed");
+			if (fd >= 0)
+				close(fd);
+		}
+	}
 
 	while (!destroyed) {
 		if (atomic_load(&v->stop)) {

@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config nasm
   libcriterion-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler
-  nanopb libnanopb-dev libsodium-dev libinih-dev libplist-dev libjson-c-dev libsystemd-dev
+  nanopb libnanopb-dev libsodium-dev libinih-dev libplist-dev libjson-c-dev libsystemd-dev libseccomp-dev
   doxygen lintian clang libclang-rt-14-dev
 )
 
