@@ -31,6 +31,11 @@ static void usage(FILE *out)
 		"                     their seccomp filter (debugging only)\n");
 }
 
+static void on_tick(uv_timer_t *t)
+{
+	(void)t;
+}
+
 static void on_hup(uv_signal_t *h, int signum)
 {
 	struct hvd_daemon *d = h->data;
@@ -161,8 +166,28 @@ int main(int argc, char **argv)
 	uv_close((uv_handle_t *)&sigint, NULL);
 	uv_close((uv_handle_t *)&sighup, NULL);
 	hvd_server_stop(&d);
-	while (d.nsessions)
+	/* Teardown is bounded: a tick keeps the loop from sleeping forever,
+	 * and whatever is still closing after 10 s is named in the log. */
+	uv_timer_t tick;
+	uv_timer_init(d.loop, &tick);
+	uv_timer_start(&tick, on_tick, 100, 100);
+	uint64_t deadline = hvd_now_ms() + 10000;
+	while (d.nsessions && hvd_now_ms() < deadline)
 		uv_run(d.loop, UV_RUN_ONCE);
+	int status = 0;
+	if (d.nsessions) {
+		for (struct hvd_session *s = d.sessions; s; s = s->next)
+			hvd_err("shutdown: session %llu (pid %d) still closing (handles %u, "
+				"closing %d)", (unsigned long long)s->id, (int)s->pid,
+				s->handles, s->closing);
+		status = 1;
+	}
+	uv_timer_stop(&tick);
+	uv_close((uv_handle_t *)&tick, NULL);
+	if (status) {
+		hvd_err("stopped with sessions left behind");
+		return status;
+	}
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	uv_loop_close(d.loop);
 	hvb_host_destroy(d.host);

@@ -6,6 +6,7 @@
  * memory without blocking the loop.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -214,7 +215,13 @@ void hvd_session_close(struct hvd_session *s, const char *why)
 			hvd_vcpu_stop(s->vcpus[i]);
 	close(s->fd);
 	s->fd = -1;
-	if (pthread_create(&t, NULL, reaper_main, s) == 0) {
+	/* The reaper takes no signals: they belong to the loop thread. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int pr = pthread_create(&t, NULL, reaper_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pr == 0) {
 		pthread_detach(t);
 		return;
 	}

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <limits.h>
@@ -146,6 +147,15 @@ static void *vcpu_main(void *arg)
 	struct hvd_run_page *page = v->page;
 	uint32_t done = 0;
 	bool destroyed = false;
+
+	/* Process-directed signals (SIGTERM, SIGHUP, ...) belong to the loop
+	 * thread, where libuv turns them into events; only the kick reaches
+	 * this thread. (A signal handled here would also run libuv's handler
+	 * under this thread's seccomp filter, which refuses its read().) */
+	sigset_t mask;
+	sigfillset(&mask);
+	sigdelset(&mask, hvb_kick_signal());
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
 	if (!hvd_sandbox_off) {
 		int r = hvd_sandbox_vcpu_thread();
