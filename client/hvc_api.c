@@ -238,42 +238,6 @@ hv_return_t hv_vm_protect(hv_gpaddr_t gpa, size_t size, hv_memory_flags_t flags)
 	return call(&req, -1);
 }
 
-/* KVM has one guest-physical address space per VM: only the default space
- * (0) exists. */
-hv_return_t hv_vm_space_create(hv_vm_space_t *asid)
-{
-	(void)asid;
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vm_space_destroy(hv_vm_space_t asid)
-{
-	return asid == HV_VM_SPACE_DEFAULT ? HV_BAD_ARGUMENT : HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vm_map_space(hv_vm_space_t asid, hv_uvaddr_t uva, hv_gpaddr_t gpa,
-			    size_t size, hv_memory_flags_t flags)
-{
-	if (asid != HV_VM_SPACE_DEFAULT)
-		return HV_UNSUPPORTED;
-	return hv_vm_map(uva, gpa, size, flags);
-}
-
-hv_return_t hv_vm_unmap_space(hv_vm_space_t asid, hv_gpaddr_t gpa, size_t size)
-{
-	if (asid != HV_VM_SPACE_DEFAULT)
-		return HV_UNSUPPORTED;
-	return hv_vm_unmap(gpa, size);
-}
-
-hv_return_t hv_vm_protect_space(hv_vm_space_t asid, hv_gpaddr_t gpa, size_t size,
-				hv_memory_flags_t flags)
-{
-	if (asid != HV_VM_SPACE_DEFAULT)
-		return HV_UNSUPPORTED;
-	return hv_vm_protect(gpa, size, flags);
-}
-
 hv_return_t hv_vm_sync_tsc(uint64_t tsc)
 {
 	hvd_Request req = hvd_Request_init_zero;
@@ -692,11 +656,6 @@ hv_return_t hv_vcpu_interrupt(hv_vcpuid_t *vcpus, unsigned int vcpu_count)
 	return call(&req, -1);
 }
 
-uint64_t hv_tsc_clock(void)
-{
-	return __builtin_ia32_rdtsc();
-}
-
 hv_return_t hv_vcpu_set_tsc_relative(hv_vcpuid_t vcpu, int64_t offset)
 {
 	WITH_VCPU(vcpu, v);
@@ -732,12 +691,6 @@ hv_return_t hv_vmx_vcpu_set_shadow_access(hv_vcpuid_t vcpu, uint32_t field,
 {
 	WITH_VCPU(vcpu, v);
 	(void)v; (void)field; (void)flags;
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vmx_get_msr_info(hv_vmx_msr_info_t field, uint64_t *value)
-{
-	(void)field; (void)value;
 	return HV_UNSUPPORTED;
 }
 

@@ -1,9 +1,11 @@
 /*
- * The parts of Apple's Intel API this implementation does not offer yet:
- * the in-kernel APIC/IOAPIC/8259 emulation of macOS 12 (HV_VM_ACCEL_APIC)
- * and Mach-port I/O notifiers. Each returns HV_UNSUPPORTED, Apple's code
- * for "not supported by the hypervisor", so clients can fall back to their
- * own device models. Shared by every library that implements the API.
+ * The parts of Apple's Intel API that are the same in every library that
+ * implements it (libhvclient, libhvdirect): address spaces other than the
+ * default one, hv_tsc_clock, and what this implementation does not offer
+ * yet: the in-kernel APIC/IOAPIC/8259 emulation of macOS 12
+ * (HV_VM_ACCEL_APIC), Mach-port I/O notifiers, hv_vmx_get_msr_info. The
+ * unoffered calls return HV_UNSUPPORTED, Apple's code for "not supported by
+ * the hypervisor", so clients can fall back to their own device models.
  */
 #include <Hypervisor/hv.h>
 #include <Hypervisor/hv_vmx.h>
@@ -266,5 +268,52 @@ hv_return_t hv_vcpu_apic_trigger_lvt(hv_vcpuid_t vcpu, hv_apic_lvt_flavor_t flav
 {
 	(void)vcpu;
 	(void)flavor;
+	return HV_UNSUPPORTED;
+}
+
+/* KVM has one guest-physical address space per VM: only the default space
+ * (0) exists. */
+hv_return_t hv_vm_space_create(hv_vm_space_t *asid)
+{
+	(void)asid;
+	return HV_UNSUPPORTED;
+}
+
+hv_return_t hv_vm_space_destroy(hv_vm_space_t asid)
+{
+	return asid == HV_VM_SPACE_DEFAULT ? HV_BAD_ARGUMENT : HV_UNSUPPORTED;
+}
+
+hv_return_t hv_vm_map_space(hv_vm_space_t asid, hv_uvaddr_t uva, hv_gpaddr_t gpa,
+			    size_t size, hv_memory_flags_t flags)
+{
+	if (asid != HV_VM_SPACE_DEFAULT)
+		return HV_UNSUPPORTED;
+	return hv_vm_map(uva, gpa, size, flags);
+}
+
+hv_return_t hv_vm_unmap_space(hv_vm_space_t asid, hv_gpaddr_t gpa, size_t size)
+{
+	if (asid != HV_VM_SPACE_DEFAULT)
+		return HV_UNSUPPORTED;
+	return hv_vm_unmap(gpa, size);
+}
+
+hv_return_t hv_vm_protect_space(hv_vm_space_t asid, hv_gpaddr_t gpa, size_t size,
+				hv_memory_flags_t flags)
+{
+	if (asid != HV_VM_SPACE_DEFAULT)
+		return HV_UNSUPPORTED;
+	return hv_vm_protect(gpa, size, flags);
+}
+
+uint64_t hv_tsc_clock(void)
+{
+	return __builtin_ia32_rdtsc();
+}
+
+hv_return_t hv_vmx_get_msr_info(hv_vmx_msr_info_t field, uint64_t *value)
+{
+	(void)field; (void)value;
 	return HV_UNSUPPORTED;
 }
