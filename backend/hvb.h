@@ -106,6 +106,18 @@ int hvb_vcpu_run(struct hvb_vcpu *vcpu);
  * VMX_REASON_IRQ exit. Any thread. */
 int hvb_vcpu_kick(struct hvb_vcpu *vcpu);
 
+/*
+ * Throttling, for a CPU quota kept by the caller. `fn` is called on the
+ * vCPU's thread before every entry into the guest, including the entries
+ * hvb_vcpu_run makes on its own; it returns 0 to enter now or how many
+ * nanoseconds to wait first (then it is asked again). The wait ends early
+ * on a kick, which ends the run as usual. A KVM_RUN interrupted by a signal
+ * that is not a kick (the caller's CPU-time timer) goes back through `fn`
+ * instead of ending the run. NULL: no throttling.
+ */
+typedef uint64_t (*hvb_throttle_fn)(void *ctx);
+void hvb_vcpu_set_throttle(struct hvb_vcpu *vcpu, hvb_throttle_fn fn, void *ctx);
+
 /* hv_x86_reg_t access. */
 int hvb_vcpu_read_reg(struct hvb_vcpu *vcpu, unsigned reg, uint64_t *value);
 int hvb_vcpu_write_reg(struct hvb_vcpu *vcpu, unsigned reg, uint64_t value);

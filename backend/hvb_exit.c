@@ -969,6 +969,19 @@ static void state_out(struct hvb_vcpu *v)
 	}
 }
 
+/* Wait as long as the caller's throttle asks, or until a kick. */
+static void throttle_wait(struct hvb_vcpu *v)
+{
+	uint64_t ns;
+
+	if (!v->throttle)
+		return;
+	while (!atomic_load(&v->kick) && (ns = v->throttle(v->throttle_ctx)) > 0) {
+		struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
+		syscall(SYS_futex, &v->kick, FUTEX_WAIT, 0, &ts, NULL, 0);
+	}
+}
+
 static int run_loop(struct hvb_vcpu *v)
 {
 	bool failed;
@@ -1012,7 +1025,10 @@ static int run_loop(struct hvb_vcpu *v)
 		if ((r = entry_idt(v)) < 0 || (r = entry_misc(v)) < 0 ||
 		    (r = update_guest_debug(v, step)) < 0)
 			return r;
+		throttle_wait(v);
 		r = kvm_run_once(v, false);
+		if (r == -EINTR && v->throttle && !atomic_load(&v->kick))
+			continue; /* the throttle's timer, not a kick */
 		if (r == -EINTR || r == -EAGAIN) {
 			/* A kick, or a stray signal: Apple's spurious return. */
 			atomic_store(&v->kick, 0);

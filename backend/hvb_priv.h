@@ -90,6 +90,8 @@ struct hvb_vcpu {
 	_Atomic int kick;
 	_Atomic pthread_t thread;
 	uint64_t exec_ns;
+	hvb_throttle_fn throttle;       /* see hvb_vcpu_set_throttle */
+	void *throttle_ctx;
 };
 
 /* hvb_vm.c */

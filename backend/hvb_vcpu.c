@@ -630,7 +630,13 @@ int hvb_vcpu_invalidate_tlb(struct hvb_vcpu *vcpu)
 	return 0;
 }
 
-/* ---- kicking ---- */
+/* ---- kicking and throttling ---- */
+
+void hvb_vcpu_set_throttle(struct hvb_vcpu *vcpu, hvb_throttle_fn fn, void *ctx)
+{
+	vcpu->throttle = fn;
+	vcpu->throttle_ctx = ctx;
+}
 
 int hvb_vcpu_kick(struct hvb_vcpu *vcpu)
 {

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 #include <uv.h>
 
 #include "hvb.h"
@@ -32,12 +33,26 @@ void hvd_log(enum hvd_log_level level, const char *fmt, ...)
 
 struct hvd_session;
 
+/*
+ * A tenant's CPU budget (max_cpu_percent): a token bucket of nanoseconds
+ * of vCPU-thread CPU time, filled at `percent` of one CPU and holding at
+ * most HVD_CPU_PERIOD_NS worth. Its vCPU threads charge what they used
+ * before each guest entry and wait while it is empty (hvd_vcpu.c).
+ */
+struct hvd_cpu_budget {
+	pthread_mutex_t lock;
+	uint32_t percent;              /* 0: unlimited */
+	int64_t tokens_ns;             /* may go negative: a debt to wait off */
+	uint64_t refill_ns;            /* CLOCK_MONOTONIC of the last refill */
+};
+
 /* A tenant's current use of resources, shared by all its sessions. */
 struct hvd_tenant {
 	struct hvd_tenant *next;
 	char name[HVP_NAME_MAX];
 	struct hvp_usage usage;
 	struct hvp_rate rate;          /* the tenant's request rate */
+	struct hvd_cpu_budget cpu;     /* its vCPU threads' CPU time */
 	unsigned refs;
 };
 
@@ -93,6 +108,16 @@ struct hvd_vcpu {
 	_Atomic uint64_t runs;
 	_Atomic uint32_t last_exit;
 	_Atomic uint64_t exits[72];    /* by basic exit reason; [71] = other */
+	/* The CPU quota. `budget` is the tenant's, under `lock` (a reload
+	 * may move the session to another tenant); the rest is the vCPU
+	 * thread's own. */
+	struct hvd_cpu_budget *budget;
+	bool charging;                 /* cpu_seen is valid */
+	uint64_t cpu_seen;             /* thread CPU time already charged */
+	bool has_timer, timer_armed;
+	timer_t timer;                 /* thread CPU-time timer: kicks a guest that overstays */
+	uint64_t wait_start;           /* a throttling wait began (0: none) */
+	_Atomic uint64_t throttled_ns; /* for hvctl show */
 };
 
 int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out);
@@ -102,6 +127,10 @@ void hvd_vcpu_post(struct hvd_vcpu *v, struct hvd_op *op);
 void hvd_vcpu_kick(struct hvd_vcpu *v);
 /* Ask the thread to end (session teardown) without a reply. */
 void hvd_vcpu_stop(struct hvd_vcpu *v);
+/* Charge the vCPU's CPU time to budget `b` from now on (NULL: nobody). */
+void hvd_vcpu_set_budget(struct hvd_vcpu *v, struct hvd_cpu_budget *b);
+/* Set a budget's rate (percent of one CPU, 0 = unlimited). */
+void hvd_cpu_budget_set(struct hvd_cpu_budget *b, uint32_t percent);
 void hvd_vcpu_free(struct hvd_vcpu *v);
 
 /* ---- sessions (hvd_session.c) ---- */

@@ -81,6 +81,7 @@ static Hvd__VmInfo *vm_info(const struct hvd_session *s, bool detail)
 		ci->exec_ns = 0;
 		if (v->vcpu)
 			hvb_vcpu_exec_time(v->vcpu, &ci->exec_ns);
+		ci->throttled_ns = atomic_load(&v->throttled_ns);
 		ci->exits = calloc(72, sizeof(*ci->exits));
 		for (unsigned r = 0; ci->exits && r < 72; r++) {
 			uint64_t n = atomic_load(&v->exits[r]);
@@ -390,6 +391,7 @@ int hvd_admin_policy_explain(struct hvd_session *s, Hvd__Request *req, Hvd__Resp
 	e->max_memory = g.quota.max_memory;
 	e->max_mappings = g.quota.max_mappings;
 	e->max_rpc_rate = g.quota.max_rpc_rate;
+	e->max_cpu_percent = g.quota.max_cpu_percent;
 	e->reason = dupstr(g.reason);
 	e->exe = dupstr(probe.ident.exe);
 	char hex[2 * HVP_HASH_BYTES + 1] = "";

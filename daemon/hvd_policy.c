@@ -206,6 +206,7 @@ static struct hvd_tenant *tenant_get(struct hvd_daemon *d, const char *name)
 	if (!t)
 		return NULL;
 	snprintf(t->name, sizeof(t->name), "%s", name);
+	pthread_mutex_init(&t->cpu.lock, NULL);
 	t->refs = 1;
 	t->next = d->tenants;
 	d->tenants = t;
@@ -222,6 +223,7 @@ static void tenant_put(struct hvd_daemon *d, struct hvd_tenant *t)
 			break;
 		}
 	}
+	pthread_mutex_destroy(&t->cpu.lock);
 	free(t);
 }
 
@@ -252,15 +254,25 @@ void hvd_policy_evaluate(struct hvd_session *s)
 		if (t) {
 			charge(s, s->tenant, -1);
 			charge(s, t, +1);
+			/* The vCPU threads charge the new tenant from now on,
+			 * before the old one can go. */
+			for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
+				if (s->vcpus[i])
+					hvd_vcpu_set_budget(s->vcpus[i], &t->cpu);
 			tenant_put(d, s->tenant);
 			s->tenant = t;
 		}
 	}
+	if (s->tenant)
+		hvd_cpu_budget_set(&s->tenant->cpu, s->grant.quota.max_cpu_percent);
 	hvd_audit(s, "session", "evaluated", s->grant.reason);
 }
 
 void hvd_policy_release(struct hvd_session *s)
 {
+	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
+		if (s->vcpus[i])
+			hvd_vcpu_set_budget(s->vcpus[i], NULL);
 	charge(s, s->tenant, -1);
 	tenant_put(s->d, s->tenant);
 	s->tenant = NULL;

@@ -47,6 +47,9 @@ static const struct {
 	{ SCMP_SYS(getpid), "glibc (raise, abort paths)" },
 	{ SCMP_SYS(tgkill), "glibc's pthread_kill if a thread kicks itself" },
 	{ SCMP_SYS(restart_syscall), "a wait interrupted by the kick signal" },
+	{ SCMP_SYS(timer_settime), "per-tenant CPU quota: arming the CPU-time timer that kicks "
+				   "the vCPU out of KVM_RUN after its slice (hvd_vcpu.c)" },
+	{ SCMP_SYS(timer_delete), "per-tenant CPU quota: the thread's timer, at its end" },
 };
 
 bool hvd_sandbox_off;

@@ -107,6 +107,126 @@ static void op_done(struct hvd_vcpu *v, struct hvd_op *op)
 	uv_async_send(&s->async);
 }
 
+/* ---- the tenant's CPU quota ---- */
+
+/* The bucket holds 100 ms at the tenant's rate: a tenant may burst that
+ * much, and an idle one banks no more. */
+#define HVD_CPU_PERIOD_NS 100000000ll
+/* The longest a quota-bound vCPU stays in the guest before it is charged
+ * again (the CPU-time timer kicks it out), and the shortest stretch it is
+ * given (a throttled wait and wake-up cost ~20 us of the thread's CPU
+ * here; much shorter slices would spend the budget on them). Overdraft is at most one slice per vCPU,
+ * and is paid back by waiting. */
+#define SLICE_NS 5000000ll
+#define MIN_SLICE_NS 500000ll
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void hvd_cpu_budget_set(struct hvd_cpu_budget *b, uint32_t percent)
+{
+	pthread_mutex_lock(&b->lock);
+	if (b->percent != percent) {
+		/* A new rate starts from a full bucket at that rate. */
+		b->percent = percent;
+		b->tokens_ns = HVD_CPU_PERIOD_NS * percent / 100;
+		b->refill_ns = now_ns();
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
+void hvd_vcpu_set_budget(struct hvd_vcpu *v, struct hvd_cpu_budget *b)
+{
+	pthread_mutex_lock(&v->lock);
+	v->budget = b;
+	pthread_mutex_unlock(&v->lock);
+}
+
+static void arm_timer(struct hvd_vcpu *v, int64_t ns)
+{
+	struct itimerspec its = { .it_value = { (time_t)(ns / 1000000000ll), (long)(ns % 1000000000ll) } };
+	if (!v->has_timer)
+		return;
+	if (timer_settime(v->timer, 0, &its, NULL) == 0) {
+		v->timer_armed = ns > 0;
+	} else {
+		hvd_warn("vcpu %u: CPU-time timer: %s: a guest that never exits is "
+			 "charged only at its exits", v->id, strerror(errno));
+		v->has_timer = false;
+	}
+}
+
+/*
+ * The backend asks before each entry into the guest. Charge the thread's
+ * CPU time since the last call to the tenant, refill the tenant's bucket,
+ * and either let the vCPU in for at most a slice (the timer kicks it out
+ * after that much CPU time) or tell it how long to wait for the debt to
+ * be paid. The thread's CPU time includes hvd's own work for this vCPU
+ * (exit handling, the spin waiting for the next run): all of it is done
+ * for the tenant.
+ */
+static uint64_t vcpu_throttle(void *ctx)
+{
+	struct hvd_vcpu *v = ctx;
+	uint64_t now = now_ns();
+	int64_t slice = 0, wait = 0;
+
+	if (v->wait_start) {
+		atomic_fetch_add(&v->throttled_ns, now - v->wait_start);
+		v->wait_start = 0;
+	}
+	pthread_mutex_lock(&v->lock);
+	struct hvd_cpu_budget *b = v->budget;
+	if (b) {
+		pthread_mutex_lock(&b->lock);
+		uint32_t pct = b->percent;
+		if (!pct) {
+			v->charging = false;
+		} else {
+			uint64_t cpu = thread_cpu_ns();
+			int64_t cap = HVD_CPU_PERIOD_NS * pct / 100;
+			uint64_t dt = now - b->refill_ns;
+			/* Clamped first: the product must not overflow. */
+			if (dt > (uint64_t)HVD_CPU_PERIOD_NS)
+				dt = (uint64_t)HVD_CPU_PERIOD_NS;
+			b->tokens_ns += (int64_t)(dt * pct / 100);
+			if (b->tokens_ns > cap)
+				b->tokens_ns = cap;
+			b->refill_ns = now;
+			if (v->charging)
+				b->tokens_ns -= (int64_t)(cpu - v->cpu_seen);
+			v->cpu_seen = cpu;
+			v->charging = true;
+			if (b->tokens_ns > 0) {
+				slice = b->tokens_ns < SLICE_NS ? b->tokens_ns : SLICE_NS;
+				if (slice < MIN_SLICE_NS)
+					slice = MIN_SLICE_NS;
+			} else {
+				/* Wait until a whole minimum slice is in the
+				 * bucket: waking up costs CPU too, and waking
+				 * just to pay that cost back would leave
+				 * nothing for the guest. */
+				wait = (MIN_SLICE_NS - b->tokens_ns) * 100 / pct;
+			}
+		}
+		pthread_mutex_unlock(&b->lock);
+	} else {
+		v->charging = false;
+	}
+	pthread_mutex_unlock(&v->lock);
+	if (slice)
+		arm_timer(v, slice);
+	else if (v->timer_armed)
+		arm_timer(v, 0);
+	if (wait)
+		v->wait_start = now;
+	return (uint64_t)wait;
+}
+
 /* One hv_vcpu_run: copy the client's state once, run, hand the exit back. */
 static void do_run(struct hvd_vcpu *v, uint32_t seq)
 {
@@ -118,6 +238,11 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 	hvb_vcpu_import(v->vcpu, &copy);
 	atomic_store(&page->daemon_cpu, (uint32_t)sched_getcpu());
 	r = hvb_vcpu_run(v->vcpu);
+	if (v->wait_start) {
+		/* The run ended (a kick) while waiting off a debt. */
+		atomic_fetch_add(&v->throttled_ns, now_ns() - v->wait_start);
+		v->wait_start = 0;
+	}
 	/* Debug level: a client breaking its own vCPU could otherwise fill
 	 * the log at the rate of its runs. */
 	if (r < 0)
@@ -156,6 +281,16 @@ static void *vcpu_main(void *arg)
 	sigfillset(&mask);
 	sigdelset(&mask, hvb_kick_signal());
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+	/* The quota's timer: fires after a slice of this thread's CPU time
+	 * with the kick signal, which only this thread takes. */
+	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = hvb_kick_signal() };
+	sev._sigev_un._tid = gettid(); /* sigev_notify_thread_id: glibc >= 2.41 */
+	if (timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &v->timer) == 0)
+		v->has_timer = true;
+	else
+		hvd_warn("vcpu %u: no CPU-time timer (%s): a guest that never exits "
+			 "is charged only at its exits", v->id, strerror(errno));
 
 	if (!hvd_sandbox_off) {
 		int r = hvd_sandbox_vcpu_thread();
@@ -212,10 +347,13 @@ static void *vcpu_main(void *arg)
 		if (op_pending(v))
 			continue;
 		/* Poll briefly for the next run, unless the client sits on our
-		 * CPU: then spinning only keeps it from asking. */
+		 * CPU (then spinning only keeps it from asking) or the tenant's
+		 * CPU is metered (then the spin would be charged to it and
+		 * spend its budget on waiting rather than on its guest). */
 		uint64_t until = now_ns() + SPIN_NS;
-		bool shared_cpu = sched_getcpu() == (int)atomic_load(&page->client_cpu);
-		while (!shared_cpu && now_ns() < until && atomic_load(&page->req_seq) == done &&
+		bool no_spin = v->charging ||
+			       sched_getcpu() == (int)atomic_load(&page->client_cpu);
+		while (!no_spin && now_ns() < until && atomic_load(&page->req_seq) == done &&
 		       atomic_load(&v->wake) == wake)
 			__builtin_ia32_pause();
 		if (atomic_load(&page->req_seq) != done || atomic_load(&v->wake) != wake)
@@ -233,6 +371,8 @@ static void *vcpu_main(void *arg)
 		if (r < 0)
 			hvd_warn("vcpu %u: destroy failed: %s", v->id, strerror(-r));
 	}
+	if (v->has_timer)
+		timer_delete(v->timer);
 	atomic_store(&v->exited, true);
 	/* Calls that raced with the end of this vCPU get an answer, so no
 	 * client thread waits forever. */
@@ -278,6 +418,8 @@ int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out)
 	if (r < 0)
 		goto err;
 	v->id = hvb_vcpu_id(v->vcpu);
+	v->budget = s->tenant ? &s->tenant->cpu : NULL;
+	hvb_vcpu_set_throttle(v->vcpu, vcpu_throttle, v);
 	v->page->magic = HVD_RUN_PAGE_MAGIC;
 	v->page->version = HVD_RUN_PAGE_VERSION;
 	hvb_vcpu_export(v->vcpu, &v->page->state);

@@ -127,6 +127,7 @@ static int explain_json(int32_t pid, const Hvd__ExplainReply *e)
 	hvctl_json_u64(q, "max_memory", e->max_memory);
 	hvctl_json_u64(q, "max_mappings", e->max_mappings);
 	hvctl_json_u64(q, "max_rpc_rate", e->max_rpc_rate);
+	hvctl_json_u64(q, "max_cpu_percent", e->max_cpu_percent);
 	json_object_object_add(o, "quota", q);
 	hvctl_json_str(o, "reason", e->reason);
 	return hvctl_json_print(o);
@@ -164,6 +165,10 @@ static void explain_human(int32_t pid, const Hvd__ExplainReply *e)
 		hvctl_kv("max RPC rate", "%u/s", e->max_rpc_rate);
 	else
 		hvctl_kv("max RPC rate", "unlimited");
+	if (e->max_cpu_percent)
+		hvctl_kv("max CPU", "%u%% of one CPU", e->max_cpu_percent);
+	else
+		hvctl_kv("max CPU", "unlimited");
 	hvctl_kv("reason", "%s", e->reason);
 }
 

@@ -45,6 +45,7 @@ static json_object *vcpu_json(const Hvd__VcpuInfo *ci)
 	hvctl_json_u64(o, "id", ci->id);
 	hvctl_json_u64(o, "runs", ci->runs);
 	hvctl_json_u64(o, "exec_ns", ci->exec_ns);
+	hvctl_json_u64(o, "throttled_ns", ci->throttled_ns);
 	/* A vCPU that never ran has no last exit (0 would read as EXC_NMI). */
 	if (ci->runs) {
 		hvctl_json_u64(o, "last_exit", ci->last_exit);
@@ -100,7 +101,7 @@ static void print_vcpus(const Hvd__VmInfo *vi)
 {
 	static const struct hvctl_col cols[] = {
 		{ "VCPU", true }, { "RUNS", true }, { "EXEC TIME", true },
-		{ "LAST EXIT", false }, { "EXITS BY REASON", false },
+		{ "THROTTLED", true }, { "LAST EXIT", false }, { "EXITS BY REASON", false },
 	};
 	struct hvctl_table *t = hvctl_table_create(cols, sizeof(cols) / sizeof(cols[0]));
 	char buf[64];
@@ -121,6 +122,7 @@ static void print_vcpus(const Hvd__VmInfo *vi)
 		hvctl_table_cell(t, "%u", ci->id);
 		hvctl_table_cell(t, "%" PRIu64, ci->runs);
 		hvctl_table_cell(t, "%s", hvctl_fmt_ns(buf, sizeof(buf), ci->exec_ns));
+		hvctl_table_cell(t, "%s", hvctl_fmt_ns(buf, sizeof(buf), ci->throttled_ns));
 		hvctl_table_cell(t, "%s", ci->runs ? exit_label(ci->last_exit, buf, sizeof(buf)) : "-");
 		hvctl_table_cell(t, "%s", exits && *exits ? exits : "-");
 		free(exits);

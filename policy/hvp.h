@@ -31,6 +31,7 @@ enum hvp_ent {
 #define HVP_MAX_GROUPS 64
 #define HVP_HASH_BYTES 32        /* BLAKE2b-256 */
 #define HVP_NAME_MAX 64
+#define HVP_MAX_CPU_PERCENT 409600  /* 4096 host CPUs */
 
 /* What the kernel says about a peer (SO_PEERCRED, SO_PEERGROUPS, the
  * executable behind its pid). */
@@ -52,6 +53,8 @@ struct hvp_quota {
 	uint64_t max_memory;            /* bytes of guest memory mapped */
 	uint32_t max_mappings;          /* hv_vm_map calls alive */
 	uint32_t max_rpc_rate;          /* requests per second, 0 = unlimited */
+	uint32_t max_cpu_percent;       /* CPU time of the tenant's vCPU threads, in
+	                                 * percent of one host CPU; 0 = unlimited */
 };
 
 /* What a tenant holds right now. */

@@ -304,7 +304,7 @@ enum key_id {
 	K_L_MAX_CLIENTS, K_L_MAX_UNAUTH, K_L_HELLO_TIMEOUT, K_L_MAX_INFLIGHT,
 	K_L_MAX_MESSAGE, K_L_MAX_FDS, K_L_HOST_MAX_VMS, K_L_HOST_MAX_VCPUS,
 	K_MAX_VMS, K_MAX_VCPUS_PER_VM, K_MAX_VCPUS, K_MAX_MEMORY, K_MAX_MAPPINGS,
-	K_MAX_RPC_RATE,
+	K_MAX_RPC_RATE, K_MAX_CPU_PERCENT,
 	K_UID, K_USER, K_GROUP, K_ENTITLEMENTS, K_TENANT,
 };
 
@@ -335,6 +335,7 @@ static const struct {
 	[K_MAX_MEMORY] = { "max_memory", IN_QUOTA, false },
 	[K_MAX_MAPPINGS] = { "max_mappings", IN_QUOTA, false },
 	[K_MAX_RPC_RATE] = { "max_rpc_rate", IN_QUOTA, false },
+	[K_MAX_CPU_PERCENT] = { "max_cpu_percent", IN_QUOTA, false },
 	[K_UID] = { "uid", IN_RULE, false },
 	[K_USER] = { "user", IN_RULE, false },
 	[K_GROUP] = { "group", IN_RULE, false },
@@ -574,6 +575,8 @@ static int set_quota(struct load *l, enum key_id k, const char *value)
 
 	if (k == K_MAX_MEMORY)
 		r = parse_size(value, &v);
+	else if (k == K_MAX_CPU_PERCENT)
+		r = parse_u64(value, HVP_MAX_CPU_PERCENT, &v);
 	else
 		r = parse_u64(value, UINT32_MAX, &v);
 	if (r == -ERANGE)
@@ -588,6 +591,7 @@ static int set_quota(struct load *l, enum key_id k, const char *value)
 	case K_MAX_MEMORY: q->max_memory = v; break;
 	case K_MAX_MAPPINGS: q->max_mappings = (uint32_t)v; break;
 	case K_MAX_RPC_RATE: q->max_rpc_rate = (uint32_t)v; break;
+	case K_MAX_CPU_PERCENT: q->max_cpu_percent = (uint32_t)v; break;
 	default: break;
 	}
 	*l->quota_set |= 1u << (k - K_MAX_VMS);
@@ -805,6 +809,8 @@ static void merge_quota(struct hvp_quota *q, unsigned set, const struct hvp_quot
 		q->max_mappings = given.max_mappings;
 	if (set & (1u << (K_MAX_RPC_RATE - K_MAX_VMS)))
 		q->max_rpc_rate = given.max_rpc_rate;
+	if (set & (1u << (K_MAX_CPU_PERCENT - K_MAX_VMS)))
+		q->max_cpu_percent = given.max_cpu_percent;
 }
 
 /* What can only be checked once the whole file is read. */

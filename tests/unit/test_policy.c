@@ -110,6 +110,7 @@ Test(policy, config_parses)
 		"[tenant ci]\n"
 		"max_vms = 32\n"
 		"max_rpc_rate = 0\n"
+		"max_cpu_percent = 150\n"
 		"\n"
 		"[rule dev]\n"
 		"uid = 1000\n"
@@ -129,6 +130,7 @@ Test(policy, config_parses)
 	cr_assert_eq(g.quota.max_vms, 32);
 	cr_assert_eq(g.quota.max_memory, 8ull << 30, "tenant inherits [defaults]");
 	cr_assert_eq(g.quota.max_rpc_rate, 0);
+	cr_assert_eq(g.quota.max_cpu_percent, 150);
 	cr_assert_eq(g.quota.max_vcpus, 64, "and the built-in for what neither says");
 	cr_assert(strstr(g.reason, "rule dev"), "%s", g.reason);
 	hvp_policy_free(p);
@@ -148,6 +150,7 @@ Test(policy, config_errors_name_the_line)
 		{ "[defaults]\nmax_vms = 12x\n", "2: max_vms: bad number '12x'" },
 		{ "[defaults]\nmax_vms = -1\n", "2: max_vms: bad number '-1'" },
 		{ "[defaults]\nmax_vcpus = 4294967296\n", "2: max_vcpus: 4294967296 is out of range" },
+		{ "[defaults]\nmax_cpu_percent = 409601\n", "2: max_cpu_percent: 409601 is out of range" },
 		{ "[defaults]\nmax_memory = 4X\n", "2: max_memory: bad number '4X'" },
 		{ "[defaults]\nmax_memory = 99999999999T\n", "2: max_memory: 99999999999T is out of range" },
 		{ "[rule a]\nuid = 1\ntenant = nope\n", "3: unknown tenant nope" },
@@ -383,6 +386,7 @@ Test(policy, builtin_quota_without_defaults)
 	cr_assert_eq(g.quota.max_memory, 64ull << 30);
 	cr_assert_eq(g.quota.max_mappings, 4096);
 	cr_assert_eq(g.quota.max_rpc_rate, 100000);
+	cr_assert_eq(g.quota.max_cpu_percent, 0, "CPU is unlimited unless a quota says otherwise");
 	cr_assert_eq(g.ents, 0);
 	cr_assert(strstr(g.reason, "rule a: no entitlements"), "%s", g.reason);
 	hvp_policy_free(p);
