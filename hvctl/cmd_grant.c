@@ -230,7 +230,9 @@ static int grant_verify(int argc, char *argv[])
 		printf("%s: OK\n", path);
 		r = HVCTL_EXIT_OK;
 	} else {
-		printf("%s: %s\n", path, why[0] ? why : "invalid");
+		/* The verdict goes where errors go, so a script that keeps
+		 * stdout for good grants is not fooled. */
+		fprintf(stderr, "%s: %s\n", path, why[0] ? why : "invalid");
 		r = HVCTL_EXIT_FAILED;
 	}
 	free(text);
