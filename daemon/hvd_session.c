@@ -6,6 +6,7 @@
  * memory without blocking the loop.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,11 @@ static void session_free(struct hvd_session *s)
 	pthread_mutex_destroy(&s->done_lock);
 	hvd_info("session %llu closed (pid %d)", (unsigned long long)s->id, (int)s->pid);
 	free(s);
+	/* The last client gone: give the memory the vCPU threads' malloc
+	 * arenas kept back to the system, so that an idle hvd is small again
+	 * after a burst of VMs. */
+	if (d->nsessions == 0)
+		malloc_trim(0);
 }
 
 static void handle_closed(uv_handle_t *h)
