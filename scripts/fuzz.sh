@@ -15,7 +15,6 @@
 #   --build-dir D   build directory (default build-fuzz)
 #   --only NAME     run only fuzz_NAME (repeatable)
 #   --replay        run each harness over its committed corpus once, no fuzzing
-#   --skip-known    set HVD_FUZZ_SKIP_KNOWN=1: steer around the open bugs
 #                   listed in tests/fuzz/README.md
 #   --no-deps-src   do not fetch the sources of protobuf-c and nanopb (the
 #                   decoders' runtimes then stay uninstrumented)
@@ -38,7 +37,6 @@ while [ $# -gt 0 ]; do
 	--build-dir) build=$2; shift 2 ;;
 	--only) only+=("$2"); shift 2 ;;
 	--replay) replay=1; shift ;;
-	--skip-known) export HVD_FUZZ_SKIP_KNOWN=1; shift ;;
 	--no-deps-src) deps_src=0; shift ;;
 	--) shift; extra=("$@"); break ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;

@@ -46,21 +46,6 @@ static inline void fuzz_use_str(const char *s)
 	} \
 } while (0)
 
-/* HVD_FUZZ_SKIP_KNOWN=1 (scripts/fuzz.sh --skip-known): steer around
- * the open bugs listed in README.md, so that fuzzing can go past them
- * while they wait for a fix. Each guard names its bug; remove it with the
- * fix. Off by default: the regression inputs in corpus/ then crash until
- * the bugs are fixed. */
-static inline int fuzz_skip_known(void)
-{
-	static int v = -1;
-	if (v < 0) {
-		const char *e = getenv("HVD_FUZZ_SKIP_KNOWN");
-		v = e && *e && strcmp(e, "0") != 0;
-	}
-	return v;
-}
-
 /* Consume the input as a stream of integers (zeros past the end). */
 struct fuzz_in {
 	const uint8_t *p;

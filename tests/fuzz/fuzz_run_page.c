@@ -263,15 +263,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = size < sizeof(page) ? size : sizeof(page);
 	memset(&page, 0, sizeof(page));
 	memcpy(&page, data, n);
-	if (fuzz_skip_known()) {
-		/* Known bug run-page-bool (README.md): the page's bools are
-		 * loaded as bool, UB for bytes other than 0 and 1. */
-		uint8_t b;
-		memcpy(&b, &page.cr4_vmxe, 1);
-		page.cr4_vmxe = b & 1;
-		memcpy(&b, &page.idt_hidden, 1);
-		page.idt_hidden = b & 1;
-	}
 	struct fuzz_in in = { data + n, size - n };
 
 	/* hvd: hvb_vcpu_import into the vCPU's own state. Whether the hidden
