@@ -97,8 +97,10 @@ static int kvm_run_once(struct hvb_vcpu *v, bool flush)
 	atomic_store(&v->in_run, 0);
 	__atomic_store_n(&v->run->immediate_exit, atomic_load(&v->kick) ? 1 : 0,
 			 __ATOMIC_SEQ_CST);
+	/* Only this thread writes the counter; hvd's loop thread reads it
+	 * (hvctl show) while the vCPU runs: a relaxed atomic store. */
 	if (!flush)
-		v->exec_ns += now_ns() - t0;
+		__atomic_store_n(&v->exec_ns, v->exec_ns + (now_ns() - t0), __ATOMIC_RELAXED);
 	return r;
 }
 

@@ -89,7 +89,8 @@ struct hvb_vcpu {
 	_Atomic int in_run;
 	_Atomic int kick;
 	_Atomic pthread_t thread;
-	uint64_t exec_ns;
+	uint64_t exec_ns;               /* written by the running thread only;
+					 * __atomic_* accesses (any thread reads) */
 	hvb_throttle_fn throttle;       /* see hvb_vcpu_set_throttle */
 	void *throttle_ctx;
 };

@@ -606,7 +606,8 @@ void hvb_vcpu_export(const struct hvb_vcpu *vcpu, struct hvb_state *out)
 
 int hvb_vcpu_exec_time(struct hvb_vcpu *vcpu, uint64_t *ns)
 {
-	*ns = vcpu->exec_ns;
+	/* Any thread may ask while the vCPU's own thread adds to it. */
+	*ns = __atomic_load_n(&vcpu->exec_ns, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -76,11 +76,15 @@ static Hvd__VmInfo *vm_info(const struct hvd_session *s, bool detail)
 		ci->id = v->id;
 		ci->runs = atomic_load(&v->runs);
 		ci->last_exit = atomic_load(&v->last_exit);
-		/* Guest time is the vCPU thread's own counter; reading it
-		 * races benignly with the thread updating it. */
+		/* Guest time is the vCPU thread's own counter, read
+		 * atomically while the thread updates it; under the lock,
+		 * since the thread may be destroying the vCPU (as in
+		 * hvd_vcpu_kick). */
 		ci->exec_ns = 0;
+		pthread_mutex_lock(&v->lock);
 		if (v->vcpu)
 			hvb_vcpu_exec_time(v->vcpu, &ci->exec_ns);
+		pthread_mutex_unlock(&v->lock);
 		ci->throttled_ns = atomic_load(&v->throttled_ns);
 		ci->exits = calloc(72, sizeof(*ci->exits));
 		for (unsigned r = 0; ci->exits && r < 72; r++) {
