@@ -5,8 +5,11 @@
  *   hvd --socket PATH [--config FILE] [--log-level error|warn|info|debug]
  *
  * Runs in the foreground, logs to stderr, stops cleanly on SIGTERM/SIGINT
- * (every VM torn down, socket removed), reloads its policy on SIGHUP.
+ * (every VM torn down, socket removed), reloads its policy on SIGHUP. Once
+ * listening it drops its capabilities and runs under seccomp filters
+ * (hvd_sandbox.c).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "hvd.h"
+#include "hvd_sandbox.h"
 
 static void usage(FILE *out)
 {
@@ -27,8 +31,8 @@ static void usage(FILE *out)
 		"                     exists, else the built-in policy: root and hvd's\n"
 		"                     own uid may create VMs)\n"
 		"  --log-level LEVEL  error, warn, info (default) or debug\n"
-		"  --no-sandbox       keep capabilities and run vCPU threads without\n"
-		"                     their seccomp filter (debugging only)\n");
+		"  --no-sandbox       keep capabilities and run without the seccomp\n"
+		"                     filters (debugging only)\n");
 }
 
 static void on_tick(uv_timer_t *t)
@@ -156,6 +160,22 @@ int main(int argc, char **argv)
 	if (!hvd_sandbox_off && (r = hvd_sandbox_drop_privileges()) < 0) {
 		hvd_err("cannot drop privileges: %s", strerror(-r));
 		return 1;
+	}
+	/* The loop thread's seccomp filter, on this thread alone; every
+	 * thread started from here on (vCPU threads, reapers) inherits it. */
+	if (!hvd_sandbox_off) {
+		r = hvd_sandbox_loop_thread();
+		if (r == -ENOTSUP) {
+			hvd_debug("no seccomp filter in a sanitizer build");
+		} else if (r < 0) {
+			hvd_err("cannot install the seccomp filter: %s (--no-sandbox runs "
+				"without it)", strerror(-r));
+			hvd_server_stop(&d);
+			hvb_host_destroy(d.host);
+			return 1;
+		} else {
+			hvd_sandbox_loop_selftest();
+		}
 	}
 	sd_notify(0, "READY=1");
 
