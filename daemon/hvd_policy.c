@@ -254,8 +254,8 @@ void hvd_policy_evaluate(struct hvd_session *s)
 		if (t) {
 			charge(s, s->tenant, -1);
 			charge(s, t, +1);
-			/* The vCPU threads charge the new tenant from now on,
-			 * before the old one can go. */
+			/* The vCPU threads leave the old tenant's budget
+			 * before it can go. */
 			for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
 				if (s->vcpus[i])
 					hvd_vcpu_set_budget(s->vcpus[i], &t->cpu);
@@ -263,8 +263,13 @@ void hvd_policy_evaluate(struct hvd_session *s)
 			s->tenant = t;
 		}
 	}
-	if (s->tenant)
+	if (s->tenant) {
 		hvd_cpu_budget_set(&s->tenant->cpu, s->grant.quota.max_cpu_percent);
+		/* And see a new rate at once. */
+		for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
+			if (s->vcpus[i])
+				hvd_vcpu_set_budget(s->vcpus[i], &s->tenant->cpu);
+	}
 	hvd_audit(s, "session", "evaluated", s->grant.reason);
 }
 

