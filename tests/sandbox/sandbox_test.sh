@@ -12,7 +12,7 @@ set -euo pipefail
 hvd=$1 hello=$2
 dir=$(mktemp -d /tmp/hvd-sandbox.XXXXXX)
 pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$dir"' EXIT
 HVD_SANDBOX_SELFTEST=1 "$hvd" --socket "$dir/s.sock" --log-level warn 2> "$dir/log" &
 pid=$!
 # The self-test line comes after the capability drop and the filter: the
