@@ -231,7 +231,7 @@ static void policies(const char *pkhex)
 		 "trusted_key = a5a4a7a6a1a0a3a2adacafaea9a8abaab5b4b7b6b1b0b3b2bdbcbfbeb9b8bbba\n"
 		 "grants = grants\n\n"
 		 "[defaults]\nmax_vms = 4\nmax_vcpus_per_vm = 8\nmax_vcpus = 32\n"
-		 "max_memory = 16G\nmax_mappings = 128\nmax_rpc_rate = 1000\n\n"
+		 "max_memory = 16G\nmax_mappings = 128\nmax_rpc_rate = 1000\nmax_cpu_percent = 150\n\n"
 		 "[tenant dev]\nmax_vms = 2\nmax_memory = 512M\n\n"
 		 "[rule me]\nuid = 1000\n"
 		 "entitlements = com.apple.security.hypervisor\n"
