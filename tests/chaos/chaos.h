@@ -10,7 +10,8 @@
  * sys_client.c are compiled into every chaos executable).
  *
  * Environment (set by CMake): HVD_TEST_DAEMON (hvd), HVD_TEST_HVCTL
- * (hvctl); CHAOS_SEED replaces a test's fixed random seed.
+ * (hvctl); CHAOS_SEED replaces a test's fixed random seed; HVD_TEST_SLOW
+ * scales every wait, for hvd under ThreadSanitizer or valgrind (sys_hvd.h).
  *
  * Nothing here asserts on time: waits poll for a condition and give up
  * after SYS_WAIT_MS, so that a broken hvd fails a test instead of hanging
@@ -54,9 +55,10 @@ struct chaos_hvd {
 
 /* What hvd holds, seen from outside. */
 struct chaos_counts {
-	int fds;      /* /proc/<pid>/fd entries */
+	int fds;      /* /proc/<pid>/fd entries without valgrind's (sys_hvd_fds) */
 	int threads;  /* threads without KVM's kvm-* workers (sys_hvd_threads) */
-	int maps;     /* /proc/<pid>/maps lines */
+	int maps;     /* /proc/<pid>/maps lines, without those of memory that
+		       * valgrind or ThreadSanitizer keeps for itself (chaos.c) */
 	int memfd;    /* of which map a memfd (guest memory, run pages) */
 };
 

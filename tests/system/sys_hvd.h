@@ -10,6 +10,23 @@
  * Nothing here asserts on time. Waits poll for a condition and give up
  * only after SYS_WAIT_MS, so that a broken hvd fails the test instead of
  * hanging it.
+ *
+ * The same tests run with hvd under ThreadSanitizer (scripts/tsan.sh) and
+ * valgrind (scripts/valgrind.sh), which make hvd slower and add threads,
+ * descriptors and mappings of their own. What a test checks does not
+ * change for them:
+ *  - HVD_TEST_SLOW=N (a whole number, default 1) makes every bound on a
+ *    wait N times longer (SYS_WAIT_MS, sys_slow_ms()); the scripts set it.
+ *  - Counts of hvd's threads and descriptors are compared with a baseline
+ *    taken from the running hvd, never with absolute numbers, so a tool's
+ *    own threads and descriptors are in the baseline. ThreadSanitizer
+ *    starts its background thread at startup only when asked for a memory
+ *    profile: scripts/tsan.sh sets TSAN_OPTIONS=profile_memory=... so that
+ *    the thread is there before any baseline is taken.
+ *  - Descriptors that belong to valgrind, not to hvd, are recognised by
+ *    what they are (sys_hvd_fds()) and not counted at all; so are the
+ *    mappings of memory valgrind and TSan keep for themselves, which the
+ *    chaos tests count (tests/chaos/chaos.c).
  */
 #ifndef SYS_HVD_H
 #define SYS_HVD_H
@@ -17,8 +34,15 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* How long any wait for hvd or a client lasts before the test fails. */
-#define SYS_WAIT_MS 10000
+/* HVD_TEST_SLOW, read once: 1 unless set to a whole number above 1. */
+int sys_slow(void);
+
+/* `ms` times HVD_TEST_SLOW: a bound on a wait, or a time hvd is given. */
+long sys_slow_ms(long ms);
+
+/* How long any wait for hvd or a client lasts before the test fails:
+ * 10 s, times HVD_TEST_SLOW. */
+#define SYS_WAIT_MS ((int)sys_slow_ms(10000))
 
 struct sys_hvd {
 	pid_t pid;            /* -1 once reaped */
@@ -54,14 +78,27 @@ bool sys_hvd_alive(struct sys_hvd *d);
 /* Entries of /proc/<pid>/<dir> ("fd" or "task"), or -1. */
 int sys_proc_count(pid_t pid, const char *dir);
 
+/* Is process `pid` a program running under valgrind (its /proc/<pid>/exe
+ * is valgrind's tool, e.g. memcheck-amd64-linux)? */
+bool sys_under_valgrind(pid_t pid);
+
+/* Descriptors of hvd itself: /proc/<pid>/fd without valgrind's own.
+ * valgrind keeps its descriptors (its log, the client's executable, its
+ * pipe, vgdb's FIFO) in the 12 it reserves just below the process's
+ * soft RLIMIT_NOFILE, where the program under it cannot open any; a
+ * descriptor below them that is open on the same file as one of them
+ * (the log) is valgrind's too. Without valgrind this is the number of
+ * entries of /proc/<pid>/fd. -1 if hvd is gone. */
+int sys_hvd_fds(struct sys_hvd *d);
+
 /* Threads of hvd itself: /proc/<pid>/task without KVM's per-VM workers
  * (kvm-nx-lpage-recovery, which since Linux 6.13 runs as a task of the
  * process that owns the VM and comes and goes with the VM's first run). */
 int sys_hvd_threads(struct sys_hvd *d);
 
-/* Polls until hvd has exactly `fds` open descriptors and `threads`
- * threads; false if that did not happen within SYS_WAIT_MS. The last
- * counts seen are stored for messages. */
+/* Polls until hvd has exactly `fds` open descriptors (sys_hvd_fds) and
+ * `threads` threads (sys_hvd_threads); false if that did not happen
+ * within SYS_WAIT_MS. The last counts seen are stored for messages. */
 bool sys_hvd_settles(struct sys_hvd *d, int fds, int threads, int *seen_fds,
     int *seen_threads);
 

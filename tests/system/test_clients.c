@@ -26,8 +26,8 @@ static int base_fds, base_threads;
 static void hvd_up(void)
 {
 	sys_hvd_start(&hvd);
-	base_fds = sys_proc_count(hvd.pid, "fd");
-	base_threads = sys_proc_count(hvd.pid, "task");
+	base_fds = sys_hvd_fds(&hvd);
+	base_threads = sys_hvd_threads(&hvd);
 	cr_assert_gt(base_fds, 0);
 	cr_assert_gt(base_threads, 0);
 }
@@ -237,15 +237,14 @@ Test(clients, killed_client_is_released_and_others_keep_running, .init = hvd_up,
 	int with_fds, with_threads, fds, threads, status;
 
 	survivor_start(&before, 0xbeef);
-	with_fds = sys_proc_count(hvd.pid, "fd");
-	with_threads = sys_proc_count(hvd.pid, "task");
-	int own_threads = sys_hvd_threads(&hvd);
+	with_fds = sys_hvd_fds(&hvd);
+	with_threads = sys_hvd_threads(&hvd);
 
 	pid_t victim = start_spinner();
 	threads = sys_hvd_threads(&hvd);
-	cr_assert_eq(threads, own_threads + 1,
+	cr_assert_eq(threads, with_threads + 1,
 	    "hvd has %d threads while the victim runs, expected %d", threads,
-	    own_threads + 1);
+	    with_threads + 1);
 
 	cr_assert_eq(kill(victim, SIGKILL), 0);
 	cr_assert_eq(waitpid(victim, &status, 0), victim);

@@ -74,7 +74,7 @@ static int client_main(void *arg)
 
 	close(c->close_fd);
 	/* Whatever happens, the client itself never outlives the test. */
-	alarm(30);
+	alarm(30 * (unsigned)sys_slow());
 	if ((r = sys_vm_start(&vm, SYS_GUEST(sys_count))))
 		return r;
 	if (write(c->report, &vm.ram, sizeof(vm.ram)) != sizeof(vm.ram))
@@ -177,8 +177,10 @@ static void expect_client_fails_cleanly(pid_t pid, int report_rd)
 	    "error %#x", out.spurious, (unsigned)out.run);
 }
 
+/* Each test's time limit is Criterion's --timeout, set in CMakeLists.txt
+ * (and scaled by the tool scripts). */
 Test(shutdown, sigterm_while_a_vcpu_runs_fails_the_client, .init = hvd_up,
-    .fini = hvd_down, .timeout = 30)
+    .fini = hvd_down)
 {
 	struct stat st;
 	int report;
@@ -193,7 +195,7 @@ Test(shutdown, sigterm_while_a_vcpu_runs_fails_the_client, .init = hvd_up,
 }
 
 Test(shutdown, sigkill_while_a_vcpu_runs_fails_the_client, .init = hvd_up,
-    .fini = hvd_down, .timeout = 30)
+    .fini = hvd_down)
 {
 	int report;
 	pid_t pid = start_client(&report);
@@ -208,8 +210,7 @@ Test(shutdown, sigkill_while_a_vcpu_runs_fails_the_client, .init = hvd_up,
  * action that kills hvd and leaves a stale socket. The test watches for
  * the socket as closely as it can and acts at once, a few times over,
  * since a window before hvd is ready is not hit every time. */
-Test(shutdown, hvd_is_ready_as_soon_as_its_socket_appears, .fini = hvd_down,
-    .timeout = 30)
+Test(shutdown, hvd_is_ready_as_soon_as_its_socket_appears, .fini = hvd_down)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct stat st;
