@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Install dependencies, build, and run the whole test suite:
 #   1. the normal build (warnings are errors) and every test: unit,
-#      conformance in-process and through hvd, system, policy, install,
-#      packaging;
+#      conformance in-process and through hvd, system, policy, chaos,
+#      install, packaging;
 #   2. the Debian package: built, lintian-checked, installed, used, removed
 #      (changes /usr: meant for disposable machines such as CI);
 #   3. a short run of every fuzz harness (clang's libFuzzer);
-#   4. the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+#   4. the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   5. the suites that drive real hvd processes (conformance through hvd,
+#      policy, system, chaos) against hvd built with ThreadSanitizer
+#      (scripts/tsan.sh), then with hvd under valgrind's memcheck
+#      (scripts/valgrind.sh).
 # Usage: scripts/test.sh [build-dir]   (HVD_TEST_QUICK=1: step 1 only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,3 +32,6 @@ fi
 cmake -S . -B "$build-asan" -DCMAKE_BUILD_TYPE=Debug -DHVD_SANITIZE=ON -DHVD_WERROR=ON
 cmake --build "$build-asan" -j"$jobs"
 ctest --test-dir "$build-asan" --output-on-failure -j"$jobs"
+
+scripts/tsan.sh "$build"
+scripts/valgrind.sh "$build"
