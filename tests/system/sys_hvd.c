@@ -174,7 +174,14 @@ void sys_hvd_stop(struct sys_hvd *d)
 		d->pid = -1;
 	}
 	if (d->dir[0]) {
+		char path[160];
+
 		unlink(d->sock);
+		/* What sys_hvd_spawn_config wrote, and the audit log there. */
+		snprintf(path, sizeof(path), "%s/hvd.conf", d->dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/audit.jsonl", d->dir);
+		unlink(path);
 		rmdir(d->dir);
 		d->dir[0] = '\0';
 	}
