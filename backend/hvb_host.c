@@ -138,11 +138,12 @@ static int probe_out_flavour(struct hvb_host *host)
 
 	/* Can the guest TSC be moved (hv_vm_sync_tsc)? PVM ignores writes to
 	 * IA32_TSC. */
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e;
-	} tsc = { .hdr.nmsrs = 1, .e.index = 0x10, .e.data = 1ull << 60 };
-	if (ioctl(vcpu, KVM_SET_MSRS, &tsc) == 1 && ioctl(vcpu, KVM_RUN, 0) == 0 &&
+	HVB_KVM_MSRS(1) tsc;
+	memset(&tsc, 0, sizeof(tsc));
+	tsc.h.nmsrs = 1;
+	tsc.h.entries[0].index = 0x10;
+	tsc.h.entries[0].data = 1ull << 60;
+	if (ioctl(vcpu, KVM_SET_MSRS, &tsc.h) == 1 && ioctl(vcpu, KVM_RUN, 0) == 0 &&
 	    run->exit_reason == KVM_EXIT_IO && run->io.port == 0x11 &&
 	    ioctl(vcpu, KVM_GET_REGS, &regs) == 0)
 		host->info.tsc_writable = regs.rdx >= (1ull << 28);

@@ -70,6 +70,15 @@ struct hvb_vm {
 
 #define HVB_MAX_NATIVE_MSRS 16
 
+/* A struct kvm_msrs with room for `n` entries. The struct ends in a
+ * flexible array, so it is not put inside another struct (a GNU extension
+ * clang warns about); a union gives it the room. Use `.h`. */
+#define HVB_KVM_MSRS(n) \
+	union { \
+		struct kvm_msrs h; \
+		uint8_t room[sizeof(struct kvm_msrs) + (n) * sizeof(struct kvm_msr_entry)]; \
+	}
+
 struct hvb_vcpu {
 	struct hvb_vm *vm;
 	unsigned id;

@@ -33,28 +33,29 @@
 
 int hvb__msr_get(struct hvb_vcpu *vcpu, uint32_t index, uint64_t *value)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e;
-	} m = { .hdr.nmsrs = 1, .e.index = index };
+	HVB_KVM_MSRS(1) m;
+	memset(&m, 0, sizeof(m));
+	m.h.nmsrs = 1;
+	m.h.entries[0].index = index;
 
-	int r = ioctl(vcpu->fd, KVM_GET_MSRS, &m);
+	int r = ioctl(vcpu->fd, KVM_GET_MSRS, &m.h);
 	if (r < 0)
 		return -errno;
 	if (r != 1)
 		return -EINVAL;
-	*value = m.e.data;
+	*value = m.h.entries[0].data;
 	return 0;
 }
 
 int hvb__msr_set(struct hvb_vcpu *vcpu, uint32_t index, uint64_t value)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e;
-	} m = { .hdr.nmsrs = 1, .e.index = index, .e.data = value };
+	HVB_KVM_MSRS(1) m;
+	memset(&m, 0, sizeof(m));
+	m.h.nmsrs = 1;
+	m.h.entries[0].index = index;
+	m.h.entries[0].data = value;
 
-	int r = ioctl(vcpu->fd, KVM_SET_MSRS, &m);
+	int r = ioctl(vcpu->fd, KVM_SET_MSRS, &m.h);
 	if (r < 0)
 		return -errno;
 	if (r != 1)
@@ -77,19 +78,29 @@ struct hvb_reset {
 	struct kvm_vcpu_events events;
 	struct kvm_debugregs debugregs;
 	struct kvm_xcrs xcrs;
-	struct kvm_xsave xsave;
-	struct kvm_msrs msrs;
-	struct kvm_msr_entry msr_entries[NRESET_MSRS];
+	HVB_KVM_MSRS(NRESET_MSRS) *msrs;  /* its own allocation: see HVB_KVM_MSRS */
+	struct kvm_xsave xsave;           /* last: it ends in a flexible array */
 };
+
+static void reset_free(struct hvb_reset *rs)
+{
+	if (rs)
+		free(rs->msrs);
+	free(rs);
+}
 
 static int reset_capture(struct hvb_vm *vm, int fd)
 {
 	struct hvb_reset *rs = calloc(1, sizeof(*rs));
-	if (!rs)
+	if (rs)
+		rs->msrs = calloc(1, sizeof(*rs->msrs));
+	if (!rs || !rs->msrs) {
+		reset_free(rs);
 		return -ENOMEM;
-	rs->msrs.nmsrs = NRESET_MSRS;
+	}
+	rs->msrs->h.nmsrs = NRESET_MSRS;
 	for (size_t i = 0; i < NRESET_MSRS; i++)
-		rs->msr_entries[i].index = reset_msrs[i];
+		rs->msrs->h.entries[i].index = reset_msrs[i];
 	if (ioctl(fd, KVM_GET_REGS, &rs->regs) < 0 ||
 	    ioctl(fd, KVM_GET_SREGS, &rs->sregs) < 0 ||
 	    ioctl(fd, KVM_GET_VCPU_EVENTS, &rs->events) < 0 ||
@@ -97,11 +108,11 @@ static int reset_capture(struct hvb_vm *vm, int fd)
 	    ioctl(fd, KVM_GET_XCRS, &rs->xcrs) < 0 ||
 	    ioctl(fd, KVM_GET_XSAVE, &rs->xsave) < 0) {
 		int e = -errno;
-		free(rs);
+		reset_free(rs);
 		return e;
 	}
-	int n = ioctl(fd, KVM_GET_MSRS, &rs->msrs);
-	rs->msrs.nmsrs = n > 0 ? (uint32_t)n : 0; /* the ones KVM knows, in order */
+	int n = ioctl(fd, KVM_GET_MSRS, &rs->msrs->h);
+	rs->msrs->h.nmsrs = n > 0 ? (uint32_t)n : 0; /* the ones KVM knows, in order */
 	vm->reset = rs;
 	return 0;
 }
@@ -119,7 +130,7 @@ static int reset_apply(struct hvb_vm *vm, int fd)
 	    ioctl(fd, KVM_SET_XCRS, &rs->xcrs) < 0 ||
 	    ioctl(fd, KVM_SET_XSAVE, &rs->xsave) < 0)
 		return -errno;
-	if (rs->msrs.nmsrs && ioctl(fd, KVM_SET_MSRS, &rs->msrs) < 0)
+	if (rs->msrs->h.nmsrs && ioctl(fd, KVM_SET_MSRS, &rs->msrs->h) < 0)
 		return -errno;
 	return 0;
 }
@@ -131,7 +142,7 @@ void hvb__vm_free_spares(struct hvb_vm *vm)
 		close(vm->spares[i].fd);
 	}
 	vm->nspares = 0;
-	free(vm->reset);
+	reset_free(vm->reset);
 	vm->reset = NULL;
 }
 

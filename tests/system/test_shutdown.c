@@ -137,7 +137,9 @@ static pid_t start_client(int *report_rd)
 	cr_assert_eq(process_vm_readv(pid, &local, 1, &remote, 1, 0), (ssize_t)sizeof(now),
 	    "process_vm_readv: %s", strerror(errno));
 	first = now;
-	for (long long end = sys_now_ms() + SYS_WAIT_MS; now == first;) {
+	/* `now` changes through process_vm_readv's iovec. */
+	long long end = sys_now_ms() + SYS_WAIT_MS;
+	while (now == first) {
 		cr_assert_lt(sys_now_ms(), end, "the client's guest never counted");
 		sys_sleep_ms(1);
 		cr_assert_eq(process_vm_readv(pid, &local, 1, &remote, 1, 0),
