@@ -5,7 +5,8 @@
 #      install, packaging;
 #   2. the Debian package: built, lintian-checked, installed, used, removed
 #      (changes /usr: meant for disposable machines such as CI);
-#   3. a short run of every fuzz harness (clang's libFuzzer);
+#   3. a short run of every fuzz harness (clang's libFuzzer), and a build
+#      of everything with clang and -Werror (no test run);
 #   4. the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   5. the suites that drive real hvd processes (conformance through hvd,
 #      policy, system, chaos) against hvd built with ThreadSanitizer
@@ -28,6 +29,11 @@ scripts/package-test.sh "$build-package"
 if [ -x scripts/fuzz.sh ]; then
   scripts/fuzz.sh --seconds 10 --build-dir "$build-fuzz"
 fi
+
+# The same code must build without warnings under clang as well as gcc.
+CC=clang cmake -S . -B "$build-clang" -DCMAKE_BUILD_TYPE=Debug -DHVD_WERROR=ON > /dev/null
+cmake --build "$build-clang" -j"$jobs" > /dev/null
+echo "test.sh: clang -Werror build: ok"
 
 cmake -S . -B "$build-asan" -DCMAKE_BUILD_TYPE=Debug -DHVD_SANITIZE=ON -DHVD_WERROR=ON
 cmake --build "$build-asan" -j"$jobs"
