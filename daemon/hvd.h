@@ -176,6 +176,10 @@ struct hvd_session {
 	pthread_mutex_t done_lock;
 	struct hvd_op *done;           /* completed ops to reply to */
 	unsigned handles;              /* uv handles still open */
+	/* A guest-memory change running on a thread of its own (the session
+	 * is not read meanwhile), and a teardown waiting for it. */
+	struct hvd_memop *memop;
+	bool reap_after_memop;
 };
 
 int hvd_server_init(struct hvd_daemon *d, const char *path);
@@ -183,6 +187,14 @@ void hvd_server_stop(struct hvd_daemon *d);
 /* Reply to a request; `fd` >= 0 travels with it (SCM_RIGHTS). */
 int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd);
 void hvd_session_close(struct hvd_session *s, const char *why);
+/* Read the session's socket again (after a memory change), unless it is
+ * closing or waiting out its request rate. */
+void hvd_session_resume(struct hvd_session *s);
+/* Tear down a closed session's vCPUs and VM off the loop thread. */
+void hvd_session_reap(struct hvd_session *s);
+/* Answer the session's memory change if its thread has finished (called
+ * from the session's async; hvd_dispatch.c). */
+void hvd_memop_poll(struct hvd_session *s);
 
 /* ---- least privilege (hvd_sandbox.c) ---- */
 

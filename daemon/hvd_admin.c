@@ -101,7 +101,11 @@ static Hvd__VmInfo *vm_info(const struct hvd_session *s, bool detail)
 		}
 		vi->vcpu[vi->n_vcpu++] = ci;
 	}
-	if (s->vm) {
+	/* A memory change in flight holds the VM's lock for as long as KVM
+	 * takes (seconds on a loaded host): the loop thread does not wait
+	 * for it, and says so instead of listing the maps. */
+	vi->maps_changing = s->memop != NULL;
+	if (s->vm && !s->memop) {
 		struct hvb_map_info maps[256];
 		size_t n = hvb_vm_maps(s->vm, maps, 256);
 		if (n > 256)

@@ -6,10 +6,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <Hypervisor/hv.h>
@@ -166,6 +168,151 @@ static int h_vm_destroy(struct hvd_session *s, Hvd__Request *req, Hvd__Response 
 	return -1;
 }
 
+/*
+ * Guest-memory changes run off the loop thread. KVM_SET_USER_MEMORY_REGION
+ * waits for an SRCU grace period of the VM, which took 1-4 s on a loaded
+ * 2-CPU host (found by chaos.restart): on the loop thread that stalled
+ * every client of every tenant. hv_vm_map, hv_vm_unmap and hv_vm_protect
+ * make their KVM change on a thread of their own; the session is not read
+ * until the change is done and answered, so its requests stay in order,
+ * while other sessions go on. Everything else (checks, mmap of the memfd,
+ * backings, accounting, the reply) stays on the loop thread.
+ */
+#define REPLY_LATER (-2)
+
+struct hvd_memop {
+	pthread_t thread;
+	struct hvd_session *s;
+	struct hvb_vm *vm;
+	Hvd__Request *req;
+	void *addr;                    /* vm_map: hvd's mapping of the memfd */
+	int fd;                        /* vm_map: the memfd */
+	int r;                         /* the backend's answer */
+	_Atomic bool finished;
+};
+
+/* The thread of one change: the KVM part only, then a wake-up of the loop
+ * (the session's async, as for vCPU ops). A thread per change rather than
+ * libuv's pool: it is gone when the change is answered, so hvd's threads
+ * are its vCPU threads and the loop, as the tests and operators count. */
+/* For the tests only: HVD_TEST_MEMOP_DELAY_MS makes every memory change
+ * take that much longer, as a slow KVM memslot change would. */
+static long memop_delay_ms = -1;
+
+static void *memop_thread(void *arg)
+{
+	struct hvd_memop *m = arg;
+	Hvd__Request *req = m->req;
+
+	if (memop_delay_ms > 0) {
+		struct timespec ts = { memop_delay_ms / 1000, (memop_delay_ms % 1000) * 1000000l };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+
+	switch (req->op_case) {
+	case HVD__REQUEST__OP_VM_MAP:
+		m->r = hvb_vm_map(m->vm, m->addr, req->vm_map->gpa, req->vm_map->size,
+				  (uint32_t)req->vm_map->flags);
+		break;
+	case HVD__REQUEST__OP_VM_UNMAP:
+		m->r = hvb_vm_unmap(m->vm, req->vm_unmap->gpa, req->vm_unmap->size);
+		break;
+	case HVD__REQUEST__OP_VM_PROTECT:
+		m->r = hvb_vm_protect(m->vm, req->vm_protect->gpa, req->vm_protect->size,
+				      (uint32_t)req->vm_protect->flags);
+		break;
+	default:
+		m->r = -EINVAL;
+	}
+	atomic_store(&m->finished, true);
+	uv_async_send(&m->s->async);
+	return NULL;
+}
+
+void hvd_memop_poll(struct hvd_session *s)
+{
+	struct hvd_memop *m = s->memop;
+	Hvd__Response resp = HVD__RESPONSE__INIT;
+
+	if (!m || !atomic_load(&m->finished))
+		return;
+	/* It has nothing left to do but return. */
+	pthread_join(m->thread, NULL);
+	resp.id = m->req->id;
+	resp.status = hvd_status_from_errno(m->r);
+	if (m->req->op_case == HVD__REQUEST__OP_VM_MAP) {
+		struct hvd_backing *b = m->r == 0 ? calloc(1, sizeof(*b)) : NULL;
+		if (m->r == 0 && !b) {
+			hvb_vm_unmap(m->vm, m->req->vm_map->gpa, m->req->vm_map->size);
+			resp.status = HV_NO_RESOURCES;
+		}
+		if (b) {
+			b->addr = m->addr;
+			b->size = m->req->vm_map->size;
+			b->fd = m->fd;
+			b->next = s->backings;
+			s->backings = b;
+		} else {
+			munmap(m->addr, m->req->vm_map->size);
+			close(m->fd);
+		}
+	} else if (m->req->op_case == HVD__REQUEST__OP_VM_UNMAP) {
+		backings_release_unused(s);
+	}
+	s->memop = NULL;
+	/* What the VM holds now, whatever was charged ahead. (A closed
+	 * session has left its tenant: only its own counters change.) */
+	usage_refresh(s);
+	hvd__request__free_unpacked(m->req, NULL);
+	free(m);
+	if (s->closing) {
+		if (s->reap_after_memop)
+			hvd_session_reap(s);
+		return;
+	}
+	hvd_session_reply(s, &resp, -1);
+	hvd_session_resume(s);
+}
+
+static int memop_start(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp,
+		       void *addr, int fd)
+{
+	struct hvd_memop *m = calloc(1, sizeof(*m));
+	int r = m ? 0 : ENOMEM;
+
+	if (memop_delay_ms < 0) {
+		const char *e = getenv("HVD_TEST_MEMOP_DELAY_MS");
+		memop_delay_ms = e ? atol(e) : 0;
+	}
+	if (m) {
+		m->s = s;
+		m->vm = s->vm;
+		m->req = req;
+		m->addr = addr;
+		m->fd = fd;
+		/* Signals belong to the loop thread. */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		r = pthread_create(&m->thread, NULL, memop_thread, m);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	if (r) {
+		free(m);
+		if (addr) {
+			munmap(addr, req->vm_map->size);
+			close(fd);
+		}
+		resp->status = HV_NO_RESOURCES;
+		resp->error = "no thread for the memory change";
+		return -1;
+	}
+	s->memop = m;
+	uv_poll_stop(&s->poll);
+	return REPLY_LATER;
+}
+
 static int h_vm_map(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
 {
 	Hvd__VmMap *m = req->vm_map;
@@ -191,51 +338,36 @@ static int h_vm_map(struct hvd_session *s, Hvd__Request *req, Hvd__Response *res
 		close(fd);
 		return -1;
 	}
-	int r = hvb_vm_map(s->vm, addr, m->gpa, m->size, (uint32_t)m->flags);
-	resp->status = hvd_status_from_errno(r);
-	if (r < 0) {
-		munmap(addr, m->size);
-		close(fd);
-		return -1;
+	/* Charged now, so that the tenant's other sessions see it while the
+	 * change runs; usage_refresh puts the truth back when it is done. */
+	s->mem_bytes += m->size;
+	s->mappings++;
+	if (s->tenant) {
+		s->tenant->usage.memory += m->size;
+		s->tenant->usage.mappings++;
 	}
-	struct hvd_backing *b = calloc(1, sizeof(*b));
-	if (!b) {
-		hvb_vm_unmap(s->vm, m->gpa, m->size);
-		munmap(addr, m->size);
-		close(fd);
-		resp->status = HV_NO_RESOURCES;
-		return -1;
-	}
-	b->addr = addr;
-	b->size = m->size;
-	b->fd = fd;
-	b->next = s->backings;
-	s->backings = b;
-	usage_refresh(s);
-	return -1;
+	resp->status = HV_SUCCESS;
+	int r = memop_start(s, req, resp, addr, fd);
+	if (r != REPLY_LATER)
+		usage_refresh(s);
+	return r;
 }
 
 static int h_vm_unmap(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
 {
 	(void)fd;
-	resp->status = hvd_status_from_errno(hvb_vm_unmap(s->vm, req->vm_unmap->gpa,
-							  req->vm_unmap->size));
-	backings_release_unused(s);
-	usage_refresh(s);
-	return -1;
+	return memop_start(s, req, resp, NULL, -1);
 }
 
 static int h_vm_protect(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
 {
 	(void)fd;
 	Hvd__VmProtect *p = req->vm_protect;
-	if (p->flags & ~(uint64_t)(HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC))
+	if (p->flags & ~(uint64_t)(HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC)) {
 		resp->status = HV_BAD_ARGUMENT;
-	else
-		resp->status = hvd_status_from_errno(hvb_vm_protect(s->vm, p->gpa, p->size,
-								    (uint32_t)p->flags));
-	usage_refresh(s);
-	return -1;
+		return -1;
+	}
+	return memop_start(s, req, resp, NULL, -1);
 }
 
 static int h_vm_sync_tsc(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
@@ -609,6 +741,8 @@ void hvd_dispatch(struct hvd_session *s, Hvd__Request *req, int fd)
 	if (h->loop) {
 		out_fd = h->loop(s, req, &resp, fd);
 		fd = -1;
+		if (out_fd == REPLY_LATER)
+			return; /* hvd_memop_poll answers, and frees req */
 		goto reply;
 	}
 	struct hvd_vcpu *v = find_vcpu(s, op_vcpu_id(req));

@@ -76,11 +76,14 @@ int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd)
 	return 0;
 }
 
-/* Replies to vCPU ops completed on vCPU threads. */
+/* Replies to vCPU ops completed on vCPU threads, and to a finished
+ * memory change. */
 static void session_async(uv_async_t *h)
 {
 	struct hvd_session *s = h->data;
 	struct hvd_op *list;
+
+	hvd_memop_poll(s);
 
 	pthread_mutex_lock(&s->done_lock);
 	list = s->done;
@@ -198,8 +201,6 @@ static void reaper_done(uv_async_t *h)
 
 void hvd_session_close(struct hvd_session *s, const char *why)
 {
-	pthread_t t;
-
 	if (s->closing)
 		return;
 	s->closing = true;
@@ -221,6 +222,19 @@ void hvd_session_close(struct hvd_session *s, const char *why)
 			hvd_vcpu_stop(s->vcpus[i]);
 	close(s->fd);
 	s->fd = -1;
+	/* A memory change still running on the thread pool uses the VM:
+	 * the reaper starts when it is done (hvd_dispatch.c). */
+	if (s->memop) {
+		s->reap_after_memop = true;
+		return;
+	}
+	hvd_session_reap(s);
+}
+
+void hvd_session_reap(struct hvd_session *s)
+{
+	pthread_t t;
+
 	/* The reaper takes no signals: they belong to the loop thread. */
 	sigset_t all, old;
 	sigfillset(&all);
@@ -240,7 +254,15 @@ void hvd_session_close(struct hvd_session *s, const char *why)
 static void on_rate_resume(uv_timer_t *t)
 {
 	struct hvd_session *s = t->data;
-	if (!s->closing)
+	/* Not while a memory change is running: the next request waits for
+	 * its answer. */
+	if (!s->closing && !s->memop)
+		uv_poll_start(&s->poll, UV_READABLE | UV_DISCONNECT, session_read);
+}
+
+void hvd_session_resume(struct hvd_session *s)
+{
+	if (!s->closing && !s->memop && !uv_is_active((uv_handle_t *)&s->rate_timer))
 		uv_poll_start(&s->poll, UV_READABLE | UV_DISCONNECT, session_read);
 }
 

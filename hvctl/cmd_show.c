@@ -94,6 +94,7 @@ static int print_json(const Hvd__VmInfo *vi)
 	}
 	json_object_object_add(o, "vcpu", vcpus);
 	json_object_object_add(o, "maps", maps);
+	json_object_object_add(o, "maps_changing", json_object_new_boolean(vi->maps_changing));
 	return hvctl_json_print(o);
 }
 
@@ -167,7 +168,9 @@ static void print_human(const Hvd__VmInfo *vi)
 		putchar('\n');
 		print_vcpus(vi);
 	}
-	if (vi->n_maps) {
+	if (vi->maps_changing) {
+		hvctl_kv("mappings", "being changed (hv_vm_map/unmap/protect in progress)");
+	} else if (vi->n_maps) {
 		putchar('\n');
 		print_maps(vi);
 	}

@@ -1,0 +1,146 @@
+/*
+ * Guest-memory changes (hv_vm_map, hv_vm_unmap, hv_vm_protect) run off
+ * hvd's loop thread: a KVM memslot change can wait seconds for an SRCU
+ * grace period on a loaded host, and on the loop thread that stalled every
+ * client. hvd's test hook HVD_TEST_MEMOP_DELAY_MS makes each change that
+ * slow on purpose. Then:
+ *  - another client's requests are answered while one client's change is
+ *    still running (an ordering check, not a timing one: the other client
+ *    finishes its calls before the slow one returns);
+ *  - a client killed in the middle of a change leaves nothing behind once
+ *    the change is done: hvd's threads and descriptors go back to their
+ *    baseline, and a new client works.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "sys_client.h"
+#include "sys_hvd.h"
+
+static struct sys_hvd hvd;
+static long delay_ms;
+
+static void setup(void)
+{
+	char v[32];
+	delay_ms = sys_slow_ms(2000);
+	snprintf(v, sizeof(v), "%ld", delay_ms);
+	setenv("HVD_TEST_MEMOP_DELAY_MS", v, 1);
+	sys_hvd_start(&hvd);
+	unsetenv("HVD_TEST_MEMOP_DELAY_MS");
+}
+
+static void teardown(void)
+{
+	sys_hvd_stop(&hvd);
+}
+
+TestSuite(memop, .init = setup, .fini = teardown);
+
+/* A client with a VM that says 'a' on `report`, then changes its guest
+ * memory (slow), then says 'P' (or 'F' if the change failed). */
+struct slow {
+	int report;
+};
+
+static int slow_main(void *arg)
+{
+	struct slow *s = arg;
+	struct sys_vm vm;
+	int r = sys_vm_start(&vm, SYS_GUEST(sys_lcg));
+	if (r)
+		return r;
+	char c = 'a';
+	if (write(s->report, &c, 1) != 1)
+		return 90;
+	hv_return_t ret = hv_vm_protect(0, SYS_RAM_SIZE, HV_MEMORY_READ | HV_MEMORY_WRITE |
+					HV_MEMORY_EXEC);
+	c = ret == HV_SUCCESS ? 'P' : 'F';
+	if (write(s->report, &c, 1) != 1)
+		return 91;
+	/* The guest still computes right after the change. */
+	return sys_lcg_check(&vm, 7, 20);
+}
+
+/* Calls answered on hvd's loop thread: a VM made and destroyed, 10 times. */
+static int quick_main(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 10; i++) {
+		hv_return_t r = hv_vm_create(HV_VM_DEFAULT);
+		if (r != HV_SUCCESS)
+			return sys_fail(10, "hv_vm_create returned %#x", (unsigned)r);
+		if ((r = hv_vm_destroy()) != HV_SUCCESS)
+			return sys_fail(11, "hv_vm_destroy returned %#x", (unsigned)r);
+	}
+	return 0;
+}
+
+static char read_report(int fd)
+{
+	struct pollfd pf = { fd, POLLIN, 0 };
+	char c = 0;
+	cr_assert_eq(poll(&pf, 1, SYS_WAIT_MS + (int)delay_ms * 3), 1,
+		     "the slow client reported nothing");
+	cr_assert_eq(read(fd, &c, 1), 1);
+	return c;
+}
+
+Test(memop, a_slow_memory_change_holds_up_only_its_own_client)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	struct slow s = { p[1] };
+	pid_t slow = sys_spawn(slow_main, &s);
+	close(p[1]);
+	cr_assert_eq(read_report(p[0]), 'a', "the slow client did not get its VM");
+
+	/* Give its request time to reach hvd (a guess that only makes the
+	 * check below weaker, never wrong), then ask from another client. */
+	sys_sleep_ms(delay_ms / 4);
+	sys_expect_child_ok(sys_spawn(quick_main, NULL), "the quick client");
+	int fl = fcntl(p[0], F_GETFL);
+	fcntl(p[0], F_SETFL, fl | O_NONBLOCK);
+	char c = 0;
+	ssize_t n = read(p[0], &c, 1);
+	cr_expect(n < 0 && errno == EAGAIN,
+		  "the slow change (%ld ms) had already returned ('%c') when the other client's "
+		  "20 calls were done: they waited for it", delay_ms, n == 1 ? c : '?');
+	fcntl(p[0], F_SETFL, fl);
+	if (n != 1)
+		c = read_report(p[0]);
+	cr_expect_eq(c, 'P', "the slow change itself failed");
+	sys_expect_child_ok(slow, "the slow client");
+	close(p[0]);
+}
+
+Test(memop, a_client_killed_during_a_memory_change_leaves_nothing_behind)
+{
+	int fds = sys_hvd_fds(&hvd), threads = sys_hvd_threads(&hvd), sf, st;
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	struct slow s = { p[1] };
+	pid_t slow = sys_spawn(slow_main, &s);
+	close(p[1]);
+	cr_assert_eq(read_report(p[0]), 'a', "the slow client did not get its VM");
+	sys_sleep_ms(delay_ms / 4);
+	kill(slow, SIGKILL);
+	sys_wait_child(slow);
+	close(p[0]);
+
+	/* hvd tears the VM down once the change is done. */
+	cr_expect(sys_hvd_settles(&hvd, fds, threads, &sf, &st),
+		  "hvd did not go back to %d fds and %d threads (has %d and %d)", fds, threads,
+		  sf, st);
+	cr_expect(sys_hvd_alive(&hvd));
+	sys_expect_child_ok(sys_spawn(quick_main, NULL), "a new client");
+}
