@@ -112,6 +112,7 @@ struct hvd_vcpu {
 	 * may move the session to another tenant); the rest is the vCPU
 	 * thread's own. */
 	struct hvd_cpu_budget *budget;
+	_Atomic bool metered;          /* budget with a rate: the throttle's fast path */
 	bool charging;                 /* cpu_seen is valid */
 	uint64_t cpu_seen;             /* thread CPU time already charged */
 	bool has_timer, timer_armed;

@@ -143,6 +143,13 @@ void hvd_vcpu_set_budget(struct hvd_vcpu *v, struct hvd_cpu_budget *b)
 {
 	pthread_mutex_lock(&v->lock);
 	v->budget = b;
+	bool metered = false;
+	if (b) {
+		pthread_mutex_lock(&b->lock);
+		metered = b->percent != 0;
+		pthread_mutex_unlock(&b->lock);
+	}
+	atomic_store(&v->metered, metered);
 	/* A guest that never exits is charged only when its timer fires,
 	 * and an unmetered vCPU has none armed: fire it soon, so that the
 	 * vCPU passes through vcpu_throttle under the new budget. (The timer
@@ -182,6 +189,13 @@ static void arm_timer(struct hvd_vcpu *v, int64_t ns)
 static uint64_t vcpu_throttle(void *ctx)
 {
 	struct hvd_vcpu *v = ctx;
+
+	/* Every guest entry of every vCPU comes here: an unmetered one that
+	 * has nothing to undo goes straight in, without locks or clocks. */
+	if (!atomic_load_explicit(&v->metered, memory_order_relaxed) && !v->charging &&
+	    !v->timer_armed)
+		return 0;
+
 	uint64_t now = now_ns();
 	int64_t slice = 0, wait = 0;
 
@@ -433,8 +447,9 @@ int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out)
 	if (r < 0)
 		goto err;
 	v->id = hvb_vcpu_id(v->vcpu);
-	v->budget = s->tenant ? &s->tenant->cpu : NULL;
 	hvb_vcpu_set_throttle(v->vcpu, vcpu_throttle, v);
+	/* No thread yet: this only records the budget (and its rate). */
+	hvd_vcpu_set_budget(v, s->tenant ? &s->tenant->cpu : NULL);
 	v->page->magic = HVD_RUN_PAGE_MAGIC;
 	v->page->version = HVD_RUN_PAGE_VERSION;
 	hvb_vcpu_export(v->vcpu, &v->page->state);
