@@ -191,6 +191,9 @@ void hvd_session_close(struct hvd_session *s, const char *why);
 /* Read the session's socket again (after a memory change), unless it is
  * closing or waiting out its request rate. */
 void hvd_session_resume(struct hvd_session *s);
+/* pthread_create for hvd's helper threads (reaper, memory changes): the
+ * new thread blocks every signal, which belong to the loop thread. */
+int hvd_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 /* Tear down a closed session's vCPUs and VM off the loop thread. */
 void hvd_session_reap(struct hvd_session *s);
 /* Answer the session's memory change if its thread has finished (called

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -291,12 +290,7 @@ static int memop_start(struct hvd_session *s, Hvd__Request *req, Hvd__Response *
 		m->req = req;
 		m->addr = addr;
 		m->fd = fd;
-		/* Signals belong to the loop thread. */
-		sigset_t all, old;
-		sigfillset(&all);
-		pthread_sigmask(SIG_BLOCK, &all, &old);
-		r = pthread_create(&m->thread, NULL, memop_thread, m);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		r = hvd_thread_start(&m->thread, memop_thread, m);
 	}
 	if (r) {
 		free(m);

@@ -231,17 +231,21 @@ void hvd_session_close(struct hvd_session *s, const char *why)
 	hvd_session_reap(s);
 }
 
+int hvd_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int r = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
 void hvd_session_reap(struct hvd_session *s)
 {
 	pthread_t t;
 
-	/* The reaper takes no signals: they belong to the loop thread. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int pr = pthread_create(&t, NULL, reaper_main, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (pr == 0) {
+	if (hvd_thread_start(&t, reaper_main, s) == 0) {
 		pthread_detach(t);
 		return;
 	}
