@@ -40,6 +40,8 @@
 #include <Hypervisor/hv.h>
 #include <Hypervisor/hv_vmx.h>
 
+#include "sys_client.h"
+
 static int failed;
 static int hold;
 static uint64_t next_gpa;
@@ -106,66 +108,11 @@ static void do_cap(void)
 
 /* ---- guests that burn CPU (the CPU quota tests) ---- */
 
-static uint64_t cap2ctrl(uint64_t cap, uint64_t want)
-{
-	return (want | (cap & 0xffffffffull)) & (cap >> 32);
-}
-
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Real mode at 0000:1000, HLT and I/O exits (as examples/hello). */
-static hv_return_t setup_real16(hv_vcpuid_t vcpu)
-{
-	static const uint32_t segs[][4] = {
-		{ VMCS_GUEST_ES, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_AR },
-		{ VMCS_GUEST_CS, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT, VMCS_GUEST_CS_AR },
-		{ VMCS_GUEST_SS, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_AR },
-		{ VMCS_GUEST_DS, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_AR },
-		{ VMCS_GUEST_FS, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_AR },
-		{ VMCS_GUEST_GS, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_AR },
-	};
-	uint64_t pin, proc, proc2, entry;
-	hv_return_t r;
-
-	if ((r = hv_vmx_read_capability(HV_VMX_CAP_PINBASED, &pin)) ||
-	    (r = hv_vmx_read_capability(HV_VMX_CAP_PROCBASED, &proc)) ||
-	    (r = hv_vmx_read_capability(HV_VMX_CAP_PROCBASED2, &proc2)) ||
-	    (r = hv_vmx_read_capability(HV_VMX_CAP_ENTRY, &entry)))
-		return r;
-	const struct { uint32_t field; uint64_t value; } f[] = {
-		{ VMCS_CTRL_PIN_BASED, cap2ctrl(pin, 0) },
-		{ VMCS_CTRL_CPU_BASED, cap2ctrl(proc, CPU_BASED_HLT | CPU_BASED_UNCOND_IO |
-						       CPU_BASED_SECONDARY_CTLS) },
-		{ VMCS_CTRL_CPU_BASED2, cap2ctrl(proc2, CPU_BASED2_UNRESTRICTED) },
-		{ VMCS_CTRL_VMENTRY_CONTROLS, cap2ctrl(entry, VMENTRY_LOAD_EFER) },
-		{ VMCS_CTRL_EXC_BITMAP, 0 }, { VMCS_CTRL_CR0_MASK, 0x60000000 },
-		{ VMCS_CTRL_CR0_SHADOW, 0 }, { VMCS_CTRL_CR4_MASK, 0 }, { VMCS_CTRL_CR4_SHADOW, 0 },
-		{ VMCS_GUEST_LDTR, 0 }, { VMCS_GUEST_LDTR_BASE, 0 }, { VMCS_GUEST_LDTR_LIMIT, 0 },
-		{ VMCS_GUEST_LDTR_AR, 0x10000 }, { VMCS_GUEST_TR, 0 }, { VMCS_GUEST_TR_BASE, 0 },
-		{ VMCS_GUEST_TR_LIMIT, 0 }, { VMCS_GUEST_TR_AR, 0x83 },
-		{ VMCS_GUEST_GDTR_BASE, 0 }, { VMCS_GUEST_GDTR_LIMIT, 0 },
-		{ VMCS_GUEST_IDTR_BASE, 0 }, { VMCS_GUEST_IDTR_LIMIT, 0x3ff },
-		{ VMCS_GUEST_CR0, 0x30 }, { VMCS_GUEST_CR3, 0 }, { VMCS_GUEST_CR4, 0x2000 },
-		{ VMCS_GUEST_IA32_EFER, 0 }, { VMCS_GUEST_RFLAGS, 0x2 },
-		{ VMCS_GUEST_RSP, 0x8000 }, { VMCS_GUEST_RIP, 0x1000 }, { VMCS_GUEST_DR7, 0x400 },
-	};
-	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
-		if ((r = hv_vmx_vcpu_write_vmcs(vcpu, segs[i][0], 0)) ||
-		    (r = hv_vmx_vcpu_write_vmcs(vcpu, segs[i][1], 0)) ||
-		    (r = hv_vmx_vcpu_write_vmcs(vcpu, segs[i][2], 0xffff)) ||
-		    (r = hv_vmx_vcpu_write_vmcs(vcpu, segs[i][3],
-						segs[i][0] == VMCS_GUEST_CS ? 0x9b : 0x93)))
-			return r;
-	}
-	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-		if ((r = hv_vmx_vcpu_write_vmcs(vcpu, f[i].field, f[i].value)))
-			return r;
-	return HV_SUCCESS;
 }
 
 struct burn {
@@ -194,22 +141,23 @@ static void do_burn(const char *what, uint64_t ms, bool spin)
 	static const uint8_t out_code[] = { 0xe6, 0x10, 0xeb, 0xfc };
 	struct burn b = { .ms = ms };
 	uint64_t exec = 0, runs = 0, t0, t1;
-	hv_return_t r;
+	hv_return_t r = HV_SUCCESS;
 	pthread_t stopper;
 
-	uint8_t *mem = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED) {
-		printf("%s=mmap-failed\n", what);
+	/* The system tests' real-mode set-up (tests/system/sys_client.c). */
+	struct sys_vm vm;
+	uint8_t *mem = mmap(NULL, SYS_RAM_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int step = mem == MAP_FAILED ? -1 :
+		sys_vm_attach(&vm, mem, spin ? spin_code : out_code,
+			      spin ? sizeof(spin_code) : sizeof(out_code));
+	if (step) {
+		printf("%s=setup-failed-%d\n", what, step);
 		fflush(stdout);
 		failed = 1;
 		return;
 	}
-	memcpy(mem + 0x1000, spin ? spin_code : out_code, spin ? sizeof(spin_code) : sizeof(out_code));
-	if ((r = hv_vm_map(mem, 0, 0x10000, HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC)) ||
-	    (r = hv_vcpu_create(&b.vcpu, HV_VCPU_DEFAULT)) || (r = setup_real16(b.vcpu))) {
-		report(what, r);
-		return;
-	}
+	b.vcpu = vm.vcpu;
 	sem_init(&b.ready, 0, 0);
 	if (spin && pthread_create(&stopper, NULL, burn_stopper, &b) != 0) {
 		printf("%s=thread-failed\n", what);

@@ -132,11 +132,16 @@ int sys_vm_reload(struct sys_vm *vm, const uint8_t *image, size_t size)
 
 int sys_vm_start_on(struct sys_vm *vm, uint8_t *ram, const uint8_t *image, size_t size)
 {
+	TRY(1, hv_vm_create(HV_VM_DEFAULT));
+	return sys_vm_attach(vm, ram, image, size);
+}
+
+int sys_vm_attach(struct sys_vm *vm, uint8_t *ram, const uint8_t *image, size_t size)
+{
 	int r;
 
 	memset(vm, 0, sizeof(*vm));
 	vm->ram = ram;
-	TRY(1, hv_vm_create(HV_VM_DEFAULT));
 	TRY(3, hv_vm_map(vm->ram, 0, SYS_RAM_SIZE,
 	    HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC));
 	TRY(4, hv_vcpu_create(&vm->vcpu, HV_VCPU_DEFAULT));

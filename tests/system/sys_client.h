@@ -58,6 +58,11 @@ int sys_vm_start(struct sys_vm *vm, const uint8_t *image, size_t size);
 /* The same, with guest RAM at `ram` (SYS_RAM_SIZE bytes the caller owns). */
 int sys_vm_start_on(struct sys_vm *vm, uint8_t *ram, const uint8_t *image, size_t size);
 
+/* The same in a VM the process already has: maps `ram` (SYS_RAM_SIZE
+ * bytes) at GPA 0, makes a vCPU on the calling thread, sets it up and
+ * loads `image`. Returns 0 or a step code (sys_fail). */
+int sys_vm_attach(struct sys_vm *vm, uint8_t *ram, const uint8_t *image, size_t size);
+
 /* Points RIP back at SYS_CODE with a fresh copy of `image`. */
 int sys_vm_reload(struct sys_vm *vm, const uint8_t *image, size_t size);
 
