@@ -591,6 +591,18 @@ json_object *pol_hvctl_json(struct pol_hvd *h, uid_t uid, ...)
 	return o;
 }
 
+json_object *pol_show_vm(struct pol_hvd *h, pid_t pid)
+{
+	json_object *l = pol_hvctl_json(h, 0, "list", "--json", NULL);
+	json_object *vm = pol_find(pol_get(l, "vms"), "pid", pid);
+	cr_assert_not_null(vm, "hvctl list has no VM of pid %d: %s", (int)pid,
+			   json_object_to_json_string(l));
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", pol_int(vm, "id"));
+	json_object_put(l);
+	return pol_hvctl_json(h, 0, "show", id, "--json", NULL);
+}
+
 void pol_wait_vms(struct pol_hvd *h, unsigned vms)
 {
 	long long seen = -1;

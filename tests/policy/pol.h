@@ -122,6 +122,10 @@ int pol_audit_count(struct pol_hvd *h, const char *decision, const char *request
 /* Polls `hvctl status --json` as root until the "vms" count is `vms`. */
 void pol_wait_vms(struct pol_hvd *h, unsigned vms);
 
+/* `hvctl show --json` (as root) of the VM of client `pid`; asserts that
+ * there is one. The caller puts the object. */
+json_object *pol_show_vm(struct pol_hvd *h, pid_t pid);
+
 /* Number of times `needle` occurs in hvd's stderr log. */
 int pol_log_count(struct pol_hvd *h, const char *needle);
 

@@ -134,17 +134,11 @@ Test(cpu, a_guest_that_exits_back_to_back_is_held_to_the_quota)
 	pol_done();
 }
 
-/* The vCPU of the VM of `pid`, from `hvctl show --json` (a new reference
- * to the show output in *show, to put). */
+/* The vCPU of the VM of `pid`, from `hvctl show --json` (the show output
+ * in *show, to put). */
 static json_object *show_vcpu(pid_t pid, json_object **show)
 {
-	json_object *l = pol_hvctl_json(&H, 0, "list", "--json", NULL);
-	json_object *vm = pol_find(pol_get(l, "vms"), "pid", pid);
-	cr_assert_not_null(vm, "no VM of pid %d: %s", (int)pid, json_object_to_json_string(l));
-	char id[32];
-	snprintf(id, sizeof(id), "%lld", pol_int(vm, "id"));
-	json_object_put(l);
-	*show = pol_hvctl_json(&H, 0, "show", id, "--json", NULL);
+	*show = pol_show_vm(&H, pid);
 	json_object *v = pol_get(*show, "vcpu");
 	cr_assert_eq(json_object_array_length(v), 1, "%s", json_object_to_json_string(*show));
 	return json_object_array_get_idx(v, 0);

@@ -126,19 +126,6 @@ Test(quota, a_killed_vm_gives_its_quota_back)
 	pol_done();
 }
 
-/* The mappings `hvctl show --json` reports for the VM of `pid`. */
-static json_object *show_vm(pid_t pid)
-{
-	json_object *l = pol_hvctl_json(&H, 0, "list", "--json", NULL);
-	json_object *vm = pol_find(pol_get(l, "vms"), "pid", pid);
-	cr_assert_not_null(vm, "hvctl list has no VM of pid %d: %s", (int)pid,
-			   json_object_to_json_string(l));
-	char id[32];
-	snprintf(id, sizeof(id), "%lld", pol_int(vm, "id"));
-	json_object_put(l);
-	return pol_hvctl_json(&H, 0, "show", id, "--json", NULL);
-}
-
 static void expect_maps(json_object *vm, unsigned n, const unsigned long long (*maps)[2],
 			unsigned long long memory)
 {
@@ -167,7 +154,7 @@ Test(quota, max_memory_refuses_a_mapping_beyond_it_and_changes_nothing)
 
 	cr_assert_eq(pol_client_cmd(&p, "map", "map 0x80000 0"), ST_SUCCESS);
 	static const unsigned long long one[][2] = { { 0, 0x80000 } };
-	json_object *vm = show_vm(p.pid);
+	json_object *vm = pol_show_vm(&H, p.pid);
 	expect_maps(vm, 1, one, 0x80000);
 	json_object_put(vm);
 
@@ -178,7 +165,7 @@ Test(quota, max_memory_refuses_a_mapping_beyond_it_and_changes_nothing)
 	cr_expect_eq(pol_audit_count(&H, "quota", "vm_map", UID_B, p.pid, reason,
 				     sizeof(reason)), 1);
 	cr_expect(strstr(reason, "max_memory"), "the quota line names the limit: %s", reason);
-	vm = show_vm(p.pid);
+	vm = pol_show_vm(&H, p.pid);
 	expect_maps(vm, 1, one, 0x80000);
 	json_object_put(vm);
 	json_object *status = pol_hvctl_json(&H, 0, "status", "--json", NULL);
@@ -189,12 +176,12 @@ Test(quota, max_memory_refuses_a_mapping_beyond_it_and_changes_nothing)
 	 * or below the limit")... */
 	cr_expect_eq(pol_client_cmd(&p, "map", "map 0x80000 0x100000"), ST_SUCCESS);
 	static const unsigned long long two[][2] = { { 0, 0x80000 }, { 0x100000, 0x80000 } };
-	vm = show_vm(p.pid);
+	vm = pol_show_vm(&H, p.pid);
 	expect_maps(vm, 2, two, 0x100000);
 	json_object_put(vm);
 	/* ...one page more is not. */
 	cr_expect_eq(pol_client_cmd(&p, "map", "map 0x1000 0x200000"), ST_NO_RESOURCES);
-	vm = show_vm(p.pid);
+	vm = pol_show_vm(&H, p.pid);
 	expect_maps(vm, 2, two, 0x100000);
 	json_object_put(vm);
 
