@@ -197,6 +197,7 @@ static const struct rule loop_allowed[] = {
 	ANY(getcpu, "in the vCPU list: sched_getcpu (when not in the vDSO)"),
 	ANY(gettid, "glibc thread bookkeeping; the quota timer's target thread"),
 	IF(prctl, EQ(0, PR_SET_NO_NEW_PRIVS), "a vCPU thread loading its filter (libseccomp)"),
+	IF(prctl, EQ(0, PR_SET_NAME), "a vCPU thread naming itself hvd-vcpu (for top -H, ps -L)"),
 	ANY(seccomp, "a vCPU thread loading its filter, libseccomp probing the kernel first; "
 		     "a filter can only take rights away"),
 

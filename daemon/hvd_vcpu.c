@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -305,6 +306,10 @@ static void *vcpu_main(void *arg)
 	sigfillset(&mask);
 	sigdelset(&mask, hvb_kick_signal());
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+	/* So that administrators (top -H, ps -L) and the CPU-quota tests
+	 * can tell guest work from hvd's own. */
+	prctl(PR_SET_NAME, "hvd-vcpu", 0, 0, 0);
 
 	/* The quota's timer: fires after a slice of this thread's CPU time
 	 * with the kick signal, which only this thread takes. */
