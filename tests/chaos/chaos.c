@@ -3,6 +3,7 @@
  */
 #include "chaos.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -434,11 +435,71 @@ static int good_main(void *arg)
 	return sys_client_lcg(a[0], a[1], a[2]);
 }
 
-void chaos_expect_good_client(uint32_t seed, unsigned rounds, unsigned steps, const char *what)
+/* One line per thread of `pid` on stderr: id, name, state, where it
+ * sleeps in the kernel and the call it is in (number and arguments). */
+static void dump_threads(const char *who, pid_t pid)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		const char *files[] = { "comm", "wchan", "syscall", "stat" };
+		char text[4][160];
+		for (int i = 0; i < 4; i++) {
+			snprintf(path, sizeof(path), "/proc/%d/task/%s/%s", (int)pid, e->d_name,
+				 files[i]);
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			ssize_t n = fd >= 0 ? read(fd, text[i], sizeof(text[i]) - 1) : -1;
+			if (fd >= 0)
+				close(fd);
+			text[i][n > 0 ? n : 0] = '\0';
+			text[i][strcspn(text[i], "\n")] = '\0';
+		}
+		const char *state = strrchr(text[3], ')');
+		fprintf(stderr, "  %s %d, thread %s (%s): state %c, in %s, call %s\n", who, (int)pid,
+			e->d_name, text[0], state && state[1] ? state[2] : '?', text[1], text[2]);
+	}
+	closedir(d);
+}
+
+void chaos_expect_good_client(struct chaos_hvd *h, uint32_t seed, unsigned rounds,
+			      unsigned steps, const char *what)
 {
 	uint32_t args[3] = { seed, rounds, steps };
+	pid_t pid = sys_spawn(good_main, args);
+	long long start = sys_now_ms();
+	int status = -1;
 
-	sys_expect_child_ok(sys_spawn(good_main, args), what);
+	cr_assert_gt(pid, 0, "fork for %s failed", what);
+	while (sys_now_ms() < start + SYS_WAIT_MS) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		cr_assert_neq(r, -1, "waitpid: %s", strerror(errno));
+		if (r == pid)
+			break;
+		sys_sleep_ms(5);
+	}
+	if (status == -1) {
+		/* Where everyone is, for the report, before the client goes. */
+		char why[512];
+		fprintf(stderr, "%s did not finish within %d ms; its threads and hvd's:\n", what,
+			SYS_WAIT_MS);
+		dump_threads("client", pid);
+		dump_threads("hvd", h->sys.pid);
+		json_object *list = chaos_hvctl_json(h, "list", why, sizeof(why));
+		fprintf(stderr, "  hvctl list: %s\n",
+			list ? json_object_to_json_string(list) : why);
+		json_object_put(list);
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		cr_assert_fail("%s did not finish within %d ms", what, SYS_WAIT_MS);
+	}
+	cr_assert(WIFEXITED(status), "%s died (status %#x)", what, status);
+	cr_assert_eq(WEXITSTATUS(status), 0, "%s failed at step %d", what, WEXITSTATUS(status));
+	fprintf(stderr, "chaos: %s took %lld ms\n", what, sys_now_ms() - start);
 }
 
 struct probe_client {

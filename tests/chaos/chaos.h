@@ -132,8 +132,11 @@ void chaos_expect_baseline(struct chaos_hvd *h, const struct chaos_counts *base,
  */
 void chaos_quota_probe(struct chaos_hvd *h);
 
-/* Runs one well-behaved client (sys_client_lcg) to completion; asserts. */
-void chaos_expect_good_client(uint32_t seed, unsigned rounds, unsigned steps, const char *what);
+/* Runs one well-behaved client (sys_client_lcg) to completion and says
+ * how long it took; asserts. If it does not finish in time, prints where
+ * its threads and hvd's are and what `hvctl list` shows. */
+void chaos_expect_good_client(struct chaos_hvd *h, uint32_t seed, unsigned rounds,
+			      unsigned steps, const char *what);
 
 /* Microseconds on the monotonic clock. */
 long long chaos_now_us(void);

@@ -519,7 +519,7 @@ Test(chaos, clients_killed_at_random_points_leave_nothing_behind)
 		fresh.maps, base.maps, now.maps);
 	/* Every count given back: the whole quota can be taken again. */
 	chaos_quota_probe(&hvd);
-	chaos_expect_good_client(0x600d, 3, 30, "a fresh client after the chaos");
+	chaos_expect_good_client(&hvd, 0x600d, 3, 30, "a fresh client after the chaos");
 	chaos_expect_baseline(&hvd, &base, MAPS_SLACK, "the fresh clients");
 	chaos_hvd_expect_clean_stop(&hvd);
 }

@@ -294,10 +294,10 @@ Test(chaos, scribbling_on_the_run_page_hurts_only_the_scribbler)
 
 	/* While they scribble: a well-behaved client, twice, checking every
 	 * value its guest computes. */
-	chaos_expect_good_client(0x5eed1, GOOD_ROUNDS, GOOD_STEPS,
+	chaos_expect_good_client(&hvd, 0x5eed1, GOOD_ROUNDS, GOOD_STEPS,
 				 "a well-behaved client next to the scribblers");
 	cr_assert(sys_hvd_alive(&hvd.sys), "hvd died under the scribbling");
-	chaos_expect_good_client(0x5eed2, GOOD_ROUNDS, GOOD_STEPS,
+	chaos_expect_good_client(&hvd, 0x5eed2, GOOD_ROUNDS, GOOD_STEPS,
 				 "a second well-behaved client next to the scribblers");
 	cr_assert(sys_hvd_alive(&hvd.sys), "hvd died under the scribbling");
 
@@ -349,7 +349,7 @@ Test(chaos, scribbling_on_the_run_page_hurts_only_the_scribbler)
 	close(ready[0]);
 
 	chaos_expect_baseline(&hvd, &base, MAPS_SLACK, "the scribblers left");
-	chaos_expect_good_client(0x600d, 3, 30, "a fresh client after the scribblers");
+	chaos_expect_good_client(&hvd, 0x600d, 3, 30, "a fresh client after the scribblers");
 	chaos_expect_baseline(&hvd, &base, MAPS_SLACK, "the fresh client");
 	chaos_hvd_expect_clean_stop(&hvd);
 }

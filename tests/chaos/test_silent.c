@@ -340,21 +340,21 @@ Test(chaos, silent_and_unread_clients_do_not_stall_hvd)
 		      "hvctl status counts %lld clients with %d connections open",
 		      st.clients, SILENT + IDLE);
 	cr_assert_geq(st.vms, IDLE);
-	chaos_expect_good_client(0x5eed3, GOOD_ROUNDS, GOOD_STEPS,
+	chaos_expect_good_client(&hvd, 0x5eed3, GOOD_ROUNDS, GOOD_STEPS,
 				 "a well-behaved client next to silent and flooding ones");
 	cr_assert(sys_hvd_alive(&hvd.sys), "hvd died");
 
 	for (int i = 0; i < FLOODERS; i++)
 		sys_expect_child_ok(flooders[i], "a flooding client");
 	/* The silent ones are still there: still served after the flood. */
-	chaos_expect_good_client(0x5eed4, 3, GOOD_STEPS,
+	chaos_expect_good_client(&hvd, 0x5eed4, 3, GOOD_STEPS,
 				 "a well-behaved client after the flood");
 	close(go[1]);
 	sys_expect_child_ok(holder, "the holder of the silent connections");
 	close(ready[0]);
 
 	chaos_expect_baseline(&hvd, &base, MAPS_SLACK, "the silent and flooding clients left");
-	chaos_expect_good_client(0x600d, 3, 30, "a fresh client afterwards");
+	chaos_expect_good_client(&hvd, 0x600d, 3, 30, "a fresh client afterwards");
 	chaos_expect_baseline(&hvd, &base, MAPS_SLACK, "the fresh client");
 	chaos_hvd_expect_clean_stop(&hvd);
 }
