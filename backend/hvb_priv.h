@@ -64,6 +64,11 @@ struct hvb_vm {
 	unsigned next_kvm_id;
 	struct hvb_reset *reset;      /* power-on state, from the first vCPU */
 	uint64_t filter_gen;          /* bumps when the MSR filter must change */
+	/* The MSR filter KVM has (valid once filter_set): the MSRs it lets
+	 * through, in ascending order. */
+	bool filter_set;
+	unsigned filter_n;
+	uint32_t filter_msrs[KVM_MSR_FILTER_MAX_RANGES];
 	_Atomic uint64_t tsc_gen;
 	uint64_t tsc_value;
 };

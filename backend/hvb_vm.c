@@ -80,9 +80,8 @@ int hvb_vm_create(struct hvb_host *host, uint64_t options, struct hvb_vm **out)
 			hvb__log("enabling user-space MSR exits failed: %d", r);
 			goto err_fd;
 		}
-		r = hvb__vm_update_msr_filter(vm);
-		if (r < 0)
-			goto err_fd;
+		/* The filter itself comes with the first vCPU (on its
+		 * thread): hvb__vm_update_msr_filter. */
 	}
 	vm->ivt_gpa = IVT_DEFAULT_GPA;
 	*out = vm;
@@ -563,41 +562,56 @@ bool hvb__vm_stub_place(struct hvb_vm *vm)
  * through only MSRs every vCPU made native; a vCPU that made one native
  * while another did not gets the exit and the backend completes it
  * silently (hvb_vcpu.c). Called with the VM lock held.
+ *
+ * KVM_X86_SET_MSR_FILTER waits for an SRCU grace period of the VM, which
+ * a busy host can stretch to seconds (docs/differences.md), so KVM is
+ * only asked when the filter really changes: not before the VM has a
+ * vCPU (none can run without one), not when a vCPU comes or goes without
+ * changing what every vCPU shares, never when the last vCPU goes.
  */
 int hvb__vm_update_msr_filter(struct hvb_vm *vm)
 {
 	struct kvm_msr_filter f;
 	uint8_t allow_bit = 1, deny_bit = 0;
+	uint32_t allow[KVM_MSR_FILTER_MAX_RANGES];
 	unsigned n = 0;
 
-	if (!vm->host->info.msr_filter)
+	if (!vm->host->info.msr_filter || vm->nvcpus == 0)
 		return 0;
+	struct hvb_vcpu *first = NULL;
+	for (unsigned i = 0; i < HVB_MAX_VCPUS && !first; i++)
+		first = vm->vcpus[i];
+	for (unsigned k = 0; first && k < first->nnative; k++) {
+		uint32_t msr = first->native_msrs[k];
+		bool everyone = true;
+		for (unsigned i = 0; i < HVB_MAX_VCPUS && everyone; i++) {
+			struct hvb_vcpu *v = vm->vcpus[i];
+			if (!v)
+				continue;
+			bool has = false;
+			for (unsigned j = 0; j < v->nnative; j++)
+				has |= v->native_msrs[j] == msr;
+			everyone = has;
+		}
+		if (everyone && n < KVM_MSR_FILTER_MAX_RANGES) {
+			/* Ascending, so that equal sets compare equal. */
+			unsigned at = n++;
+			for (; at > 0 && allow[at - 1] > msr; at--)
+				allow[at] = allow[at - 1];
+			allow[at] = msr;
+		}
+	}
+	if (vm->filter_set && vm->filter_n == n &&
+	    memcmp(vm->filter_msrs, allow, n * sizeof(allow[0])) == 0)
+		return 0;
+
 	memset(&f, 0, sizeof(f));
 	f.flags = KVM_MSR_FILTER_DEFAULT_DENY;
-	if (vm->nvcpus) {
-		struct hvb_vcpu *first = NULL;
-		for (unsigned i = 0; i < HVB_MAX_VCPUS && !first; i++)
-			first = vm->vcpus[i];
-		for (unsigned k = 0; first && k < first->nnative; k++) {
-			uint32_t msr = first->native_msrs[k];
-			bool everyone = true;
-			for (unsigned i = 0; i < HVB_MAX_VCPUS && everyone; i++) {
-				struct hvb_vcpu *v = vm->vcpus[i];
-				if (!v)
-					continue;
-				bool has = false;
-				for (unsigned j = 0; j < v->nnative; j++)
-					has |= v->native_msrs[j] == msr;
-				everyone = has;
-			}
-			if (everyone && n < KVM_MSR_FILTER_MAX_RANGES) {
-				f.ranges[n].flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE;
-				f.ranges[n].nmsrs = 1;
-				f.ranges[n].base = msr;
-				f.ranges[n].bitmap = &allow_bit;
-				n++;
-			}
-		}
+	for (unsigned i = 0; i < n; i++) {
+		f.ranges[i].flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE;
+		f.ranges[i].nmsrs = 1;
+		f.ranges[i].base = allow[i];
+		f.ranges[i].bitmap = &allow_bit;
 	}
 	if (n == 0) {
 		/* KVM refuses "deny by default" with no ranges at all. */
@@ -611,6 +625,9 @@ int hvb__vm_update_msr_filter(struct hvb_vm *vm)
 		hvb__log("setting the MSR filter failed: %d", e);
 		return e;
 	}
+	vm->filter_set = true;
+	vm->filter_n = n;
+	memcpy(vm->filter_msrs, allow, n * sizeof(allow[0]));
 	vm->filter_gen++;
 	return 0;
 }
