@@ -466,6 +466,18 @@ static void dump_threads(const char *who, pid_t pid)
 	closedir(d);
 }
 
+/*
+ * How long a well-behaved client may take before it counts as hung: three
+ * times the tests' usual bound. It takes 50-300 ms, but on a loaded host
+ * next to clients whose guests exit back to back, each KVM memory or MSR
+ * filter change of its VM (hv_vm_map, its vCPU, its first real-mode run)
+ * waits for an SRCU grace period whose kernel work can wait seconds for
+ * a CPU (docs/differences.md, "Memory changes can wait for the kernel");
+ * single waits of 6-20 s were seen. What is checked here is that it
+ * finishes, with correct results; its time is printed.
+ */
+#define GOOD_CLIENT_MS (3 * SYS_WAIT_MS)
+
 void chaos_expect_good_client(struct chaos_hvd *h, uint32_t seed, unsigned rounds,
 			      unsigned steps, const char *what)
 {
@@ -475,7 +487,7 @@ void chaos_expect_good_client(struct chaos_hvd *h, uint32_t seed, unsigned round
 	int status = -1;
 
 	cr_assert_gt(pid, 0, "fork for %s failed", what);
-	while (sys_now_ms() < start + SYS_WAIT_MS) {
+	while (sys_now_ms() < start + GOOD_CLIENT_MS) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
 		cr_assert_neq(r, -1, "waitpid: %s", strerror(errno));
 		if (r == pid)
@@ -486,7 +498,7 @@ void chaos_expect_good_client(struct chaos_hvd *h, uint32_t seed, unsigned round
 		/* Where everyone is, for the report, before the client goes. */
 		char why[512];
 		fprintf(stderr, "%s did not finish within %d ms; its threads and hvd's:\n", what,
-			SYS_WAIT_MS);
+			GOOD_CLIENT_MS);
 		dump_threads("client", pid);
 		dump_threads("hvd", h->sys.pid);
 		json_object *list = chaos_hvctl_json(h, "list", why, sizeof(why));
@@ -495,7 +507,7 @@ void chaos_expect_good_client(struct chaos_hvd *h, uint32_t seed, unsigned round
 		json_object_put(list);
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
-		cr_assert_fail("%s did not finish within %d ms", what, SYS_WAIT_MS);
+		cr_assert_fail("%s did not finish within %d ms", what, GOOD_CLIENT_MS);
 	}
 	cr_assert(WIFEXITED(status), "%s died (status %#x)", what, status);
 	cr_assert_eq(WEXITSTATUS(status), 0, "%s failed at step %d", what, WEXITSTATUS(status));
