@@ -148,25 +148,6 @@ static int h_vm_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *
 	return -1;
 }
 
-static int h_vm_destroy(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
-{
-	(void)req; (void)fd;
-	if (live_vcpus(s)) {
-		resp->status = HV_BUSY;
-		return -1;
-	}
-	int r = hvb_vm_destroy(s->vm);
-	resp->status = hvd_status_from_errno(r);
-	if (r == 0) {
-		s->vm = NULL;
-		backings_release_unused(s);
-		usage_refresh(s);
-		if (s->tenant)
-			s->tenant->usage.vms--;
-	}
-	return -1;
-}
-
 /*
  * Guest-memory changes run off the loop thread. KVM_SET_USER_MEMORY_REGION
  * waits for an SRCU grace period of the VM, which took 1-4 s on a loaded
@@ -176,6 +157,8 @@ static int h_vm_destroy(struct hvd_session *s, Hvd__Request *req, Hvd__Response 
  * until the change is done and answered, so its requests stay in order,
  * while other sessions go on. Everything else (checks, mmap of the memfd,
  * backings, accounting, the reply) stays on the loop thread.
+ * hv_vm_destroy goes the same way: KVM's teardown of the VM waits for a
+ * grace period too.
  */
 #define REPLY_LATER (-2)
 
@@ -194,21 +177,24 @@ struct hvd_memop {
  * (the session's async, as for vCPU ops). A thread per change rather than
  * libuv's pool: it is gone when the change is answered, so hvd's threads
  * are its vCPU threads and the loop, as the tests and operators count. */
-/* For the tests only: HVD_TEST_MEMOP_DELAY_MS makes every memory change
- * take that much longer, as a slow KVM memslot change would. */
-static long memop_delay_ms = -1;
+/* For the tests only: HVD_TEST_MEMOP_DELAY_MS makes every memory change,
+ * HVD_TEST_DESTROY_DELAY_MS every hv_vm_destroy, take that much longer,
+ * as a slow KVM call would. Read once, before the first change. */
+static long memop_delay_ms = -1, destroy_delay_ms = -1;
+
+static void test_delay(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000l };
+	while (ms > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
 
 static void *memop_thread(void *arg)
 {
 	struct hvd_memop *m = arg;
 	Hvd__Request *req = m->req;
 
-	if (memop_delay_ms > 0) {
-		struct timespec ts = { memop_delay_ms / 1000, (memop_delay_ms % 1000) * 1000000l };
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
-	}
-
+	test_delay(req->op_case == HVD__REQUEST__OP_VM_DESTROY ? destroy_delay_ms : memop_delay_ms);
 	switch (req->op_case) {
 	case HVD__REQUEST__OP_VM_MAP:
 		m->r = hvb_vm_map(m->vm, m->addr, req->vm_map->gpa, req->vm_map->size,
@@ -220,6 +206,9 @@ static void *memop_thread(void *arg)
 	case HVD__REQUEST__OP_VM_PROTECT:
 		m->r = hvb_vm_protect(m->vm, req->vm_protect->gpa, req->vm_protect->size,
 				      (uint32_t)req->vm_protect->flags);
+		break;
+	case HVD__REQUEST__OP_VM_DESTROY:
+		m->r = hvb_vm_destroy(m->vm);
 		break;
 	default:
 		m->r = -EINVAL;
@@ -258,6 +247,13 @@ void hvd_memop_poll(struct hvd_session *s)
 		}
 	} else if (m->req->op_case == HVD__REQUEST__OP_VM_UNMAP) {
 		backings_release_unused(s);
+	} else if (m->req->op_case == HVD__REQUEST__OP_VM_DESTROY && m->r == 0) {
+		/* The VM is gone (a session closed meanwhile has nothing
+		 * left for its reaper to destroy). */
+		s->vm = NULL;
+		backings_release_unused(s);
+		if (s->tenant)
+			s->tenant->usage.vms--;
 	}
 	s->memop = NULL;
 	/* What the VM holds now, whatever was charged ahead. (A closed
@@ -283,6 +279,8 @@ static int memop_start(struct hvd_session *s, Hvd__Request *req, Hvd__Response *
 	if (memop_delay_ms < 0) {
 		const char *e = getenv("HVD_TEST_MEMOP_DELAY_MS");
 		memop_delay_ms = e ? atol(e) : 0;
+		e = getenv("HVD_TEST_DESTROY_DELAY_MS");
+		destroy_delay_ms = e ? atol(e) : 0;
 	}
 	if (m) {
 		m->s = s;
@@ -305,6 +303,20 @@ static int memop_start(struct hvd_session *s, Hvd__Request *req, Hvd__Response *
 	s->memop = m;
 	uv_poll_stop(&s->poll);
 	return REPLY_LATER;
+}
+
+static int h_vm_destroy(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	(void)req; (void)fd;
+	if (live_vcpus(s)) {
+		resp->status = HV_BUSY;
+		return -1;
+	}
+	/* Closing a VM's descriptor waits for KVM to tear it down, which
+	 * waits for an SRCU grace period (seen with ftrace): off the loop
+	 * thread, as memory changes are. */
+	resp->status = HV_SUCCESS;
+	return memop_start(s, req, resp, NULL, -1);
 }
 
 static int h_vm_map(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)

@@ -10,6 +10,9 @@
  *  - a client killed in the middle of a change leaves nothing behind once
  *    the change is done: hvd's threads and descriptors go back to their
  *    baseline, and a new client works.
+ * hv_vm_destroy runs off the loop thread as well (KVM's teardown of a VM
+ * waits for a grace period too); HVD_TEST_DESTROY_DELAY_MS slows it, and
+ * the suite "destroy" checks the same two things for it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -145,4 +148,104 @@ Test(memop, a_client_killed_during_a_memory_change_leaves_nothing_behind)
 		  sf, st);
 	cr_expect(sys_hvd_alive(&hvd));
 	sys_expect_child_ok(sys_spawn(quick_main, NULL), "a new client");
+}
+
+/* ---- hv_vm_destroy ---- */
+
+static void destroy_setup(void)
+{
+	char v[32];
+	delay_ms = 1000 + sys_slow_ms(1000);
+	snprintf(v, sizeof(v), "%ld", delay_ms);
+	setenv("HVD_TEST_DESTROY_DELAY_MS", v, 1);
+	sys_hvd_start(&hvd);
+	unsetenv("HVD_TEST_DESTROY_DELAY_MS");
+}
+
+TestSuite(destroy, .init = destroy_setup, .fini = teardown);
+
+/* A client that says 'a' on `report` once its VM has no vCPU left, then
+ * destroys the VM (slow), then says 'D' (or 'F' if that failed). */
+static int slow_destroy_main(void *arg)
+{
+	struct slow *s = arg;
+	struct sys_vm vm;
+	int r = sys_vm_start(&vm, SYS_GUEST(sys_lcg));
+	if (r || (r = sys_lcg_check(&vm, 11, 10)))
+		return r;
+	hv_return_t ret = hv_vcpu_destroy(vm.vcpu);
+	if (ret != HV_SUCCESS)
+		return sys_fail(20, "hv_vcpu_destroy returned %#x", (unsigned)ret);
+	char c = 'a';
+	if (write(s->report, &c, 1) != 1)
+		return 90;
+	ret = hv_vm_destroy();
+	c = ret == HV_SUCCESS ? 'D' : 'F';
+	if (write(s->report, &c, 1) != 1)
+		return 91;
+	/* Gone for good: a new VM can be made in its place. */
+	if ((ret = hv_vm_create(HV_VM_DEFAULT)) != HV_SUCCESS)
+		return sys_fail(21, "hv_vm_create after hv_vm_destroy returned %#x",
+				(unsigned)ret);
+	return 0;
+}
+
+/* Another client's whole VM life but its (slow) destroy: create, map,
+ * vCPU, checked guest runs. The session's teardown at exit does not go
+ * through hv_vm_destroy. */
+static int other_vm_main(void *arg)
+{
+	struct sys_vm vm;
+	(void)arg;
+	int r = sys_vm_start(&vm, SYS_GUEST(sys_lcg));
+	return r ? r : sys_lcg_check(&vm, 5, 20);
+}
+
+Test(destroy, a_slow_vm_destroy_holds_up_only_its_own_client)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	struct slow s = { p[1] };
+	pid_t slow = sys_spawn(slow_destroy_main, &s);
+	close(p[1]);
+	cr_assert_eq(read_report(p[0]), 'a', "the slow client did not get its VM");
+
+	sys_sleep_ms(delay_ms / 4);
+	sys_expect_child_ok(sys_spawn(other_vm_main, NULL), "the other client");
+	int fl = fcntl(p[0], F_GETFL);
+	fcntl(p[0], F_SETFL, fl | O_NONBLOCK);
+	char c = 0;
+	ssize_t n = read(p[0], &c, 1);
+	cr_expect(n < 0 && errno == EAGAIN,
+		  "the slow hv_vm_destroy (%ld ms) had already returned ('%c') when the other "
+		  "client's VM had run: it waited for it", delay_ms, n == 1 ? c : '?');
+	fcntl(p[0], F_SETFL, fl);
+	if (n != 1)
+		c = read_report(p[0]);
+	cr_expect_eq(c, 'D', "the slow hv_vm_destroy itself failed");
+	sys_expect_child_ok(slow, "the slow client");
+	close(p[0]);
+}
+
+Test(destroy, a_client_killed_during_vm_destroy_leaves_nothing_behind)
+{
+	int fds = sys_hvd_fds(&hvd), threads = sys_hvd_threads(&hvd), sf, st;
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	struct slow s = { p[1] };
+	pid_t slow = sys_spawn(slow_destroy_main, &s);
+	close(p[1]);
+	cr_assert_eq(read_report(p[0]), 'a', "the slow client did not get its VM");
+	sys_sleep_ms(delay_ms / 4);
+	kill(slow, SIGKILL);
+	sys_wait_child(slow);
+	close(p[0]);
+
+	/* The VM is destroyed once (by the slow call), and the session's
+	 * teardown follows it. */
+	cr_expect(sys_hvd_settles(&hvd, fds, threads, &sf, &st),
+		  "hvd did not go back to %d fds and %d threads (has %d and %d)", fds, threads,
+		  sf, st);
+	cr_expect(sys_hvd_alive(&hvd));
+	sys_expect_child_ok(sys_spawn(other_vm_main, NULL), "a new client");
 }
