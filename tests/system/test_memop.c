@@ -32,16 +32,22 @@
 static struct sys_hvd hvd;
 static long delay_ms;
 
-static void setup(void)
+/* Starts hvd with its test hook `var` set to the delay. */
+static void start_slow_hvd(const char *var)
 {
 	char v[32];
 	/* 2 s; more under the tools, but not all of HVD_TEST_SLOW: each test
-	 * makes three changes. */
+	 * makes up to three slow calls. */
 	delay_ms = 1000 + sys_slow_ms(1000);
 	snprintf(v, sizeof(v), "%ld", delay_ms);
-	setenv("HVD_TEST_MEMOP_DELAY_MS", v, 1);
+	setenv(var, v, 1);
 	sys_hvd_start(&hvd);
-	unsetenv("HVD_TEST_MEMOP_DELAY_MS");
+	unsetenv(var);
+}
+
+static void setup(void)
+{
+	start_slow_hvd("HVD_TEST_MEMOP_DELAY_MS");
 }
 
 static void teardown(void)
@@ -100,41 +106,51 @@ static char read_report(int fd)
 	return c;
 }
 
-Test(memop, a_slow_memory_change_holds_up_only_its_own_client)
+/*
+ * Starts `slow_fn` (a client that says 'a' on its pipe, then makes its slow
+ * call, then says `done` or 'F'), lets its call reach hvd, and runs
+ * `other_fn` as another client meanwhile: it must finish while the slow
+ * call is still running.
+ */
+static void expect_only_its_own_client_waits(int (*slow_fn)(void *), int (*other_fn)(void *),
+					     char done, const char *call, const char *other)
 {
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
 	struct slow s = { p[1] };
-	pid_t slow = sys_spawn(slow_main, &s);
+	pid_t slow = sys_spawn(slow_fn, &s);
 	close(p[1]);
 	cr_assert_eq(read_report(p[0]), 'a', "the slow client did not get its VM");
 
 	/* Give its request time to reach hvd (a guess that only makes the
 	 * check below weaker, never wrong), then ask from another client. */
 	sys_sleep_ms(delay_ms / 4);
-	sys_expect_child_ok(sys_spawn(quick_main, NULL), "the quick client");
+	sys_expect_child_ok(sys_spawn(other_fn, NULL), other);
 	int fl = fcntl(p[0], F_GETFL);
 	fcntl(p[0], F_SETFL, fl | O_NONBLOCK);
 	char c = 0;
 	ssize_t n = read(p[0], &c, 1);
 	cr_expect(n < 0 && errno == EAGAIN,
-		  "the slow change (%ld ms) had already returned ('%c') when the other client's "
-		  "20 calls were done: they waited for it", delay_ms, n == 1 ? c : '?');
+		  "the slow %s (%ld ms) had already returned ('%c') when %s was done: "
+		  "it waited for it", call, delay_ms, n == 1 ? c : '?', other);
 	fcntl(p[0], F_SETFL, fl);
 	if (n != 1)
 		c = read_report(p[0]);
-	cr_expect_eq(c, 'P', "the slow change itself failed");
+	cr_expect_eq(c, done, "the slow %s itself failed", call);
 	sys_expect_child_ok(slow, "the slow client");
 	close(p[0]);
 }
 
-Test(memop, a_client_killed_during_a_memory_change_leaves_nothing_behind)
+/* Kills `slow_fn`'s client during its slow call: once the call is done,
+ * hvd must be back at its threads and descriptors, and `new_fn` must work
+ * as a new client. */
+static void expect_killed_client_leaves_nothing(int (*slow_fn)(void *), int (*new_fn)(void *))
 {
 	int fds = sys_hvd_fds(&hvd), threads = sys_hvd_threads(&hvd), sf, st;
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
 	struct slow s = { p[1] };
-	pid_t slow = sys_spawn(slow_main, &s);
+	pid_t slow = sys_spawn(slow_fn, &s);
 	close(p[1]);
 	cr_assert_eq(read_report(p[0]), 'a', "the slow client did not get its VM");
 	sys_sleep_ms(delay_ms / 4);
@@ -142,24 +158,30 @@ Test(memop, a_client_killed_during_a_memory_change_leaves_nothing_behind)
 	sys_wait_child(slow);
 	close(p[0]);
 
-	/* hvd tears the VM down once the change is done. */
+	/* hvd tears the session down once the call is done. */
 	cr_expect(sys_hvd_settles(&hvd, fds, threads, &sf, &st),
 		  "hvd did not go back to %d fds and %d threads (has %d and %d)", fds, threads,
 		  sf, st);
 	cr_expect(sys_hvd_alive(&hvd));
-	sys_expect_child_ok(sys_spawn(quick_main, NULL), "a new client");
+	sys_expect_child_ok(sys_spawn(new_fn, NULL), "a new client");
+}
+
+Test(memop, a_slow_memory_change_holds_up_only_its_own_client)
+{
+	expect_only_its_own_client_waits(slow_main, quick_main, 'P', "memory change",
+					 "another client's 20 calls");
+}
+
+Test(memop, a_client_killed_during_a_memory_change_leaves_nothing_behind)
+{
+	expect_killed_client_leaves_nothing(slow_main, quick_main);
 }
 
 /* ---- hv_vm_destroy ---- */
 
 static void destroy_setup(void)
 {
-	char v[32];
-	delay_ms = 1000 + sys_slow_ms(1000);
-	snprintf(v, sizeof(v), "%ld", delay_ms);
-	setenv("HVD_TEST_DESTROY_DELAY_MS", v, 1);
-	sys_hvd_start(&hvd);
-	unsetenv("HVD_TEST_DESTROY_DELAY_MS");
+	start_slow_hvd("HVD_TEST_DESTROY_DELAY_MS");
 }
 
 TestSuite(destroy, .init = destroy_setup, .fini = teardown);
@@ -203,49 +225,13 @@ static int other_vm_main(void *arg)
 
 Test(destroy, a_slow_vm_destroy_holds_up_only_its_own_client)
 {
-	int p[2];
-	cr_assert_eq(pipe(p), 0);
-	struct slow s = { p[1] };
-	pid_t slow = sys_spawn(slow_destroy_main, &s);
-	close(p[1]);
-	cr_assert_eq(read_report(p[0]), 'a', "the slow client did not get its VM");
-
-	sys_sleep_ms(delay_ms / 4);
-	sys_expect_child_ok(sys_spawn(other_vm_main, NULL), "the other client");
-	int fl = fcntl(p[0], F_GETFL);
-	fcntl(p[0], F_SETFL, fl | O_NONBLOCK);
-	char c = 0;
-	ssize_t n = read(p[0], &c, 1);
-	cr_expect(n < 0 && errno == EAGAIN,
-		  "the slow hv_vm_destroy (%ld ms) had already returned ('%c') when the other "
-		  "client's VM had run: it waited for it", delay_ms, n == 1 ? c : '?');
-	fcntl(p[0], F_SETFL, fl);
-	if (n != 1)
-		c = read_report(p[0]);
-	cr_expect_eq(c, 'D', "the slow hv_vm_destroy itself failed");
-	sys_expect_child_ok(slow, "the slow client");
-	close(p[0]);
+	expect_only_its_own_client_waits(slow_destroy_main, other_vm_main, 'D', "hv_vm_destroy",
+					  "another client's whole VM (create, map, vCPU, runs)");
 }
 
+/* The VM is destroyed once (by the slow call); the session's teardown
+ * finds nothing more to destroy. */
 Test(destroy, a_client_killed_during_vm_destroy_leaves_nothing_behind)
 {
-	int fds = sys_hvd_fds(&hvd), threads = sys_hvd_threads(&hvd), sf, st;
-	int p[2];
-	cr_assert_eq(pipe(p), 0);
-	struct slow s = { p[1] };
-	pid_t slow = sys_spawn(slow_destroy_main, &s);
-	close(p[1]);
-	cr_assert_eq(read_report(p[0]), 'a', "the slow client did not get its VM");
-	sys_sleep_ms(delay_ms / 4);
-	kill(slow, SIGKILL);
-	sys_wait_child(slow);
-	close(p[0]);
-
-	/* The VM is destroyed once (by the slow call), and the session's
-	 * teardown follows it. */
-	cr_expect(sys_hvd_settles(&hvd, fds, threads, &sf, &st),
-		  "hvd did not go back to %d fds and %d threads (has %d and %d)", fds, threads,
-		  sf, st);
-	cr_expect(sys_hvd_alive(&hvd));
-	sys_expect_child_ok(sys_spawn(other_vm_main, NULL), "a new client");
+	expect_killed_client_leaves_nothing(slow_destroy_main, other_vm_main);
 }
