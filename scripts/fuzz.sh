@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.."
 src=$PWD
 
 seconds=10
-build=build-fuzz
+build="build-fuzz"
 only=()
 replay=0
 deps_src=1

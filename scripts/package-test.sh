@@ -25,8 +25,9 @@ work=$(mktemp -d /tmp/hvd-pkg.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # The installed policy, with the audit log in the scratch directory.
 sed "s|^audit = .*|audit = $work/audit.jsonl|" /etc/hvd/hvd.conf > "$work/hvd.conf"
+read -r -a hvclient_flags <<< "$(pkg-config --cflags --libs hvclient)"
 cc -o "$work/hello" examples/hello/hello.c "$build"/examples/hello/libhello_guest.a \
-   $(pkg-config --cflags --libs hvclient)
+   "${hvclient_flags[@]}"
 cat > "$work/hvd-with-config" <<SH
 #!/bin/sh
 exec /usr/bin/hvd --config $work/hvd.conf "\$@"
@@ -40,5 +41,9 @@ dpkg -r hvd > /dev/null
 test ! -e /usr/bin/hvd && test ! -e /usr/lib/x86_64-linux-gnu/libhvclient.so.0
 dpkg --purge hvd > /dev/null
 test ! -e /etc/hvd/hvd.conf
-! dpkg -l hvd 2>/dev/null | grep -q '^ii'
+# (A bare "! cmd" would not stop the script under set -e.)
+if dpkg -l hvd 2>/dev/null | grep -q '^ii'; then
+  echo "package test: hvd is still installed after dpkg --purge" >&2
+  exit 1
+fi
 echo "package test: ok"
