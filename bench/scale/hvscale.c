@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -60,7 +61,7 @@ static const char *const tenant_name[NTENANTS] = { "alpha", "beta", "gamma", "no
 
 static struct {
 	unsigned vms, batch, load, rounds, round_ms, ram_kib;
-	unsigned flooders, spinners, greedy, noisy_rate, noisy_cpu;
+	unsigned flooders, spinners, greedy, noisy_rate, noisy_cpu, noisy_nice;
 	const char *hvd, *hvctl, *dir;
 } P;
 
@@ -388,6 +389,11 @@ static void child_main(unsigned idx, enum role role, unsigned tenant)
 
 	me = &sh->slot[idx];
 	me->pid = getpid();
+	/* The noisy tenant's own processes at a lower CPU priority, as a host
+	 * that confines its tenants' processes would run them (hvd's part is
+	 * its quotas; the clients' own CPU is the host's to share). */
+	if (tenant == NOISY && P.noisy_nice && setpriority(PRIO_PROCESS, 0, (int)P.noisy_nice) < 0)
+		child_fail("setpriority", HV_ERROR);
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
 	    setresuid(uid, uid, uid) < 0)
 		child_fail("setresuid", HV_ERROR);
@@ -1031,9 +1037,11 @@ int main(int argc, char **argv)
 	P.noisy_rate = env_uint("HVSCALE_NOISY_RATE", 2000);
 	/* 0: the noisy tenant's CPU is not metered (to see what that does). */
 	P.noisy_cpu = env_uint("HVSCALE_NOISY_CPU", 20);
+	/* Nice value of the noisy tenant's client processes (0: as everyone). */
+	P.noisy_nice = env_uint("HVSCALE_NOISY_NICE", 0);
 	if (P.vms < NTENANTS || P.batch == 0 || P.load > P.vms || P.rounds == 0 ||
 	    P.rounds > MAX_ROUNDS || P.round_ms == 0 || P.ram_kib < 8 || P.ram_kib % 4 ||
-	    P.noisy_rate == 0)
+	    P.noisy_rate == 0 || P.noisy_nice > 19)
 		die("bad parameters");
 	if (geteuid() != 0)
 		die("must run as root (clients run as uids %u..%u via setresuid)", UID_BASE,
@@ -1266,9 +1274,9 @@ int main(int argc, char **argv)
 
 	/* ---- 4. noisy tenant ---- */
 	printf("== 4. noisy tenant (uid %u, tenant %s: max_rpc_rate = %u, max_cpu_percent = %u, "
-	       "max_vms = %u, max_vcpus_per_vm = 1) ==\n",
+	       "max_vms = %u, max_vcpus_per_vm = 1; its processes at nice %u) ==\n",
 	       UID_BASE + NOISY, tenant_name[NOISY], P.noisy_rate, P.noisy_cpu,
-	       per_tenant[NOISY] + P.flooders + P.spinners);
+	       per_tenant[NOISY] + P.flooders + P.spinners, P.noisy_nice);
 	unsigned noisy_first = nslots;
 	for (unsigned i = 0; i < P.flooders; i++)
 		roles[spawn(R_FLOOD, NOISY)] = R_FLOOD;
