@@ -64,8 +64,21 @@ __attribute__((destructor)) static void hvd_fixture_stop(void)
 	char sock[128];
 	if (hvd_pid <= 0 || getpid() == hvd_pid)
 		return;
+	/* HVD_TEST_SIGNAL_RETRY_MS (set under ThreadSanitizer, which can
+	 * lose an asynchronous signal): send it again that often. */
+	const char *e = getenv("HVD_TEST_SIGNAL_RETRY_MS");
+	long retry_ms = e ? atol(e) : 0;
 	kill(hvd_pid, SIGTERM);
-	waitpid(hvd_pid, NULL, 0);
+	if (retry_ms > 0) {
+		for (long waited = 0; waitpid(hvd_pid, NULL, WNOHANG) == 0; waited += 10) {
+			if (waited && waited % retry_ms == 0)
+				kill(hvd_pid, SIGTERM);
+			struct timespec ms = { 0, 10 * 1000 * 1000 };
+			nanosleep(&ms, NULL);
+		}
+	} else {
+		waitpid(hvd_pid, NULL, 0);
+	}
 	snprintf(sock, sizeof(sock), "%s/hvd.sock", hvd_dir);
 	unlink(sock);
 	rmdir(hvd_dir);

@@ -292,8 +292,17 @@ void pol_stop(struct pol_hvd *h)
 {
 	int status;
 	if (h->pid > 0) {
+		/* HVD_TEST_SIGNAL_RETRY_MS: see sys_hvd_kill_wait. */
+		const char *e = getenv("HVD_TEST_SIGNAL_RETRY_MS");
+		long long retry = e ? atoll(e) : 0, end = pol_now_ms() + POL_WAIT_MS;
+		bool stopped = false;
 		kill(h->pid, SIGTERM);
-		bool stopped = wait_exit(h->pid, &status, POL_WAIT_MS);
+		while (!stopped && pol_now_ms() < end) {
+			long long left = end - pol_now_ms();
+			stopped = wait_exit(h->pid, &status, retry > 0 && retry < left ? retry : left);
+			if (!stopped && retry > 0)
+				kill(h->pid, SIGTERM);
+		}
 		if (!stopped) {
 			kill(h->pid, SIGKILL);
 			waitpid(h->pid, &status, 0);
