@@ -42,7 +42,8 @@ export TSAN_OPTIONS="log_path=$reports/report second_deadlock_stack=1 profile_me
 # TSan defers asynchronous signals to its next intercepted call, and about
 # once in 2000 SIGTERMs sent right after hvd starts it never delivers one:
 # hvd sits in epoll_wait with no signal pending (system.shutdown; 0 in 4000
-# without TSan). Under TSan the tests send a stop signal again every second.
+# without TSan). Under TSan the tests send a stop signal again every second
+# while hvd's socket is still there (it is removed as hvd starts to stop).
 export HVD_TEST_SIGNAL_RETRY_MS=1000
 started=$(date +%s)
 status=0

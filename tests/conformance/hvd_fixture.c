@@ -65,13 +65,15 @@ __attribute__((destructor)) static void hvd_fixture_stop(void)
 	if (hvd_pid <= 0 || getpid() == hvd_pid)
 		return;
 	/* HVD_TEST_SIGNAL_RETRY_MS (set under ThreadSanitizer, which can
-	 * lose an asynchronous signal): send it again that often. */
+	 * lose an asynchronous signal): send it again that often while hvd
+	 * has not started to stop (its socket is still there). */
 	const char *e = getenv("HVD_TEST_SIGNAL_RETRY_MS");
 	long retry_ms = e ? atol(e) : 0;
+	snprintf(sock, sizeof(sock), "%s/hvd.sock", hvd_dir);
 	kill(hvd_pid, SIGTERM);
 	if (retry_ms > 0) {
 		for (long waited = 0; waitpid(hvd_pid, NULL, WNOHANG) == 0; waited += 10) {
-			if (waited && waited % retry_ms == 0)
+			if (waited && waited % retry_ms == 0 && access(sock, F_OK) == 0)
 				kill(hvd_pid, SIGTERM);
 			struct timespec ms = { 0, 10 * 1000 * 1000 };
 			nanosleep(&ms, NULL);
@@ -79,7 +81,6 @@ __attribute__((destructor)) static void hvd_fixture_stop(void)
 	} else {
 		waitpid(hvd_pid, NULL, 0);
 	}
-	snprintf(sock, sizeof(sock), "%s/hvd.sock", hvd_dir);
 	unlink(sock);
 	rmdir(hvd_dir);
 }

@@ -300,7 +300,7 @@ void pol_stop(struct pol_hvd *h)
 		while (!stopped && pol_now_ms() < end) {
 			long long left = end - pol_now_ms();
 			stopped = wait_exit(h->pid, &status, retry > 0 && retry < left ? retry : left);
-			if (!stopped && retry > 0)
+			if (!stopped && retry > 0 && access(h->sock, F_OK) == 0)
 				kill(h->pid, SIGTERM);
 		}
 		if (!stopped) {

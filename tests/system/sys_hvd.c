@@ -155,8 +155,10 @@ bool sys_hvd_kill_wait(struct sys_hvd *d, int sig)
 	/* Set by scripts/tsan.sh only: ThreadSanitizer defers asynchronous
 	 * signals to its next intercepted call and now and then never
 	 * delivers one (hvd then sits in epoll_wait with nothing pending),
-	 * so the signal is sent again every that many ms. Other builds send
-	 * it once. */
+	 * so the signal is sent again every that many ms, as long as hvd's
+	 * socket is still there (hvd removes it as soon as it starts to
+	 * stop; a second SIGTERM after that would cut its teardown short).
+	 * Other builds send it once. */
 	const char *e = getenv("HVD_TEST_SIGNAL_RETRY_MS");
 	long long retry = e ? atoll(e) : 0, next;
 
@@ -170,7 +172,8 @@ bool sys_hvd_kill_wait(struct sys_hvd *d, int sig)
 			d->pid = -1;
 			return true;
 		}
-		if (retry > 0 && sig != SIGKILL && sys_now_ms() >= next) {
+		if (retry > 0 && sig != SIGKILL && sys_now_ms() >= next &&
+		    access(d->sock, F_OK) == 0) {
 			kill(d->pid, sig);
 			next = sys_now_ms() + retry;
 		}
