@@ -106,6 +106,15 @@ struct rule {
 /* Stands for hvd's own pid, filled in when the filter is built. */
 #define SELF ((scmp_datum_t)-1)
 
+/* Per-tenant CPU quota (hvd_vcpu.c): each vCPU thread arms a CPU-time timer
+ * that kicks it out of KVM_RUN, re-arms it after every charge and deletes
+ * it at the end. In both lists (the vCPU filter stacks on the loop's). */
+#define WHY_QUOTA_TIMER "per-tenant CPU quota: the vCPU thread's CPU-time timer (hvd_vcpu.c)"
+#define QUOTA_TIMER_RULES \
+	ANY(timer_create, WHY_QUOTA_TIMER), \
+	ANY(timer_settime, WHY_QUOTA_TIMER), \
+	ANY(timer_delete, WHY_QUOTA_TIMER)
+
 static const struct rule vcpu_allowed[] = {
 	ANY(ioctl, "KVM_RUN and the vCPU/VM ioctls of the backend"),
 	ANY(futex, "the run-page hand-off, locks, condition waits, the quota's throttling wait"),
@@ -128,16 +137,7 @@ static const struct rule vcpu_allowed[] = {
 	ANY(getpid, "glibc (raise, abort paths)"),
 	ANY(tgkill, "glibc's pthread_kill if a thread kicks itself"),
 	ANY(restart_syscall, "a wait interrupted by the kick signal"),
-	ANY(timer_create, "per-tenant CPU quota: a CPU-time timer that kicks the vCPU out of "
-			  "KVM_RUN, and the throttling sleep (hvd_vcpu.c)"),
-	ANY(timer_settime, "per-tenant CPU quota: a CPU-time timer that kicks the vCPU out of "
-			   "KVM_RUN, and the throttling sleep (hvd_vcpu.c)"),
-	ANY(timer_gettime, "per-tenant CPU quota: a CPU-time timer that kicks the vCPU out of "
-			   "KVM_RUN, and the throttling sleep (hvd_vcpu.c)"),
-	ANY(timer_delete, "per-tenant CPU quota: a CPU-time timer that kicks the vCPU out of "
-			  "KVM_RUN, and the throttling sleep (hvd_vcpu.c)"),
-	ANY(clock_nanosleep, "per-tenant CPU quota: a CPU-time timer that kicks the vCPU out of "
-			     "KVM_RUN, and the throttling sleep (hvd_vcpu.c)"),
+	QUOTA_TIMER_RULES,
 };
 
 static const struct rule loop_allowed[] = {
@@ -217,16 +217,9 @@ static const struct rule loop_allowed[] = {
 
 	/* Time. */
 	ANY(clock_gettime, "timestamps, libuv's clock, the quota (when not served by the vDSO)"),
-	ANY(timer_create, "per-tenant CPU quota: a CPU-time timer that kicks the vCPU out of "
-			  "KVM_RUN, and the throttling sleep (hvd_vcpu.c)"),
-	ANY(timer_settime, "per-tenant CPU quota: a CPU-time timer that kicks the vCPU out of "
-			   "KVM_RUN, and the throttling sleep (hvd_vcpu.c)"),
-	ANY(timer_gettime, "per-tenant CPU quota: a CPU-time timer that kicks the vCPU out of "
-			   "KVM_RUN, and the throttling sleep (hvd_vcpu.c)"),
-	ANY(timer_delete, "per-tenant CPU quota: a CPU-time timer that kicks the vCPU out of "
-			  "KVM_RUN, and the throttling sleep (hvd_vcpu.c)"),
-	ANY(clock_nanosleep, "per-tenant CPU quota: a CPU-time timer that kicks the vCPU out of "
-			     "KVM_RUN, and the throttling sleep (hvd_vcpu.c)"),
+	QUOTA_TIMER_RULES,
+	ANY(clock_nanosleep, "only with the tests' HVD_TEST_MEMOP_DELAY_MS or "
+			     "HVD_TEST_DESTROY_DELAY_MS: a slow KVM call, injected (hvd_dispatch.c)"),
 
 	/* Identity, randomness, the end. */
 	ANY(getuid, "reloading the policy (the built-in default names hvd's own uid); sd_notify"),
