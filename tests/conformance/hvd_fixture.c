@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hvd_stop.h"
+
 static pid_t hvd_pid = -1;
 static char hvd_dir[64];
 
@@ -64,23 +66,8 @@ __attribute__((destructor)) static void hvd_fixture_stop(void)
 	char sock[128];
 	if (hvd_pid <= 0 || getpid() == hvd_pid)
 		return;
-	/* HVD_TEST_SIGNAL_RETRY_MS (set under ThreadSanitizer, which can
-	 * lose an asynchronous signal): send it again that often while hvd
-	 * has not started to stop (its socket is still there). */
-	const char *e = getenv("HVD_TEST_SIGNAL_RETRY_MS");
-	long retry_ms = e ? atol(e) : 0;
 	snprintf(sock, sizeof(sock), "%s/hvd.sock", hvd_dir);
-	kill(hvd_pid, SIGTERM);
-	if (retry_ms > 0) {
-		for (long waited = 0; waitpid(hvd_pid, NULL, WNOHANG) == 0; waited += 10) {
-			if (waited && waited % retry_ms == 0 && access(sock, F_OK) == 0)
-				kill(hvd_pid, SIGTERM);
-			struct timespec ms = { 0, 10 * 1000 * 1000 };
-			nanosleep(&ms, NULL);
-		}
-	} else {
-		waitpid(hvd_pid, NULL, 0);
-	}
+	hvd_stop_signal_wait(hvd_pid, SIGTERM, sock, -1, NULL);
 	unlink(sock);
 	rmdir(hvd_dir);
 }

@@ -22,6 +22,8 @@
 
 #include <criterion/criterion.h>
 
+#include "hvd_stop.h"
+
 #define MAX_ARGS 32
 
 long long pol_now_ms(void)
@@ -290,19 +292,9 @@ void pol_start(struct pol_hvd *h)
 
 void pol_stop(struct pol_hvd *h)
 {
-	int status;
+	int status = 0;
 	if (h->pid > 0) {
-		/* HVD_TEST_SIGNAL_RETRY_MS: see sys_hvd_kill_wait. */
-		const char *e = getenv("HVD_TEST_SIGNAL_RETRY_MS");
-		long long retry = e ? atoll(e) : 0, end = pol_now_ms() + POL_WAIT_MS;
-		bool stopped = false;
-		kill(h->pid, SIGTERM);
-		while (!stopped && pol_now_ms() < end) {
-			long long left = end - pol_now_ms();
-			stopped = wait_exit(h->pid, &status, retry > 0 && retry < left ? retry : left);
-			if (!stopped && retry > 0 && access(h->sock, F_OK) == 0)
-				kill(h->pid, SIGTERM);
-		}
+		bool stopped = hvd_stop_signal_wait(h->pid, SIGTERM, h->sock, POL_WAIT_MS, &status);
 		if (!stopped) {
 			kill(h->pid, SIGKILL);
 			waitpid(h->pid, &status, 0);

@@ -18,6 +18,8 @@
 
 #include <criterion/criterion.h>
 
+#include "hvd_stop.h"
+
 int sys_slow(void)
 {
 	static int slow;
@@ -152,34 +154,12 @@ bool sys_hvd_alive(struct sys_hvd *d)
 
 bool sys_hvd_kill_wait(struct sys_hvd *d, int sig)
 {
-	/* Set by scripts/tsan.sh only: ThreadSanitizer defers asynchronous
-	 * signals to its next intercepted call and now and then never
-	 * delivers one (hvd then sits in epoll_wait with nothing pending),
-	 * so the signal is sent again every that many ms, as long as hvd's
-	 * socket is still there (hvd removes it as soon as it starts to
-	 * stop; a second SIGTERM after that would cut its teardown short).
-	 * Other builds send it once. */
-	const char *e = getenv("HVD_TEST_SIGNAL_RETRY_MS");
-	long long retry = e ? atoll(e) : 0, next;
-
 	if (d->pid <= 0)
 		return true;
-	kill(d->pid, sig);
-	next = sys_now_ms() + retry;
-	for (long long end = sys_now_ms() + SYS_WAIT_MS; sys_now_ms() < end;) {
-		pid_t r = waitpid(d->pid, &d->status, WNOHANG);
-		if (r == d->pid || (r < 0 && errno == ECHILD)) {
-			d->pid = -1;
-			return true;
-		}
-		if (retry > 0 && sig != SIGKILL && sys_now_ms() >= next &&
-		    access(d->sock, F_OK) == 0) {
-			kill(d->pid, sig);
-			next = sys_now_ms() + retry;
-		}
-		sys_sleep_ms(5);
-	}
-	return false;
+	if (!hvd_stop_signal_wait(d->pid, sig, d->sock, SYS_WAIT_MS, &d->status))
+		return false;
+	d->pid = -1;
+	return true;
 }
 
 void sys_hvd_stop(struct sys_hvd *d)
