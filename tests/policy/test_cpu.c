@@ -193,6 +193,25 @@ static json_object *show_vcpu(pid_t pid, json_object **show)
 	return json_object_array_get_idx(v, 0);
 }
 
+/* Polls `hvctl show` while the guest of `pid` spins, until its vCPU reports
+ * time held back or POL_WAIT_MS passes; returns throttled_ns (0 if never)
+ * and the vCPU's exec_ns in *exec. */
+static long long wait_throttled(pid_t pid, long long *exec)
+{
+	long long end = pol_now_ms() + POL_WAIT_MS, throttled = 0;
+	*exec = 0;
+	while (throttled == 0 && pol_now_ms() < end) {
+		json_object *show;
+		json_object *v = show_vcpu(pid, &show);
+		throttled = pol_int(v, "throttled_ns");
+		*exec = pol_int(v, "exec_ns");
+		json_object_put(show);
+		if (!throttled)
+			pol_sleep_ms(50);
+	}
+	return throttled;
+}
+
 /* Spins for 500 ms as `uid`, keeps the VM, and returns its vCPU's
  * throttled_ns as hvctl shows it. */
 static long long spin_and_show(uid_t uid, long long *exec)
@@ -243,18 +262,7 @@ Test(cpu, hvctl_shows_the_quota_and_the_time_held_back)
 		     json_object_to_json_string(e));
 	json_object_put(e);
 
-	/* Poll `hvctl show` while the guest spins until its vCPU reports
-	 * time held back. */
-	long long end = pol_now_ms() + POL_WAIT_MS, throttled = 0, exec = 0;
-	while (throttled == 0 && pol_now_ms() < end) {
-		json_object *show;
-		json_object *v = show_vcpu(p.pid, &show);
-		throttled = pol_int(v, "throttled_ns");
-		exec = pol_int(v, "exec_ns");
-		json_object_put(show);
-		if (!throttled)
-			pol_sleep_ms(50);
-	}
+	long long exec, throttled = wait_throttled(p.pid, &exec);
 	cr_expect_gt(throttled, 0, "hvctl show never reported time held back (exec_ns %lld)",
 		     exec);
 	char line[256];
@@ -283,15 +291,7 @@ Test(cpu, a_reload_meters_a_vcpu_that_is_already_running)
 	free(out);
 	free(err);
 
-	long long end = pol_now_ms() + POL_WAIT_MS, throttled = 0;
-	while (throttled == 0 && pol_now_ms() < end) {
-		json_object *show;
-		json_object *v = show_vcpu(p.pid, &show);
-		throttled = pol_int(v, "throttled_ns");
-		json_object_put(show);
-		if (!throttled)
-			pol_sleep_ms(50);
-	}
+	long long exec, throttled = wait_throttled(p.pid, &exec);
 	cr_expect_gt(throttled, 0, "the running vCPU was not held back after the reload");
 	pol_client_line(&p, line, sizeof(line));
 	cr_expect(strncmp(line, "spin=0 ", 7) == 0, "client report: '%s'", line);

@@ -106,6 +106,22 @@ static char read_report(int fd)
 	return c;
 }
 
+/* Starts `slow_fn`'s client, waits for its 'a' and gives its slow call time
+ * to reach hvd (a guess that only makes the checks weaker, never wrong).
+ * Returns its pid; *report is the read end of its pipe. */
+static pid_t start_slow_client(int (*slow_fn)(void *), int *report)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	struct slow s = { p[1] };
+	pid_t pid = sys_spawn(slow_fn, &s);
+	close(p[1]);
+	cr_assert_eq(read_report(p[0]), 'a', "the slow client did not get its VM");
+	sys_sleep_ms(delay_ms / 4);
+	*report = p[0];
+	return pid;
+}
+
 /*
  * Starts `slow_fn` (a client that says 'a' on its pipe, then makes its slow
  * call, then says `done` or 'F'), lets its call reach hvd, and runs
@@ -115,30 +131,22 @@ static char read_report(int fd)
 static void expect_only_its_own_client_waits(int (*slow_fn)(void *), int (*other_fn)(void *),
 					     char done, const char *call, const char *other)
 {
-	int p[2];
-	cr_assert_eq(pipe(p), 0);
-	struct slow s = { p[1] };
-	pid_t slow = sys_spawn(slow_fn, &s);
-	close(p[1]);
-	cr_assert_eq(read_report(p[0]), 'a', "the slow client did not get its VM");
-
-	/* Give its request time to reach hvd (a guess that only makes the
-	 * check below weaker, never wrong), then ask from another client. */
-	sys_sleep_ms(delay_ms / 4);
+	int report;
+	pid_t slow = start_slow_client(slow_fn, &report);
 	sys_expect_child_ok(sys_spawn(other_fn, NULL), other);
-	int fl = fcntl(p[0], F_GETFL);
-	fcntl(p[0], F_SETFL, fl | O_NONBLOCK);
+	int fl = fcntl(report, F_GETFL);
+	fcntl(report, F_SETFL, fl | O_NONBLOCK);
 	char c = 0;
-	ssize_t n = read(p[0], &c, 1);
+	ssize_t n = read(report, &c, 1);
 	cr_expect(n < 0 && errno == EAGAIN,
 		  "the slow %s (%ld ms) had already returned ('%c') when %s was done: "
 		  "it waited for it", call, delay_ms, n == 1 ? c : '?', other);
-	fcntl(p[0], F_SETFL, fl);
+	fcntl(report, F_SETFL, fl);
 	if (n != 1)
-		c = read_report(p[0]);
+		c = read_report(report);
 	cr_expect_eq(c, done, "the slow %s itself failed", call);
 	sys_expect_child_ok(slow, "the slow client");
-	close(p[0]);
+	close(report);
 }
 
 /* Kills `slow_fn`'s client during its slow call: once the call is done,
@@ -147,16 +155,11 @@ static void expect_only_its_own_client_waits(int (*slow_fn)(void *), int (*other
 static void expect_killed_client_leaves_nothing(int (*slow_fn)(void *), int (*new_fn)(void *))
 {
 	int fds = sys_hvd_fds(&hvd), threads = sys_hvd_threads(&hvd), sf, st;
-	int p[2];
-	cr_assert_eq(pipe(p), 0);
-	struct slow s = { p[1] };
-	pid_t slow = sys_spawn(slow_fn, &s);
-	close(p[1]);
-	cr_assert_eq(read_report(p[0]), 'a', "the slow client did not get its VM");
-	sys_sleep_ms(delay_ms / 4);
+	int report;
+	pid_t slow = start_slow_client(slow_fn, &report);
 	kill(slow, SIGKILL);
 	sys_wait_child(slow);
-	close(p[0]);
+	close(report);
 
 	/* hvd tears the session down once the call is done. */
 	cr_expect(sys_hvd_settles(&hvd, fds, threads, &sf, &st),
