@@ -63,7 +63,6 @@ struct hvb_vm {
 	unsigned nspares;
 	unsigned next_kvm_id;
 	struct hvb_reset *reset;      /* power-on state, from the first vCPU */
-	uint64_t filter_gen;          /* bumps when the MSR filter must change */
 	/* The MSR filter KVM has (valid once filter_set): the MSRs it lets
 	 * through, in ascending order. */
 	bool filter_set;
@@ -94,7 +93,6 @@ struct hvb_vcpu {
 	struct hvb_state st;
 	uint32_t debug_flags;         /* KVM_GUESTDBG_* in force */
 	bool trap_stub;               /* real-mode trap through the HLT stub */
-	uint64_t filter_gen;
 	uint64_t tsc_gen;
 
 	uint32_t native_msrs[HVB_MAX_NATIVE_MSRS];

@@ -628,6 +628,5 @@ int hvb__vm_update_msr_filter(struct hvb_vm *vm)
 	vm->filter_set = true;
 	vm->filter_n = n;
 	memcpy(vm->filter_msrs, allow, n * sizeof(allow[0]));
-	vm->filter_gen++;
 	return 0;
 }
