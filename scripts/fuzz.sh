@@ -100,7 +100,7 @@ CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DHVD_FUZZ=ON -DHVD_SANITIZE=ON "${deps_args[@]}" >/dev/null
 cmake --build "$build" --target fuzz -j"$(nproc)" >/dev/null
 
-harnesses=(request response_nanopb policy_config grant run_page)
+harnesses=(request response_nanopb policy_config grant run_page decode)
 if [ ${#only[@]} -gt 0 ]; then
 	harnesses=("${only[@]}")
 fi
@@ -109,7 +109,7 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 declare -A max_len=([request]=8192 [response_nanopb]=8192 [policy_config]=16384
-		    [grant]=16384 [run_page]=4096)
+		    [grant]=16384 [run_page]=4096 [decode]=512)
 
 failed=()
 for h in "${harnesses[@]}"; do

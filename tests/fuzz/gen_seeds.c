@@ -1,7 +1,7 @@
 /*
- * Writes the seed inputs of corpus/<harness>/ (valid messages, files and
- * states, one per file, named seed-*). Run after a change to the protocol,
- * the run page or the formats:
+ * Writes the seed inputs of corpus/<harness>/ (valid messages, files,
+ * states and instruction encodings, one per file, named seed-*). Run after
+ * a change to the protocol, the run page, the formats or the decoder:
  *     build-fuzz/tests/fuzz/fuzz_seeds tests/fuzz/corpus
  * Regression inputs (crash-*, named by what they found) are kept by hand.
  */
@@ -18,6 +18,7 @@
 #include <Hypervisor/hv_arch_x86.h>
 
 #include "fuzz_keys.h"
+#include "hvb_decode.h"
 #include "hvb_state.h"
 #include "hvd.pb-c.h"
 #include "hvd.pb.h"
@@ -364,6 +365,443 @@ static void run_pages(void)
 	put_state("all_ctls", &st, tail, 16);
 }
 
+/* ---- instruction encodings (the x86 decoder, backend/hvb_decode.c) ---- */
+
+/*
+ * What hvd decodes on port I/O and MMIO exits: MOV forms with every
+ * prefix, MOVZX/MOVSX, the string instructions with REP, XCHG, the ALU and
+ * TEST r/m forms, SIB/disp8/disp32/RIP-relative and 16-bit addressing, then
+ * prefix orderings, the 15-byte limit, encodings the decoder refuses and
+ * truncated ones. Assembled with nasm (`bits 16/32/64`, `-f bin`); the
+ * hand-built rows (prefix orders and limits) name what they test.
+ */
+#define I(s) (const uint8_t *)(s), sizeof(s) - 1
+static const struct {
+	enum hvb_cpu_mode mode;
+	const char *text;
+	const uint8_t *bytes;
+	size_t len;
+} insns[] = {
+	{ HVB_MODE_REAL, "mov ax, [bx+si]", I("\x8b\x00") },
+	{ HVB_MODE_REAL, "mov ax, [bx+di]", I("\x8b\x01") },
+	{ HVB_MODE_REAL, "mov ax, [bp+si]", I("\x8b\x02") },
+	{ HVB_MODE_REAL, "mov ax, [bp+di]", I("\x8b\x03") },
+	{ HVB_MODE_REAL, "mov ax, [si]", I("\x8b\x04") },
+	{ HVB_MODE_REAL, "mov ax, [di]", I("\x8b\x05") },
+	{ HVB_MODE_REAL, "mov ax, [0x1234]", I("\xa1\x34\x12") },
+	{ HVB_MODE_REAL, "mov ax, [bx]", I("\x8b\x07") },
+	{ HVB_MODE_REAL, "mov [bx+si+0x10], ax", I("\x89\x40\x10") },
+	{ HVB_MODE_REAL, "mov [bp-2], ax", I("\x89\x46\xfe") },
+	{ HVB_MODE_REAL, "mov [bp+di+0x1234], al", I("\x88\x83\x34\x12") },
+	{ HVB_MODE_REAL, "mov [si-0x7f], ax", I("\x89\x44\x81") },
+	{ HVB_MODE_REAL, "mov word [di+0x8000], 0xbeef", I("\xc7\x85\x00\x80\xef\xbe") },
+	{ HVB_MODE_REAL, "mov byte [0x30], 0x41", I("\xc6\x06\x30\x00\x41") },
+	{ HVB_MODE_REAL, "mov word [es:0x30], 0xbeef", I("\x26\xc7\x06\x30\x00\xef\xbe") },
+	{ HVB_MODE_REAL, "mov al, [fs:bx]", I("\x64\x8a\x07") },
+	{ HVB_MODE_REAL, "mov ax, [ss:si]", I("\x36\x8b\x04") },
+	{ HVB_MODE_REAL, "mov ax, [cs:di]", I("\x2e\x8b\x05") },
+	{ HVB_MODE_REAL, "mov ax, [ds:bp]", I("\x3e\x8b\x46\x00") },
+	{ HVB_MODE_REAL, "mov ax, [gs:bx+si]", I("\x65\x8b\x00") },
+	{ HVB_MODE_REAL, "mov [0x1000], al", I("\xa2\x00\x10") },
+	{ HVB_MODE_REAL, "mov ax, [0x1000]", I("\xa1\x00\x10") },
+	{ HVB_MODE_REAL, "mov [0x2000], ax", I("\xa3\x00\x20") },
+	{ HVB_MODE_REAL, "mov eax, [bx]", I("\x66\x8b\x07") },
+	{ HVB_MODE_REAL, "mov [di], eax", I("\x66\x89\x05") },
+	{ HVB_MODE_REAL, "mov eax, [ebx+ecx*4+0x10]", I("\x66\x67\x8b\x44\x8b\x10") },
+	{ HVB_MODE_REAL, "mov dword [eax], 1", I("\x66\x67\xc7\x00\x01\x00\x00\x00") },
+	{ HVB_MODE_REAL, "mov [esp+4], eax", I("\x66\x67\x89\x44\x24\x04") },
+	{ HVB_MODE_REAL, "mov eax, [ebp]", I("\x66\x67\x8b\x45\x00") },
+	{ HVB_MODE_REAL, "mov eax, [dword 0xb8000]", I("\x66\x67\xa1\x00\x80\x0b\x00") },
+	{ HVB_MODE_REAL, "movzx ax, byte [si]", I("\x0f\xb6\x04") },
+	{ HVB_MODE_REAL, "movzx eax, byte [bx]", I("\x66\x0f\xb6\x07") },
+	{ HVB_MODE_REAL, "movzx eax, word [di]", I("\x66\x0f\xb7\x05") },
+	{ HVB_MODE_REAL, "movsx ax, byte [bp+si]", I("\x0f\xbe\x02") },
+	{ HVB_MODE_REAL, "movsx eax, word [bx]", I("\x66\x0f\xbf\x07") },
+	{ HVB_MODE_REAL, "stosb", I("\xaa") },
+	{ HVB_MODE_REAL, "stosw", I("\xab") },
+	{ HVB_MODE_REAL, "rep stosb", I("\xf3\xaa") },
+	{ HVB_MODE_REAL, "rep stosw", I("\xf3\xab") },
+	{ HVB_MODE_REAL, "rep stosd", I("\xf3\x66\xab") },
+	{ HVB_MODE_REAL, "a32 rep stosb", I("\xf3\x67\xaa") },
+	{ HVB_MODE_REAL, "movsb", I("\xa4") },
+	{ HVB_MODE_REAL, "rep movsw", I("\xf3\xa5") },
+	{ HVB_MODE_REAL, "es rep movsb", I("\xf3\x26\xa4") },
+	{ HVB_MODE_REAL, "rep insb", I("\xf3\x6c") },
+	{ HVB_MODE_REAL, "rep insw", I("\xf3\x6d") },
+	{ HVB_MODE_REAL, "rep outsb", I("\xf3\x6e") },
+	{ HVB_MODE_REAL, "rep outsw", I("\xf3\x6f") },
+	{ HVB_MODE_REAL, "cs rep outsb", I("\xf3\x2e\x6e") },
+	{ HVB_MODE_REAL, "a32 rep outsd", I("\xf3\x66\x67\x6f") },
+	{ HVB_MODE_REAL, "in al, 0x60", I("\xe4\x60") },
+	{ HVB_MODE_REAL, "out 0x61, al", I("\xe6\x61") },
+	{ HVB_MODE_REAL, "in ax, dx", I("\xed") },
+	{ HVB_MODE_REAL, "out dx, al", I("\xee") },
+	{ HVB_MODE_REAL, "in eax, dx", I("\x66\xed") },
+	{ HVB_MODE_REAL, "xchg [bx], ax", I("\x87\x07") },
+	{ HVB_MODE_REAL, "xchg [si], al", I("\x86\x04") },
+	{ HVB_MODE_REAL, "or word [bx], 0x8000", I("\x81\x0f\x00\x80") },
+	{ HVB_MODE_REAL, "or byte [di], 1", I("\x80\x0d\x01") },
+	{ HVB_MODE_REAL, "and word [bx+si], 0xfffe", I("\x83\x20\xfe") },
+	{ HVB_MODE_REAL, "xor [bx], ax", I("\x31\x07") },
+	{ HVB_MODE_REAL, "add word [bx], 1", I("\x83\x07\x01") },
+	{ HVB_MODE_REAL, "cmp word [si], 0", I("\x83\x3c\x00") },
+	{ HVB_MODE_REAL, "cmp byte [bx], 0x20", I("\x80\x3f\x20") },
+	{ HVB_MODE_REAL, "test word [di], 0x100", I("\xf7\x05\x00\x01") },
+	{ HVB_MODE_REAL, "test byte [bx+si+0x10], 1", I("\xf6\x40\x10\x01") },
+	{ HVB_MODE_REAL, "lock or word [bx], 0", I("\xf0\x83\x0f\x00") },
+	{ HVB_MODE_REAL, "lock add dword [bx], 1", I("\xf0\x66\x83\x07\x01") },
+	{ HVB_MODE_REAL, "repne scasb", I("\xf2\xae") },
+	{ HVB_MODE_REAL, "repe cmpsb", I("\xf3\xa6") },
+	{ HVB_MODE_REAL, "lodsb", I("\xac") },
+	{ HVB_MODE_REAL, "int 0x21", I("\xcd\x21") },
+	{ HVB_MODE_REAL, "iret", I("\xcf") },
+	{ HVB_MODE_REAL, "enter 0x10, 0", I("\xc8\x10\x00\x00") },
+	{ HVB_MODE_REAL, "retf 4", I("\xca\x04\x00") },
+	{ HVB_MODE_REAL, "call far [bx]", I("\xff\x1f") },
+	{ HVB_MODE_REAL, "jmp 0xf000:0xfff0", I("\xea\xf0\xff\x00\xf0") },
+	{ HVB_MODE_REAL, "les ax, [bx]", I("\xc4\x07") },
+	{ HVB_MODE_REAL, "lds si, [bp+4]", I("\xc5\x76\x04") },
+	{ HVB_MODE_PROT32, "mov eax, [ebx]", I("\x8b\x03") },
+	{ HVB_MODE_PROT32, "mov [edi], eax", I("\x89\x07") },
+	{ HVB_MODE_PROT32, "mov [eax+ecx*4+0x10], edx", I("\x89\x54\x88\x10") },
+	{ HVB_MODE_PROT32, "mov eax, [esp+8]", I("\x8b\x44\x24\x08") },
+	{ HVB_MODE_PROT32, "mov eax, [ebp-4]", I("\x8b\x45\xfc") },
+	{ HVB_MODE_PROT32, "mov dword [0xfee000b0], 0", I("\xc7\x05\xb0\x00\xe0\xfe\x00\x00\x00\x00") },
+	{ HVB_MODE_PROT32, "mov eax, [0xfec00010]", I("\xa1\x10\x00\xc0\xfe") },
+	{ HVB_MODE_PROT32, "mov ax, [esi]", I("\x66\x8b\x06") },
+	{ HVB_MODE_PROT32, "mov [edi], ax", I("\x66\x89\x07") },
+	{ HVB_MODE_PROT32, "mov [edi], al", I("\x88\x07") },
+	{ HVB_MODE_PROT32, "mov byte [ebx+0x12345678], 0x5a", I("\xc6\x83\x78\x56\x34\x12\x5a") },
+	{ HVB_MODE_PROT32, "mov word [edi], 0x1234", I("\x66\xc7\x07\x34\x12") },
+	{ HVB_MODE_PROT32, "mov eax, [es:edi]", I("\x26\x8b\x07") },
+	{ HVB_MODE_PROT32, "mov eax, [fs:0x30]", I("\x64\xa1\x30\x00\x00\x00") },
+	{ HVB_MODE_PROT32, "mov eax, [cs:ebx]", I("\x2e\x8b\x03") },
+	{ HVB_MODE_PROT32, "mov eax, [ss:eax]", I("\x36\x8b\x00") },
+	{ HVB_MODE_PROT32, "mov eax, [gs:ecx+edx*8]", I("\x65\x8b\x04\xd1") },
+	{ HVB_MODE_PROT32, "mov eax, [bx+si]", I("\x67\x8b\x00") },
+	{ HVB_MODE_PROT32, "mov [bp+di+0x10], eax", I("\x67\x89\x43\x10") },
+	{ HVB_MODE_PROT32, "mov eax, [0x12345678]", I("\xa1\x78\x56\x34\x12") },
+	{ HVB_MODE_PROT32, "mov al, [0xfed00000]", I("\xa0\x00\x00\xd0\xfe") },
+	{ HVB_MODE_PROT32, "mov [0xfed00004], eax", I("\xa3\x04\x00\xd0\xfe") },
+	{ HVB_MODE_PROT32, "a16 mov [0x1234], ax", I("\x66\x67\xa3\x34\x12") },
+	{ HVB_MODE_PROT32, "movzx eax, byte [esi]", I("\x0f\xb6\x06") },
+	{ HVB_MODE_PROT32, "movzx eax, word [esi]", I("\x0f\xb7\x06") },
+	{ HVB_MODE_PROT32, "movsx eax, byte [edi]", I("\x0f\xbe\x07") },
+	{ HVB_MODE_PROT32, "movsx eax, word [ebx+4]", I("\x0f\xbf\x43\x04") },
+	{ HVB_MODE_PROT32, "stosd", I("\xab") },
+	{ HVB_MODE_PROT32, "rep stosd", I("\xf3\xab") },
+	{ HVB_MODE_PROT32, "rep stosw", I("\xf3\x66\xab") },
+	{ HVB_MODE_PROT32, "a16 rep stosb", I("\xf3\x67\xaa") },
+	{ HVB_MODE_PROT32, "rep movsb", I("\xf3\xa4") },
+	{ HVB_MODE_PROT32, "rep movsd", I("\xf3\xa5") },
+	{ HVB_MODE_PROT32, "rep insb", I("\xf3\x6c") },
+	{ HVB_MODE_PROT32, "rep insd", I("\xf3\x6d") },
+	{ HVB_MODE_PROT32, "rep outsw", I("\xf3\x66\x6f") },
+	{ HVB_MODE_PROT32, "rep outsd", I("\xf3\x6f") },
+	{ HVB_MODE_PROT32, "es rep outsd", I("\xf3\x26\x6f") },
+	{ HVB_MODE_PROT32, "in al, dx", I("\xec") },
+	{ HVB_MODE_PROT32, "out dx, eax", I("\xef") },
+	{ HVB_MODE_PROT32, "in ax, 0x71", I("\x66\xe5\x71") },
+	{ HVB_MODE_PROT32, "out 0x70, al", I("\xe6\x70") },
+	{ HVB_MODE_PROT32, "xchg [edi], eax", I("\x87\x07") },
+	{ HVB_MODE_PROT32, "xchg [esi], bl", I("\x86\x1e") },
+	{ HVB_MODE_PROT32, "or dword [edi], 0x100", I("\x81\x0f\x00\x01\x00\x00") },
+	{ HVB_MODE_PROT32, "and byte [edi], 0xfe", I("\x80\x27\xfe") },
+	{ HVB_MODE_PROT32, "xor [edi], ecx", I("\x31\x0f") },
+	{ HVB_MODE_PROT32, "add dword [edi], 0x7fffffff", I("\x81\x07\xff\xff\xff\x7f") },
+	{ HVB_MODE_PROT32, "cmp dword [edi+0x10], 0", I("\x83\x7f\x10\x00") },
+	{ HVB_MODE_PROT32, "cmp byte [esi], 5", I("\x80\x3e\x05") },
+	{ HVB_MODE_PROT32, "test dword [edi], 0x80000000", I("\xf7\x07\x00\x00\x00\x80") },
+	{ HVB_MODE_PROT32, "test byte [esi], 1", I("\xf6\x06\x01") },
+	{ HVB_MODE_PROT32, "lock or dword [esp], 0", I("\xf0\x83\x0c\x24\x00") },
+	{ HVB_MODE_PROT32, "lock inc dword [edi]", I("\xf0\xff\x07") },
+	{ HVB_MODE_PROT32, "lock bts dword [edi], 0", I("\xf0\x0f\xba\x2f\x00") },
+	{ HVB_MODE_PROT32, "lds eax, [ebx]", I("\xc5\x03") },
+	{ HVB_MODE_PROT32, "les eax, [esi]", I("\xc4\x06") },
+	{ HVB_MODE_PROT32, "bound eax, [edi]", I("\x62\x07") },
+	{ HVB_MODE_PROT32, "call far [ebx]", I("\xff\x1b") },
+	{ HVB_MODE_PROT32, "jmp 0x08:0x12345678", I("\xea\x78\x56\x34\x12\x08\x00") },
+	{ HVB_MODE_PROT32, "push dword [ebx]", I("\xff\x33") },
+	{ HVB_MODE_PROT32, "pop dword [edi]", I("\x8f\x07") },
+	{ HVB_MODE_PROT32, "mov cr0, eax", I("\x0f\x22\xc0") },
+	{ HVB_MODE_PROT32, "inc eax", I("\x40") },
+	{ HVB_MODE_PROT32, "dec ecx", I("\x49") },
+	{ HVB_MODE_PROT32, "aaa", I("\x37") },
+	{ HVB_MODE_PROT32, "pusha", I("\x60") },
+	{ HVB_MODE_PROT32, "arpl [ebx], ax", I("\x63\x03") },
+	{ HVB_MODE_LONG64, "mov eax, [rbx]", I("\x8b\x03") },
+	{ HVB_MODE_LONG64, "mov [rdi], eax", I("\x89\x07") },
+	{ HVB_MODE_LONG64, "mov rax, [rsi+8]", I("\x48\x8b\x46\x08") },
+	{ HVB_MODE_LONG64, "mov [rax+rcx*4+0x10], edx", I("\x89\x54\x88\x10") },
+	{ HVB_MODE_LONG64, "mov r8d, [r12]", I("\x45\x8b\x04\x24") },
+	{ HVB_MODE_LONG64, "mov [r13], r9", I("\x4d\x89\x4d\x00") },
+	{ HVB_MODE_LONG64, "mov r10, [r12+r13*8-0x80]", I("\x4f\x8b\x54\xec\x80") },
+	{ HVB_MODE_LONG64, "mov eax, [eax]", I("\x67\x8b\x00") },
+	{ HVB_MODE_LONG64, "mov ax, [rbx]", I("\x66\x8b\x03") },
+	{ HVB_MODE_LONG64, "mov [rbx], ax", I("\x66\x89\x03") },
+	{ HVB_MODE_LONG64, "mov byte [rdi], 0x5a", I("\xc6\x07\x5a") },
+	{ HVB_MODE_LONG64, "mov [rsi], al", I("\x88\x06") },
+	{ HVB_MODE_LONG64, "mov [rsi], sil", I("\x40\x88\x36") },
+	{ HVB_MODE_LONG64, "mov al, [fs:rbx]", I("\x64\x8a\x03") },
+	{ HVB_MODE_LONG64, "mov eax, [gs:0x28]", I("\x65\x8b\x04\x25\x28\x00\x00\x00") },
+	{ HVB_MODE_LONG64, "mov qword [rdi+0x12345678], -1", I("\x48\xc7\x87\x78\x56\x34\x12\xff\xff\xff\xff") },
+	{ HVB_MODE_LONG64, "mov word [rbp-4], 0xbeef", I("\x66\xc7\x45\xfc\xef\xbe") },
+	{ HVB_MODE_LONG64, "mov eax, [rsp+0x40]", I("\x8b\x44\x24\x40") },
+	{ HVB_MODE_LONG64, "mov [rbp+r14*2+0x7f], r15w", I("\x66\x46\x89\x7c\x75\x7f") },
+	{ HVB_MODE_LONG64, "mov rax, [qword 0xfee00020]", I("\x48\xa1\x20\x00\xe0\xfe\x00\x00\x00\x00") },
+	{ HVB_MODE_LONG64, "mov [qword 0xfee000b0], eax", I("\xa3\xb0\x00\xe0\xfe\x00\x00\x00\x00") },
+	{ HVB_MODE_LONG64, "mov al, [qword 0xfed00000]", I("\xa0\x00\x00\xd0\xfe\x00\x00\x00\x00") },
+	{ HVB_MODE_LONG64, "mov eax, [dword 0x12345678]", I("\x8b\x04\x25\x78\x56\x34\x12") },
+	{ HVB_MODE_LONG64, "mov eax, [ebx+esi*2]", I("\x67\x8b\x04\x73") },
+	{ HVB_MODE_LONG64, "mov dword [es:rdi], 1", I("\x26\xc7\x07\x01\x00\x00\x00") },
+	{ HVB_MODE_LONG64, "movzx eax, byte [rsi]", I("\x0f\xb6\x06") },
+	{ HVB_MODE_LONG64, "movzx eax, word [rsi+2]", I("\x0f\xb7\x46\x02") },
+	{ HVB_MODE_LONG64, "movzx rax, word [r8]", I("\x49\x0f\xb7\x00") },
+	{ HVB_MODE_LONG64, "movsx eax, byte [rdi]", I("\x0f\xbe\x07") },
+	{ HVB_MODE_LONG64, "movsx rax, word [rbx+rcx]", I("\x48\x0f\xbf\x04\x0b") },
+	{ HVB_MODE_LONG64, "movsxd rax, dword [rdx]", I("\x48\x63\x02") },
+	{ HVB_MODE_LONG64, "movzx ax, byte [rbx]", I("\x66\x0f\xb6\x03") },
+	{ HVB_MODE_LONG64, "stosb", I("\xaa") },
+	{ HVB_MODE_LONG64, "stosd", I("\xab") },
+	{ HVB_MODE_LONG64, "stosq", I("\x48\xab") },
+	{ HVB_MODE_LONG64, "rep stosd", I("\xf3\xab") },
+	{ HVB_MODE_LONG64, "rep stosq", I("\xf3\x48\xab") },
+	{ HVB_MODE_LONG64, "rep stosb", I("\xf3\xaa") },
+	{ HVB_MODE_LONG64, "a32 rep stosd", I("\xf3\x67\xab") },
+	{ HVB_MODE_LONG64, "movsb", I("\xa4") },
+	{ HVB_MODE_LONG64, "rep movsd", I("\xf3\xa5") },
+	{ HVB_MODE_LONG64, "rep movsq", I("\xf3\x48\xa5") },
+	{ HVB_MODE_LONG64, "a32 rep movsb", I("\xf3\x67\xa4") },
+	{ HVB_MODE_LONG64, "o16 rep movsw", I("\xf3\x66\xa5") },
+	{ HVB_MODE_LONG64, "rep insb", I("\xf3\x6c") },
+	{ HVB_MODE_LONG64, "rep insw", I("\xf3\x66\x6d") },
+	{ HVB_MODE_LONG64, "rep insd", I("\xf3\x6d") },
+	{ HVB_MODE_LONG64, "rep outsb", I("\xf3\x6e") },
+	{ HVB_MODE_LONG64, "rep outsd", I("\xf3\x6f") },
+	{ HVB_MODE_LONG64, "fs rep outsb", I("\xf3\x64\x6e") },
+	{ HVB_MODE_LONG64, "lodsd", I("\xad") },
+	{ HVB_MODE_LONG64, "in al, 0x60", I("\xe4\x60") },
+	{ HVB_MODE_LONG64, "out 0x80, al", I("\xe6\x80") },
+	{ HVB_MODE_LONG64, "in eax, dx", I("\xed") },
+	{ HVB_MODE_LONG64, "out dx, ax", I("\x66\xef") },
+	{ HVB_MODE_LONG64, "xchg [rdi], eax", I("\x87\x07") },
+	{ HVB_MODE_LONG64, "xchg [rbx+8], rcx", I("\x48\x87\x4b\x08") },
+	{ HVB_MODE_LONG64, "xchg [rsi], cl", I("\x86\x0e") },
+	{ HVB_MODE_LONG64, "lock xchg [rdi], eax", I("\xf0\x87\x07") },
+	{ HVB_MODE_LONG64, "or dword [rdi], 0x80000000", I("\x81\x0f\x00\x00\x00\x80") },
+	{ HVB_MODE_LONG64, "or byte [rbx+0x10], 1", I("\x80\x4b\x10\x01") },
+	{ HVB_MODE_LONG64, "and dword [rdi+4], 0xfffffffe", I("\x83\x67\x04\xfe") },
+	{ HVB_MODE_LONG64, "and qword [rax], ~7", I("\x48\x83\x20\xf8") },
+	{ HVB_MODE_LONG64, "xor [rdi], eax", I("\x31\x07") },
+	{ HVB_MODE_LONG64, "xor dword [rsi], 0x1", I("\x83\x36\x01") },
+	{ HVB_MODE_LONG64, "add dword [rdi], 1", I("\x83\x07\x01") },
+	{ HVB_MODE_LONG64, "add [rbx], al", I("\x00\x03") },
+	{ HVB_MODE_LONG64, "lock add dword [rdi], 1", I("\xf0\x83\x07\x01") },
+	{ HVB_MODE_LONG64, "lock or dword [rsp], 0", I("\xf0\x83\x0c\x24\x00") },
+	{ HVB_MODE_LONG64, "cmp dword [rdi], 0", I("\x83\x3f\x00") },
+	{ HVB_MODE_LONG64, "cmp byte [rsi], 0x7f", I("\x80\x3e\x7f") },
+	{ HVB_MODE_LONG64, "cmp [rdi], eax", I("\x39\x07") },
+	{ HVB_MODE_LONG64, "test dword [rdi], 0x100", I("\xf7\x07\x00\x01\x00\x00") },
+	{ HVB_MODE_LONG64, "test byte [rsi+3], 0x80", I("\xf6\x46\x03\x80") },
+	{ HVB_MODE_LONG64, "test [rbx], eax", I("\x85\x03") },
+	{ HVB_MODE_LONG64, "inc dword [rdi]", I("\xff\x07") },
+	{ HVB_MODE_LONG64, "dec byte [rsi]", I("\xfe\x0e") },
+	{ HVB_MODE_LONG64, "not qword [rbx]", I("\x48\xf7\x13") },
+	{ HVB_MODE_LONG64, "neg word [rcx]", I("\x66\xf7\x19") },
+	{ HVB_MODE_LONG64, "shl dword [rdi], 4", I("\xc1\x27\x04") },
+	{ HVB_MODE_LONG64, "sar byte [rsi], 1", I("\xd0\x3e") },
+	{ HVB_MODE_LONG64, "shr dword [rdi], cl", I("\xd3\x2f") },
+	{ HVB_MODE_LONG64, "lock cmpxchg [rdi], ecx", I("\xf0\x0f\xb1\x0f") },
+	{ HVB_MODE_LONG64, "lock cmpxchg16b [rdi]", I("\xf0\x48\x0f\xc7\x0f") },
+	{ HVB_MODE_LONG64, "lock xadd [rdi], eax", I("\xf0\x0f\xc1\x07") },
+	{ HVB_MODE_LONG64, "bts dword [rdi], 3", I("\x0f\xba\x2f\x03") },
+	{ HVB_MODE_LONG64, "btr [rdi], eax", I("\x0f\xb3\x07") },
+	{ HVB_MODE_LONG64, "bt dword [rdi], 5", I("\x0f\xba\x27\x05") },
+	{ HVB_MODE_LONG64, "sete byte [rdi]", I("\x0f\x94\x07") },
+	{ HVB_MODE_LONG64, "movnti [rdi], eax", I("\x0f\xc3\x07") },
+	{ HVB_MODE_LONG64, "movnti [rdi], rax", I("\x48\x0f\xc3\x07") },
+	{ HVB_MODE_LONG64, "movbe [rdi], eax", I("\x0f\x38\xf1\x07") },
+	{ HVB_MODE_LONG64, "movbe eax, [rsi]", I("\x0f\x38\xf0\x06") },
+	{ HVB_MODE_LONG64, "movups [rdi], xmm0", I("\x0f\x11\x07") },
+	{ HVB_MODE_LONG64, "movaps [rdi+16], xmm1", I("\x0f\x29\x4f\x10") },
+	{ HVB_MODE_LONG64, "movdqa [rdi], xmm2", I("\x66\x0f\x7f\x17") },
+	{ HVB_MODE_LONG64, "movdqu [rdi], xmm3", I("\xf3\x0f\x7f\x1f") },
+	{ HVB_MODE_LONG64, "movq [rdi], xmm4", I("\x66\x0f\xd6\x27") },
+	{ HVB_MODE_LONG64, "movd [rdi], xmm5", I("\x66\x0f\x7e\x2f") },
+	{ HVB_MODE_LONG64, "movq [rdi], mm0", I("\x0f\x7f\x07") },
+	{ HVB_MODE_LONG64, "movss [rdi], xmm0", I("\xf3\x0f\x11\x07") },
+	{ HVB_MODE_LONG64, "movsd [rdi], xmm1", I("\xf2\x0f\x11\x0f") },
+	{ HVB_MODE_LONG64, "movntdq [rdi], xmm0", I("\x66\x0f\xe7\x07") },
+	{ HVB_MODE_LONG64, "pop qword [rdi]", I("\x8f\x07") },
+	{ HVB_MODE_LONG64, "push qword [rsi]", I("\xff\x36") },
+	{ HVB_MODE_LONG64, "mov [rdi], ds", I("\x8c\x1f") },
+	{ HVB_MODE_LONG64, "mov ds, [rsi]", I("\x8e\x1e") },
+	{ HVB_MODE_LONG64, "jmp qword [rax*8+0x1000]", I("\xff\x24\xc5\x00\x10\x00\x00") },
+	{ HVB_MODE_LONG64, "mov rax, 0x123456789abcdef0", I("\x48\xb8\xf0\xde\xbc\x9a\x78\x56\x34\x12") },
+	{ HVB_MODE_LONG64, "mov cr3, rax", I("\x0f\x22\xd8") },
+	{ HVB_MODE_LONG64, "mov rax, cr0", I("\x0f\x20\xc0") },
+	{ HVB_MODE_LONG64, "vmread [rdi], rax", I("\x0f\x78\x07") },
+	{ HVB_MODE_LONG64, "vmwrite rax, [rsi]", I("\x0f\x79\x06") },
+	{ HVB_MODE_LONG64, "cpuid", I("\x0f\xa2") },
+	{ HVB_MODE_LONG64, "hlt", I("\xf4") },
+	{ HVB_MODE_LONG64, "nop", I("\x90") },
+	{ HVB_MODE_LONG64, "nop dword [rax+rax*1+0x0]", I("\x0f\x1f\x04\x00") },
+	{ HVB_MODE_LONG64, "syscall", I("\x0f\x05") },
+	{ HVB_MODE_LONG64, "wrmsr", I("\x0f\x30") },
+	{ HVB_MODE_LONG64, "rdmsr", I("\x0f\x32") },
+	{ HVB_MODE_LONG64, "mov dword [rel $+0x1000], 0x12345678", I("\xc7\x05\xf6\x0f\x00\x00\x78\x56\x34\x12") },
+	{ HVB_MODE_LONG64, "mov eax, [rel $+0x20]", I("\x8b\x05\x1a\x00\x00\x00") },
+	{ HVB_MODE_LONG64, "lea rax, [rel $+0x10]", I("\x48\x8d\x05\x09\x00\x00\x00") },
+	{ HVB_MODE_LONG64, "call [rel $+0x100]", I("\xff\x15\xfa\x00\x00\x00") },
+	{ HVB_MODE_LONG64, "a32 mov eax, [rel $+0x40]", I("\x67\x8b\x05\x39\x00\x00\x00") },
+	{ HVB_MODE_LONG64, "mov byte [rel $+0x2000], 1", I("\xc6\x05\xf9\x1f\x00\x00\x01") },
+	{ HVB_MODE_LONG64, "cmp dword [rel $+0x3000], 0", I("\x83\x3d\xf9\x2f\x00\x00\x00") },
+	{ HVB_MODE_LONG64, "mov rax, [rel $+0x8]", I("\x48\x8b\x05\x01\x00\x00\x00") },
+	{ HVB_MODE_LONG64, "o16 + rex.w: rex.w wins (mov [rdi], rax)", I("\x66\x48\x89\x07") },
+	{ HVB_MODE_LONG64, "rex then 66: rex ignored (mov [rdi], ax)", I("\x48\x66\x89\x07") },
+	{ HVB_MODE_LONG64, "rex then rex: last counts (mov [rdi], r8)", I("\x41\x4c\x89\x07") },
+	{ HVB_MODE_LONG64, "rex then fs: rex ignored", I("\x48\x64\x89\x07") },
+	{ HVB_MODE_LONG64, "f2 then f3: rep stosd", I("\xf2\xf3\xab") },
+	{ HVB_MODE_LONG64, "f3 then f2: repne movsb", I("\xf3\xf2\xa4") },
+	{ HVB_MODE_LONG64, "fs then cs: fs kept", I("\x64\x2e\x89\x07") },
+	{ HVB_MODE_LONG64, "cs then fs", I("\x2e\x64\x89\x07") },
+	{ HVB_MODE_LONG64, "ds then gs: gs", I("\x3e\x65\x8b\x03") },
+	{ HVB_MODE_LONG64, "gs then es: gs kept", I("\x65\x26\x8b\x03") },
+	{ HVB_MODE_LONG64, "all segment overrides", I("\x26\x2e\x36\x3e\x64\x65\x89\x07") },
+	{ HVB_MODE_LONG64, "lock mov (decodes)", I("\xf0\x89\x07") },
+	{ HVB_MODE_LONG64, "66 67 f3 rex.w stos", I("\x66\x67\xf3\x48\xab") },
+	{ HVB_MODE_LONG64, "rep with 66 67 movs", I("\x66\x67\xf3\xa5") },
+	{ HVB_MODE_LONG64, "a32 moffs", I("\x67\xa1\x78\x56\x34\x12") },
+	{ HVB_MODE_LONG64, "a32 moffs store byte", I("\x67\xa2\x00\x00\xd0\xfe") },
+	{ HVB_MODE_LONG64, "o16 moffs load", I("\x66\xa1\x20\x00\xe0\xfe\x00\x00\x00\x00") },
+	{ HVB_MODE_LONG64, "a32 rip-relative (eip)", I("\x67\x8b\x05\x00\x10\x00\x00") },
+	{ HVB_MODE_LONG64, "rex.b sib base r13 mod0 (disp32, no base)", I("\x41\x8b\x04\x25\x00\x10\x00\x00") },
+	{ HVB_MODE_LONG64, "rex.x sib index r12", I("\x42\x8b\x04\xa0") },
+	{ HVB_MODE_LONG64, "rex.b rm r13 mod0 = rip-relative", I("\x41\x8b\x05\x10\x00\x00\x00") },
+	{ HVB_MODE_LONG64, "rex.b rm r12 = sib", I("\x41\x8b\x04\x24") },
+	{ HVB_MODE_LONG64, "sib no index no base", I("\x8b\x04\x25\x78\x56\x34\x12") },
+	{ HVB_MODE_LONG64, "sib scale 8 disp8", I("\x8b\x44\xc8\xf0") },
+	{ HVB_MODE_LONG64, "sib index=rsp (none)", I("\x8b\x04\x20") },
+	{ HVB_MODE_LONG64, "sib rbp base disp8", I("\x8b\x44\x0d\x00") },
+	{ HVB_MODE_LONG64, "fifteen bytes: 13 prefixes + mov", I("\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x89\x07") },
+	{ HVB_MODE_LONG64, "fifteen bytes: mov with prefixes and disp32 imm32", I("\x64\x66\x67\xf0\xc7\x84\x88\x78\x56\x34\x12\xef\xbe\xad\xde") },
+	{ HVB_MODE_LONG64, "sixteen bytes: einval", I("\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x89\x07") },
+	{ HVB_MODE_LONG64, "vex c5 (einval)", I("\xc5\xf8\x77") },
+	{ HVB_MODE_LONG64, "vex c4 (einval)", I("\xc4\xe2\x79\x18\x07") },
+	{ HVB_MODE_LONG64, "evex 62 (einval)", I("\x62\xf1\x7c\x48\x10\x07") },
+	{ HVB_MODE_LONG64, "xop 8f (einval)", I("\x8f\xe8\x78\xc2\xc0\x01") },
+	{ HVB_MODE_LONG64, "3dnow 0f 0f (einval)", I("\x0f\x0f\xc1\x9e") },
+	{ HVB_MODE_LONG64, "0f38 undefined", I("\x0f\x38\xff\x07") },
+	{ HVB_MODE_LONG64, "0f3a with imm8", I("\x66\x0f\x3a\x0f\xc1\x08") },
+	{ HVB_MODE_LONG64, "extrq", I("\x66\x0f\x78\xc0\x04\x08") },
+	{ HVB_MODE_LONG64, "insertq", I("\xf2\x0f\x79\xc1") },
+	{ HVB_MODE_LONG64, "mov cr ignores mod", I("\x0f\x22\x18") },
+	{ HVB_MODE_LONG64, "c6 f8 xabort", I("\xc6\xf8\x01") },
+	{ HVB_MODE_LONG64, "c7 f8 xbegin", I("\xc7\xf8\x00\x01\x00\x00") },
+	{ HVB_MODE_LONG64, "ff /7 invalid", I("\xff\x38") },
+	{ HVB_MODE_LONG64, "ff /3 reg invalid", I("\xff\xd8") },
+	{ HVB_MODE_LONG64, "fe /2 invalid", I("\xfe\x10") },
+	{ HVB_MODE_LONG64, "les invalid in long mode", I("\xc4\x07") },
+	{ HVB_MODE_LONG64, "push imm64-sized", I("\x68\x78\x56\x34\x12") },
+	{ HVB_MODE_LONG64, "jcc rel32 with 66 (ignored)", I("\x66\x0f\x84\x00\x01\x00\x00") },
+	{ HVB_MODE_LONG64, "enter", I("\xc8\x10\x00\x01") },
+	{ HVB_MODE_LONG64, "cmpxchg8b", I("\x0f\xc7\x0f") },
+	{ HVB_MODE_LONG64, "setcc reg (no mem)", I("\x0f\x94\xc0") },
+	{ HVB_MODE_LONG64, "truncated", I("\xc7\x05\x00\x10") },
+	{ HVB_MODE_PROT32, "lds (c5 mod!=3)", I("\xc5\x06") },
+	{ HVB_MODE_PROT32, "vex in 32-bit (c5 mod=3)", I("\xc5\xf8\x77") },
+	{ HVB_MODE_PROT32, "bound (62 mod!=3)", I("\x62\x07") },
+	{ HVB_MODE_PROT32, "evex in 32-bit (62 mod=3)", I("\x62\xf1\x7c\x48\x10\x07") },
+	{ HVB_MODE_PROT32, "o16 a16 mov", I("\x66\x67\x8b\x00") },
+	{ HVB_MODE_PROT32, "a16 with disp16", I("\x67\x89\x87\x34\x12") },
+	{ HVB_MODE_PROT32, "rep f2 f3 movs", I("\xf2\xf3\xa5") },
+	{ HVB_MODE_PROT32, "segment overrides last wins", I("\x64\x26\x8b\x03") },
+	{ HVB_MODE_PROT32, "far call ptr16:32", I("\x9a\x78\x56\x34\x12\x08\x00") },
+	{ HVB_MODE_PROT32, "o16 far jmp ptr16:16", I("\x66\xea\x34\x12\x08\x00") },
+	{ HVB_MODE_PROT32, "ss es cs ds fs gs override chain", I("\x36\x26\x2e\x3e\x64\x65\xa1\x00\x00\x00\x00") },
+	{ HVB_MODE_PROT32, "truncated sib", I("\x8b\x04") },
+	{ HVB_MODE_REAL, "a32 o32 mov sib", I("\x66\x67\x8b\x44\x8b\x10") },
+	{ HVB_MODE_REAL, "16-bit [bp+si] disp8 wrap", I("\x8b\x42\xff") },
+	{ HVB_MODE_REAL, "16-bit [bx+si+disp16]", I("\x8b\x80\xff\xff") },
+	{ HVB_MODE_REAL, "disp16 only", I("\x8b\x0e\x00\x80") },
+	{ HVB_MODE_REAL, "lock rep es outs (decodes)", I("\xf0\xf3\x26\x6e") },
+	{ HVB_MODE_REAL, "o32 rep insd", I("\x66\xf3\x6d") },
+	{ HVB_MODE_REAL, "o32 a32 rep stosd", I("\x66\x67\xf3\xab") },
+	{ HVB_MODE_REAL, "a32 rep movsb", I("\x67\xf3\xa4") },
+	{ HVB_MODE_REAL, "eleven prefixes, o32 a32 mov dword [esi], imm32: 17 bytes, einval", I("\x26\x2e\x36\x3e\x64\x65\x66\x67\xf2\xf3\xf0\xc7\x06\x30\x00") },
+	{ HVB_MODE_REAL, "truncated imm", I("\xc7\x06\x30\x00\xef") },
+};
+#undef I
+
+/* fuzz_decode's input: control byte (mode), instruction byte count, the
+ * bytes, then registers and next_rip (big-endian, 8 bytes each) chosen to
+ * make effective addresses wrap at 16, 32 and 64 bits. */
+static void put_insn(const char *prefix, enum hvb_cpu_mode mode, const uint8_t *b,
+		     size_t n, const char *text)
+{
+	static const uint64_t regs[17] = {
+		0x1000, 2, 0x3f8, 0xfee00000, 0x7ff0, 0xfffe, 0xffff, 0xfffffffffffffffeull,
+		0x100000000ull, 0x80000000, 0xffffffff, 0x12345678, 0x8000000000000000ull,
+		0xfed00000, 1, 0x7fffffffffffffffull,
+		0xfffff000, /* next_rip */
+	};
+	uint8_t buf[2 + 16 + sizeof(regs)];
+	char name[128];
+	size_t p = 0, k = 0;
+
+	if (n > 16)
+		abort();
+	buf[p++] = (uint8_t)mode;
+	buf[p++] = (uint8_t)n;
+	memcpy(buf + p, b, n);
+	p += n;
+	for (unsigned i = 0; i < 17; i++)
+		for (int s = 56; s >= 0; s -= 8)
+			buf[p++] = (uint8_t)(regs[i] >> s);
+	k = (size_t)snprintf(name, sizeof(name), "%s_", prefix);
+	for (const char *t = text; *t && k < sizeof(name) - 1; t++) {
+		char c = *t >= 'A' && *t <= 'Z' ? (char)(*t - 'A' + 'a') : *t;
+		bool keep = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (keep)
+			name[k++] = c;
+		else if (name[k - 1] != '_')
+			name[k++] = '_';
+	}
+	while (name[k - 1] == '_')
+		k--;
+	name[k] = 0;
+	put("decode", name, buf, p);
+}
+
+static void insns_seeds(void)
+{
+	for (size_t i = 0; i < sizeof(insns) / sizeof(insns[0]); i++) {
+		const char *bits = insns[i].mode == HVB_MODE_REAL ? "16" :
+				   insns[i].mode == HVB_MODE_PROT32 ? "32" : "64";
+		put_insn(bits, insns[i].mode, insns[i].bytes, insns[i].len, insns[i].text);
+		/* The string and I/O forms again in 16-bit protected mode. */
+		if (insns[i].mode == HVB_MODE_REAL && strncmp(insns[i].text, "rep ", 4) == 0)
+			put_insn("p16", HVB_MODE_PROT16, insns[i].bytes, insns[i].len,
+				 insns[i].text);
+	}
+	/* An instruction followed by more code, as hvd reads 15 bytes at RIP. */
+	static const uint8_t stream[] = {
+		0x26, 0xc7, 0x06, 0x30, 0x00, 0xef, 0xbe,  /* mov word [es:0x30], 0xbeef */
+		0xf3, 0xab, 0xe6, 0x80, 0x90, 0x90, 0xf4, 0xeb,
+	};
+	put_insn("16", HVB_MODE_REAL, stream, sizeof(stream), "window of 15 bytes");
+
+	/* No instruction bytes, and the helpers on a built struct (control bit
+	 * 2): exit_io's `{ .addrsize = 2 }` when nothing decodes, with zero
+	 * registers. The fields follow in fuzz_decode's order: len, opsize,
+	 * addrsize, seg, flags (2), rex, map, opcode, modrm, sib, disp_len,
+	 * disp (8), imm_len, imm (8). */
+	uint8_t raw[2 + 17 * 8 + 30] = { HVB_MODE_REAL | 4, 0 };
+	raw[2 + 17 * 8 + 2] = 2;
+	raw[2 + 17 * 8 + 3] = HVB_SEG_NONE;
+	put("decode", "raw_exit_io_initial", raw, sizeof(raw));
+}
+
 int main(int argc, char **argv)
 {
 	uint8_t pk[32], sk[64];
@@ -381,5 +819,6 @@ int main(int argc, char **argv)
 	policies(pkhex);
 	grants(sk);
 	run_pages();
+	insns_seeds();
 	return 0;
 }
