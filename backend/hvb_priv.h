@@ -5,6 +5,7 @@
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 
 #include "hvb.h"
 #include "hvb_decode.h"
@@ -36,6 +37,9 @@ struct hvb_region {
 struct hvb_vm {
 	struct hvb_host *host;
 	int fd;
+	pid_t pid;                    /* the process whose mappings back guest
+				       * memory (phys_copy); a KVM VM serves
+				       * only the process that created it */
 	pthread_mutex_t lock;         /* regions, slots, vcpus, msr filter */
 	struct hvb_region *regions;   /* sorted by gpa, non-overlapping */
 	size_t nregions, cap_regions;

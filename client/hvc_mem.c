@@ -5,7 +5,8 @@
  * copies the resident pages into a new memfd and maps the memfd over the
  * same addresses (MAP_FIXED). The address and the contents stay; from then
  * on the client and hvd see the same pages. The memfd is sealed against
- * shrinking so hvd can never fault on it.
+ * shrinking and growing (and further sealing): hvd accepts only shmem
+ * memfds with both seals, so that it can never fault on them.
  *
  * Ranges already moved are remembered and reused (after checking in
  * /proc/self/maps that the address still maps that memfd, since the client

@@ -8,8 +8,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -319,21 +321,57 @@ static int h_vm_destroy(struct hvd_session *s, Hvd__Request *req, Hvd__Response 
 	return memop_start(s, req, resp, NULL, -1);
 }
 
+/*
+ * Why a descriptor cannot be guest memory, or NULL if it can. Only plain
+ * shmem memfds sealed against shrinking and growing: hvd maps them and
+ * reads and writes guest memory through the mapping, so nothing the
+ * client does may make a page of it fault. Refused: anything not a
+ * regular file on tmpfs/shmem (hugetlbfs, whose pages may not exist even
+ * after a successful MAP_NORESERVE mapping, so the first touch raises
+ * SIGBUS; secretmem; any other file system), and memfds the client could
+ * still truncate or grow. (The backend's own accesses are fault-safe as
+ * well; this keeps KVM and hvd from being handed such memory at all.)
+ */
+static const char *guest_memory_refusal(int fd, const Hvd__VmMap *m)
+{
+	struct statfs sfs;
+	struct stat st;
+	int seals;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return "not a regular file";
+	if (fstatfs(fd, &sfs) < 0)
+		return "fstatfs failed";
+	if (sfs.f_type == HUGETLBFS_MAGIC)
+		return "on hugetlbfs (its pages may not exist: SIGBUS on first touch)";
+	if (sfs.f_type != TMPFS_MAGIC)
+		return "not on tmpfs/shmem";
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0)
+		return "not a memfd that takes seals";
+	if ((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
+		return "not sealed with F_SEAL_SHRINK and F_SEAL_GROW";
+	if ((m->offset & (PAGE - 1)) || (m->size & (PAGE - 1)) || m->size == 0)
+		return "offset or size not page-aligned, or size zero";
+	if (m->offset + m->size < m->offset || (uint64_t)st.st_size < m->offset + m->size)
+		return "range beyond the end of the memfd";
+	return NULL;
+}
+
 static int h_vm_map(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
 {
 	Hvd__VmMap *m = req->vm_map;
-	struct stat st;
-	int seals;
 
 	resp->status = HV_BAD_ARGUMENT;
 	if (fd < 0)
 		return -1;
-	/* Only memfds that cannot shrink: hvd must never fault on guest RAM. */
-	seals = fcntl(fd, F_GET_SEALS);
-	if (seals < 0 || !(seals & F_SEAL_SHRINK) || fstat(fd, &st) < 0 ||
-	    (m->offset & (PAGE - 1)) || (m->size & (PAGE - 1)) || m->size == 0 ||
-	    m->offset + m->size < m->offset || (uint64_t)st.st_size < m->offset + m->size) {
-		hvd_debug("session %llu: rejected guest memory fd", (unsigned long long)s->id);
+	const char *why = guest_memory_refusal(fd, m);
+	if (why) {
+		/* Debug level: a client could otherwise fill the log. */
+		hvd_debug("session %llu: vm_map refused: guest memory fd %s",
+			  (unsigned long long)s->id, why);
+		resp->error = "guest memory must be a shmem memfd sealed with "
+			      "F_SEAL_SHRINK and F_SEAL_GROW";
 		close(fd);
 		return -1;
 	}

@@ -11,18 +11,29 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <Hypervisor/hv.h>
+#include <Hypervisor/hv_vmx.h>
 #include <criterion/criterion.h>
 
 #include "hvd.pb-c.h"
+/* The run page's layout (the shared-memory half of the wire) and the pure
+ * VMCS accessors on its state, for the test that runs a vCPU raw. */
+#include "hvd_protocol.h"
 #include "sys_client.h"
 #include "sys_hvd.h"
 
@@ -511,13 +522,15 @@ Test(hostile, vm_map_of_a_pipe_is_refused)
 }
 
 /* Guest memory that the client could shrink under hvd would fault hvd's
- * own accesses: only memfds sealed against shrinking are accepted. */
+ * own accesses: only memfds sealed against shrinking and growing are
+ * accepted. */
 Test(hostile, vm_map_of_an_unsealed_memfd_is_refused)
 {
 	int fd = raw_connect();
 	int unsealed = memfd_sized(0x4000, 0);
 	int grow_only = memfd_sized(0x4000, F_SEAL_GROW);
-	int sealed = memfd_sized(0x4000, F_SEAL_SHRINK);
+	int shrink_only = memfd_sized(0x4000, F_SEAL_SHRINK);
+	int sealed = memfd_sized(0x4000, F_SEAL_SHRINK | F_SEAL_GROW);
 
 	raw_hello(fd);
 	raw_vm_create(fd);
@@ -529,17 +542,21 @@ Test(hostile, vm_map_of_an_unsealed_memfd_is_refused)
 	status = raw_vm_map(fd, 0, 0x4000, 0, grow_only);
 	cr_assert_eq(status, HV_BAD_ARGUMENT,
 	    "VmMap of a memfd sealed only against growing: status %#x", (unsigned)status);
+	status = raw_vm_map(fd, 0, 0x4000, 0, shrink_only);
+	cr_assert_eq(status, HV_BAD_ARGUMENT,
+	    "VmMap of a memfd sealed only against shrinking: status %#x", (unsigned)status);
 	/* The reply comes after hvd dealt with the descriptor. */
 	cr_assert_eq(sys_hvd_fds(&hvd), before,
 	    "hvd kept a refused memfd open");
 
-	/* The same request with the seal is accepted: the refusals above
-	 * were about the seal. */
+	/* The same request with both seals is accepted: the refusals above
+	 * were about the seals. */
 	status = raw_vm_map(fd, 0, 0x4000, 0, sealed);
 	cr_assert_eq(status, HV_SUCCESS, "VmMap of a sealed memfd: status %#x",
 	    (unsigned)status);
 	close(unsealed);
 	close(grow_only);
+	close(shrink_only);
 	close(sealed);
 	close(fd);
 	expect_hvd_unharmed();
@@ -549,7 +566,7 @@ Test(hostile, vm_map_of_an_unsealed_memfd_is_refused)
 Test(hostile, vm_map_beyond_the_memfd_is_refused)
 {
 	int fd = raw_connect();
-	int small = memfd_sized(0x2000, F_SEAL_SHRINK);
+	int small = memfd_sized(0x2000, F_SEAL_SHRINK | F_SEAL_GROW);
 
 	raw_hello(fd);
 	raw_vm_create(fd);
@@ -564,6 +581,194 @@ Test(hostile, vm_map_beyond_the_memfd_is_refused)
 	    (unsigned)status);
 	close(small);
 	raw_expect_served(fd, "the session after the refused VmMaps");
+	close(fd);
+	expect_hvd_unharmed();
+}
+
+/* ---- guest memory hvd could fault on ---- */
+
+/* Why hvd is gone, once it is: reaps it (sys_hvd_stop copes) and says how
+ * it ended. */
+static const char *hvd_death(void)
+{
+	static char why[96];
+	int st;
+
+	if (hvd.pid <= 0 || waitpid(hvd.pid, &st, WNOHANG) != hvd.pid)
+		return "state unknown";
+	hvd.status = st;
+	hvd.pid = -1;
+	if (WIFSIGNALED(st))
+		snprintf(why, sizeof(why), "killed by signal %d, %s", WTERMSIG(st),
+		    strsignal(WTERMSIG(st)));
+	else
+		snprintf(why, sizeof(why), "exited with status %d", WEXITSTATUS(st));
+	return why;
+}
+
+/* VcpuCreate on a raw session: the vCPU's run page, mapped. */
+static struct hvd_run_page *raw_vcpu_create(int fd, size_t *size)
+{
+	Hvd__Request req = HVD__REQUEST__INIT;
+	Hvd__VcpuCreate vc = HVD__VCPU_CREATE__INIT;
+	int page_fd;
+
+	req.id = 60;
+	req.op_case = HVD__REQUEST__OP_VCPU_CREATE;
+	req.vcpu_create = &vc;
+	raw_send(fd, &req, NULL, 0);
+	Hvd__Response *resp = raw_recv(fd, 60, &page_fd);
+	cr_assert_eq(resp->status, HV_SUCCESS, "VcpuCreate failed: %#x", (unsigned)resp->status);
+	cr_assert_geq(page_fd, 0, "VcpuCreate came without its run page");
+	hvd__response__free_unpacked(resp, NULL);
+	*size = (sizeof(struct hvd_run_page) + 4095) & ~(size_t)4095;
+	struct hvd_run_page *page = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    page_fd, 0);
+	close(page_fd);
+	cr_assert_neq(page, MAP_FAILED, "mmap of the run page: %s", strerror(errno));
+	cr_assert_eq(page->magic, HVD_RUN_PAGE_MAGIC, "not a run page");
+	return page;
+}
+
+static void state_vmcs(struct hvb_state *st, uint32_t field, uint64_t value)
+{
+	cr_assert_eq(hvb_state_write_vmcs(st, field, value), 0, "VMCS field %#x = %#llx",
+	    field, (unsigned long long)value);
+}
+
+static uint64_t ctrl_of(unsigned cap, uint64_t want)
+{
+	uint64_t v;
+
+	cr_assert_eq(hvb_caps_read(cap, &v), 0);
+	return (want | (v & 0xffffffffull)) & (v >> 32);
+}
+
+/* A real-mode vCPU as the system clients set one up (sys_client.c), at
+ * 0000:1000, its IDTR at `ivt`. */
+static void raw_real_mode(struct hvb_state *st, uint64_t ivt)
+{
+	static const uint32_t segs[][4] = {
+		{ VMCS_GUEST_ES, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_AR },
+		{ VMCS_GUEST_CS, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT, VMCS_GUEST_CS_AR },
+		{ VMCS_GUEST_SS, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_AR },
+		{ VMCS_GUEST_DS, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_AR },
+		{ VMCS_GUEST_FS, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_AR },
+		{ VMCS_GUEST_GS, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_AR },
+	};
+	const struct { uint32_t field; uint64_t value; } rest[] = {
+		{ VMCS_CTRL_PIN_BASED, ctrl_of(HV_VMX_CAP_PINBASED, 0) },
+		{ VMCS_CTRL_CPU_BASED, ctrl_of(HV_VMX_CAP_PROCBASED, CPU_BASED_HLT |
+		    CPU_BASED_UNCOND_IO | CPU_BASED_SECONDARY_CTLS) },
+		{ VMCS_CTRL_CPU_BASED2, ctrl_of(HV_VMX_CAP_PROCBASED2, CPU_BASED2_UNRESTRICTED) },
+		{ VMCS_CTRL_VMENTRY_CONTROLS, ctrl_of(HV_VMX_CAP_ENTRY, VMENTRY_LOAD_EFER) },
+		{ VMCS_CTRL_EXC_BITMAP, 0 },
+		{ VMCS_GUEST_LDTR_AR, 0x10000 },
+		{ VMCS_GUEST_TR_AR, 0x83 },
+		{ VMCS_GUEST_IDTR_BASE, ivt },
+		{ VMCS_GUEST_IDTR_LIMIT, 0x3ff },
+		{ VMCS_GUEST_CR0, 0x30 },
+		{ VMCS_GUEST_CR4, 0x2000 },
+		{ VMCS_GUEST_IA32_EFER, 0 },
+		{ VMCS_GUEST_RFLAGS, 0x2 },
+		{ VMCS_GUEST_RSP, 0xf000 },
+		{ VMCS_GUEST_RIP, 0x1000 },
+	};
+
+	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+		state_vmcs(st, segs[i][0], 0);
+		state_vmcs(st, segs[i][1], 0);
+		state_vmcs(st, segs[i][2], 0xffff);
+		state_vmcs(st, segs[i][3], segs[i][0] == VMCS_GUEST_CS ? 0x9b : 0x93);
+	}
+	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
+		state_vmcs(st, rest[i].field, rest[i].value);
+}
+
+/* One hv_vcpu_run by hand on the run page (client/hvc_api.c's run()).
+ * false if hvd never answered: it died, or took longer than SYS_WAIT_MS. */
+static bool raw_run(struct hvd_run_page *page, int32_t *result)
+{
+	uint32_t seq = atomic_load(&page->done_seq) + 1;
+	long long end = sys_now_ms() + SYS_WAIT_MS;
+
+	atomic_store(&page->req_seq, seq);
+	syscall(SYS_futex, &page->req_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	while (atomic_load(&page->done_seq) != seq) {
+		struct timespec ts = { 0, 10 * 1000000l };
+		if (!sys_hvd_alive(&hvd) || sys_now_ms() > end)
+			return false;
+		atomic_store(&page->client_sleeping, 1);
+		uint32_t cur = atomic_load(&page->done_seq);
+		if (cur != seq)
+			syscall(SYS_futex, &page->done_seq, FUTEX_WAIT, cur, &ts, NULL, 0);
+		atomic_store(&page->client_sleeping, 0);
+	}
+	*result = page->result;
+	return true;
+}
+
+/*
+ * A memfd on hugetlbfs, sealed against shrinking and growing, passes a
+ * check on the seals alone. hvd maps it MAP_NORESERVE, so the mapping
+ * succeeds even when the host has no huge page to give; the first touch
+ * of it then raises SIGBUS. KVM's own accesses only fail KVM_RUN (EFAULT),
+ * but hvd reads guest memory itself: here the real-mode IVT entry of an
+ * event injected at VM entry. hvd must refuse such memory (only shmem is
+ * accepted) and, whatever it maps, its reads must fail the run, never
+ * kill hvd with every tenant's VMs.
+ *
+ * The attack needs no free huge page on the host (nr_hugepages 0, as on
+ * a default host); with free ones it cannot fault, and the test still
+ * checks that the memfd is refused.
+ */
+Test(hostile, vm_map_of_a_hugetlb_memfd_is_refused_and_hvd_survives_its_use)
+{
+	const uint64_t huge = 2u << 20, huge_gpa = 0x200000;
+	int mem = memfd_create("hostile-huge", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
+
+	if (mem < 0)
+		cr_skip_test("no hugetlbfs memfds on this host: %s", strerror(errno));
+	cr_assert_eq(ftruncate(mem, (off_t)huge), 0, "ftruncate: %s", strerror(errno));
+	cr_assert_eq(fcntl(mem, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0,
+	    "F_ADD_SEALS on a hugetlb memfd: %s", strerror(errno));
+	/* Ordinary RAM at GPA 0 with a HLT at 0000:1000. */
+	int ram = memfd_sized(0x10000, F_SEAL_SHRINK | F_SEAL_GROW);
+	static const uint8_t hlt = 0xf4;
+	cr_assert_eq(pwrite(ram, &hlt, 1, 0x1000), 1);
+
+	int fd = raw_connect();
+	raw_hello(fd);
+	raw_vm_create(fd);
+	cr_assert_eq(raw_vm_map(fd, 0, 0x10000, 0, ram), HV_SUCCESS, "VmMap of plain RAM");
+	close(ram);
+	int32_t map_status = raw_vm_map(fd, huge_gpa, huge, 0, mem);
+	close(mem);
+
+	/* A real-mode vCPU whose IVT is in the hugetlb memory. The first run
+	 * only reaches the HLT (the backend takes over the IDTR then); the
+	 * second injects an external interrupt at entry, which hvd delivers
+	 * in software: it reads the IVT entry itself. */
+	size_t page_size;
+	struct hvd_run_page *page = raw_vcpu_create(fd, &page_size);
+	raw_real_mode(&page->state, huge_gpa);
+	int32_t result = HV_ERROR;
+	bool answered = raw_run(page, &result);
+	cr_assert(answered && result == HV_SUCCESS, "the first run (to the HLT) failed: %#x",
+	    (unsigned)result);
+	state_vmcs(&page->state, VMCS_CTRL_VMENTRY_IRQ_INFO, 0x80000020u);
+	answered = raw_run(page, &result);
+
+	cr_assert(sys_hvd_alive(&hvd),
+	    "hvd died (%s) reading guest memory of a hugetlb memfd it had %s",
+	    hvd_death(), map_status == HV_SUCCESS ? "accepted" : "refused");
+	cr_assert(answered, "hvd did not answer the run within %d ms", SYS_WAIT_MS);
+	cr_assert_eq(map_status, HV_BAD_ARGUMENT, "VmMap of a hugetlb memfd: status %#x",
+	    (unsigned)map_status);
+	/* No memory at the IVT: the run fails, an error of this vCPU only. */
+	cr_assert_neq(result, HV_SUCCESS, "a run through an IVT in no memory succeeded");
+	raw_expect_served(fd, "the session after the failed run");
+	munmap(page, page_size);
 	close(fd);
 	expect_hvd_unharmed();
 }
@@ -599,7 +804,7 @@ Test(hostile, disconnect_right_after_requests)
 	Hvd__VmCreate vm = HVD__VM_CREATE__INIT;
 	Hvd__VcpuCreate vc = HVD__VCPU_CREATE__INIT;
 	int fd = raw_connect();
-	int mem = memfd_sized(0x10000, F_SEAL_SHRINK);
+	int mem = memfd_sized(0x10000, F_SEAL_SHRINK | F_SEAL_GROW);
 
 	hello.version = WIRE_VERSION;
 	req.op_case = HVD__REQUEST__OP_HELLO;
@@ -633,7 +838,7 @@ Test(hostile, half_closed_client_is_released_after_its_requests)
 	Hvd__VcpuCreate vc = HVD__VCPU_CREATE__INIT;
 	Hvd__VmMap map = HVD__VM_MAP__INIT;
 	int fd = raw_connect();
-	int mem = memfd_sized(0x10000, F_SEAL_SHRINK);
+	int mem = memfd_sized(0x10000, F_SEAL_SHRINK | F_SEAL_GROW);
 
 	hello.version = WIRE_VERSION;
 	req.id = 1;
