@@ -26,6 +26,8 @@ bool hvc_daemon_alive(void);
 /* The VMX capabilities hvd reported at the handshake. */
 int hvc_vmx_capability(unsigned cap, uint64_t *value);
 uint32_t hvc_max_vcpus(void);
+/* The nonce hvd sent in its HelloReply; vm_create echoes it. */
+uint64_t hvc_session_nonce(void);
 /* Forget the connection in a forked child (the parent keeps it). */
 void hvc_conn_forget(void);
 

@@ -166,6 +166,7 @@ hv_return_t hv_vm_create(hv_vm_options_t flags)
 	}
 	req.which_op = hvd_Request_vm_create_tag;
 	req.op.vm_create.flags = flags;
+	req.op.vm_create.session_nonce = hvc_session_nonce();
 	hv_return_t ret = call(&req, -1);
 	if (ret == HV_SUCCESS)
 		g.vm = true;

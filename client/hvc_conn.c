@@ -25,6 +25,7 @@ static struct {
 	uint64_t caps[33];
 	uint32_t caps_status[33];
 	uint32_t max_vcpus;
+	uint64_t nonce;                /* this connection's, from HelloReply */
 } conn = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
 
 static int send_msg(int fd, const uint8_t *buf, size_t len, int send_fd)
@@ -200,6 +201,7 @@ int hvc_connect(void)
 	memcpy(conn.caps, resp.hello.vmx_caps, sizeof(conn.caps));
 	memcpy(conn.caps_status, resp.hello.vmx_caps_status, sizeof(conn.caps_status));
 	conn.max_vcpus = resp.hello.max_vcpus;
+	conn.nonce = resp.hello.session_nonce;
 out:
 	pthread_mutex_unlock(&conn.lock);
 	return r;
@@ -239,6 +241,11 @@ int hvc_vmx_capability(unsigned cap, uint64_t *value)
 uint32_t hvc_max_vcpus(void)
 {
 	return conn.max_vcpus;
+}
+
+uint64_t hvc_session_nonce(void)
+{
+	return conn.nonce;
 }
 
 void hvc_conn_forget(void)

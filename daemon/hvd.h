@@ -56,19 +56,37 @@ struct hvd_tenant {
 	unsigned refs;
 };
 
+/* What one uid holds, whatever its tenant: admin calls are rate-limited
+ * per uid, connections counted per uid (hvd_session.c). */
+struct hvd_uid_share {
+	struct hvd_uid_share *next;
+	uid_t uid;
+	unsigned refs;
+	struct hvp_rate admin_rate;
+	uint64_t admin_audit_ms;       /* last admin rate refusal audited */
+};
+
+struct hvd_ident;
+
 struct hvd_daemon {
 	uv_loop_t *loop;
 	struct hvb_host *host;
 	struct hvp_policy *policy;
 	char *config_path;             /* NULL: built-in default */
-	struct hvp_hash_cache *hash_cache;
+	struct hvd_ident *ident;       /* the hvd-ident helper (hvd_ident.c) */
 	FILE *audit;
+	char *audit_path;              /* what `audit` is open on (NULL: stderr) */
+	uid_t started_uid;             /* before any privilege drop: "hvd's own uid" in the
+	                                * built-in policy */
+	struct hvd_uid_share *shares;
 	struct hvd_tenant *tenants;
 	uint64_t start_ms;
 	int listen_fd;
 	uv_poll_t listen_poll;
 	uv_timer_t accept_retry;       /* resumes accepting after EMFILE */
 	char *socket_path;             /* NULL when socket-activated */
+	int janitor_fd;                /* hvd-janitor removes the path (-1: hvd does) */
+	int janitor_ack;
 	bool activated;
 	struct hvd_session *sessions;  /* doubly linked */
 	unsigned nsessions;
@@ -161,7 +179,15 @@ struct hvd_session {
 	uid_t uid;
 	gid_t gid;
 	int pidfd;                     /* the peer process, against pid reuse */
+	struct hvd_uid_share *share;
 	struct hvp_identity ident;
+	bool identified;               /* hvd-ident answered: requests are read from now on */
+	bool exe_bound;                /* rights come from the executable: re-checked at vm_create */
+	uint64_t nonce;                /* in HelloReply; vm_create of an exe_bound session
+	                                * must carry it */
+	bool waiting;                  /* a request waits for hvd-ident: the socket is not read */
+	Hvd__Request *deferred;        /* that request */
+	struct hvp_identity *probe;    /* admin_policy_explain: the process asked about */
 	struct hvp_grant_result grant;
 	bool admin;
 	struct hvd_tenant *tenant;
@@ -184,7 +210,16 @@ struct hvd_session {
 };
 
 int hvd_server_init(struct hvd_daemon *d, const char *path);
+/* A uid's share record, counted (hvd_session.c). */
+struct hvd_uid_share *hvd_share_get(struct hvd_daemon *d, uid_t uid);
+void hvd_share_put(struct hvd_daemon *d, struct hvd_uid_share *u);
+/* Open sessions of `uid` that have (or have not) completed Hello. */
+unsigned hvd_sessions_of_uid(struct hvd_daemon *d, uid_t uid, bool hello_done);
 void hvd_server_stop(struct hvd_daemon *d);
+/* Started as root, hvd will not be allowed to remove its socket file once
+ * it is another uid: fork hvd-janitor (before hvd_server_init), which
+ * removes `path` when hvd ends, if it is still the socket hvd made. */
+int hvd_server_janitor(struct hvd_daemon *d, const char *path);
 /* Reply to a request; `fd` >= 0 travels with it (SCM_RIGHTS). */
 int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd);
 void hvd_session_close(struct hvd_session *s, const char *why);
@@ -202,10 +237,17 @@ void hvd_memop_poll(struct hvd_session *s);
 
 /* ---- least privilege (hvd_sandbox.c) ---- */
 
-/* Keep only CAP_SYS_PTRACE, with no_new_privs (when running as root). */
-int hvd_sandbox_drop_privileges(void);
 /* The seccomp filter of a vCPU thread; applies to the calling thread. */
 int hvd_sandbox_vcpu_thread(void);
+/* Started as root: the uid (a configured `hvd` user, else a free one) hvd
+ * and hvd-ident become. `out->drop` false when hvd runs as another uid. */
+struct hvd_identity_drop;
+int hvd_sandbox_choose_uid(struct hvd_identity_drop *out);
+/* hvd's own drop: to that uid, no capabilities left, no_new_privs. */
+int hvd_sandbox_drop_all(const struct hvd_identity_drop *drop);
+/* hvd-ident's: to that uid keeping CAP_SYS_PTRACE, under its own filter
+ * (read-only opens). */
+int hvd_sandbox_ident_process(const struct hvd_identity_drop *drop);
 /* Set by --no-sandbox (for debugging with tools the filter would stop). */
 extern bool hvd_sandbox_off;
 
@@ -216,9 +258,16 @@ uint64_t hvd_now_ms(void);
  * and open the audit destination. On a broken file the old policy stays
  * and `err` says why. */
 int hvd_policy_load(struct hvd_daemon *d, const char *path, char *err, size_t len);
-/* Who is on the other end of a new connection: credentials, groups,
- * executable and its hash, bound to the process through a pidfd. */
+/* Who is on the other end of a new connection, as far as the loop thread
+ * finds out cheaply: credentials, groups, a pidfd bound to the process.
+ * The executable comes later, from hvd-ident (hvd_policy_set_exe). */
 int hvd_policy_identify(struct hvd_session *s);
+/* Take hvd-ident's answer about the peer's executable (err < 0: none). */
+void hvd_policy_set_exe(struct hvd_session *s, int err, const struct hvp_identity *id);
+/* Does `now` (a fresh probe of the peer) still describe the process and
+ * code the session was identified as? NULL if so, else why not. */
+const char *hvd_policy_same_process(const struct hvd_session *s, int err,
+				    const struct hvp_identity *now);
 /* Apply the current policy to a session (at open and after a reload). */
 void hvd_policy_evaluate(struct hvd_session *s);
 void hvd_policy_release(struct hvd_session *s);
@@ -244,6 +293,11 @@ void hvd_admin_reply_free(Hvd__Response *resp);
 void hvd_session_pause(struct hvd_session *s, uint64_t ms);
 
 /* ---- dispatch (hvd_dispatch.c) ---- */
+
+/* A loop handler's answer when the reply comes later: the request is now
+ * the handler's (s->deferred or a memory change), and the session is not
+ * read until then. */
+#define HVD_REPLY_LATER (-2)
 
 /* Handle one decoded request; `fd` is the descriptor that came with it
  * (or -1), owned by the handler. */

@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include <Hypervisor/hv_error.h>
 
 #include "hvd.h"
+#include "hvd_ident.h"
 
 #ifndef HVD_VERSION
 #define HVD_VERSION "0.0.0"
@@ -321,63 +323,60 @@ int hvd_admin_policy_reload(struct hvd_session *s, Hvd__Request *req, Hvd__Respo
 	return -1;
 }
 
-int hvd_admin_policy_explain(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+/* Credentials of a process from /proc/PID/status (world-readable, a few
+ * lines): enough to decide whether the caller may ask about it, before
+ * any work is done on it. */
+static int proc_creds(pid_t pid, struct hvp_identity *id)
 {
-	struct hvd_daemon *d = s->d;
-	struct hvd_session probe;
-	(void)fd;
-
-	memset(&probe, 0, sizeof(probe));
-	probe.d = d;
-	probe.pid = req->admin_policy_explain->pid;
-	int r = hvp_identity_exe(d->hash_cache, probe.pid, &probe.ident);
-	if (r < 0) {
-		resp->status = HV_BAD_ARGUMENT;
-		resp->error = "no such process, or its executable cannot be read";
-		return -1;
-	}
-	/* Credentials of the process from /proc, since it is not our peer. */
 	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)probe.pid);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	FILE *f = fopen(path, "re");
-	if (!f) {
-		resp->status = HV_BAD_ARGUMENT;
-		resp->error = "no such process";
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f)) {
+	if (!f)
+		return -errno;
+	bool have_uid = false;
+	unsigned lines = 0;
+	while (fgets(line, sizeof(line), f) && ++lines < 128) {
 		unsigned long a, b;
-		if (sscanf(line, "Uid: %lu %lu", &a, &b) == 2)
-			probe.ident.uid = (uid_t)b;
-		else if (sscanf(line, "Gid: %lu %lu", &a, &b) == 2)
-			probe.ident.gid = (gid_t)b;
-		else if (strncmp(line, "Groups:", 7) == 0) {
+		if (sscanf(line, "Uid: %lu %lu", &a, &b) == 2) {
+			id->uid = (uid_t)b;
+			have_uid = true;
+		} else if (sscanf(line, "Gid: %lu %lu", &a, &b) == 2) {
+			id->gid = (gid_t)b;
+		} else if (strncmp(line, "Groups:", 7) == 0) {
 			char *p = line + 7;
 			char *end;
-			while (probe.ident.ngroups < HVP_MAX_GROUPS) {
+			while (id->ngroups < HVP_MAX_GROUPS) {
 				unsigned long g = strtoul(p, &end, 10);
 				if (end == p)
 					break;
-				probe.ident.groups[probe.ident.ngroups++] = (gid_t)g;
+				id->groups[id->ngroups++] = (gid_t)g;
 				p = end;
 			}
 		}
 	}
 	fclose(f);
-	probe.ident.pid = probe.pid;
-	if (!s->admin && probe.ident.uid != s->uid) {
-		resp->status = HV_DENIED;
-		resp->error = "only administrators may explain other users' processes";
-		hvd_audit(s, "admin_policy_explain", "deny", resp->error);
-		return -1;
-	}
+	return have_uid ? 0 : -ESRCH;
+}
 
+static void explain_reply(struct hvd_session *s, Hvd__Request *req, int err)
+{
+	struct hvd_daemon *d = s->d;
+	struct hvp_identity *probe = s->probe;
+	Hvd__Response resp = HVD__RESPONSE__INIT;
+	resp.id = req->id;
+
+	if (err < 0) {
+		resp.status = HV_BAD_ARGUMENT;
+		resp.error = err == -ESRCH ? "no such process" :
+			     "the process's executable cannot be read";
+		goto out;
+	}
 	struct hvp_grant_result g;
-	hvp_evaluate(d->policy, &probe.ident, (int64_t)time(NULL), &g);
+	hvp_evaluate(d->policy, probe, (int64_t)time(NULL), &g);
 	Hvd__ExplainReply *e = calloc(1, sizeof(*e));
 	if (!e) {
-		resp->status = HV_NO_RESOURCES;
-		return -1;
+		resp.status = HV_NO_RESOURCES;
+		goto out;
 	}
 	hvd__explain_reply__init(e);
 	static const struct { uint32_t bit; const char *name; } ents[] = {
@@ -401,16 +400,86 @@ int hvd_admin_policy_explain(struct hvd_session *s, Hvd__Request *req, Hvd__Resp
 	e->max_rpc_rate = g.quota.max_rpc_rate;
 	e->max_cpu_percent = g.quota.max_cpu_percent;
 	e->reason = dupstr(g.reason);
-	e->exe = dupstr(probe.ident.exe);
+	e->exe = dupstr(probe->exe);
 	char hex[2 * HVP_HASH_BYTES + 1] = "";
-	if (probe.ident.exe_hash_valid)
+	if (probe->exe_hash_valid)
 		for (int i = 0; i < HVP_HASH_BYTES; i++)
-			snprintf(hex + 2 * i, 3, "%02x", probe.ident.exe_hash[i]);
+			snprintf(hex + 2 * i, 3, "%02x", probe->exe_hash[i]);
 	e->exe_blake2b = dupstr(hex);
-	e->uid = probe.ident.uid;
-	e->admin = hvp_is_admin(d->policy, &probe.ident);
-	resp->explain = e;
-	return -1;
+	e->uid = probe->uid;
+	e->admin = hvp_is_admin(d->policy, probe);
+	resp.explain = e;
+out:
+	hvd_session_reply(s, &resp, -1);
+	hvd_admin_reply_free(&resp);
+}
+
+/* hvd-ident has read the process's executable. */
+static void explain_probed(struct hvd_session *s, int err, const struct hvp_identity *got,
+			   void *arg)
+{
+	Hvd__Request *req = s->deferred;
+	struct hvp_identity *probe = s->probe;
+	(void)arg;
+
+	s->deferred = NULL;
+	s->waiting = false;
+	if (got) {
+		memcpy(probe->exe, got->exe, sizeof(probe->exe));
+		memcpy(probe->exe_hash, got->exe_hash, sizeof(probe->exe_hash));
+		probe->exe_hash_valid = got->exe_hash_valid;
+		memcpy(probe->exe_refused, got->exe_refused, sizeof(probe->exe_refused));
+	}
+	explain_reply(s, req, err);
+	free(s->probe);
+	s->probe = NULL;
+	hvd__request__free_unpacked(req, NULL);
+	hvd_session_resume(s);
+}
+
+int hvd_admin_policy_explain(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	pid_t pid = req->admin_policy_explain->pid;
+	(void)fd;
+
+	if (pid <= 0) {
+		resp->status = HV_BAD_ARGUMENT;
+		resp->error = "no such process";
+		return -1;
+	}
+	struct hvp_identity *probe = calloc(1, sizeof(*probe));
+	if (!probe) {
+		resp->status = HV_NO_RESOURCES;
+		return -1;
+	}
+	/* Whose process it is comes first: nothing else is done for a
+	 * caller who may not ask. */
+	if (proc_creds(pid, probe) < 0) {
+		free(probe);
+		resp->status = HV_BAD_ARGUMENT;
+		resp->error = "no such process";
+		return -1;
+	}
+	if (!s->admin && probe->uid != s->uid) {
+		free(probe);
+		resp->status = HV_DENIED;
+		resp->error = "only administrators may explain other users' processes";
+		hvd_audit(s, "admin_policy_explain", "deny", resp->error);
+		return -1;
+	}
+	probe->pid = pid;
+	/* The executable is read and hashed by hvd-ident, off this thread. */
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	s->probe = probe;
+	s->deferred = req;
+	s->waiting = true;
+	uv_poll_stop(&s->poll);
+	int r = hvd_ident_submit(s, pid, pidfd, explain_probed, NULL);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (r < 0)
+		explain_probed(s, r, NULL, NULL);
+	return HVD_REPLY_LATER;
 }
 
 static void free_strv(char **v, size_t n)

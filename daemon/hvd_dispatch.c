@@ -20,6 +20,7 @@
 
 #include "hvb_errmap.h"
 #include "hvd.h"
+#include "hvd_ident.h"
 #include "hvd_ops.h"
 
 int32_t hvd_status_from_errno(int err)
@@ -102,14 +103,24 @@ static int h_hello(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp
 	hello.vmx_caps = caps;
 	hello.n_vmx_caps_status = 33;
 	hello.vmx_caps_status = caps_status;
+	hello.session_nonce = s->nonce;
 	resp->hello = &hello;
 	const struct hvp_limits *lim = hvp_limits(s->d->policy);
 	unsigned clients = 0;
 	for (struct hvd_session *o = s->d->sessions; o; o = o->next)
 		clients += !o->closing && o->hello_done;
+	/* The host-wide limit holds for everyone; under it, each uid but the
+	 * administrators' has a share. */
 	if (lim->max_clients && clients >= lim->max_clients) {
 		resp->status = HV_NO_RESOURCES;
 		resp->error = "hvd has as many clients as it allows (max_clients)";
+		hvd_audit(s, "hello", "quota", resp->error);
+		return -1;
+	}
+	if (!s->admin && lim->max_clients_per_uid &&
+	    hvd_sessions_of_uid(s->d, s->uid, true) >= lim->max_clients_per_uid) {
+		resp->status = HV_NO_RESOURCES;
+		resp->error = "this uid has as many connections to hvd as it may (max_clients_per_uid)";
 		hvd_audit(s, "hello", "quota", resp->error);
 		return -1;
 	}
@@ -121,6 +132,51 @@ static int h_hello(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp
 	}
 	s->hello_done = true;
 	return -1;
+}
+
+static void vm_create_now(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp)
+{
+	resp->status = hvd_status_from_errno(hvb_vm_create(s->d->host, req->vm_create->flags,
+							   &s->vm));
+	if (resp->status == HV_SUCCESS) {
+		hvd_info("session %llu: VM created", (unsigned long long)s->id);
+		s->vm_created_ms = hvd_now_ms();
+		if (s->tenant)
+			s->tenant->usage.vms++;
+	} else {
+		s->vm = NULL;
+	}
+}
+
+/* hvd-ident has looked at the process again: is it still the one, running
+ * the code, that the grant was decided for? */
+static void vm_create_checked(struct hvd_session *s, int err, const struct hvp_identity *now,
+			      void *arg)
+{
+	Hvd__Request *req = s->deferred;
+	Hvd__Response resp = HVD__RESPONSE__INIT;
+	char msg[300];
+
+	(void)arg;
+	s->deferred = NULL;
+	s->waiting = false;
+	resp.id = req->id;
+	const char *why = hvd_policy_same_process(s, err, now);
+	if (why || s->vm) {
+		resp.status = s->vm ? HV_BUSY : HV_DENIED;
+		if (why) {
+			snprintf(msg, sizeof(msg), "grant not honoured: %s", why);
+			resp.error = msg;
+			hvd_warn("session %llu (pid %d): vm_create refused: %s",
+				 (unsigned long long)s->id, (int)s->pid, msg);
+			hvd_audit(s, "vm_create", "deny", msg);
+		}
+	} else {
+		vm_create_now(s, req, &resp);
+	}
+	hvd_session_reply(s, &resp, -1);
+	hvd__request__free_unpacked(req, NULL);
+	hvd_session_resume(s);
 }
 
 static int h_vm_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
@@ -137,17 +193,28 @@ static int h_vm_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *
 		resp->status = HV_UNSUPPORTED;
 	else if (flags & ~known)
 		resp->status = HV_BAD_ARGUMENT;
-	else
-		resp->status = hvd_status_from_errno(hvb_vm_create(s->d->host, flags, &s->vm));
-	if (resp->status == HV_SUCCESS) {
-		hvd_info("session %llu: VM created", (unsigned long long)s->id);
-		s->vm_created_ms = hvd_now_ms();
-		if (s->tenant)
-			s->tenant->usage.vms++;
-	} else {
-		s->vm = NULL;
+	if (resp->status != HV_SUCCESS)
+		return -1;
+	if (!s->exe_bound) {
+		vm_create_now(s, req, resp);
+		return -1;
 	}
-	return -1;
+	/* Rights from a grant: the request must come from a process that
+	 * read this connection's Hello reply, and the process must still be
+	 * the one, running the same code, that was identified. */
+	if (req->vm_create->session_nonce != s->nonce) {
+		resp->status = HV_DENIED;
+		resp->error = "grant not honoured: vm_create without this connection's nonce "
+			      "(written before hvd identified the process?)";
+		hvd_audit(s, "vm_create", "deny", resp->error);
+		return -1;
+	}
+	s->deferred = req;
+	s->waiting = true;
+	uv_poll_stop(&s->poll);
+	if (hvd_ident_submit(s, s->pid, s->pidfd, vm_create_checked, NULL) < 0)
+		vm_create_checked(s, -EIO, NULL, NULL);
+	return HVD_REPLY_LATER;
 }
 
 /*
@@ -162,7 +229,6 @@ static int h_vm_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *
  * hv_vm_destroy goes the same way: KVM's teardown of the VM waits for a
  * grace period too.
  */
-#define REPLY_LATER (-2)
 
 struct hvd_memop {
 	pthread_t thread;
@@ -304,7 +370,7 @@ static int memop_start(struct hvd_session *s, Hvd__Request *req, Hvd__Response *
 	}
 	s->memop = m;
 	uv_poll_stop(&s->poll);
-	return REPLY_LATER;
+	return HVD_REPLY_LATER;
 }
 
 static int h_vm_destroy(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
@@ -392,7 +458,7 @@ static int h_vm_map(struct hvd_session *s, Hvd__Request *req, Hvd__Response *res
 	}
 	resp->status = HV_SUCCESS;
 	int r = memop_start(s, req, resp, addr, fd);
-	if (r != REPLY_LATER)
+	if (r != HVD_REPLY_LATER)
 		usage_refresh(s);
 	return r;
 }
@@ -682,6 +748,21 @@ static int32_t authorize(struct hvd_session *s, const struct handler *h,
 		hvd_session_pause(s, 1000 / q->max_rpc_rate + 1);
 		return HV_NO_RESOURCES;
 	}
+	/* Admin calls cost hvd more than they cost the caller (listings,
+	 * probes of a process): a rate per uid, for all but administrators. */
+	uint32_t admin_rate = hvp_limits(s->d->policy)->max_admin_rate;
+	if (h->act >= ACT_ADMIN_READ && !s->admin && admin_rate &&
+	    !hvp_rate_take(&s->share->admin_rate, admin_rate, hvd_now_ms() * 1000000ull)) {
+		snprintf(why, len, "admin requests above %u/s from this uid (max_admin_rate)",
+			 admin_rate);
+		uint64_t now = hvd_now_ms();
+		if (now - s->share->admin_audit_ms >= 1000) {
+			hvd_audit(s, h->name, "quota", why);
+			s->share->admin_audit_ms = now;
+		}
+		hvd_session_pause(s, 1000 / admin_rate + 1);
+		return HV_NO_RESOURCES;
+	}
 	switch (h->act) {
 	case ACT_OPEN:
 	case ACT_VM:
@@ -785,7 +866,7 @@ void hvd_dispatch(struct hvd_session *s, Hvd__Request *req, int fd)
 	if (h->loop) {
 		out_fd = h->loop(s, req, &resp, fd);
 		fd = -1;
-		if (out_fd == REPLY_LATER)
+		if (out_fd == HVD_REPLY_LATER)
 			return; /* hvd_memop_poll answers, and frees req */
 		goto reply;
 	}

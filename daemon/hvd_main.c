@@ -20,6 +20,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "hvd.h"
+#include "hvd_ident.h"
 #include "hvd_sandbox.h"
 
 static void usage(FILE *out)
@@ -112,16 +113,14 @@ int main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	d.loop = uv_default_loop();
 	d.listen_fd = -1;
+	d.janitor_fd = d.janitor_ack = -1;
 	d.start_ms = hvd_now_ms();
+	d.started_uid = getuid();
 	if (!config && access(HVD_DEFAULT_CONFIG, F_OK) == 0)
 		config = HVD_DEFAULT_CONFIG;
 	const char *bad = hvd_dispatch_check_table();
 	if (bad) {
 		hvd_err("dispatch row %s has no policy decision", bad);
-		return 1;
-	}
-	if (hvp_hash_cache_create(&d.hash_cache) < 0) {
-		hvd_err("out of memory");
 		return 1;
 	}
 	if (hvd_policy_load(&d, config, err, sizeof(err)) < 0) {
@@ -147,6 +146,21 @@ int main(int argc, char **argv)
 	uv_signal_start(&sigterm, on_signal, SIGTERM);
 	uv_signal_start(&sigint, on_signal, SIGINT);
 	uv_signal_start(&sighup, on_hup, SIGHUP);
+	/* The helpers first (hvd_ident.c, hvd_session.c), so that all is
+	 * ready when the socket appears. */
+	struct hvd_identity_drop drop = { 0 };
+	if (!hvd_sandbox_off && (r = hvd_sandbox_choose_uid(&drop)) < 0) {
+		hvd_err("no uid to run as: %s", strerror(-r));
+		return 1;
+	}
+	if ((r = hvd_ident_init(&d, &drop)) < 0) {
+		hvd_err("cannot start hvd-ident: %s", strerror(-r));
+		return 1;
+	}
+	if (drop.drop && (r = hvd_server_janitor(&d, path)) < 0) {
+		hvd_err("cannot start hvd-janitor: %s", strerror(-r));
+		return 1;
+	}
 	r = hvd_server_init(&d, path);
 	if (r < 0) {
 		hvd_err("cannot listen on %s: %s", path, strerror(-r));
@@ -154,13 +168,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hvd_info("listening on %s", d.activated ? "the socket systemd passed" : path);
-	/* Setup is done: from here on hvd needs only KVM (open already), the
-	 * socket, and CAP_SYS_PTRACE for identifying peers. Before any thread
-	 * exists, since capabilities are per thread. */
-	if (!hvd_sandbox_off && (r = hvd_sandbox_drop_privileges()) < 0) {
+	/* Setup is done: from here on hvd needs only KVM (open already) and
+	 * the socket. Started as root, it becomes an unprivileged uid; what
+	 * still needs privilege lives in helpers forked now, each able to do
+	 * one thing: hvd-ident reads other users' executables
+	 * (CAP_SYS_PTRACE), hvd-janitor (root, under a filter) removes the
+	 * socket file when hvd ends. All before any thread exists, since
+	 * credentials are per thread. */
+	if (!hvd_sandbox_off && (r = hvd_sandbox_drop_all(&drop)) < 0) {
 		hvd_err("cannot drop privileges: %s", strerror(-r));
 		return 1;
 	}
+	if (drop.drop)
+		hvd_info("running as uid %u, gid %u, with no capabilities", (unsigned)drop.uid,
+			 (unsigned)drop.gid);
 	/* The loop thread's seccomp filter, on this thread alone; every
 	 * thread started from here on (vCPU threads, reapers) inherits it. */
 	if (!hvd_sandbox_off) {
@@ -208,15 +229,16 @@ int main(int argc, char **argv)
 		hvd_err("stopped with sessions left behind");
 		return status;
 	}
+	hvd_ident_fini(&d);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	uv_loop_close(d.loop);
 	hvb_host_destroy(d.host);
+	free(d.audit_path);
 	for (struct hvd_tenant *t = d.tenants, *next; t; t = next) {
 		next = t->next;
 		free(t);
 	}
 	hvp_policy_free(d.policy);
-	hvp_hash_cache_free(d.hash_cache);
 	free(d.config_path);
 	if (d.audit && d.audit != stderr)
 		fclose(d.audit);

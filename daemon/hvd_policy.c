@@ -97,28 +97,42 @@ int hvd_policy_load(struct hvd_daemon *d, const char *path, char *err, size_t le
 	int r;
 
 	if (path)
-		r = hvp_policy_load(path, getuid(), &p, err, len);
+		r = hvp_policy_load(path, d->started_uid, &p, err, len);
 	else
-		r = hvp_policy_default(getuid(), &p);
+		r = hvp_policy_default(d->started_uid, &p);
 	if (r < 0) {
 		if (!path)
 			snprintf(err, len, "built-in policy: %s", strerror(-r));
 		return r;
 	}
 	const char *apath = hvp_audit_path(p);
-	if (apath && *apath && strcmp(apath, "-") != 0) {
+	bool to_file = apath && *apath && strcmp(apath, "-") != 0;
+	/* The same log as now stays open: hvd may have dropped the rights it
+	 * opened it with (started as root), and a reload must still work. */
+	bool same = to_file && d->audit_path && strcmp(d->audit_path, apath) == 0;
+	char *new_path = NULL;
+	if (to_file && !same) {
 		audit = fopen(apath, "ae");
-		if (!audit) {
+		new_path = strdup(apath);
+		if (!audit || !new_path) {
 			r = -errno;
-			snprintf(err, len, "audit log %s: %s", apath, strerror(errno));
+			if (audit)
+				fclose(audit);
+			free(new_path);
+			snprintf(err, len, "audit log %s: cannot open it for appending as uid %u: %s",
+				 apath, (unsigned)geteuid(), strerror(-r));
 			hvp_policy_free(p);
 			return r;
 		}
 	}
 	/* Commit: nothing above touched the policy in force. */
-	if (d->audit && d->audit != stderr)
-		fclose(d->audit);
-	d->audit = audit ? audit : stderr;
+	if (!same) {
+		if (d->audit && d->audit != stderr)
+			fclose(d->audit);
+		free(d->audit_path);
+		d->audit = audit ? audit : stderr;
+		d->audit_path = new_path;
+	}
 	hvp_policy_free(d->policy);
 	d->policy = p;
 	if (path != d->config_path) {
@@ -169,26 +183,64 @@ int hvd_policy_identify(struct hvd_session *s)
 		memcpy(id->groups, groups, id->ngroups * sizeof(gid_t));
 	}
 
-	/* Bind what we learn about the executable to this very process: the
-	 * kernel's pidfd for the peer (or, on older kernels, one opened now)
-	 * stays attached to it even if the pid is reused. */
+	/* The kernel's pidfd for the peer (or, on older kernels, one opened
+	 * now) stays attached to this very process even if the pid is
+	 * reused; hvd-ident checks it after reading the executable. */
 	len = sizeof(s->pidfd);
 	if (getsockopt(s->fd, SOL_SOCKET, SO_PEERPIDFD, &s->pidfd, &len) < 0)
 		s->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
-	int r = hvp_identity_exe(s->d->hash_cache, cred.pid, id);
-	/* Signal 0 only asks "still there?": EPERM (another user's process,
-	 * hvd holding no CAP_KILL) means yes; ESRCH means it is gone. */
-	bool alive = s->pidfd >= 0 &&
-		     (syscall(SYS_pidfd_send_signal, s->pidfd, 0, NULL, 0) == 0 || errno == EPERM);
-	if (!alive && s->pidfd >= 0 && errno == ENOSYS)
-		/* No pidfd signals (kernels before 5.1, valgrind): by pid. */
-		alive = kill(cred.pid, 0) == 0 || errno == EPERM;
-	if (r < 0 || !alive) {
-		/* The process is gone (or its executable unreadable): no
+	id->exe_hash_valid = false;
+	snprintf(id->exe_refused, sizeof(id->exe_refused), "not identified yet");
+	return 0;
+}
+
+void hvd_policy_set_exe(struct hvd_session *s, int err, const struct hvp_identity *got)
+{
+	struct hvp_identity *id = &s->ident;
+
+	s->identified = true;
+	if (got) {
+		memcpy(id->exe, got->exe, sizeof(id->exe));
+		memcpy(id->exe_hash, got->exe_hash, sizeof(id->exe_hash));
+		id->exe_hash_valid = got->exe_hash_valid;
+		id->exe_dev = got->exe_dev;
+		id->exe_ino = got->exe_ino;
+		id->start_time = got->start_time;
+		id->tracer = got->tracer;
+		memcpy(id->exe_refused, got->exe_refused, sizeof(id->exe_refused));
+	}
+	if (err < 0) {
+		/* The process is gone, or its executable unreadable: no
 		 * executable-bound rights. */
 		id->exe_hash_valid = false;
+		snprintf(id->exe_refused, sizeof(id->exe_refused), "%s",
+			 err == -ESRCH ? "the process went away while it was identified" :
+			 err == -EIO ? "hvd-ident, which identifies executables, is not running" :
+			 "its executable cannot be read");
 	}
-	return 0;
+}
+
+const char *hvd_policy_same_process(const struct hvd_session *s, int err,
+				    const struct hvp_identity *now)
+{
+	const struct hvp_identity *was = &s->ident;
+
+	if (err < 0 || !now)
+		return err == -ESRCH ? "the process that connected is gone" :
+		       "the process could not be identified again";
+	if (now->start_time != was->start_time)
+		return "the pid now names another process than the one that connected";
+	if (now->exe_dev != was->exe_dev || now->exe_ino != was->exe_ino)
+		return "the process has executed another program since it connected";
+	if (!now->exe_hash_valid ||
+	    memcmp(now->exe_hash, was->exe_hash, sizeof(was->exe_hash)) != 0)
+		return "the executable has changed since the process connected";
+	if (now->exe_refused[0]) {
+		static __thread char why[sizeof(now->exe_refused) + 32];
+		snprintf(why, sizeof(why), "%s", now->exe_refused);
+		return why;
+	}
+	return NULL;
 }
 
 /* ---- tenants ---- */
@@ -248,6 +300,19 @@ void hvd_policy_evaluate(struct hvd_session *s)
 
 	snprintf(old, sizeof(old), "%s", s->grant.tenant);
 	hvp_evaluate(d->policy, &s->ident, (int64_t)time(NULL), &s->grant);
+	/* Would the process have the same rights without its executable?
+	 * If not, they come from a grant, which means "this code": the
+	 * privileged decision (vm_create) checks again that it still runs
+	 * the code it connected with. */
+	s->exe_bound = false;
+	if (s->ident.exe_hash_valid && !s->ident.exe_refused[0]) {
+		struct hvp_identity anon = s->ident;
+		struct hvp_grant_result g;
+		anon.exe_hash_valid = false;
+		hvp_evaluate(d->policy, &anon, (int64_t)time(NULL), &g);
+		s->exe_bound = g.ents != s->grant.ents || strcmp(g.tenant, s->grant.tenant) != 0 ||
+			       memcmp(&g.quota, &s->grant.quota, sizeof(g.quota)) != 0;
+	}
 	s->admin = hvp_is_admin(d->policy, &s->ident);
 	if (!s->tenant || strcmp(old, s->grant.tenant) != 0) {
 		struct hvd_tenant *t = tenant_get(d, s->grant.tenant);
@@ -270,7 +335,9 @@ void hvd_policy_evaluate(struct hvd_session *s)
 			if (s->vcpus[i])
 				hvd_vcpu_set_budget(s->vcpus[i], &s->tenant->cpu);
 	}
-	hvd_audit(s, "session", "evaluated", s->grant.reason);
+	/* Once the executable is known: the decision that counts. */
+	if (s->identified)
+		hvd_audit(s, "session", "evaluated", s->grant.reason);
 }
 
 void hvd_policy_release(struct hvd_session *s)

@@ -82,9 +82,13 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "hvd.h"
+#include "hvd_ident.h"
 #include "hvd_sandbox.h"
 
 /* One rule: a call, allowed when every argument check holds (none: any
@@ -179,12 +183,17 @@ static const struct rule loop_allowed[] = {
 	IF(ioctl, EQ(1, FIONBIO), "libuv making a watched descriptor non-blocking"),
 
 	/* Files: the policy on SIGHUP, peers' executables, the shutdown. */
-	ANY(openat, "config, grants and audit log (SIGHUP); /proc/PID/exe and /status of peers; "
-		    "glibc: /etc/localtime, NSS files, /sys/devices/system/cpu/online"),
+	/* hvd keeps no capability and runs as its own uid: what it can open
+	 * is what that uid may. Never for truncating or for read-write, and
+	 * for writing only appending to a file (the audit log). */
+	IF(openat, MASKED(2, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND, O_RDONLY),
+	   "config and grants (SIGHUP); /proc/PID/status of a process asked about; "
+	   "glibc: /etc/localtime, NSS files, /sys/devices/system/cpu/online"),
+	IF(openat, MASKED(2, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND, O_WRONLY | O_CREAT | O_APPEND),
+	   "the audit log, when a reload names a new one (fopen \"ae\")"),
 	ANY(newfstatat, "fstat: executables' cache key, stdio, the grants directory"),
 	ANY(lseek, "stdio: the audit log opened for appending, /etc/localtime"),
 	ANY(getdents64, "listing the grants directory (SIGHUP)"),
-	ANY(readlink, "/proc/PID/exe: a peer's executable path"),
 	ANY(unlink, "removing the socket path at shutdown"),
 
 	/* Memory: never executable (as hvd.service's MemoryDenyWriteExecute). */
@@ -419,25 +428,183 @@ out:
 	return r;
 }
 
-int hvd_sandbox_drop_privileges(void)
+/* ---- uids and capabilities ---- */
+
+/* systemd's range for dynamic users (DynamicUser=): not in /etc/passwd,
+ * never a login. */
+#define DYNAMIC_UID_FIRST 61184
+#define DYNAMIC_UID_LAST 65519
+
+int hvd_sandbox_choose_uid(struct hvd_identity_drop *out)
 {
+	memset(out, 0, sizeof(*out));
 	if (geteuid() != 0)
-		return 0; /* under systemd the unit already did this */
-	/* Nothing hvd does later needs a setuid binary or new privileges. */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
-	for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
-		if (cap == CAP_SYS_PTRACE)
-			continue;
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			return -errno;
+		return 0; /* under systemd (User=hvd) or a user's own hvd: stay */
+	struct passwd *pw = getpwnam("hvd");
+	if (pw && pw->pw_uid != 0) {
+		out->drop = true;
+		out->uid = pw->pw_uid;
+		out->gid = pw->pw_gid;
+		return 0;
 	}
+	/* No hvd user (a development machine, a container): a uid nobody
+	 * has, as systemd's DynamicUser= would pick. Every hvd started so
+	 * picks the same one, so they are one identity, like the hvd user. */
+	for (uid_t u = DYNAMIC_UID_FIRST; u <= DYNAMIC_UID_LAST; u++) {
+		if (!getpwuid(u) && !getgrgid((gid_t)u)) {
+			out->drop = true;
+			out->uid = u;
+			out->gid = (gid_t)u;
+			return 0;
+		}
+	}
+	return -EUSERS;
+}
+
+static int set_caps(uint64_t keep)
+{
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
 	memset(data, 0, sizeof(data));
-	data[CAP_SYS_PTRACE / 32].effective = 1u << (CAP_SYS_PTRACE % 32);
-	data[CAP_SYS_PTRACE / 32].permitted = 1u << (CAP_SYS_PTRACE % 32);
-	if (syscall(SYS_capset, &hdr, data) < 0)
+	for (int i = 0; i < 2; i++) {
+		data[i].effective = (uint32_t)(keep >> (32 * i));
+		data[i].permitted = (uint32_t)(keep >> (32 * i));
+	}
+	return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
+}
+
+/* Become `drop`'s uid keeping only the capabilities in `keep` (a mask), with
+ * an emptied bounding set and ambient set, and no_new_privs. */
+static int become(const struct hvd_identity_drop *drop, uint64_t keep)
+{
+	if (geteuid() == 0) {
+		/* While we may (CAP_SETPCAP): the bounding set, for good. */
+		for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+			if (!(keep & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+			    errno != EINVAL)
+				return -errno;
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return -errno;
+	if (drop && drop->drop) {
+		if (keep && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+			return -errno;
+		if (setgroups(0, NULL) < 0 || setresgid(drop->gid, drop->gid, drop->gid) < 0 ||
+		    setresuid(drop->uid, drop->uid, drop->uid) < 0)
+			return -errno;
+		/* No way back: saved ids are gone too. */
+		if (setuid(0) == 0)
+			return -EPERM;
+	}
+	int r = set_caps(keep);
+	if (r < 0)
+		return r;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
 	return 0;
+}
+
+int hvd_sandbox_drop_all(const struct hvd_identity_drop *drop)
+{
+	return become(drop, 0);
+}
+
+/*
+ * hvd-ident's filter (hvd_ident.c): it reads requests, /proc and
+ * executables, and answers. Files only read-only: with CAP_SYS_PTRACE an
+ * open of /proc/PID/mem for writing would reach any process's memory.
+ */
+static const struct rule ident_allowed[] = {
+	ANY(recvmsg, "requests from hvd, with the peer's pidfd"),
+	ANY(sendto, "replies to hvd (send)"),
+	ANY(sendmsg, "replies to hvd"),
+	IF(openat, MASKED(2, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND, O_RDONLY),
+	   "/proc/PID/exe, maps, stat and status of peers; only for reading"),
+	ANY(read, "executables being hashed, /proc files"),
+	ANY(close, "files read, pidfds"),
+	ANY(newfstatat, "an executable's identity; the owners of mapped libraries"),
+	ANY(readlink, "/proc/PID/exe: the executable's path"),
+	ANY(lseek, "stdio reading /proc/PID/maps"),
+	IF(pidfd_send_signal, EQ(1, 0), "whether the peer still lives (signal 0 only)"),
+	IF(kill, EQ(1, 0), "the same by pid, without pidfd signals"),
+	ANY(write, "log lines to stderr"),
+	ANY(writev, "log lines (stdio may use writev)"),
+	IF(mmap, MASKED(2, PROT_EXEC, 0), "malloc, thread stacks"),
+	ANY(munmap, "free"),
+	IF(mprotect, MASKED(2, PROT_EXEC, 0), "glibc: thread stacks' guard pages"),
+	ANY(madvise, "free"),
+	ANY(brk, "malloc"),
+	ANY(mremap, "realloc"),
+	ANY(futex, "the hash cache's lock"),
+	ANY(getrandom, "libsodium's start"),
+	IF(clone, MASKED(0, CLONE_THREAD, CLONE_THREAD), "its worker threads (only threads)"),
+	ANY(set_robust_list, "a new thread's start (glibc)"),
+	ANY(rseq, "a new thread's start (glibc)"),
+	ANY(rt_sigprocmask, "glibc around thread start and exit"),
+	ANY(rt_sigaction, "glibc's first pthread_create"),
+	ANY(rt_sigreturn, "returning from a signal handler"),
+	ANY(restart_syscall, "a wait resumed after a signal"),
+	ANY(sched_yield, "glibc lock spins"),
+	ANY(getpid, "glibc"),
+	ANY(gettid, "glibc"),
+	ANY(clock_gettime, "glibc (when not served by the vDSO)"),
+	ANY(exit, "a worker thread ending"),
+	ANY(exit_group, "hvd gone: the helper ends"),
+};
+
+int hvd_sandbox_ident_process(const struct hvd_identity_drop *drop)
+{
+	uint64_t keep = 0;
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	/* Keep CAP_SYS_PTRACE if hvd had it (root, or hvd.service's
+	 * AmbientCapabilities): reading other users' /proc/PID/exe needs it. */
+	if (syscall(SYS_capget, &hdr, data) == 0 &&
+	    (data[CAP_SYS_PTRACE / 32].permitted & (1u << (CAP_SYS_PTRACE % 32))))
+		keep = 1ull << CAP_SYS_PTRACE;
+	int r = become(drop, keep);
+	if (r < 0)
+		return r;
+	/* A change of credentials cleared it: hvd's death must end us. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(0);
+	if (HVD_SANITIZER_BUILD)
+		return -ENOTSUP;
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+	if (!ctx)
+		return -ENOMEM;
+	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0 ||
+	    (r = add_rules(ctx, SCMP_ACT_ALLOW, ident_allowed, COUNT(ident_allowed))) < 0 ||
+	    (r = add_rules(ctx, SCMP_ACT_KILL_PROCESS, hostile, COUNT(hostile))) < 0 ||
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0)) < 0)
+		goto out;
+	r = seccomp_load(ctx);
+out:
+	seccomp_release(ctx);
+	return r;
+}
+
+static const struct rule janitor_allowed[] = {
+	ANY(read, "waiting for hvd's end"),
+	ANY(write, "telling hvd the socket is gone"),
+	ANY(newfstatat, "is the socket still the one hvd made?"),
+	ANY(unlink, "removing it"),
+	ANY(exit_group, "the end"),
+};
+
+int hvd_sandbox_janitor(void)
+{
+	if (HVD_SANITIZER_BUILD)
+		return 0;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	int r;
+	if (!ctx)
+		return -ENOMEM;
+	if ((r = add_rules(ctx, SCMP_ACT_ALLOW, janitor_allowed, COUNT(janitor_allowed))) == 0)
+		r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return r;
 }

@@ -12,4 +12,7 @@ int hvd_sandbox_loop_thread(void);
  * answers by killing hvd (exits with status 1 if that call returns). */
 void hvd_sandbox_loop_selftest(void);
 
+/* hvd-janitor's filter: it reads a pipe, removes one file, and ends. */
+int hvd_sandbox_janitor(void);
+
 #endif

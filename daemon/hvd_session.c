@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -19,6 +21,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "hvd.h"
+#include "hvd_ident.h"
+#include "hvd_sandbox.h"
 
 static void session_read(uv_poll_t *h, int status, int events);
 
@@ -155,6 +159,10 @@ static void session_free(struct hvd_session *s)
 		free(op);
 	}
 	pthread_mutex_destroy(&s->done_lock);
+	if (s->deferred)
+		hvd__request__free_unpacked(s->deferred, NULL);
+	free(s->probe);
+	hvd_share_put(d, s->share);
 	hvd_info("session %llu closed (pid %d)", (unsigned long long)s->id, (int)s->pid);
 	free(s);
 	/* The last client gone: give the memory the vCPU threads' malloc
@@ -217,6 +225,7 @@ void hvd_session_close(struct hvd_session *s, const char *why)
 	/* Quotas are released exactly when the resources are: now, since the
 	 * teardown below cannot fail. */
 	hvd_policy_release(s);
+	hvd_ident_cancel(s);
 	hvd_audit(s, "session", "closed", why);
 	uv_poll_stop(&s->poll);
 	uv_close((uv_handle_t *)&s->poll, handle_closed);
@@ -269,13 +278,14 @@ static void on_rate_resume(uv_timer_t *t)
 	struct hvd_session *s = t->data;
 	/* Not while a memory change is running: the next request waits for
 	 * its answer. */
-	if (!s->closing && !s->memop)
+	if (!s->closing && !s->memop && !s->waiting && s->identified)
 		uv_poll_start(&s->poll, UV_READABLE | UV_DISCONNECT, session_read);
 }
 
 void hvd_session_resume(struct hvd_session *s)
 {
-	if (!s->closing && !s->memop && !uv_is_active((uv_handle_t *)&s->rate_timer))
+	if (!s->closing && !s->memop && !s->waiting && s->identified &&
+	    !uv_is_active((uv_handle_t *)&s->rate_timer))
 		uv_poll_start(&s->poll, UV_READABLE | UV_DISCONNECT, session_read);
 }
 
@@ -295,11 +305,13 @@ static void session_read(uv_poll_t *h, int status, int events)
 	uint8_t buf[HVD_MAX_MESSAGE + 1];
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(4 * sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(4 * sizeof(int))];
 	} ctl;
 	struct iovec iov = { buf, sizeof(buf) };
 	struct msghdr msg;
 	int fd = -1;
+	bool have_cred = false;
+	struct ucred cred;
 
 	(void)events;
 	if (status < 0) {
@@ -321,6 +333,12 @@ static void session_read(uv_poll_t *h, int status, int events)
 	/* Collect descriptors first so that none leaks, whatever follows. */
 	int nfds = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(cred))) {
+			memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+			have_cred = true;
+			continue;
+		}
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -341,6 +359,21 @@ static void session_read(uv_poll_t *h, int status, int events)
 	}
 	const struct hvp_limits *lim = hvp_limits(s->d->policy);
 	const char *bad = NULL;
+	/* The kernel stamps every message with its sender (SO_PASSCRED).
+	 * A connection belongs to the process that made it: one passed to
+	 * or inherited by another process is worth nothing there, so rights
+	 * bound to the connecting process's identity stay with it. */
+	if (!have_cred || cred.pid != s->pid) {
+		char why[128];
+		snprintf(why, sizeof(why), "a message from pid %d, not from the process that "
+			 "connected (pid %d)", have_cred ? (int)cred.pid : -1, (int)s->pid);
+		if (fd >= 0)
+			close(fd);
+		hvd_warn("session %llu: %s", (unsigned long long)s->id, why);
+		hvd_audit(s, "session", "deny", why);
+		hvd_session_close(s, why);
+		return;
+	}
 	if ((msg.msg_flags & MSG_TRUNC) || (lim->max_message && (size_t)n > lim->max_message))
 		bad = "message larger than the limit (max_message)";
 	else if (msg.msg_flags & MSG_CTRUNC || nfds > 1 || (unsigned)nfds > lim->max_fds)
@@ -371,6 +404,123 @@ static void on_hello_timeout(uv_timer_t *t)
 	struct hvd_session *s = t->data;
 	if (!s->hello_done)
 		hvd_session_close(s, "no Hello in time (hello_timeout_ms)");
+}
+
+/* ---- per-uid shares ---- */
+
+struct hvd_uid_share *hvd_share_get(struct hvd_daemon *d, uid_t uid)
+{
+	struct hvd_uid_share *u;
+	for (u = d->shares; u; u = u->next) {
+		if (u->uid == uid) {
+			u->refs++;
+			return u;
+		}
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->uid = uid;
+	u->refs = 1;
+	u->next = d->shares;
+	d->shares = u;
+	return u;
+}
+
+void hvd_share_put(struct hvd_daemon *d, struct hvd_uid_share *u)
+{
+	if (!u || --u->refs)
+		return;
+	for (struct hvd_uid_share **pp = &d->shares; *pp; pp = &(*pp)->next) {
+		if (*pp == u) {
+			*pp = u->next;
+			break;
+		}
+	}
+	free(u);
+}
+
+unsigned hvd_sessions_of_uid(struct hvd_daemon *d, uid_t uid, bool hello_done)
+{
+	unsigned n = 0;
+	for (struct hvd_session *o = d->sessions; o; o = o->next)
+		n += !o->closing && o->uid == uid && o->hello_done == hello_done;
+	return n;
+}
+
+static void getrandom_nonce(uint64_t *out)
+{
+	while (getrandom(out, sizeof(*out), 0) != sizeof(*out))
+		;
+}
+
+/*
+ * Admit a connection that has not said Hello yet. Its uid may hold
+ * max_unauthenticated_per_uid of them; past that the new one is refused.
+ * When the host-wide max_unauthenticated is reached, the oldest such
+ * connection of the uid holding most of them makes room, so no uid can
+ * keep the others out. Returns false if `s` itself was closed.
+ */
+static bool unauth_admit(struct hvd_session *s)
+{
+	struct hvd_daemon *d = s->d;
+	const struct hvp_limits *lim = hvp_limits(d->policy);
+
+	if (lim->max_unauthenticated_per_uid &&
+	    hvd_sessions_of_uid(d, s->uid, false) > lim->max_unauthenticated_per_uid) {
+		hvd_warn("session %llu (pid %d uid %u): refused: too many connections without "
+			 "Hello from this uid (max_unauthenticated_per_uid %u)",
+			 (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid,
+			 lim->max_unauthenticated_per_uid);
+		hvd_session_close(s, "too many connections without Hello from this uid "
+				  "(max_unauthenticated_per_uid)");
+		return false;
+	}
+	unsigned unauth = 0;
+	for (struct hvd_session *o = d->sessions; o; o = o->next)
+		unauth += !o->closing && !o->hello_done;
+	if (!lim->max_unauthenticated || unauth <= lim->max_unauthenticated)
+		return true;
+	/* Evict: the oldest of the largest holder's (sessions are listed
+	 * newest first, so the last one seen is the oldest). */
+	uid_t worst = s->uid;
+	unsigned most = 0;
+	for (struct hvd_session *o = d->sessions; o; o = o->next) {
+		if (o->closing || o->hello_done)
+			continue;
+		unsigned n = hvd_sessions_of_uid(d, o->uid, false);
+		if (n > most) {
+			most = n;
+			worst = o->uid;
+		}
+	}
+	struct hvd_session *victim = NULL;
+	for (struct hvd_session *o = d->sessions; o; o = o->next)
+		if (!o->closing && !o->hello_done && o->uid == worst)
+			victim = o;
+	if (!victim)
+		victim = s;
+	hvd_warn("session %llu (pid %d uid %u): closed to make room for a new connection "
+		 "(max_unauthenticated %u reached)", (unsigned long long)victim->id,
+		 (int)victim->pid, (unsigned)victim->uid, lim->max_unauthenticated);
+	hvd_session_close(victim, "too many connections without Hello (max_unauthenticated): "
+			  "the oldest of the uid holding most made room");
+	return victim != s;
+}
+
+/* hvd-ident has read the peer's executable: decide its rights and start
+ * reading its requests. */
+static void session_identified(struct hvd_session *s, int err, const struct hvp_identity *id,
+			       void *arg)
+{
+	(void)arg;
+	if (s->closing)
+		return;
+	hvd_policy_set_exe(s, err, id);
+	hvd_info("session %llu opened (pid %d uid %d %s)", (unsigned long long)s->id,
+		 (int)s->pid, (int)s->uid, s->ident.exe[0] ? s->ident.exe : "(executable unknown)");
+	hvd_policy_evaluate(s);
+	hvd_session_resume(s);
 }
 
 static void on_accept(uv_poll_t *h, int status, int events);
@@ -417,7 +567,7 @@ static void on_accept(uv_poll_t *h, int status, int events)
 	s->id = ++d->next_session_id;
 	s->fd = fd;
 	s->opened_ms = hvd_now_ms();
-	if (hvd_policy_identify(s) < 0) {
+	if (hvd_policy_identify(s) < 0 || !(s->share = hvd_share_get(d, s->uid))) {
 		hvd_warn("cannot identify a new peer: %s", strerror(errno));
 		if (s->pidfd >= 0)
 			close(s->pidfd);
@@ -425,6 +575,7 @@ static void on_accept(uv_poll_t *h, int status, int events)
 		free(s);
 		return;
 	}
+	getrandom_nonce(&s->nonce);
 	pthread_mutex_init(&s->done_lock, NULL);
 	s->poll.data = s;
 	s->async.data = s;
@@ -437,28 +588,27 @@ static void on_accept(uv_poll_t *h, int status, int events)
 	uv_timer_init(d->loop, &s->hello_timer);
 	uv_timer_init(d->loop, &s->rate_timer);
 	s->handles = 5;
-	uv_poll_start(&s->poll, UV_READABLE | UV_DISCONNECT, session_read);
 	s->next = d->sessions;
 	if (d->sessions)
 		d->sessions->prev = s;
 	d->sessions = s;
 	d->nsessions++;
-	hvd_info("session %llu opened (pid %d uid %d %s)", (unsigned long long)s->id,
-		 (int)s->pid, (int)s->uid, s->ident.exe);
+	/* The rights of a session with no executable yet: its uid's and
+	 * groups' (a tenant to charge from the start). */
 	hvd_policy_evaluate(s);
 
-	/* Connections that have not said Hello cost a descriptor and a
-	 * session each: few of them, and not for long. */
+	/* Connections that have not said Hello cost a descriptor, a session
+	 * and a probe each: few of them per uid, and not for long. */
 	const struct hvp_limits *lim = hvp_limits(d->policy);
-	unsigned unauth = 0;
-	for (struct hvd_session *o = d->sessions; o; o = o->next)
-		unauth += !o->closing && !o->hello_done;
-	if (lim->max_unauthenticated && unauth > lim->max_unauthenticated) {
-		hvd_session_close(s, "too many connections without Hello (max_unauthenticated)");
+	if (!unauth_admit(s))
 		return;
-	}
 	if (lim->hello_timeout_ms)
 		uv_timer_start(&s->hello_timer, on_hello_timeout, lim->hello_timeout_ms, 0);
+	/* The executable is read by hvd-ident, off this thread; requests are
+	 * read once it has answered (and a hang-up seen then: a client that
+	 * half-closed after its requests still gets its answers). */
+	if (hvd_ident_submit(s, s->pid, s->pidfd, session_identified, NULL) < 0)
+		session_identified(s, -EIO, NULL, NULL);
 }
 
 /* Start listening. Under systemd socket activation (hvd.socket) the
@@ -525,13 +675,102 @@ int hvd_server_init(struct hvd_daemon *d, const char *path)
 		return r;
 	}
 	d->socket_path = strdup(path);
-listening:
+	if (d->janitor_fd >= 0) {
+		struct stat st;
+		struct { uint64_t dev, ino; } made = { 0, 0 };
+		if (lstat(path, &st) == 0) {
+			made.dev = st.st_dev;
+			made.ino = st.st_ino;
+		}
+		if (write(d->janitor_fd, &made, sizeof(made)) != sizeof(made))
+			hvd_warn("hvd-janitor does not listen: %s will stay behind", path);
+	}
+listening:;
+	/* Every message will carry its sender's pid (session_read). Set on
+	 * the listening socket, so that an accepted one has it from the
+	 * start: a message sent between accept() and a setsockopt() on the
+	 * new socket would come without. */
+	int one = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
 	d->listen_fd = fd;
 	d->listen_poll.data = d;
 	d->accept_retry.data = d;
 	uv_timer_init(d->loop, &d->accept_retry);
 	uv_poll_init(d->loop, &d->listen_poll, fd);
 	uv_poll_start(&d->listen_poll, UV_READABLE, on_accept);
+	return 0;
+}
+
+static void janitor_main(const char *path, int cmd, int ack)
+{
+	struct stat now;
+	struct { uint64_t dev, ino; } made;
+
+	prctl(PR_SET_NAME, "hvd-janitor");
+	/* Only hvd's end ends it: not a terminal's ^C to the process group,
+	 * which would leave the socket behind. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 0; i < 3; i++)
+		if (i != STDERR_FILENO)
+			close(i);
+	for (int i = 3; i < 1024; i++)
+		if (i != cmd && i != ack)
+			close(i);
+	if (!hvd_sandbox_off && hvd_sandbox_janitor() < 0)
+		_exit(1);
+	char c;
+	/* First which socket hvd made (none: it was handed one by systemd,
+	 * or it failed before it listened). */
+	ssize_t n;
+	while ((n = read(cmd, &made, sizeof(made))) < 0 && errno == EINTR)
+		;
+	/* Then a byte (a clean stop) or EOF (hvd died): either way, remove
+	 * the socket, if it is still the one hvd made. */
+	while (n == sizeof(made) && read(cmd, &c, 1) < 0 && errno == EINTR)
+		;
+	if (n == sizeof(made) && lstat(path, &now) == 0 && S_ISSOCK(now.st_mode) &&
+	    now.st_ino == made.ino && now.st_dev == made.dev)
+		unlink(path);
+	c = 'k';
+	while (write(ack, &c, 1) < 0 && errno == EINTR)
+		;
+	_exit(0);
+}
+
+int hvd_server_janitor(struct hvd_daemon *d, const char *path)
+{
+	int cmd[2], ack[2];
+
+	if (pipe2(cmd, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(ack, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(cmd[0]);
+		close(cmd[1]);
+		return -e;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(cmd[0]);
+		close(cmd[1]);
+		close(ack[0]);
+		close(ack[1]);
+		return -e;
+	}
+	if (pid == 0)
+		janitor_main(path, cmd[0], ack[1]);
+	close(cmd[0]);
+	close(ack[1]);
+	d->janitor_fd = cmd[1];
+	d->janitor_ack = ack[0];
 	return 0;
 }
 
@@ -548,8 +787,23 @@ void hvd_server_stop(struct hvd_daemon *d)
 		close(d->listen_fd);
 		d->listen_fd = -1;
 		/* An activated socket belongs to systemd, path and all. */
-		if (d->socket_path)
+		if (d->socket_path && d->janitor_fd >= 0) {
+			char c = 'u';
+			if (write(d->janitor_fd, &c, 1) == 1)
+				while (read(d->janitor_ack, &c, 1) < 0 && errno == EINTR)
+					;
+			close(d->janitor_fd);
+			close(d->janitor_ack);
+			d->janitor_fd = d->janitor_ack = -1;
+		} else if (d->socket_path) {
 			unlink(d->socket_path);
+		}
+		if (d->janitor_fd >= 0) {
+			/* Activated: nothing for it to do; EOF ends it. */
+			close(d->janitor_fd);
+			close(d->janitor_ack);
+			d->janitor_fd = d->janitor_ack = -1;
+		}
 		free(d->socket_path);
 		d->socket_path = NULL;
 	}

@@ -44,6 +44,17 @@ struct hvp_identity {
 	char exe[4096];                 /* path, for reports only */
 	uint8_t exe_hash[HVP_HASH_BYTES];
 	bool exe_hash_valid;
+	/* Set by hvp_identity_probe: which process and which file, so that a
+	 * later decision can tell whether it is still the same (a pid alone
+	 * is not: it outlives an exec). */
+	dev_t exe_dev;
+	ino_t exe_ino;
+	uint64_t start_time;            /* /proc/PID/stat field 22, clock ticks since boot */
+	pid_t tracer;                   /* TracerPid: another process controlling this one */
+	/* Non-empty: why the executable gives no executable-bound rights (too
+	 * large to hash, foreign code mapped, traced...). Grants are not
+	 * considered then; the reason goes into the decision's reason. */
+	char exe_refused[160];
 };
 
 struct hvp_quota {
@@ -96,6 +107,27 @@ struct hvp_hash_cache;
 int hvp_hash_cache_create(struct hvp_hash_cache **out);
 void hvp_hash_cache_free(struct hvp_hash_cache *c);
 int hvp_identity_exe(struct hvp_hash_cache *c, pid_t pid, struct hvp_identity *id);
+/* Limits of hvp_identity_probe: what a peer can make hvd read. */
+#define HVP_DEFAULT_MAX_EXE_SIZE (256ull << 20)
+#define HVP_DEFAULT_MAX_MAPS 8192
+
+/* Everything hvp_identity_exe does, bounded, plus what a grant needs to
+ * mean "this code": the process's start time, its tracer, and a check of
+ * every executable mapping in /proc/PID/maps (each must be the executable
+ * itself, [vdso]/[vsyscall], or a file owned by root in directories only
+ * root may write: a system library). An executable larger than
+ * `max_exe_size` bytes is not read at all, nor maps of more than
+ * `max_maps` lines (0: no limit); in those cases, and for foreign code or
+ * a tracer, id->exe_refused says why and the executable grants nothing.
+ * Returns 0 with the fields filled as far as they could be, or a negative
+ * errno if the process or its executable cannot be read. */
+int hvp_identity_probe(struct hvp_hash_cache *c, pid_t pid, uint64_t max_exe_size,
+		       uint32_t max_maps, struct hvp_identity *id);
+/* The code check alone: 0 if every executable mapping of `pid` is the file
+ * (exe_dev, exe_ino) or a system library, else -EPERM with the first
+ * offending mapping in `why` (or another negative errno). */
+int hvp_code_check(pid_t pid, dev_t exe_dev, ino_t exe_ino, uint32_t max_maps,
+		   char *why, size_t len);
 /* How often the cache spared a hash (hits) and how often a file was read
  * (misses), for reports and tests. */
 void hvp_hash_cache_stats(struct hvp_hash_cache *c, uint64_t *hits, uint64_t *misses);
@@ -139,6 +171,12 @@ struct hvp_limits {
 	uint32_t max_fds;             /* descriptors per message: 0 or 1 */
 	uint32_t host_max_vms;
 	uint32_t host_max_vcpus;
+	/* Shares: what one uid may hold of the host-wide limits above, so that
+	 * one uid can exhaust only its own share. Administrators are exempt. */
+	uint32_t max_clients_per_uid;
+	uint32_t max_unauthenticated_per_uid;
+	uint32_t max_admin_rate;      /* admin requests per second per uid */
+	uint64_t max_exe_size;        /* bytes of a peer's executable hvd hashes */
 };
 const struct hvp_limits *hvp_limits(const struct hvp_policy *p);
 

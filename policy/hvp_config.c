@@ -220,6 +220,14 @@ static struct hvp_policy *policy_new(void)
 		.max_fds = 1,
 		.host_max_vms = 512,
 		.host_max_vcpus = 2048,
+		/* One uid may hold an eighth of the connections and half of
+		 * the handshakes in progress (the rest are made room for by
+		 * evicting the largest holder's oldest): one uid cannot lock
+		 * out the rest. */
+		.max_clients_per_uid = 128,
+		.max_unauthenticated_per_uid = 32,
+		.max_admin_rate = 50,
+		.max_exe_size = HVP_DEFAULT_MAX_EXE_SIZE,
 	};
 	p->audit = strdup("-");
 	if (!p->audit) {
@@ -303,6 +311,7 @@ enum key_id {
 	K_ADMIN_GROUP, K_AUDIT, K_TRUSTED_KEY, K_GRANTS,
 	K_L_MAX_CLIENTS, K_L_MAX_UNAUTH, K_L_HELLO_TIMEOUT, K_L_MAX_INFLIGHT,
 	K_L_MAX_MESSAGE, K_L_MAX_FDS, K_L_HOST_MAX_VMS, K_L_HOST_MAX_VCPUS,
+	K_L_CLIENTS_PER_UID, K_L_UNAUTH_PER_UID, K_L_ADMIN_RATE, K_L_MAX_EXE_SIZE,
 	K_MAX_VMS, K_MAX_VCPUS_PER_VM, K_MAX_VCPUS, K_MAX_MEMORY, K_MAX_MAPPINGS,
 	K_MAX_RPC_RATE, K_MAX_CPU_PERCENT,
 	K_UID, K_USER, K_GROUP, K_ENTITLEMENTS, K_TENANT,
@@ -329,6 +338,10 @@ static const struct {
 	[K_L_MAX_FDS] = { "max_fds", IN_HVD, false },
 	[K_L_HOST_MAX_VMS] = { "host_max_vms", IN_HVD, false },
 	[K_L_HOST_MAX_VCPUS] = { "host_max_vcpus", IN_HVD, false },
+	[K_L_CLIENTS_PER_UID] = { "max_clients_per_uid", IN_HVD, false },
+	[K_L_UNAUTH_PER_UID] = { "max_unauthenticated_per_uid", IN_HVD, false },
+	[K_L_ADMIN_RATE] = { "max_admin_rate", IN_HVD, false },
+	[K_L_MAX_EXE_SIZE] = { "max_exe_size", IN_HVD, false },
 	[K_MAX_VMS] = { "max_vms", IN_QUOTA, false },
 	[K_MAX_VCPUS_PER_VM] = { "max_vcpus_per_vm", IN_QUOTA, false },
 	[K_MAX_VCPUS] = { "max_vcpus", IN_QUOTA, false },
@@ -626,9 +639,10 @@ const struct hvp_limits *hvp_limits(const struct hvp_policy *p)
 static int set_limit(struct load *l, enum key_id k, const char *value)
 {
 	struct hvp_limits *lim = &l->p->limits;
-	uint64_t max = k == K_L_MAX_MESSAGE ? 8192 : k == K_L_MAX_FDS ? 1 : UINT32_MAX;
+	uint64_t max = k == K_L_MAX_MESSAGE ? 8192 : k == K_L_MAX_FDS ? 1 :
+		       k == K_L_MAX_EXE_SIZE ? UINT64_MAX : UINT32_MAX;
 	uint64_t v;
-	int r = parse_u64(value, max, &v);
+	int r = k == K_L_MAX_EXE_SIZE ? parse_size(value, &v) : parse_u64(value, max, &v);
 	if (r == -ERANGE)
 		return fail(l, l->lineno, "%s: %s is out of range (at most %llu)", keys[k].name,
 			    value, (unsigned long long)max);
@@ -646,6 +660,10 @@ static int set_limit(struct load *l, enum key_id k, const char *value)
 	case K_L_MAX_FDS: lim->max_fds = (uint32_t)v; break;
 	case K_L_HOST_MAX_VMS: lim->host_max_vms = (uint32_t)v; break;
 	case K_L_HOST_MAX_VCPUS: lim->host_max_vcpus = (uint32_t)v; break;
+	case K_L_CLIENTS_PER_UID: lim->max_clients_per_uid = (uint32_t)v; break;
+	case K_L_UNAUTH_PER_UID: lim->max_unauthenticated_per_uid = (uint32_t)v; break;
+	case K_L_ADMIN_RATE: lim->max_admin_rate = (uint32_t)v; break;
+	case K_L_MAX_EXE_SIZE: lim->max_exe_size = v; break;
 	default: break;
 	}
 	return 1;
@@ -656,7 +674,7 @@ static int set_hvd(struct load *l, enum key_id k, const char *value)
 	struct hvp_policy *p = l->p;
 	int r;
 
-	if (k >= K_L_MAX_CLIENTS && k <= K_L_HOST_MAX_VCPUS)
+	if (k >= K_L_MAX_CLIENTS && k <= K_L_MAX_EXE_SIZE)
 		return set_limit(l, k, value);
 	switch (k) {
 	case K_ADMIN_GROUP:

@@ -135,7 +135,9 @@ void hvp_evaluate(const struct hvp_policy *p, const struct hvp_identity *id,
 		}
 	}
 
-	for (unsigned i = 0; i < p->ngrants && id->exe_hash_valid; i++) {
+	if (id->exe_refused[0] && p->ngrants)
+		why_add(&w, "grants not considered: %s", id->exe_refused);
+	for (unsigned i = 0; i < p->ngrants && id->exe_hash_valid && !id->exe_refused[0]; i++) {
 		const struct hvp__grant *g = &p->grants[i];
 		if (memcmp(g->hash, id->exe_hash, HVP_HASH_BYTES) != 0)
 			continue;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "hvp_priv.h"
@@ -93,6 +94,9 @@ static bool key_eq(const struct cache_key *a, const struct cache_key *b)
 
 static int hash_fd(int fd, uint8_t out[HVP_HASH_BYTES])
 {
+	/* A file being read here may be an attacker's: sparse, huge, or
+	 * growing. Callers that must bound the work check the size first
+	 * (hvp_identity_probe); this reads to the end. */
 	crypto_generichash_state st;
 	uint8_t buf[64 * 1024];
 
@@ -161,7 +165,8 @@ static void cache_put(struct hvp_hash_cache *c, const struct cache_key *k,
 	pthread_mutex_unlock(&c->lock);
 }
 
-int hvp_identity_exe(struct hvp_hash_cache *c, pid_t pid, struct hvp_identity *id)
+static int identity_exe(struct hvp_hash_cache *c, pid_t pid, uint64_t max_size,
+			struct hvp_identity *id)
 {
 	char link[64];
 	struct stat before, after;
@@ -176,16 +181,31 @@ int hvp_identity_exe(struct hvp_hash_cache *c, pid_t pid, struct hvp_identity *i
 		return -errno;
 	id->exe[n] = '\0';
 
-	fd = open(link, O_RDONLY | O_CLOEXEC);
+	fd = open(link, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &before) < 0) {
 		r = -errno;
 		goto out_close;
 	}
+	id->exe_dev = before.st_dev;
+	id->exe_ino = before.st_ino;
+	if (!S_ISREG(before.st_mode)) {
+		r = -EINVAL;
+		goto out_close;
+	}
 	key_of(&before, &key);
 	if (c && cache_get(c, &key, id->exe_hash)) {
 		id->exe_hash_valid = true;
+		r = 0;
+		goto out_close;
+	}
+	/* The size is the file's own word, and a sparse file costs nothing
+	 * to make: refuse to read past the limit rather than trust it. */
+	if (max_size && (uint64_t)before.st_size > max_size) {
+		snprintf(id->exe_refused, sizeof(id->exe_refused),
+			 "executable of %lld bytes is larger than max_exe_size (%llu): not hashed",
+			 (long long)before.st_size, (unsigned long long)max_size);
 		r = 0;
 		goto out_close;
 	}
@@ -211,4 +231,189 @@ int hvp_identity_exe(struct hvp_hash_cache *c, pid_t pid, struct hvp_identity *i
 out_close:
 	close(fd);
 	return r;
+}
+
+int hvp_identity_exe(struct hvp_hash_cache *c, pid_t pid, struct hvp_identity *id)
+{
+	return identity_exe(c, pid, 0, id);
+}
+
+/* ---- what the process is: start time, tracer, mapped code ---- */
+
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	size_t got = 0;
+	while (got + 1 < len) {
+		ssize_t n = read(fd, buf + got, len - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return (ssize_t)got;
+}
+
+/* Field 22 of /proc/PID/stat. The command name (field 2) may hold spaces
+ * and parentheses: count from the last ')'. */
+static int start_time_of(pid_t pid, uint64_t *out)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	ssize_t n = read_small(path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return -EINVAL;
+	p++;
+	/* Fields 3..21 come first: 19 fields to skip. */
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EINVAL;
+	}
+	char *end;
+	unsigned long long v = strtoull(p + 1, &end, 10);
+	if (end == p + 1)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int tracer_of(pid_t pid, pid_t *out)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	ssize_t n = read_small(path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	char *p = strstr(buf, "\nTracerPid:");
+	if (!p)
+		return -EINVAL;
+	*out = (pid_t)strtol(p + 11, NULL, 10);
+	return 0;
+}
+
+/* Only root could have put this file here and only root can change it:
+ * the file and every directory above it are owned by root and writable by
+ * nobody else. `root` is the process's own root directory
+ * (/proc/PID/root), so that a process in another mount namespace is
+ * judged by its own files. */
+static bool root_only(const char *root, const char *path)
+{
+	char full[4096 + 64];
+	struct stat st;
+
+	if (path[0] != '/' || snprintf(full, sizeof(full), "%s%s", root, path) >= (int)sizeof(full))
+		return false;
+	size_t stop = strlen(root);
+	for (;;) {
+		if (lstat(full, &st) < 0 || st.st_uid != 0)
+			return false;
+		if (!S_ISLNK(st.st_mode) && (st.st_mode & (S_IWGRP | S_IWOTH)))
+			return false;
+		char *slash = strrchr(full, '/');
+		if (!slash || (size_t)(slash - full) < stop)
+			break;
+		*slash = '\0';
+		if ((size_t)(slash - full) == stop) {
+			/* The root directory itself. */
+			return stat(full, &st) == 0 && st.st_uid == 0 &&
+			       !(st.st_mode & (S_IWGRP | S_IWOTH));
+		}
+	}
+	return false;
+}
+
+int hvp_code_check(pid_t pid, dev_t exe_dev, ino_t exe_ino, uint32_t max_maps,
+		   char *why, size_t len)
+{
+	char path[64], root[64], line[4096 + 128];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	int r = 0;
+	uint32_t lines = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (max_maps && ++lines > max_maps) {
+			snprintf(why, len, "more than %u memory mappings to verify", max_maps);
+			r = -EPERM;
+			break;
+		}
+		/* start-end perms offset major:minor inode path */
+		char perms[8] = "";
+		unsigned maj, min;
+		unsigned long long ino;
+		int off = 0;
+		if (sscanf(line, "%*x-%*x %7s %*x %x:%x %llu %n", perms, &maj, &min, &ino, &off) < 4) {
+			snprintf(why, len, "unreadable memory map");
+			r = -EPERM;
+			break;
+		}
+		if (!strchr(perms, 'x'))
+			continue;
+		char *file = line + off;
+		file[strcspn(file, "\n")] = '\0';
+		if (ino == 0) {
+			if (strcmp(file, "[vdso]") == 0 || strcmp(file, "[vsyscall]") == 0)
+				continue;
+			snprintf(why, len, "executable memory not backed by a file (%.60s)",
+				 *file ? file : "anonymous");
+			r = -EPERM;
+			break;
+		}
+		if (makedev(maj, min) == exe_dev && (ino_t)ino == exe_ino)
+			continue;
+		/* The path must name the mapped file itself (not one put
+		 * there since) and be a system library. */
+		char full[4096 + 64];
+		struct stat st;
+		snprintf(full, sizeof(full), "%s%s", root, file);
+		if (stat(full, &st) == 0 && st.st_ino == (ino_t)ino &&
+		    st.st_dev == makedev(maj, min) && root_only(root, file))
+			continue;
+		snprintf(why, len, "code from %.100s is mapped: only the executable and root-owned "
+			 "system libraries may be", file);
+		r = -EPERM;
+		break;
+	}
+	fclose(f);
+	return r;
+}
+
+int hvp_identity_probe(struct hvp_hash_cache *c, pid_t pid, uint64_t max_exe_size,
+		       uint32_t max_maps, struct hvp_identity *id)
+{
+	id->exe_refused[0] = '\0';
+	id->tracer = 0;
+	id->start_time = 0;
+	int r = start_time_of(pid, &id->start_time);
+	if (r < 0)
+		return r;
+	r = identity_exe(c, pid, max_exe_size, id);
+	if (r < 0)
+		return r;
+	if (id->exe_refused[0])
+		return 0;
+	if (tracer_of(pid, &id->tracer) == 0 && id->tracer) {
+		snprintf(id->exe_refused, sizeof(id->exe_refused),
+			 "the process is traced by pid %d", (int)id->tracer);
+		return 0;
+	}
+	char why[sizeof(id->exe_refused)];
+	r = hvp_code_check(pid, id->exe_dev, id->exe_ino, max_maps, why, sizeof(why));
+	if (r == -EPERM)
+		snprintf(id->exe_refused, sizeof(id->exe_refused), "%s", why);
+	else if (r < 0)
+		snprintf(id->exe_refused, sizeof(id->exe_refused),
+			 "its memory map cannot be read: %s", strerror(-r));
+	return 0;
 }

@@ -74,6 +74,10 @@ static void write_conf(struct chaos_hvd *h)
 		"[hvd]\n"
 		"audit = %s\n"
 		"hello_timeout_ms = %ld\n"
+		/* The silent test holds 50 connections without Hello from
+		 * one uid (root) on purpose: more than a uid's default share
+		 * (system.limits and policy.limits test the share). */
+		"max_unauthenticated_per_uid = 64\n"
 		"\n"
 		"[defaults]\n"
 		"max_vms = %u\n"

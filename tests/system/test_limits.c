@@ -150,7 +150,7 @@ Test(limits, silent_connections_are_limited_and_timed_out, .fini = hvd_down)
 	char conf[256];
 	/* Long enough for the new client below to meet both silent ones
 	 * still there (scaled: hvd may be slowed down by a tool). */
-	snprintf(conf, sizeof(conf), "[hvd]\naudit = @AUDIT@\nmax_unauthenticated = 2\n"
+	snprintf(conf, sizeof(conf), "[hvd]\naudit = @AUDIT@\nmax_unauthenticated = 2\nmax_unauthenticated_per_uid = 2\n"
 		 "hello_timeout_ms = %ld\n" ROOT_RULE, sys_slow_ms(300));
 	sys_hvd_start_config(&hvd, conf);
 	int a = raw_connect(hvd.sock), b = raw_connect(hvd.sock);
