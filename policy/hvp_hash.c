@@ -302,7 +302,7 @@ static int tracer_of(pid_t pid, pid_t *out)
 
 /* Only root could have put this file here and only root can change it:
  * the file and every directory above it are owned by root and writable by
- * nobody else. `root` is the process's own root directory
+ * nobody else (or, for a directory, sticky). `root` is the process's own root directory
  * (/proc/PID/root), so that a process in another mount namespace is
  * judged by its own files. */
 static bool root_only(const char *root, const char *path)
@@ -313,10 +313,14 @@ static bool root_only(const char *root, const char *path)
 	if (path[0] != '/' || snprintf(full, sizeof(full), "%s%s", root, path) >= (int)sizeof(full))
 		return false;
 	size_t stop = strlen(root);
-	for (;;) {
+	for (bool file = true;; file = false) {
 		if (lstat(full, &st) < 0 || st.st_uid != 0)
 			return false;
-		if (!S_ISLNK(st.st_mode) && (st.st_mode & (S_IWGRP | S_IWOTH)))
+		/* A directory others may write is still safe with the sticky
+		 * bit (/tmp): there only an entry's owner, root here, may
+		 * rename or remove it. */
+		if (!S_ISLNK(st.st_mode) && (st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    (file || !(st.st_mode & S_ISVTX)))
 			return false;
 		char *slash = strrchr(full, '/');
 		if (!slash || (size_t)(slash - full) < stop)
