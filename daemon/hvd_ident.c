@@ -362,18 +362,17 @@ int hvd_ident_init(struct hvd_daemon *d, const struct hvd_identity_drop *drop)
 	return 0;
 }
 
+static void ident_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
 void hvd_ident_fini(struct hvd_daemon *d)
 {
 	struct hvd_ident *in = d->ident;
 	if (!in)
 		return;
-	if (in->fd >= 0) {
-		uv_poll_stop(&in->poll);
-		uv_close((uv_handle_t *)&in->poll, NULL);
-		/* EOF ends it (and hvd's exit, through PR_SET_PDEATHSIG). */
-		close(in->fd);
-		in->fd = -1;
-	}
+	d->ident = NULL;
 	while (in->sent) {
 		struct hvd_ident_job *j = in->sent;
 		in->sent = j->next;
@@ -386,8 +385,17 @@ void hvd_ident_fini(struct hvd_daemon *d)
 		j->s = NULL;
 		job_finish(in, j, -ECANCELED, NULL);
 	}
-	free(in);
-	d->ident = NULL;
+	if (in->fd < 0) {
+		/* helper_gone closed the handle already. */
+		free(in);
+		return;
+	}
+	/* EOF ends the helper (and hvd's exit, through PR_SET_PDEATHSIG). The
+	 * handle is freed when libuv is done with it. */
+	uv_poll_stop(&in->poll);
+	close(in->fd);
+	in->fd = -1;
+	uv_close((uv_handle_t *)&in->poll, ident_closed);
 }
 
 pid_t hvd_ident_pid(const struct hvd_daemon *d)

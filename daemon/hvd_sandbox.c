@@ -495,6 +495,12 @@ static int become(const struct hvd_identity_drop *drop, uint64_t keep)
 		/* No way back: saved ids are gone too. */
 		if (setuid(0) == 0)
 			return -EPERM;
+		/* The change of uid made the process non-dumpable, which keeps
+		 * other processes of this uid out of its memory. Sanitizer
+		 * builds need it dumpable: LeakSanitizer stops the process's
+		 * threads with ptrace at exit. */
+		if (HVD_SANITIZER_BUILD)
+			prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	}
 	int r = set_caps(keep);
 	if (r < 0)

@@ -448,6 +448,17 @@ unsigned hvd_sessions_of_uid(struct hvd_daemon *d, uid_t uid, bool hello_done)
 	return n;
 }
 
+/* Every message will carry its sender's pid (session_read): set on the
+ * listening socket before it listens, since a connection takes the
+ * setting over when it is made, and on each accepted socket for
+ * connections made before (socket activation). Messages a client sent
+ * before hvd accepted carry their sender anyway. */
+static int pass_creds(int fd)
+{
+	int one = 1;
+	return setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0 ? -errno : 0;
+}
+
 static void getrandom_nonce(uint64_t *out)
 {
 	while (getrandom(out, sizeof(*out), 0) != sizeof(*out))
@@ -575,6 +586,7 @@ static void on_accept(uv_poll_t *h, int status, int events)
 		free(s);
 		return;
 	}
+	pass_creds(fd);
 	getrandom_nonce(&s->nonce);
 	pthread_mutex_init(&s->done_lock, NULL);
 	s->poll.data = s;
@@ -642,6 +654,11 @@ int hvd_server_init(struct hvd_daemon *d, const char *path)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
+	/* Before anyone can connect: a connection inherits it when made. */
+	if ((r = pass_creds(fd)) < 0) {
+		close(fd);
+		return r;
+	}
 	memset(&addr, 0, sizeof(addr));
 	addr.sun_family = AF_UNIX;
 	strcpy(addr.sun_path, path);
@@ -685,14 +702,10 @@ int hvd_server_init(struct hvd_daemon *d, const char *path)
 		if (write(d->janitor_fd, &made, sizeof(made)) != sizeof(made))
 			hvd_warn("hvd-janitor does not listen: %s will stay behind", path);
 	}
-listening:;
-	/* Every message will carry its sender's pid (session_read). Set on
-	 * the listening socket, so that an accepted one has it from the
-	 * start: a message sent between accept() and a setsockopt() on the
-	 * new socket would come without. */
-	int one = 1;
-	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
-		r = -errno;
+listening:
+	/* Connections made before this (systemd's socket, before hvd ran)
+	 * get it at accept (on_accept). */
+	if ((r = pass_creds(fd)) < 0) {
 		close(fd);
 		return r;
 	}
