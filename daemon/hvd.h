@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 #include <uv.h>
@@ -208,6 +209,14 @@ struct hvd_session {
 	struct hvd_memop *memop;
 	bool reap_after_memop;
 };
+
+/* Room for one descriptor in a message's control data. */
+union hvd_fd_cmsg {
+	struct cmsghdr align;
+	char buf[CMSG_SPACE(sizeof(int))];
+};
+/* Attach `fd` to `msg` (SCM_RIGHTS) in `ctl`; nothing if fd < 0. */
+void hvd_msg_attach_fd(struct msghdr *msg, union hvd_fd_cmsg *ctl, int fd);
 
 int hvd_server_init(struct hvd_daemon *d, const char *path);
 /* A uid's share record, counted (hvd_session.c). */

@@ -233,22 +233,10 @@ static void pump(struct hvd_ident *in)
 			.max_maps = HVP_DEFAULT_MAX_MAPS,
 			.max_exe_size = lim->max_exe_size,
 		};
-		union {
-			struct cmsghdr align;
-			char buf[CMSG_SPACE(sizeof(int))];
-		} ctl;
+		union hvd_fd_cmsg ctl;
 		struct iovec iov = { &req, sizeof(req) };
 		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-		if (j->pidfd >= 0) {
-			memset(&ctl, 0, sizeof(ctl));
-			msg.msg_control = ctl.buf;
-			msg.msg_controllen = sizeof(ctl.buf);
-			struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(c), &j->pidfd, sizeof(int));
-		}
+		hvd_msg_attach_fd(&msg, &ctl, j->pidfd);
 		if (sendmsg(in->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 			if (errno == EAGAIN)
 				return; /* a reply will come and call us again */

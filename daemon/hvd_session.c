@@ -28,13 +28,24 @@ static void session_read(uv_poll_t *h, int status, int events);
 
 /* ---- replies ---- */
 
+void hvd_msg_attach_fd(struct msghdr *msg, union hvd_fd_cmsg *ctl, int fd)
+{
+	if (fd < 0)
+		return;
+	memset(ctl, 0, sizeof(*ctl));
+	msg->msg_control = ctl->buf;
+	msg->msg_controllen = sizeof(ctl->buf);
+	struct cmsghdr *c = CMSG_FIRSTHDR(msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+}
+
 int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd)
 {
 	uint8_t small[HVD_MAX_MESSAGE], *buf = small;
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
+	union hvd_fd_cmsg ctl;
 	struct iovec iov;
 	struct msghdr msg;
 	size_t len;
@@ -56,16 +67,7 @@ int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd)
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
-	if (fd >= 0) {
-		memset(&ctl, 0, sizeof(ctl));
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
+	hvd_msg_attach_fd(&msg, &ctl, fd);
 	/* Never block the loop: a client that does not read its replies has
 	 * left the protocol (it waits for each one). */
 	ssize_t sent = sendmsg(s->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
