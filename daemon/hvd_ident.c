@@ -41,7 +41,19 @@
 #define SYS_pidfd_send_signal 424
 #endif
 
+/* ThreadSanitizer's runtime has a thread of its own, so hvd is already
+ * multi-threaded when it forks, and TSan kills a child of such a process
+ * that starts threads: its helper serves with one. */
+#if defined(__SANITIZE_THREAD__)
+#define IDENT_THREADS 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define IDENT_THREADS 1
+#endif
+#endif
+#ifndef IDENT_THREADS
 #define IDENT_THREADS 3
+#endif
 
 struct ident_req {
 	uint64_t job;
@@ -147,18 +159,19 @@ static void helper_main(int fd, const struct hvd_identity_drop *drop)
 	if (getppid() == 1)
 		_exit(0);
 	prctl(PR_SET_NAME, "hvd-ident");
-	/* Only the socket and stderr (for log lines). */
-	if (fd != 3) {
-		dup2(fd, 3);
-		close(fd);
-	}
-	helper_fd = 3;
+	/* Only the socket and stderr (for log lines). The socket keeps its
+	 * number: a sanitizer runtime may have a descriptor of its own open
+	 * (TSan's memory profile), and moving the socket onto a low number
+	 * could put it under the runtime's writes. */
+	helper_fd = fd;
 	for (int i = 0; i < 3; i++)
-		if (i != STDERR_FILENO)
+		if (i != STDERR_FILENO && i != fd)
 			close(i);
-	if (syscall(SYS_close_range, 4, ~0u, 0) < 0)
-		for (int i = 4; i < 1024; i++)
-			close(i);
+	if ((fd > 3 && syscall(SYS_close_range, 3, fd - 1, 0) < 0) ||
+	    syscall(SYS_close_range, fd + 1, ~0u, 0) < 0)
+		for (int i = 3; i < 1024; i++)
+			if (i != fd)
+				close(i);
 	/* libuv's handlers belong to hvd's loop, which is not here. */
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
