@@ -349,6 +349,7 @@ int hvd_ident_init(struct hvd_daemon *d, const struct hvd_identity_drop *drop)
 	}
 	if (pid == 0) {
 		close(sv[0]);
+		free(in);
 		helper_main(sv[1], drop);
 	}
 	close(sv[1]);
