@@ -65,6 +65,8 @@ struct hvd_uid_share {
 	unsigned refs;
 	struct hvp_rate admin_rate;
 	uint64_t admin_audit_ms;       /* last admin rate refusal audited */
+	uint64_t refused_log_ms;       /* last connection refusal logged */
+	unsigned refused_since;        /* refusals not logged since */
 };
 
 struct hvd_ident;

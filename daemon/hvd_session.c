@@ -481,10 +481,18 @@ static bool unauth_admit(struct hvd_session *s)
 
 	if (lim->max_unauthenticated_per_uid &&
 	    hvd_sessions_of_uid(d, s->uid, false) > lim->max_unauthenticated_per_uid) {
-		hvd_warn("session %llu (pid %d uid %u): refused: too many connections without "
-			 "Hello from this uid (max_unauthenticated_per_uid %u)",
-			 (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid,
-			 lim->max_unauthenticated_per_uid);
+		/* A line a second per uid, with the count: a uid reconnecting
+		 * in a loop must not fill the disk with them. */
+		uint64_t now = hvd_now_ms();
+		s->share->refused_since++;
+		if (now - s->share->refused_log_ms >= 1000) {
+			hvd_warn("uid %u: %u connections refused since the last line: too many "
+				 "without Hello from this uid (max_unauthenticated_per_uid %u)",
+				 (unsigned)s->uid, s->share->refused_since,
+				 lim->max_unauthenticated_per_uid);
+			s->share->refused_log_ms = now;
+			s->share->refused_since = 0;
+		}
 		hvd_session_close(s, "too many connections without Hello from this uid "
 				  "(max_unauthenticated_per_uid)");
 		return false;
