@@ -54,6 +54,11 @@ const struct hvb_host_info *hvb_host_info(const struct hvb_host *host);
 /* Signal used to kick a vCPU thread out of KVM_RUN. hvb_host_create installs
  * a no-op SA_RESTART handler for it. */
 int hvb_kick_signal(void);
+/* Make every copy the backend makes of guest memory fail with -EFAULT
+ * instead of raising SIGBUS (a process-wide SIGBUS handler; hvd installs
+ * it, libhvdirect does not: there the memory is the caller's own). Call
+ * before starting threads; threads must not block SIGBUS. */
+int hvb_guard_install(void);
 
 /* ---- VM ---- */
 

@@ -37,9 +37,6 @@ struct hvb_region {
 struct hvb_vm {
 	struct hvb_host *host;
 	int fd;
-	pid_t pid;                    /* the process whose mappings back guest
-				       * memory (phys_copy); a KVM VM serves
-				       * only the process that created it */
 	pthread_mutex_t lock;         /* regions, slots, vcpus, msr filter */
 	struct hvb_region *regions;   /* sorted by gpa, non-overlapping */
 	size_t nregions, cap_regions;
@@ -127,5 +124,9 @@ int hvb__gla_to_gpa(struct hvb_vcpu *vcpu, uint64_t gla, bool write,
 int hvb__read_linear(struct hvb_vcpu *vcpu, uint64_t gla, void *buf,
 		     size_t len);
 enum hvb_cpu_mode hvb__cpu_mode(const struct kvm_sregs *s);
+
+/* A copy to or from guest memory that fails with -EFAULT instead of
+ * SIGBUS once hvb_guard_install ran (hvb_guard.c). */
+int hvb__guarded_copy(void *dst, const void *src, size_t len);
 
 #endif

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "hvb_priv.h"
@@ -41,7 +40,6 @@ int hvb_vm_create(struct hvb_host *host, uint64_t options, struct hvb_vm **out)
 	if (!vm)
 		return -ENOMEM;
 	vm->host = host;
-	vm->pid = getpid();
 	pthread_mutex_init(&vm->lock, NULL);
 	vm->nslots = host->info.nr_memslots;
 	vm->slot_used = calloc(vm->nslots, 1);
@@ -459,46 +457,6 @@ bool hvb_vm_hva_in_use(struct hvb_vm *vm, const void *hva, uint64_t size)
 	return used;
 }
 
-/*
- * Copy between `buf` and the caller's own mapping of guest memory at `hva`,
- * without touching that mapping directly. The pages behind it belong to
- * the client (in hvd, a memfd it sent; in libhvdirect, the program's own
- * memory), and one may be impossible to fault in: a hugetlb page the host
- * does not have, a file truncated under the mapping, a mapping without
- * write permission. A memcpy would then raise SIGBUS or SIGSEGV and kill
- * the whole process, in hvd every tenant's VMs with it; process_vm_readv
- * and process_vm_writev on our own pid fault the pages in through the
- * kernel and fail with EFAULT instead. hvd's seccomp filters allow them on
- * its own pid only (daemon/hvd_sandbox.c). A kernel built without them
- * (CONFIG_CROSS_MEMORY_ATTACH=n, ENOSYS) gets the plain copy.
- */
-static int guarded_copy(pid_t self, uint8_t *hva, uint8_t *buf, size_t len, bool write)
-{
-	while (len) {
-		struct iovec local = { buf, len }, remote = { hva, len };
-		ssize_t n = write ? process_vm_writev(self, &local, 1, &remote, 1, 0) :
-				    process_vm_readv(self, &local, 1, &remote, 1, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == ENOSYS) {
-			if (write)
-				memcpy(hva, buf, len);
-			else
-				memcpy(buf, hva, len);
-			return 0;
-		}
-		if (n < 0)
-			return errno == EFAULT ? -EFAULT : -errno;
-		if (n == 0)
-			return -EFAULT;
-		/* Short: stopped at a page that failed; the next call says. */
-		hva += n;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int phys_copy(struct hvb_vm *vm, uint64_t gpa, void *buf, size_t len,
 		     bool write)
 {
@@ -516,7 +474,9 @@ static int phys_copy(struct hvb_vm *vm, uint64_t gpa, void *buf, size_t len,
 		uint64_t n = r->gpa + r->size - gpa;
 		if (n > len)
 			n = len;
-		if ((e = guarded_copy(vm->pid, r->hva + (gpa - r->gpa), p, n, write)) < 0)
+		uint8_t *hva = r->hva + (gpa - r->gpa);
+		/* Fault-safe in hvd (hvb_guard.c). */
+		if ((e = write ? hvb__guarded_copy(hva, p, n) : hvb__guarded_copy(p, hva, n)) < 0)
 			break;
 		p += n;
 		gpa += n;

@@ -128,6 +128,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hvd_info("policy from %s", config ? config : "the built-in default");
+	/* A page of guest memory that cannot be faulted in must fail that
+	 * vCPU's run, never hvd (hvb_guard.c). */
+	if ((r = hvb_guard_install()) < 0) {
+		hvd_err("cannot install the guest-memory guard: %s", strerror(-r));
+		return 1;
+	}
 	r = hvb_host_create(NULL, &d.host);
 	if (r < 0) {
 		hvd_err("cannot use /dev/kvm: %s", strerror(-r));

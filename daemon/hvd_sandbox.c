@@ -28,7 +28,7 @@
  *      tenant's VMs down because one path made a call the list missed.
  *    - The process killed (SECCOMP_RET_KILL_PROCESS, with a core dump and
  *      a kernel audit record), for the calls in hostile[]: running a
- *      program, tracing another process, changing mounts or
+ *      program, tracing or reading another process, changing mounts or
  *      namespaces, loading code into the kernel. Neither hvd nor its
  *      libraries make them on any path; a process that does is running an
  *      intruder's code, not hvd's, and serving tenants from it is worse
@@ -41,9 +41,7 @@
  *    Where it buys something, a call is allowed only with the arguments hvd
  *    passes (seccomp sees the integer arguments, not memory): only threads
  *    can be created, no executable memory, sockets only for sd_notify,
- *    signals only to hvd's own threads, ioctls only KVM's, process_vm_readv
- *    and process_vm_writev only on hvd's own memory (fault-safe guest-memory
- *    access: another process's memory is refused, EPERM).
+ *    signals only to hvd's own threads, ioctls only KVM's.
  *
  *    The lists were found by running the test suites (examples, conformance
  *    through hvd, system, policy, chaos, activation, sandbox) with every
@@ -121,18 +119,6 @@ struct rule {
 	ANY(timer_settime, WHY_QUOTA_TIMER), \
 	ANY(timer_delete, WHY_QUOTA_TIMER)
 
-/* The backend's reads and writes of guest memory (phys_copy in
- * backend/hvb_vm.c: real-mode event delivery, page-table walks, instruction
- * fetch for decoding) go through process_vm_readv/writev on hvd's own pid,
- * which fail with EFAULT where a memcpy from a page that cannot be faulted
- * in would kill hvd with SIGBUS. Only on hvd itself: reading or writing
- * another process's memory is still refused. Both lists: vCPU threads make
- * most of these calls, the loop thread's filter is stacked under theirs. */
-#define WHY_GUEST_MEMORY "fault-safe guest-memory access (backend/hvb_vm.c), own pid only"
-#define GUEST_MEMORY_RULES \
-	IF(process_vm_readv, EQ(0, SELF), WHY_GUEST_MEMORY), \
-	IF(process_vm_writev, EQ(0, SELF), WHY_GUEST_MEMORY)
-
 static const struct rule vcpu_allowed[] = {
 	ANY(ioctl, "KVM_RUN and the vCPU/VM ioctls of the backend"),
 	ANY(futex, "the run-page hand-off, locks, condition waits, the quota's throttling wait"),
@@ -156,7 +142,6 @@ static const struct rule vcpu_allowed[] = {
 	ANY(tgkill, "glibc's pthread_kill if a thread kicks itself"),
 	ANY(restart_syscall, "a wait interrupted by the kick signal"),
 	QUOTA_TIMER_RULES,
-	GUEST_MEMORY_RULES,
 };
 
 static const struct rule loop_allowed[] = {
@@ -245,7 +230,6 @@ static const struct rule loop_allowed[] = {
 	/* Time. */
 	ANY(clock_gettime, "timestamps, libuv's clock, the quota (when not served by the vDSO)"),
 	QUOTA_TIMER_RULES,
-	GUEST_MEMORY_RULES,
 	ANY(clock_nanosleep, "only with the tests' HVD_TEST_MEMOP_DELAY_MS or "
 			     "HVD_TEST_DESTROY_DELAY_MS: a slow KVM call, injected (hvd_dispatch.c)"),
 
@@ -262,7 +246,9 @@ static const struct rule loop_allowed[] = {
 static const struct rule hostile[] = {
 	ANY(execve, "hvd runs no program"),
 	ANY(execveat, "hvd runs no program"),
-	ANY(ptrace, "hvd traces no process (CAP_SYS_PTRACE is for /proc/PID/exe only)"),
+	ANY(ptrace, "hvd traces no process"),
+	ANY(process_vm_readv, "hvd reads no other process's memory"),
+	ANY(process_vm_writev, "hvd writes no other process's memory"),
 	ANY(mount, "hvd changes no mount"),
 	ANY(umount2, "hvd changes no mount"),
 	ANY(pivot_root, "hvd changes no mount"),

@@ -255,6 +255,10 @@ int hvd_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
 	sigset_t all, old;
 	sigfillset(&all);
+	/* Faults stay deliverable: a blocked SIGBUS in a guest-memory copy
+	 * (memory changes touch guest memory too) would kill hvd. */
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	int r = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

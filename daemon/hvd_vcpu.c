@@ -305,6 +305,9 @@ static void *vcpu_main(void *arg)
 	sigset_t mask;
 	sigfillset(&mask);
 	sigdelset(&mask, hvb_kick_signal());
+	/* A fault in a guest-memory copy must reach the guard (hvb_guard.c):
+	 * a blocked SIGBUS kills the process. */
+	sigdelset(&mask, SIGBUS);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
 	/* So that administrators (top -H, ps -L) and the CPU-quota tests

@@ -3,7 +3,9 @@
  * hvb_vm_write_phys, and through them real-mode event delivery, page-table
  * walks and instruction fetch) on pages that cannot be faulted in: they
  * must fail with an error, never kill the process with SIGBUS. In hvd that
- * process serves every tenant; libhvdirect runs the same code in-process.
+ * process serves every tenant. The guard (hvb_guard_install) is what hvd
+ * installs at start; libhvdirect does not, its memory being the caller's
+ * own.
  *
  * Two kinds of such pages: a MAP_NORESERVE hugetlb mapping on a host with
  * no free huge page (its first touch raises SIGBUS), and a shared file
@@ -31,6 +33,7 @@ static struct hvb_vm *vm;
 
 static void setup(void)
 {
+	cr_assert_eq(hvb_guard_install(), 0);
 	cr_assert_eq(hvb_host_create(NULL, &host), 0);
 	cr_assert_eq(hvb_vm_create(host, 0, &vm), 0);
 }
