@@ -221,7 +221,7 @@ void pol_write_conf(struct pol_hvd *h, const char *text)
 static struct pol_hvd *started[8];
 static pid_t children[64];
 
-static void track_child(pid_t pid)
+void pol_track_child(pid_t pid)
 {
 	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++) {
 		if (children[i] <= 0) {
@@ -231,7 +231,7 @@ static void track_child(pid_t pid)
 	}
 }
 
-static void untrack_child(pid_t pid)
+void pol_untrack_child(pid_t pid)
 {
 	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
 		if (children[i] == pid)
@@ -404,7 +404,7 @@ static void client_spawn(struct pol_hvd *h, struct pol_proc *p, uid_t uid, gid_t
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	track_child(p->pid);
+	pol_track_child(p->pid);
 	close(in[0]);
 	close(out[1]);
 	p->in = in[1];
@@ -478,7 +478,7 @@ int pol_client_finish(struct pol_proc *p)
 		kill(p->pid, SIGKILL);
 		waitpid(p->pid, &status, 0);
 	}
-	untrack_child(p->pid);
+	pol_untrack_child(p->pid);
 	close(p->out);
 	p->out = -1;
 	cr_assert(done, "client %d did not exit after its stdin closed", (int)p->pid);
@@ -545,13 +545,13 @@ static int hvctl_run(struct pol_hvd *h, uid_t uid, char **out, char **err, va_li
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	track_child(pid);
+	pol_track_child(pid);
 	bool done = wait_exit(pid, &status, POL_WAIT_MS);
 	if (!done) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 	}
-	untrack_child(pid);
+	pol_untrack_child(pid);
 	char *o = read_memfd(ofd), *e = read_memfd(efd);
 	close(ofd);
 	close(efd);
@@ -715,4 +715,26 @@ json_object *pol_find(json_object *arr, const char *key, long long v)
 			return e;
 	}
 	return NULL;
+}
+
+size_t pol_put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+	do {
+		p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	return n;
+}
+
+bool pol_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (unsigned shift = 0; *p < end && shift < 64; shift += 7) {
+		uint8_t b = *(*p)++;
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return true;
+	}
+	return false;
 }

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <json-c/json.h>
@@ -64,6 +65,10 @@ void pol_stop(struct pol_hvd *h);
 /* Kills every client still running and stops every hvd this process
  * started: the .fini of every suite, so a failed test leaves nothing. */
 void pol_cleanup(void);
+/* A process of the test's own that pol_cleanup (and pol_done) kills and
+ * reaps if it still runs; untrack it once it has been reaped. */
+void pol_track_child(pid_t pid);
+void pol_untrack_child(pid_t pid);
 
 /* The end of every test: kills the clients still running and stops hvd,
  * failing the test if hvd does not stop cleanly (a crash, a hang, a
@@ -148,5 +153,12 @@ char *pol_read_file(const char *path, size_t *len);
 
 long long pol_now_ms(void);
 void pol_sleep_ms(long ms);
+
+/* The protobuf wire's varints, for the tests that speak to hvd's socket
+ * without a codec (a foreign client would): encode `v` at `p` (at most 10
+ * bytes), returning the length; decode one at *p (advanced), false if the
+ * input ends first. */
+size_t pol_put_varint(uint8_t *p, uint64_t v);
+bool pol_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
 
 #endif

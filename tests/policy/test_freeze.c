@@ -72,38 +72,6 @@
 static struct pol_hvd H;
 static char big_exe[256], small_exe[256];
 
-/* ---- children of this test (raw peers, clients, hvctl) ---- */
-
-static pid_t kids[32];
-
-static void kid_track(pid_t pid)
-{
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
-		if (kids[i] <= 0) {
-			kids[i] = pid;
-			return;
-		}
-	}
-}
-
-static void kid_untrack(pid_t pid)
-{
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
-		if (kids[i] == pid)
-			kids[i] = 0;
-}
-
-static void kids_kill(void)
-{
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
-		if (kids[i] > 0) {
-			kill(kids[i], SIGKILL);
-			waitpid(kids[i], NULL, 0);
-			kids[i] = 0;
-		}
-	}
-}
-
 /* In a forked child: become `uid` (0: stay root). */
 static void become(uid_t uid)
 {
@@ -164,7 +132,7 @@ static void prog_start(struct prog *p, uid_t uid, const char *exe, const char *a
 		fprintf(stderr, "exec %s: %s\n", exe, strerror(errno));
 		_exit(127);
 	}
-	kid_track(p->pid);
+	pol_track_child(p->pid);
 	close(in[0]);
 	close(out[1]);
 	p->in = in[1];
@@ -207,7 +175,7 @@ static void prog_stop(struct prog *p)
 		kill(p->pid, SIGKILL);
 		waitpid(p->pid, &status, 0);
 	}
-	kid_untrack(p->pid);
+	pol_untrack_child(p->pid);
 	close(p->out);
 	p->pid = 0;
 }
@@ -280,7 +248,7 @@ static int hvctl_timed(uid_t uid, char **out, char **err, long long *ms, ...)
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	kid_track(pid);
+	pol_track_child(pid);
 	int status = 0;
 	bool done = wait_exit(pid, &status, FREEZE_WAIT_MS);
 	if (!done) {
@@ -288,7 +256,7 @@ static int hvctl_timed(uid_t uid, char **out, char **err, long long *ms, ...)
 		waitpid(pid, &status, 0);
 	}
 	*ms = pol_now_ms() - t0;
-	kid_untrack(pid);
+	pol_untrack_child(pid);
 	char *o = read_memfd(ofd), *e = read_memfd(efd);
 	close(ofd);
 	close(efd);
@@ -309,28 +277,6 @@ static int hvctl_timed(uid_t uid, char **out, char **err, long long *ms, ...)
 #define F_HELLO 10
 #define F_CAPABILITY 17
 #define F_ADMIN_STATUS 28
-
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-	do {
-		p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-		v >>= 7;
-	} while (v);
-	return n;
-}
-
-static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	*v = 0;
-	for (unsigned shift = 0; *p < end && shift < 64; shift += 7) {
-		uint8_t b = *(*p)++;
-		*v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return true;
-	}
-	return false;
-}
 
 static int raw_connect(const char *sock, int timeout_s)
 {
@@ -355,9 +301,9 @@ static int raw_send(int fd, uint32_t id, unsigned field, const uint8_t *payload,
 	uint8_t req[64];
 	size_t n = 0;
 	req[n++] = 0x08;
-	n += put_varint(req + n, id);
-	n += put_varint(req + n, (uint64_t)field << 3 | 2);
-	n += put_varint(req + n, len);
+	n += pol_put_varint(req + n, id);
+	n += pol_put_varint(req + n, (uint64_t)field << 3 | 2);
+	n += pol_put_varint(req + n, len);
 	if (len)
 		memcpy(req + n, payload, len);
 	n += len;
@@ -379,11 +325,11 @@ static long long raw_recv(int fd, char *err, size_t errlen)
 	long long status = 0;
 	while (p < end) {
 		uint64_t key, v;
-		if (!get_varint(&p, end, &key))
+		if (!pol_get_varint(&p, end, &key))
 			goto bad;
 		switch (key & 7) {
 		case 0:
-			if (!get_varint(&p, end, &v))
+			if (!pol_get_varint(&p, end, &v))
 				goto bad;
 			if ((key >> 3) == 2)
 				status = (uint32_t)v;
@@ -395,7 +341,7 @@ static long long raw_recv(int fd, char *err, size_t errlen)
 			p += 4;
 			break;
 		case 2:
-			if (!get_varint(&p, end, &v) || v > (uint64_t)(end - p))
+			if (!pol_get_varint(&p, end, &v) || v > (uint64_t)(end - p))
 				goto bad;
 			if ((key >> 3) == 7) {
 				size_t k = v < errlen - 1 ? (size_t)v : errlen - 1;
@@ -591,7 +537,7 @@ static void peer_start(struct peer *p, uid_t uid, const char *fmt, ...)
 		close_range(3, ~0u, 0);
 		peer_main(uid);
 	}
-	kid_track(p->io.pid);
+	pol_track_child(p->io.pid);
 	close(cmd[0]);
 	close(rep[1]);
 	p->io.in = cmd[1];
@@ -714,7 +660,6 @@ static void remove_copies(void)
 
 static void fini(void)
 {
-	kids_kill();
 	remove_copies();
 	pol_cleanup();
 }

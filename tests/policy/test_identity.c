@@ -79,17 +79,6 @@ extern char **environ;
 
 /* ---- the raw wire ---- */
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-	do {
-		uint8_t b = v & 0x7f;
-		v >>= 7;
-		p[n++] = b | (v ? 0x80 : 0);
-	} while (v);
-	return n;
-}
-
 static size_t put_fixed64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
@@ -103,9 +92,9 @@ static size_t enc_request(uint8_t *buf, uint32_t id, unsigned field, const uint8
 {
 	size_t n = 0;
 	buf[n++] = 0x08;
-	n += put_varint(buf + n, id);
+	n += pol_put_varint(buf + n, id);
 	buf[n++] = (uint8_t)(field << 3 | 2);
-	n += put_varint(buf + n, sublen);
+	n += pol_put_varint(buf + n, sublen);
 	memcpy(buf + n, sub, sublen);
 	return n + sublen;
 }
@@ -121,7 +110,7 @@ static int wire_hello(int fd, uint32_t id)
 	uint8_t sub[16], buf[64];
 	size_t n = 0;
 	sub[n++] = 0x08;
-	n += put_varint(sub + n, WIRE_VERSION);
+	n += pol_put_varint(sub + n, WIRE_VERSION);
 	return wire_send(fd, buf, enc_request(buf, id, 10, sub, n));
 }
 
@@ -144,18 +133,6 @@ struct wire_reply {
 	char error[256];
 };
 
-static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	*v = 0;
-	for (int shift = 0; *p < end && shift < 64; shift += 7) {
-		uint8_t b = *(*p)++;
-		*v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return 0;
-	}
-	return -1;
-}
-
 /* Walks the fields of one message; calls `f` for each. */
 static int walk(const uint8_t *p, const uint8_t *end,
 		void (*f)(void *arg, unsigned field, uint64_t v, const uint8_t *data, size_t len),
@@ -164,11 +141,11 @@ static int walk(const uint8_t *p, const uint8_t *end,
 	while (p < end) {
 		uint64_t key, v = 0, len = 0;
 		const uint8_t *data = NULL;
-		if (get_varint(&p, end, &key) < 0)
+		if (!pol_get_varint(&p, end, &key))
 			return -1;
 		switch (key & 7) {
 		case 0:
-			if (get_varint(&p, end, &v) < 0)
+			if (!pol_get_varint(&p, end, &v))
 				return -1;
 			break;
 		case 1:
@@ -179,7 +156,7 @@ static int walk(const uint8_t *p, const uint8_t *end,
 			p += 8;
 			break;
 		case 2:
-			if (get_varint(&p, end, &len) < 0 || (uint64_t)(end - p) < len)
+			if (!pol_get_varint(&p, end, &len) || (uint64_t)(end - p) < len)
 				return -1;
 			data = p;
 			p += len;

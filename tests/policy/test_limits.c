@@ -103,28 +103,6 @@ static bool peer_closed(int fd)
 	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-	do {
-		p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-		v >>= 7;
-	} while (v);
-	return n;
-}
-
-static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	*v = 0;
-	for (unsigned shift = 0; *p < end && shift < 64; shift += 7) {
-		uint8_t b = *(*p)++;
-		*v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return true;
-	}
-	return false;
-}
-
 /*
  * One Hello (Request { id = 1; hello = 10 { version = 1 } }) and its
  * Response { id = 1; status = 2; error = 7 }. Returns the status, or -1
@@ -135,7 +113,7 @@ static long long peer_hello(int fd, uint32_t id, char *err, size_t errlen)
 	uint8_t req[32];
 	size_t n = 0;
 	req[n++] = 0x08; /* id, varint */
-	n += put_varint(req + n, id);
+	n += pol_put_varint(req + n, id);
 	req[n++] = 0x52; /* hello = 10, length-delimited */
 	req[n++] = 0x02;
 	req[n++] = 0x08; /* version = 1 */
@@ -155,11 +133,11 @@ static long long peer_hello(int fd, uint32_t id, char *err, size_t errlen)
 	long long status = 0;
 	while (p < end) {
 		uint64_t key, v;
-		if (!get_varint(&p, end, &key))
+		if (!pol_get_varint(&p, end, &key))
 			break;
 		switch (key & 7) {
 		case 0:
-			if (!get_varint(&p, end, &v))
+			if (!pol_get_varint(&p, end, &v))
 				goto bad;
 			if ((key >> 3) == 2)
 				status = (uint32_t)v;
@@ -171,7 +149,7 @@ static long long peer_hello(int fd, uint32_t id, char *err, size_t errlen)
 			p += 4;
 			break;
 		case 2:
-			if (!get_varint(&p, end, &v) || v > (uint64_t)(end - p))
+			if (!pol_get_varint(&p, end, &v) || v > (uint64_t)(end - p))
 				goto bad;
 			if ((key >> 3) == 7) {
 				int k = (int)(v < errlen - 1 ? v : errlen - 1);
