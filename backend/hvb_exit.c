@@ -410,54 +410,13 @@ static uint64_t rip_linear(struct hvb_vcpu *v, uint64_t rip)
 	return (s->cs.base + (rip & 0xffff)) & 0xffffffffull;
 }
 
-/*
- * The guest's code around an exit's RIP, read once for the exit. Exit
- * translation decodes at RIP and then backwards from it (up to
- * HVB_INSN_MAX times), and every read of guest memory is a system call
- * (phys_copy in hvb_vm.c, fault-safe): one read of the bytes from up to
- * HVB_INSN_MAX before the address (within its page) to HVB_INSN_MAX after
- * serves them all. Decoding from it gives what a read at each address
- * would: the same bytes, cut at the same unreadable page. Valid while the
- * guest does not run: start a new one after a flush().
- */
-struct code_window {
-	uint64_t lin;                  /* linear address of bytes[0] */
-	int n;                         /* bytes read; 0: none yet */
-	bool cut;                      /* the read stopped at an unreadable page */
-	uint8_t bytes[2 * HVB_INSN_MAX];
-};
-
-#define CODE_WINDOW_INIT { 0, 0, false, { 0 } }
-
-static int decode_at(struct hvb_vcpu *v, struct code_window *w, uint64_t rip,
-		     struct hvb_insn *insn)
+static int decode_at(struct hvb_vcpu *v, uint64_t rip, struct hvb_insn *insn)
 {
-	uint64_t lin = rip_linear(v, rip);
-	uint64_t end = w->lin + (uint64_t)w->n;
-
-	if (w->n <= 0 || lin < w->lin || lin >= end ||
-	    (!w->cut && lin + HVB_INSN_MAX > end)) {
-		/* Back no further than lin's page: a read that starts there
-		 * fails only when a read at lin would. */
-		uint64_t back = lin & 0xfff;
-		if (back > HVB_INSN_MAX)
-			back = HVB_INSN_MAX;
-		int n = hvb__read_linear(v, lin - back, w->bytes, (size_t)back + HVB_INSN_MAX);
-		if (n < 0) {
-			w->n = 0;
-			return n;
-		}
-		w->lin = lin - back;
-		w->n = n;
-		w->cut = (size_t)n < (size_t)back + HVB_INSN_MAX;
-		end = w->lin + (uint64_t)n;
-		if (lin >= end)
-			return -EFAULT;
-	}
-	size_t avail = (size_t)(end - lin);
-	if (avail > HVB_INSN_MAX)
-		avail = HVB_INSN_MAX;
-	return hvb_decode(w->bytes + (lin - w->lin), avail, hvb__cpu_mode(sregs_of(v)), insn);
+	uint8_t bytes[HVB_INSN_MAX];
+	int n = hvb__read_linear(v, rip_linear(v, rip), bytes, sizeof(bytes));
+	if (n < 0)
+		return n;
+	return hvb_decode(bytes, (size_t)n, hvb__cpu_mode(sregs_of(v)), insn);
 }
 
 static uint64_t addr_mask(unsigned size)
@@ -490,11 +449,10 @@ static enum step exit_io(struct hvb_vcpu *v)
 	uint64_t start = r0.rip;
 	unsigned len = 0;
 	bool found = false, string = false;
-	struct code_window code = CODE_WINDOW_INIT;
 
 	/* INS: make the completion's memory write a no-op by handing KVM the
 	 * bytes that are already there. */
-	if (in && decode_at(v, &code, r0.rip, &insn) == 0 && hvb_insn_is_io(&insn, &io) && io.string) {
+	if (in && decode_at(v, r0.rip, &insn) == 0 && hvb_insn_is_io(&insn, &io) && io.string) {
 		uint64_t di = r0.rdi & addr_mask(insn.addrsize);
 		uint8_t *data = (uint8_t *)run + run->io.data_offset;
 		if (hvb__read_linear(v, s->es.base + di, data, (size_t)count * size) < 0)
@@ -504,12 +462,10 @@ static enum step exit_io(struct hvb_vcpu *v)
 	if (pending) {
 		if (flush(v) < 0)
 			return STEP_EXIT;
-		/* The completion may have written guest memory. */
-		code = (struct code_window)CODE_WINDOW_INIT;
 		if (g->rip != r0.rip) {
 			start = r0.rip;
 			len = (unsigned)(g->rip - r0.rip);
-			if (decode_at(v, &code, start, &insn) == 0 && io_matches(&insn, run, &r0, &io)) {
+			if (decode_at(v, start, &insn) == 0 && io_matches(&insn, run, &r0, &io)) {
 				string = io.string;
 			} else {
 				memset(&insn, 0, sizeof(insn));
@@ -518,7 +474,7 @@ static enum step exit_io(struct hvb_vcpu *v)
 			found = true;
 		}
 	}
-	if (!found && decode_at(v, &code, r0.rip, &insn) == 0 && io_matches(&insn, run, &r0, &io) &&
+	if (!found && decode_at(v, r0.rip, &insn) == 0 && io_matches(&insn, run, &r0, &io) &&
 	    io.string && (io.in || (r0.rflags & RFLAGS_RF) || insn.rep)) {
 		/* A string instruction still under way: RIP is at it. */
 		found = true;
@@ -529,7 +485,7 @@ static enum step exit_io(struct hvb_vcpu *v)
 	if (!found) {
 		/* RIP is past the instruction: find it by decoding backwards. */
 		for (unsigned n = 1; n <= HVB_INSN_MAX && n <= r0.rip; n++) {
-			if (decode_at(v, &code, r0.rip - n, &insn) == 0 && insn.len == n &&
+			if (decode_at(v, r0.rip - n, &insn) == 0 && insn.len == n &&
 			    io_matches(&insn, run, &r0, &io)) {
 				found = true;
 				string = io.string;
@@ -638,15 +594,14 @@ static enum step exit_mmio(struct hvb_vcpu *v)
 	uint64_t start = 0;
 	unsigned ilen = 0;
 	struct kvm_regs pre = r0;
-	struct code_window code = CODE_WINDOW_INIT;
-	if ((r0.rflags & RFLAGS_RF) && decode_at(v, &code, r0.rip, &insn) == 0 &&
+	if ((r0.rflags & RFLAGS_RF) && decode_at(v, r0.rip, &insn) == 0 &&
 	    insn.map == 0 && (insn.opcode == 0xaa || insn.opcode == 0xab ||
 			      insn.opcode == 0xa4 || insn.opcode == 0xa5)) {
 		start = r0.rip;
 		ilen = insn.len;
 	} else {
 		for (unsigned n = 1; n <= HVB_INSN_MAX && n <= r0.rip; n++) {
-			if (decode_at(v, &code, r0.rip - n, &insn) < 0 || insn.len != n)
+			if (decode_at(v, r0.rip - n, &insn) < 0 || insn.len != n)
 				continue;
 			pre = r0;
 			bool str = insn.map == 0 && (insn.opcode == 0xaa || insn.opcode == 0xab ||
@@ -851,8 +806,7 @@ static enum step exit_internal(struct hvb_vcpu *v)
 	 * else delivered to the guest. */
 	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
 		struct hvb_insn insn;
-		struct code_window code = CODE_WINDOW_INIT;
-		int d = decode_at(v, &code, g->rip, &insn);
+		int d = decode_at(v, g->rip, &insn);
 		if (d == -EINVAL || (d == 0 && insn.map == 1 && insn.opcode == 0x0b)) {
 			if (!(sregs_of(v)->cr0 & CR0_PE))
 				return rm_event(v, 6, 3, 0, (uint16_t)g->rip, (uint16_t)g->rip);
