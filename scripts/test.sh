@@ -11,7 +11,10 @@
 #   5. the suites that drive real hvd processes (conformance through hvd,
 #      policy, system, chaos) against hvd built with ThreadSanitizer
 #      (scripts/tsan.sh), then with hvd under valgrind's memcheck
-#      (scripts/valgrind.sh).
+#      (scripts/valgrind.sh);
+#   6. the conformance suites, examples and system tests once more on
+#      kvm_amd, inside a test host that QEMU emulates (scripts/lab.sh amd
+#      test; HVD_TEST_LAB=0 leaves it out).
 # Usage: scripts/test.sh [build-dir]   (HVD_TEST_QUICK=1: step 1 only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,3 +44,7 @@ ctest --test-dir "$build-asan" --output-on-failure -j"$jobs"
 
 scripts/tsan.sh "$build"
 scripts/valgrind.sh "$build"
+
+if [ "${HVD_TEST_LAB:-1}" = 1 ]; then
+  LAB_BUILD="$build" LAB_SKIP_BUILD=1 scripts/lab.sh amd test
+fi
