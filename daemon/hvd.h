@@ -15,6 +15,7 @@
 #include "hvd.pb-c.h"
 #include "hvd_protocol.h"
 #include "hvp.h"
+#include "hvd_testhooks.h"
 
 /* ---- logging (hvd_log.c) ---- */
 
@@ -95,6 +96,7 @@ struct hvd_daemon {
 	unsigned nsessions;
 	uint64_t next_session_id;
 	bool stopping;
+	struct hvd_testhooks test;     /* read once at start (hvd_testhooks.c) */
 };
 
 /* ---- vCPUs (hvd_vcpu.c) ---- */

@@ -245,11 +245,8 @@ struct hvd_memop {
  * (the session's async, as for vCPU ops). A thread per change rather than
  * libuv's pool: it is gone when the change is answered, so hvd's threads
  * are its vCPU threads and the loop, as the tests and operators count. */
-/* For the tests only: HVD_TEST_MEMOP_DELAY_MS makes every memory change,
- * HVD_TEST_DESTROY_DELAY_MS every hv_vm_destroy, take that much longer,
- * as a slow KVM call would. Read once, before the first change. */
-static long memop_delay_ms = -1, destroy_delay_ms = -1;
-
+/* For the tests only (hvd_testhooks.c): a memory change or an
+ * hv_vm_destroy that takes longer, as a slow KVM call would. */
 static void test_delay(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000l };
@@ -261,8 +258,10 @@ static void *memop_thread(void *arg)
 {
 	struct hvd_memop *m = arg;
 	Hvd__Request *req = m->req;
+	const struct hvd_testhooks *test = &m->s->d->test;
 
-	test_delay(req->op_case == HVD__REQUEST__OP_VM_DESTROY ? destroy_delay_ms : memop_delay_ms);
+	test_delay(req->op_case == HVD__REQUEST__OP_VM_DESTROY ? test->destroy_delay_ms :
+		   test->memop_delay_ms);
 	switch (req->op_case) {
 	case HVD__REQUEST__OP_VM_MAP:
 		m->r = hvb_vm_map(m->vm, m->addr, req->vm_map->gpa, req->vm_map->size,
@@ -344,12 +343,6 @@ static int memop_start(struct hvd_session *s, Hvd__Request *req, Hvd__Response *
 	struct hvd_memop *m = calloc(1, sizeof(*m));
 	int r = m ? 0 : ENOMEM;
 
-	if (memop_delay_ms < 0) {
-		const char *e = getenv("HVD_TEST_MEMOP_DELAY_MS");
-		memop_delay_ms = e ? atol(e) : 0;
-		e = getenv("HVD_TEST_DESTROY_DELAY_MS");
-		destroy_delay_ms = e ? atol(e) : 0;
-	}
 	if (m) {
 		m->s = s;
 		m->vm = s->vm;

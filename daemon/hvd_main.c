@@ -111,6 +111,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&d, 0, sizeof(d));
+	hvd_testhooks_read(&d.test);
 	d.loop = uv_default_loop();
 	d.listen_fd = -1;
 	d.janitor_fd = d.janitor_ack = -1;
@@ -201,7 +202,7 @@ int main(int argc, char **argv)
 			hvb_host_destroy(d.host);
 			return 1;
 		} else {
-			hvd_sandbox_loop_selftest();
+			hvd_sandbox_loop_selftest(&d.test);
 		}
 	}
 	sd_notify(0, "READY=1");

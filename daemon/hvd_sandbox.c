@@ -369,10 +369,9 @@ out:
 	return r;
 }
 
-void hvd_sandbox_loop_selftest(void)
+void hvd_sandbox_loop_selftest(const struct hvd_testhooks *hooks)
 {
-	const char *mode = getenv("HVD_SANDBOX_SELFTEST");
-	if (!mode)
+	if (!hooks->sandbox_selftest)
 		return;
 	/* Outside the list (only AF_UNIX datagram sockets are): EPERM. */
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -380,7 +379,7 @@ void hvd_sandbox_loop_selftest(void)
 		 fd < 0 ? strerror(errno) : "allowed");
 	if (fd >= 0)
 		close(fd);
-	if (strcmp(mode, "kill") == 0) {
+	if (hooks->sandbox_selftest_kill) {
 		/* Hostile: the process must die here. Unfiltered, executing
 		 * a directory only fails (EACCES). */
 		char *const argv[] = { NULL };

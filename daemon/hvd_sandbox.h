@@ -7,10 +7,12 @@
  * threads it starts later inherit it. 0, -ENOTSUP in a sanitizer build,
  * or a negative errno. */
 int hvd_sandbox_loop_thread(void);
-/* With HVD_SANDBOX_SELFTEST set (tests only): make a call the filter
- * refuses and log the result; with HVD_SANDBOX_SELFTEST=kill, also one it
- * answers by killing hvd (exits with status 1 if that call returns). */
-void hvd_sandbox_loop_selftest(void);
+/* With HVD_SANDBOX_SELFTEST set (tests only, `hooks`): make a call the
+ * filter refuses and log the result; with HVD_SANDBOX_SELFTEST=kill, also
+ * one it answers by killing hvd (exits with status 1 if that call
+ * returns). */
+struct hvd_testhooks;
+void hvd_sandbox_loop_selftest(const struct hvd_testhooks *hooks);
 
 /* hvd-janitor's filter: it reads a pipe, removes one file, and ends. */
 int hvd_sandbox_janitor(void);

@@ -332,7 +332,7 @@ static void *vcpu_main(void *arg)
 			hvd_debug("vcpu %u: no seccomp filter in a sanitizer build", v->id);
 		else if (r < 0)
 			hvd_warn("vcpu %u: no seccomp filter: %s", v->id, strerror(-r));
-		else if (getenv("HVD_SANDBOX_SELFTEST")) {
+		else if (v->session->d->test.sandbox_selftest) {
 			/* For the tests: a call outside the list must fail. */
 			int fd = socket(AF_INET, SOCK_STREAM, 0);
 			hvd_warn("sandbox self-test: vCPU thread socket(): %s",
