@@ -13,7 +13,11 @@
 #include <Hypervisor/hv_error.h>
 
 #include "hvd.h"
+#include "hvd_admin.h"
 #include "hvd_ident.h"
+#include "hvd_policy.h"
+#include "hvd_session.h"
+#include "hvd_vcpu.h"
 
 #ifndef HVD_VERSION
 #define HVD_VERSION "0.0.0"

@@ -18,15 +18,15 @@
 #include <Hypervisor/hv.h>
 #include <Hypervisor/hv_vmx.h>
 
-#include "hvb_errmap.h"
 #include "hvd.h"
+#include "hvd_admin.h"
+#include "hvd_dispatch.h"
 #include "hvd_ident.h"
+#include "hvd_log.h"
 #include "hvd_ops.h"
-
-int32_t hvd_status_from_errno(int err)
-{
-	return hvb_errno_to_hv(err);
-}
+#include "hvd_policy.h"
+#include "hvd_session.h"
+#include "hvd_vcpu.h"
 
 #define PAGE 4096ull
 

@@ -20,8 +20,12 @@
 #include <systemd/sd-daemon.h>
 
 #include "hvd.h"
+#include "hvd_dispatch.h"
 #include "hvd_ident.h"
+#include "hvd_log.h"
+#include "hvd_policy.h"
 #include "hvd_sandbox.h"
+#include "hvd_session.h"
 
 static void usage(FILE *out)
 {

@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #include "hvd.h"
+#include "hvd_log.h"
+#include "hvd_policy.h"
+#include "hvd_vcpu.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77

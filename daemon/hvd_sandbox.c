@@ -87,6 +87,7 @@
 
 #include "hvd.h"
 #include "hvd_ident.h"
+#include "hvd_log.h"
 #include "hvd_sandbox.h"
 
 /* One rule: a call, allowed when every argument check holds (none: any

@@ -1,7 +1,9 @@
-/* The loop thread's seccomp filter (hvd_sandbox.c). The capability drop and
- * the vCPU threads' filter are declared in hvd.h. */
+/* Least privilege (hvd_sandbox.c): the capability drop and the seccomp
+ * filters of the loop thread, the vCPU threads and the helpers. */
 #ifndef HVD_SANDBOX_H
 #define HVD_SANDBOX_H
+
+#include <stdbool.h>
 
 /* Install the loop thread's filter on the calling (main) thread only; the
  * threads it starts later inherit it. 0, -ENOTSUP in a sanitizer build,
@@ -16,5 +18,19 @@ void hvd_sandbox_loop_selftest(const struct hvd_testhooks *hooks);
 
 /* hvd-janitor's filter: it reads a pipe, removes one file, and ends. */
 int hvd_sandbox_janitor(void);
+
+/* The seccomp filter of a vCPU thread; applies to the calling thread. */
+int hvd_sandbox_vcpu_thread(void);
+/* Started as root: the uid (a configured `hvd` user, else a free one) hvd
+ * and hvd-ident become. `out->drop` false when hvd runs as another uid. */
+struct hvd_identity_drop;
+int hvd_sandbox_choose_uid(struct hvd_identity_drop *out);
+/* hvd's own drop: to that uid, no capabilities left, no_new_privs. */
+int hvd_sandbox_drop_all(const struct hvd_identity_drop *drop);
+/* hvd-ident's: to that uid keeping CAP_SYS_PTRACE, under its own filter
+ * (read-only opens). */
+int hvd_sandbox_ident_process(const struct hvd_identity_drop *drop);
+/* Set by --no-sandbox (for debugging with tools the filter would stop). */
+extern bool hvd_sandbox_off;
 
 #endif

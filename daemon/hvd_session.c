@@ -21,8 +21,13 @@
 #include <systemd/sd-daemon.h>
 
 #include "hvd.h"
+#include "hvd_dispatch.h"
 #include "hvd_ident.h"
+#include "hvd_log.h"
+#include "hvd_policy.h"
 #include "hvd_sandbox.h"
+#include "hvd_session.h"
+#include "hvd_vcpu.h"
 
 static void session_read(uv_poll_t *h, int status, int events);
 

@@ -23,6 +23,10 @@
 
 #include "hvb_errmap.h"
 #include "hvd.h"
+#include "hvd_dispatch.h"
+#include "hvd_log.h"
+#include "hvd_sandbox.h"
+#include "hvd_vcpu.h"
 
 /* How long the thread polls for the next run before it sleeps: an exit
  * round trip here is 5-10 us, and a cross-CPU wake-up costs ~60 us
