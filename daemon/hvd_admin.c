@@ -14,9 +14,11 @@
 
 #include "hvd.h"
 #include "hvd_admin.h"
+#include "hvd_audit.h"
 #include "hvd_ident.h"
 #include "hvd_policy.h"
 #include "hvd_session.h"
+#include "hvd_time.h"
 #include "hvd_vcpu.h"
 
 #ifndef HVD_VERSION

@@ -20,12 +20,14 @@
 
 #include "hvd.h"
 #include "hvd_admin.h"
+#include "hvd_audit.h"
 #include "hvd_dispatch.h"
 #include "hvd_ident.h"
 #include "hvd_log.h"
 #include "hvd_ops.h"
 #include "hvd_policy.h"
 #include "hvd_session.h"
+#include "hvd_time.h"
 #include "hvd_vcpu.h"
 
 #define PAGE 4096ull

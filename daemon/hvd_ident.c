@@ -36,8 +36,8 @@
 #include "hvd.h"
 #include "hvd_ident.h"
 #include "hvd_log.h"
+#include "hvd_msg.h"
 #include "hvd_sandbox.h"
-#include "hvd_session.h"
 
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424

@@ -26,6 +26,7 @@
 #include "hvd_policy.h"
 #include "hvd_sandbox.h"
 #include "hvd_session.h"
+#include "hvd_time.h"
 
 static void usage(FILE *out)
 {

@@ -1,10 +1,9 @@
-/* hvd's side of the policy, tenants and the audit log (hvd_policy.c). Loop thread. */
+/* hvd's side of the policy: identities, tenants, loading (hvd_policy.c). Loop thread. */
 #ifndef HVD_POLICY_H
 #define HVD_POLICY_H
 
 #include "hvd.h"
 
-uint64_t hvd_now_ms(void);
 /* Load the configuration (or the built-in default when `path` is NULL)
  * and open the audit destination. On a broken file the old policy stays
  * and `err` says why. */
@@ -22,9 +21,6 @@ const char *hvd_policy_same_process(const struct hvd_session *s, int err,
 /* Apply the current policy to a session (at open and after a reload). */
 void hvd_policy_evaluate(struct hvd_session *s);
 void hvd_policy_release(struct hvd_session *s);
-/* One JSON line per decision. */
-void hvd_audit(struct hvd_session *s, const char *request, const char *decision,
-	       const char *reason);
 int hvd_policy_reload(struct hvd_daemon *d, char *err, size_t len);
 
 #endif

@@ -85,10 +85,9 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "hvd.h"
-#include "hvd_ident.h"
 #include "hvd_log.h"
 #include "hvd_sandbox.h"
+#include "hvd_testhooks.h"
 
 /* One rule: a call, allowed when every argument check holds (none: any
  * arguments). A call may have several rules; any one of them allows it. */

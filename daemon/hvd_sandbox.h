@@ -4,6 +4,14 @@
 #define HVD_SANDBOX_H
 
 #include <stdbool.h>
+#include <sys/types.h>
+
+/* Who hvd and its helper become when started as root (hvd_sandbox.c). */
+struct hvd_identity_drop {
+	bool drop;                     /* false: keep the uid hvd runs as */
+	uid_t uid;
+	gid_t gid;
+};
 
 /* Install the loop thread's filter on the calling (main) thread only; the
  * threads it starts later inherit it. 0, -ENOTSUP in a sanitizer build,
@@ -23,7 +31,6 @@ int hvd_sandbox_janitor(void);
 int hvd_sandbox_vcpu_thread(void);
 /* Started as root: the uid (a configured `hvd` user, else a free one) hvd
  * and hvd-ident become. `out->drop` false when hvd runs as another uid. */
-struct hvd_identity_drop;
 int hvd_sandbox_choose_uid(struct hvd_identity_drop *out);
 /* hvd's own drop: to that uid, no capabilities left, no_new_privs. */
 int hvd_sandbox_drop_all(const struct hvd_identity_drop *drop);

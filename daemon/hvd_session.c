@@ -21,31 +21,20 @@
 #include <systemd/sd-daemon.h>
 
 #include "hvd.h"
+#include "hvd_audit.h"
 #include "hvd_dispatch.h"
 #include "hvd_ident.h"
 #include "hvd_log.h"
+#include "hvd_msg.h"
 #include "hvd_policy.h"
 #include "hvd_sandbox.h"
 #include "hvd_session.h"
+#include "hvd_time.h"
 #include "hvd_vcpu.h"
 
 static void session_read(uv_poll_t *h, int status, int events);
 
 /* ---- replies ---- */
-
-void hvd_msg_attach_fd(struct msghdr *msg, union hvd_fd_cmsg *ctl, int fd)
-{
-	if (fd < 0)
-		return;
-	memset(ctl, 0, sizeof(*ctl));
-	msg->msg_control = ctl->buf;
-	msg->msg_controllen = sizeof(ctl->buf);
-	struct cmsghdr *c = CMSG_FIRSTHDR(msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-}
 
 int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd)
 {

@@ -4,14 +4,6 @@
 
 #include "hvd.h"
 
-/* Room for one descriptor in a message's control data. */
-union hvd_fd_cmsg {
-	struct cmsghdr align;
-	char buf[CMSG_SPACE(sizeof(int))];
-};
-/* Attach `fd` to `msg` (SCM_RIGHTS) in `ctl`; nothing if fd < 0. */
-void hvd_msg_attach_fd(struct msghdr *msg, union hvd_fd_cmsg *ctl, int fd);
-
 int hvd_server_init(struct hvd_daemon *d, const char *path);
 /* A uid's share record, counted (hvd_session.c). */
 struct hvd_uid_share *hvd_share_get(struct hvd_daemon *d, uid_t uid);
