@@ -1,8 +1,9 @@
 /*
- * hvd's data model: the daemon, its tenants and per-uid shares, sessions
- * and the host memory they map. Types only (and the one errno mapping):
- * each file's functions are declared in its own header (hvd_session.h,
- * hvd_vcpu.h, ...), so that the includes say which file uses which.
+ * hvd's data model: the daemon, its tenants and per-uid shares, vCPUs and
+ * the calls forwarded to them, sessions and the host memory they map.
+ * Types only (and the one errno mapping): each file's functions are
+ * declared in its own header (hvd_session.h, hvd_vcpu.h, ...), so that
+ * the includes say which file uses which.
  */
 #ifndef HVD_H
 #define HVD_H
@@ -91,7 +92,52 @@ struct hvd_daemon {
 	struct hvd_testhooks test;     /* read once at start (hvd_testhooks.c) */
 };
 
-/* ---- sessions (hvd_session.c owns their life) ---- */
+/* ---- vCPUs (hvd_vcpu.c) ---- */
+
+/* A vCPU call forwarded from the loop thread to the vCPU's own thread, so
+ * the loop never waits for KVM. */
+struct hvd_op {
+	struct hvd_op *next;
+	struct hvd_session *session;
+	uint32_t request_id;
+	Hvd__Request *req;             /* owned; freed after the reply */
+	int32_t status;                /* hv_return_t */
+	uint64_t value;
+	uint8_t *data;                 /* fpstate read */
+	size_t data_len;
+	bool destroy;                  /* the op ends the vCPU thread */
+};
+
+struct hvd_vcpu {
+	struct hvd_session *session;
+	struct hvb_vcpu *vcpu;
+	unsigned id;
+	pthread_t thread;
+	int page_fd;
+	struct hvd_run_page *page;
+	size_t page_size;
+	pthread_mutex_t lock;          /* ops, stop */
+	struct hvd_op *ops, **ops_tail;
+	_Atomic bool stop;
+	_Atomic bool exited;
+	_Atomic uint32_t wake;         /* bumped by posts and stops: a futex word */
+	_Atomic uint64_t runs;
+	_Atomic uint32_t last_exit;
+	_Atomic uint64_t exits[72];    /* by basic exit reason; [71] = other */
+	/* The CPU quota. `budget` is the tenant's, under `lock` (a reload
+	 * may move the session to another tenant); the rest is the vCPU
+	 * thread's own. */
+	struct hvd_cpu_budget *budget;
+	_Atomic bool metered;          /* budget with a rate: the throttle's fast path */
+	bool charging;                 /* cpu_seen is valid */
+	uint64_t cpu_seen;             /* thread CPU time already charged */
+	bool has_timer, timer_armed;
+	timer_t timer;                 /* thread CPU-time timer: kicks a guest that overstays */
+	uint64_t wait_start;           /* a throttling wait began (0: none) */
+	_Atomic uint64_t throttled_ns; /* for hvctl show */
+};
+
+/* ---- sessions (hvd_session.c) ---- */
 
 /* Host memory hvd mapped from a client's memfd for guest RAM. */
 struct hvd_backing {
