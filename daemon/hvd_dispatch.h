@@ -10,8 +10,5 @@ void hvd_dispatch(struct hvd_session *s, Hvd__Request *req, int fd);
 /* NULL if every row of the dispatch table names a policy decision, else
  * the name of a row that does not (checked at start-up and by a test). */
 const char *hvd_dispatch_check_table(void);
-/* Answer the session's memory change if its thread has finished (called
- * from the session's async; hvd_dispatch.c). */
-void hvd_memop_poll(struct hvd_session *s);
 
 #endif

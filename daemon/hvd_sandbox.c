@@ -191,7 +191,7 @@ static const struct rule loop_allowed[] = {
 	ANY(mremap, "realloc of large blocks"),
 	ANY(memfd_create, "a vCPU's run page"),
 	ANY(ftruncate, "sizing a run page"),
-	ANY(fstatfs, "guest memory must be on shmem: a memfd's file system (hvd_dispatch.c)"),
+	ANY(fstatfs, "guest memory must be on shmem: a memfd's file system (hvd_memop.c)"),
 	IF(fcntl, EQ(1, F_GET_SEALS),
 	   "guest memory must be a memfd sealed against shrinking and growing"),
 	IF(fcntl, EQ(1, F_ADD_SEALS), "sealing a run page"),
@@ -231,7 +231,7 @@ static const struct rule loop_allowed[] = {
 	ANY(clock_gettime, "timestamps, libuv's clock, the quota (when not served by the vDSO)"),
 	QUOTA_TIMER_RULES,
 	ANY(clock_nanosleep, "only with the tests' HVD_TEST_MEMOP_DELAY_MS or "
-			     "HVD_TEST_DESTROY_DELAY_MS: a slow KVM call, injected (hvd_dispatch.c)"),
+			     "HVD_TEST_DESTROY_DELAY_MS: a slow KVM call, injected (hvd_memop.c)"),
 
 	/* Identity, randomness, the end. */
 	ANY(getuid, "reloading the policy (the built-in default names hvd's own uid); sd_notify"),

@@ -25,6 +25,7 @@
 #include "hvd_dispatch.h"
 #include "hvd_ident.h"
 #include "hvd_log.h"
+#include "hvd_memop.h"
 #include "hvd_msg.h"
 #include "hvd_policy.h"
 #include "hvd_sandbox.h"
@@ -237,7 +238,7 @@ void hvd_session_close(struct hvd_session *s, const char *why)
 	close(s->fd);
 	s->fd = -1;
 	/* A memory change still running on the thread pool uses the VM:
-	 * the reaper starts when it is done (hvd_dispatch.c). */
+	 * the reaper starts when it is done (hvd_memop.c). */
 	if (s->memop) {
 		s->reap_after_memop = true;
 		return;
@@ -395,6 +396,24 @@ static void session_read(uv_poll_t *h, int status, int events)
 		return;
 	}
 	hvd_dispatch(s, req, fd);
+}
+
+/* ---- what a session holds ---- */
+
+struct hvd_vcpu *hvd_session_vcpu(struct hvd_session *s, uint32_t id)
+{
+	if (id >= HVB_MAX_VCPUS)
+		return NULL;
+	struct hvd_vcpu *v = s->vcpus[id];
+	return v && !atomic_load(&v->exited) ? v : NULL;
+}
+
+unsigned hvd_session_vcpu_slots(const struct hvd_session *s)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
+		n += s->vcpus[i] != NULL;
+	return n;
 }
 
 /* ---- accepting ---- */

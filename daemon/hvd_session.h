@@ -29,5 +29,10 @@ void hvd_session_pause(struct hvd_session *s, uint64_t ms);
 int hvd_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 /* Tear down a closed session's vCPUs and VM off the loop thread. */
 void hvd_session_reap(struct hvd_session *s);
+/* The session's vCPU `id` if its thread still runs, else NULL. */
+struct hvd_vcpu *hvd_session_vcpu(struct hvd_session *s, uint32_t id);
+/* vCPU slots the session holds, counting vCPUs whose thread has ended
+ * but not been reaped yet. */
+unsigned hvd_session_vcpu_slots(const struct hvd_session *s);
 
 #endif

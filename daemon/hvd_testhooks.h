@@ -9,7 +9,7 @@
 struct hvd_testhooks {
 	/* HVD_TEST_MEMOP_DELAY_MS: every hv_vm_map, hv_vm_unmap and
 	 * hv_vm_protect takes this much longer, as a slow KVM call would
-	 * (hvd_dispatch.c); HVD_TEST_DESTROY_DELAY_MS the same for
+	 * (hvd_memop.c); HVD_TEST_DESTROY_DELAY_MS the same for
 	 * hv_vm_destroy. */
 	long memop_delay_ms;
 	long destroy_delay_ms;
