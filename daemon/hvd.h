@@ -64,6 +64,7 @@ struct hvd_uid_share {
 };
 
 struct hvd_ident;
+struct hvd_session_calls;
 
 struct hvd_daemon {
 	uv_loop_t *loop;
@@ -90,6 +91,7 @@ struct hvd_daemon {
 	uint64_t next_session_id;
 	bool stopping;
 	struct hvd_testhooks test;     /* read once at start (hvd_testhooks.c) */
+	const struct hvd_session_calls *calls; /* what sessions hand upward (hvd_session.h) */
 };
 
 /* ---- vCPUs (hvd_vcpu.c) ---- */

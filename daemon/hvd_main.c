@@ -23,10 +23,18 @@
 #include "hvd_dispatch.h"
 #include "hvd_ident.h"
 #include "hvd_log.h"
+#include "hvd_memop.h"
 #include "hvd_policy.h"
 #include "hvd_sandbox.h"
 #include "hvd_session.h"
 #include "hvd_time.h"
+
+/* Requests go to the dispatch table; a session's wake-up answers its
+ * finished memory change. */
+static const struct hvd_session_calls session_calls = {
+	.request = hvd_dispatch,
+	.woken = hvd_memop_poll,
+};
 
 static void usage(FILE *out)
 {
@@ -173,7 +181,7 @@ int main(int argc, char **argv)
 		hvd_err("cannot start hvd-janitor: %s", strerror(-r));
 		return 1;
 	}
-	r = hvd_server_init(&d, path);
+	r = hvd_server_init(&d, path, &session_calls);
 	if (r < 0) {
 		hvd_err("cannot listen on %s: %s", path, strerror(-r));
 		hvb_host_destroy(d.host);

@@ -22,10 +22,8 @@
 
 #include "hvd.h"
 #include "hvd_audit.h"
-#include "hvd_dispatch.h"
 #include "hvd_ident.h"
 #include "hvd_log.h"
-#include "hvd_memop.h"
 #include "hvd_msg.h"
 #include "hvd_policy.h"
 #include "hvd_sandbox.h"
@@ -84,7 +82,7 @@ static void session_async(uv_async_t *h)
 	struct hvd_session *s = h->data;
 	struct hvd_op *list;
 
-	hvd_memop_poll(s);
+	s->d->calls->woken(s);
 
 	pthread_mutex_lock(&s->done_lock);
 	list = s->done;
@@ -395,7 +393,7 @@ static void session_read(uv_poll_t *h, int status, int events)
 		hvd_session_close(s, bad);
 		return;
 	}
-	hvd_dispatch(s, req, fd);
+	s->d->calls->request(s, req, fd);
 }
 
 /* ---- what a session holds ---- */
@@ -652,11 +650,13 @@ static void on_accept(uv_poll_t *h, int status, int events)
 
 /* Start listening. Under systemd socket activation (hvd.socket) the
  * listening socket is handed over as fd 3 and used as is. */
-int hvd_server_init(struct hvd_daemon *d, const char *path)
+int hvd_server_init(struct hvd_daemon *d, const char *path,
+		    const struct hvd_session_calls *calls)
 {
 	struct sockaddr_un addr;
 	int fd, r;
 
+	d->calls = calls;
 	int n = sd_listen_fds(1);
 	if (n < 0)
 		return n;

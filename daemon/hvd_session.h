@@ -4,7 +4,26 @@
 
 #include "hvd.h"
 
-int hvd_server_init(struct hvd_daemon *d, const char *path);
+/*
+ * What the sessions hand upward. This file receives and sends messages
+ * and owns sessions' lives; what a request means is the caller's
+ * (hvd_dispatch.c, hvd_memop.c), given here so that sessions depend on
+ * neither.
+ */
+struct hvd_session_calls {
+	/* A request passed the session's checks (its sender, size and
+	 * descriptors, Hello first): answer it. `fd` is the descriptor that
+	 * came with it (or -1), now the callee's. */
+	void (*request)(struct hvd_session *s, Hvd__Request *req, int fd);
+	/* The session's async fired: a thread may have finished work for it
+	 * (called before the vCPU threads' answers are sent). */
+	void (*woken)(struct hvd_session *s);
+};
+
+/* Start listening (socket activation, else `path`); requests go to
+ * `calls`, which must outlive the server. */
+int hvd_server_init(struct hvd_daemon *d, const char *path,
+		    const struct hvd_session_calls *calls);
 /* A uid's share record, counted (hvd_session.c). */
 struct hvd_uid_share *hvd_share_get(struct hvd_daemon *d, uid_t uid);
 void hvd_share_put(struct hvd_daemon *d, struct hvd_uid_share *u);
