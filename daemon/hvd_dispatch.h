@@ -1,4 +1,4 @@
-/* Request dispatch (hvd_dispatch.c). */
+/* Request dispatch (hvd_dispatch.c). Loop thread. */
 #ifndef HVD_DISPATCH_H
 #define HVD_DISPATCH_H
 

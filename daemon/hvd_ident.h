@@ -1,5 +1,5 @@
 /* Peer identification off the loop thread, in the hvd-ident helper
- * process (hvd_ident.c). */
+ * process (hvd_ident.c). hvd's side: loop thread. */
 #ifndef HVD_IDENT_H
 #define HVD_IDENT_H
 

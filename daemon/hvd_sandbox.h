@@ -1,5 +1,6 @@
 /* Least privilege (hvd_sandbox.c): the capability drop and the seccomp
- * filters of the loop thread, the vCPU threads and the helpers. */
+ * filters of the loop thread, the vCPU threads and the helpers. Each
+ * applies to the thread or process that calls it. */
 #ifndef HVD_SANDBOX_H
 #define HVD_SANDBOX_H
 

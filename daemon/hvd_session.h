@@ -44,7 +44,8 @@ void hvd_session_resume(struct hvd_session *s);
  * rate waits in its own socket instead of costing the loop thread. */
 void hvd_session_pause(struct hvd_session *s, uint64_t ms);
 /* pthread_create for hvd's helper threads (reaper, memory changes): the
- * new thread blocks every signal, which belong to the loop thread. */
+ * new thread blocks every signal, which belong to the loop thread. Any
+ * thread. */
 int hvd_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 /* Tear down a closed session's vCPUs and VM off the loop thread. */
 void hvd_session_reap(struct hvd_session *s);

@@ -1,4 +1,5 @@
-/* vCPU threads (hvd_vcpu.c): one per vCPU, owning every KVM call on it. */
+/* vCPU threads (hvd_vcpu.c): one per vCPU, owning every KVM call on it.
+ * Called on the loop thread unless said otherwise. */
 #ifndef HVD_VCPU_H
 #define HVD_VCPU_H
 
@@ -15,6 +16,8 @@ void hvd_vcpu_stop(struct hvd_vcpu *v);
 void hvd_vcpu_set_budget(struct hvd_vcpu *v, struct hvd_cpu_budget *b);
 /* Set a budget's rate (percent of one CPU, 0 = unlimited). */
 void hvd_cpu_budget_set(struct hvd_cpu_budget *b, uint32_t percent);
+/* Join the thread (which must have been stopped or destroyed) and free
+ * `v`. The loop thread or a session's reaper. */
 void hvd_vcpu_free(struct hvd_vcpu *v);
 
 #endif
