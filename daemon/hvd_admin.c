@@ -19,7 +19,6 @@
 #include "hvd_policy.h"
 #include "hvd_session.h"
 #include "hvd_time.h"
-#include "hvd_vcpu.h"
 
 #ifndef HVD_VERSION
 #define HVD_VERSION "0.0.0"
