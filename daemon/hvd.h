@@ -1,4 +1,10 @@
-/* hvd internals: sessions, vCPU threads, dispatch, logging. */
+/*
+ * hvd's data model: the daemon, its tenants and per-uid shares, vCPUs and
+ * the calls forwarded to them, sessions and the host memory they map.
+ * Types only (and the one errno mapping): each file's functions are
+ * declared in its own header (hvd_session.h, hvd_vcpu.h, ...), so that
+ * the includes say which file uses which.
+ */
 #ifndef HVD_H
 #define HVD_H
 
@@ -12,23 +18,11 @@
 #include <uv.h>
 
 #include "hvb.h"
+#include "hvb_errmap.h"
 #include "hvd.pb-c.h"
 #include "hvd_protocol.h"
 #include "hvp.h"
-
-/* ---- logging (hvd_log.c) ---- */
-
-enum hvd_log_level { HVD_LOG_ERROR, HVD_LOG_WARN, HVD_LOG_INFO, HVD_LOG_DEBUG };
-
-void hvd_log_set_level(enum hvd_log_level level);
-int hvd_log_parse_level(const char *name, enum hvd_log_level *out);
-void hvd_log(enum hvd_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-#define hvd_err(...) hvd_log(HVD_LOG_ERROR, __VA_ARGS__)
-#define hvd_warn(...) hvd_log(HVD_LOG_WARN, __VA_ARGS__)
-#define hvd_info(...) hvd_log(HVD_LOG_INFO, __VA_ARGS__)
-#define hvd_debug(...) hvd_log(HVD_LOG_DEBUG, __VA_ARGS__)
+#include "hvd_testhooks.h"
 
 /* ---- the daemon ---- */
 
@@ -70,6 +64,7 @@ struct hvd_uid_share {
 };
 
 struct hvd_ident;
+struct hvd_session_calls;
 
 struct hvd_daemon {
 	uv_loop_t *loop;
@@ -95,6 +90,8 @@ struct hvd_daemon {
 	unsigned nsessions;
 	uint64_t next_session_id;
 	bool stopping;
+	struct hvd_testhooks test;     /* read once at start (hvd_testhooks.c) */
+	const struct hvd_session_calls *calls; /* what sessions hand upward (hvd_session.h) */
 };
 
 /* ---- vCPUs (hvd_vcpu.c) ---- */
@@ -141,19 +138,6 @@ struct hvd_vcpu {
 	uint64_t wait_start;           /* a throttling wait began (0: none) */
 	_Atomic uint64_t throttled_ns; /* for hvctl show */
 };
-
-int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out);
-/* Queue a vCPU call; the reply goes out through the session's async. */
-void hvd_vcpu_post(struct hvd_vcpu *v, struct hvd_op *op);
-/* hv_vcpu_interrupt: force the vCPU out of the guest. Any thread. */
-void hvd_vcpu_kick(struct hvd_vcpu *v);
-/* Ask the thread to end (session teardown) without a reply. */
-void hvd_vcpu_stop(struct hvd_vcpu *v);
-/* Charge the vCPU's CPU time to budget `b` from now on (NULL: nobody). */
-void hvd_vcpu_set_budget(struct hvd_vcpu *v, struct hvd_cpu_budget *b);
-/* Set a budget's rate (percent of one CPU, 0 = unlimited). */
-void hvd_cpu_budget_set(struct hvd_cpu_budget *b, uint32_t percent);
-void hvd_vcpu_free(struct hvd_vcpu *v);
 
 /* ---- sessions (hvd_session.c) ---- */
 
@@ -212,113 +196,15 @@ struct hvd_session {
 	bool reap_after_memop;
 };
 
-/* Room for one descriptor in a message's control data. */
-union hvd_fd_cmsg {
-	struct cmsghdr align;
-	char buf[CMSG_SPACE(sizeof(int))];
-};
-/* Attach `fd` to `msg` (SCM_RIGHTS) in `ctl`; nothing if fd < 0. */
-void hvd_msg_attach_fd(struct msghdr *msg, union hvd_fd_cmsg *ctl, int fd);
-
-int hvd_server_init(struct hvd_daemon *d, const char *path);
-/* A uid's share record, counted (hvd_session.c). */
-struct hvd_uid_share *hvd_share_get(struct hvd_daemon *d, uid_t uid);
-void hvd_share_put(struct hvd_daemon *d, struct hvd_uid_share *u);
-/* Open sessions of `uid` that have (or have not) completed Hello. */
-unsigned hvd_sessions_of_uid(struct hvd_daemon *d, uid_t uid, bool hello_done);
-void hvd_server_stop(struct hvd_daemon *d);
-/* Started as root, hvd will not be allowed to remove its socket file once
- * it is another uid: fork hvd-janitor (before hvd_server_init), which
- * removes `path` when hvd ends, if it is still the socket hvd made. */
-int hvd_server_janitor(struct hvd_daemon *d, const char *path);
-/* Reply to a request; `fd` >= 0 travels with it (SCM_RIGHTS). */
-int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd);
-void hvd_session_close(struct hvd_session *s, const char *why);
-/* Read the session's socket again (after a memory change), unless it is
- * closing or waiting out its request rate. */
-void hvd_session_resume(struct hvd_session *s);
-/* pthread_create for hvd's helper threads (reaper, memory changes): the
- * new thread blocks every signal, which belong to the loop thread. */
-int hvd_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
-/* Tear down a closed session's vCPUs and VM off the loop thread. */
-void hvd_session_reap(struct hvd_session *s);
-/* Answer the session's memory change if its thread has finished (called
- * from the session's async; hvd_dispatch.c). */
-void hvd_memop_poll(struct hvd_session *s);
-
-/* ---- least privilege (hvd_sandbox.c) ---- */
-
-/* The seccomp filter of a vCPU thread; applies to the calling thread. */
-int hvd_sandbox_vcpu_thread(void);
-/* Started as root: the uid (a configured `hvd` user, else a free one) hvd
- * and hvd-ident become. `out->drop` false when hvd runs as another uid. */
-struct hvd_identity_drop;
-int hvd_sandbox_choose_uid(struct hvd_identity_drop *out);
-/* hvd's own drop: to that uid, no capabilities left, no_new_privs. */
-int hvd_sandbox_drop_all(const struct hvd_identity_drop *drop);
-/* hvd-ident's: to that uid keeping CAP_SYS_PTRACE, under its own filter
- * (read-only opens). */
-int hvd_sandbox_ident_process(const struct hvd_identity_drop *drop);
-/* Set by --no-sandbox (for debugging with tools the filter would stop). */
-extern bool hvd_sandbox_off;
-
-/* ---- policy, tenants and audit (hvd_policy.c) ---- */
-
-uint64_t hvd_now_ms(void);
-/* Load the configuration (or the built-in default when `path` is NULL)
- * and open the audit destination. On a broken file the old policy stays
- * and `err` says why. */
-int hvd_policy_load(struct hvd_daemon *d, const char *path, char *err, size_t len);
-/* Who is on the other end of a new connection, as far as the loop thread
- * finds out cheaply: credentials, groups, a pidfd bound to the process.
- * The executable comes later, from hvd-ident (hvd_policy_set_exe). */
-int hvd_policy_identify(struct hvd_session *s);
-/* Take hvd-ident's answer about the peer's executable (err < 0: none). */
-void hvd_policy_set_exe(struct hvd_session *s, int err, const struct hvp_identity *id);
-/* Does `now` (a fresh probe of the peer) still describe the process and
- * code the session was identified as? NULL if so, else why not. */
-const char *hvd_policy_same_process(const struct hvd_session *s, int err,
-				    const struct hvp_identity *now);
-/* Apply the current policy to a session (at open and after a reload). */
-void hvd_policy_evaluate(struct hvd_session *s);
-void hvd_policy_release(struct hvd_session *s);
-/* One JSON line per decision. */
-void hvd_audit(struct hvd_session *s, const char *request, const char *decision,
-	       const char *reason);
-int hvd_policy_reload(struct hvd_daemon *d, char *err, size_t len);
-
-/* ---- admin requests (hvd_admin.c) ---- */
-
-int hvd_admin_status(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_admin_list_vms(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_admin_show_vm(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_admin_kill_vm(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_admin_clients(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_admin_policy_reload(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_admin_policy_explain(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-/* Free what an admin handler allocated for its reply. */
-void hvd_admin_reply_free(Hvd__Response *resp);
-
-/* Stop reading a session's requests for `ms`: a client over its request
- * rate waits in its own socket instead of costing the loop thread. */
-void hvd_session_pause(struct hvd_session *s, uint64_t ms);
-
-/* ---- dispatch (hvd_dispatch.c) ---- */
-
 /* A loop handler's answer when the reply comes later: the request is now
  * the handler's (s->deferred or a memory change), and the session is not
  * read until then. */
 #define HVD_REPLY_LATER (-2)
 
-/* Handle one decoded request; `fd` is the descriptor that came with it
- * (or -1), owned by the handler. */
-void hvd_dispatch(struct hvd_session *s, Hvd__Request *req, int fd);
-/* Execute a forwarded vCPU call on the vCPU's thread. */
-void hvd_dispatch_vcpu_op(struct hvd_vcpu *v, struct hvd_op *op);
-/* NULL if every row of the dispatch table names a policy decision, else
- * the name of a row that does not (checked at start-up and by a test). */
-const char *hvd_dispatch_check_table(void);
 /* errno -> hv_return_t, in one place. */
-int32_t hvd_status_from_errno(int err);
+static inline int32_t hvd_status_from_errno(int err)
+{
+	return hvb_errno_to_hv(err);
+}
 
 #endif

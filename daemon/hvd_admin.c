@@ -13,7 +13,12 @@
 #include <Hypervisor/hv_error.h>
 
 #include "hvd.h"
+#include "hvd_admin.h"
+#include "hvd_audit.h"
 #include "hvd_ident.h"
+#include "hvd_policy.h"
+#include "hvd_session.h"
+#include "hvd_time.h"
 
 #ifndef HVD_VERSION
 #define HVD_VERSION "0.0.0"

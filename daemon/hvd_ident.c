@@ -35,6 +35,8 @@
 
 #include "hvd.h"
 #include "hvd_ident.h"
+#include "hvd_log.h"
+#include "hvd_msg.h"
 #include "hvd_sandbox.h"
 
 #ifndef SYS_pidfd_send_signal

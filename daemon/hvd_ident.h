@@ -1,5 +1,5 @@
 /* Peer identification off the loop thread, in the hvd-ident helper
- * process (hvd_ident.c). */
+ * process (hvd_ident.c). hvd's side: loop thread. */
 #ifndef HVD_IDENT_H
 #define HVD_IDENT_H
 
@@ -10,13 +10,7 @@
 
 struct hvd_daemon;
 struct hvd_session;
-
-/* Who hvd and its helper become when started as root (hvd_sandbox.c). */
-struct hvd_identity_drop {
-	bool drop;                     /* false: keep the uid hvd runs as */
-	uid_t uid;
-	gid_t gid;
-};
+struct hvd_identity_drop;
 
 /* Called on the loop thread when a probe is done: err 0 and `id` filled
  * (executable, hash, start time, code check), or a negative errno (-ESRCH:

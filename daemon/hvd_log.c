@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "hvd.h"
+#include "hvd_log.h"
 
 static enum hvd_log_level log_level = HVD_LOG_INFO;
 static const char *const level_names[] = { "error", "warn", "info", "debug" };

@@ -20,8 +20,21 @@
 #include <systemd/sd-daemon.h>
 
 #include "hvd.h"
+#include "hvd_dispatch.h"
 #include "hvd_ident.h"
+#include "hvd_log.h"
+#include "hvd_memop.h"
+#include "hvd_policy.h"
 #include "hvd_sandbox.h"
+#include "hvd_session.h"
+#include "hvd_time.h"
+
+/* Requests go to the dispatch table; a session's wake-up answers its
+ * finished memory change. */
+static const struct hvd_session_calls session_calls = {
+	.request = hvd_dispatch,
+	.woken = hvd_memop_poll,
+};
 
 static void usage(FILE *out)
 {
@@ -111,6 +124,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&d, 0, sizeof(d));
+	hvd_testhooks_read(&d.test);
 	d.loop = uv_default_loop();
 	d.listen_fd = -1;
 	d.janitor_fd = d.janitor_ack = -1;
@@ -167,7 +181,7 @@ int main(int argc, char **argv)
 		hvd_err("cannot start hvd-janitor: %s", strerror(-r));
 		return 1;
 	}
-	r = hvd_server_init(&d, path);
+	r = hvd_server_init(&d, path, &session_calls);
 	if (r < 0) {
 		hvd_err("cannot listen on %s: %s", path, strerror(-r));
 		hvb_host_destroy(d.host);
@@ -201,7 +215,7 @@ int main(int argc, char **argv)
 			hvb_host_destroy(d.host);
 			return 1;
 		} else {
-			hvd_sandbox_loop_selftest();
+			hvd_sandbox_loop_selftest(&d.test);
 		}
 	}
 	sd_notify(0, "READY=1");

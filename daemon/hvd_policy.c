@@ -1,12 +1,10 @@
 /*
  * hvd's side of the policy: who the peer is (from the kernel, never from
  * the client's words), which rules and grants apply (policy/ decides),
- * tenants' usage against their quotas, and the audit log: one JSON line per
- * decision.
+ * tenants' usage against their quotas, and where the audit log goes.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +15,10 @@
 #include <unistd.h>
 
 #include "hvd.h"
+#include "hvd_audit.h"
+#include "hvd_log.h"
+#include "hvd_policy.h"
+#include "hvd_vcpu.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
@@ -28,52 +30,7 @@
 #define SYS_pidfd_send_signal 424
 #endif
 
-uint64_t hvd_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- audit ---- */
-
-void hvd_audit(struct hvd_session *s, const char *request, const char *decision,
-	       const char *reason)
-{
-	struct hvd_daemon *d = s->d;
-	struct timespec ts;
-	struct tm tm;
-	char stamp[40];
-
-	if (!d->audit)
-		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp), ".%03ldZ",
-		 ts.tv_nsec / 1000000);
-
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "time", json_object_new_string(stamp));
-	json_object_object_add(o, "session", json_object_new_int64((int64_t)s->id));
-	json_object_object_add(o, "pid", json_object_new_int(s->pid));
-	json_object_object_add(o, "uid", json_object_new_int64(s->uid));
-	json_object_object_add(o, "gid", json_object_new_int64(s->gid));
-	json_object_object_add(o, "exe", json_object_new_string(s->ident.exe));
-	if (s->ident.exe_hash_valid) {
-		char hex[2 * HVP_HASH_BYTES + 1];
-		for (int i = 0; i < HVP_HASH_BYTES; i++)
-			snprintf(hex + 2 * i, 3, "%02x", s->ident.exe_hash[i]);
-		json_object_object_add(o, "exe_blake2b", json_object_new_string(hex));
-	}
-	json_object_object_add(o, "tenant", json_object_new_string(s->grant.tenant));
-	json_object_object_add(o, "request", json_object_new_string(request));
-	json_object_object_add(o, "decision", json_object_new_string(decision));
-	json_object_object_add(o, "reason", json_object_new_string(reason ? reason : ""));
-	fprintf(d->audit, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-	fflush(d->audit);
-	json_object_put(o);
-}
 
 /* Grants rejected when the policy was loaded are decisions too. */
 static void audit_rejected_grants(struct hvd_daemon *d)

@@ -85,9 +85,9 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "hvd.h"
-#include "hvd_ident.h"
+#include "hvd_log.h"
 #include "hvd_sandbox.h"
+#include "hvd_testhooks.h"
 
 /* One rule: a call, allowed when every argument check holds (none: any
  * arguments). A call may have several rules; any one of them allows it. */
@@ -191,7 +191,7 @@ static const struct rule loop_allowed[] = {
 	ANY(mremap, "realloc of large blocks"),
 	ANY(memfd_create, "a vCPU's run page"),
 	ANY(ftruncate, "sizing a run page"),
-	ANY(fstatfs, "guest memory must be on shmem: a memfd's file system (hvd_dispatch.c)"),
+	ANY(fstatfs, "guest memory must be on shmem: a memfd's file system (hvd_memop.c)"),
 	IF(fcntl, EQ(1, F_GET_SEALS),
 	   "guest memory must be a memfd sealed against shrinking and growing"),
 	IF(fcntl, EQ(1, F_ADD_SEALS), "sealing a run page"),
@@ -231,7 +231,7 @@ static const struct rule loop_allowed[] = {
 	ANY(clock_gettime, "timestamps, libuv's clock, the quota (when not served by the vDSO)"),
 	QUOTA_TIMER_RULES,
 	ANY(clock_nanosleep, "only with the tests' HVD_TEST_MEMOP_DELAY_MS or "
-			     "HVD_TEST_DESTROY_DELAY_MS: a slow KVM call, injected (hvd_dispatch.c)"),
+			     "HVD_TEST_DESTROY_DELAY_MS: a slow KVM call, injected (hvd_memop.c)"),
 
 	/* Identity, randomness, the end. */
 	ANY(getuid, "reloading the policy (the built-in default names hvd's own uid); sd_notify"),
@@ -369,10 +369,9 @@ out:
 	return r;
 }
 
-void hvd_sandbox_loop_selftest(void)
+void hvd_sandbox_loop_selftest(const struct hvd_testhooks *hooks)
 {
-	const char *mode = getenv("HVD_SANDBOX_SELFTEST");
-	if (!mode)
+	if (!hooks->sandbox_selftest)
 		return;
 	/* Outside the list (only AF_UNIX datagram sockets are): EPERM. */
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -380,7 +379,7 @@ void hvd_sandbox_loop_selftest(void)
 		 fd < 0 ? strerror(errno) : "allowed");
 	if (fd >= 0)
 		close(fd);
-	if (strcmp(mode, "kill") == 0) {
+	if (hooks->sandbox_selftest_kill) {
 		/* Hostile: the process must die here. Unfiltered, executing
 		 * a directory only fails (EACCES). */
 		char *const argv[] = { NULL };

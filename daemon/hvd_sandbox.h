@@ -1,18 +1,44 @@
-/* The loop thread's seccomp filter (hvd_sandbox.c). The capability drop and
- * the vCPU threads' filter are declared in hvd.h. */
+/* Least privilege (hvd_sandbox.c): the capability drop and the seccomp
+ * filters of the loop thread, the vCPU threads and the helpers. Each
+ * applies to the thread or process that calls it. */
 #ifndef HVD_SANDBOX_H
 #define HVD_SANDBOX_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Who hvd and its helper become when started as root (hvd_sandbox.c). */
+struct hvd_identity_drop {
+	bool drop;                     /* false: keep the uid hvd runs as */
+	uid_t uid;
+	gid_t gid;
+};
 
 /* Install the loop thread's filter on the calling (main) thread only; the
  * threads it starts later inherit it. 0, -ENOTSUP in a sanitizer build,
  * or a negative errno. */
 int hvd_sandbox_loop_thread(void);
-/* With HVD_SANDBOX_SELFTEST set (tests only): make a call the filter
- * refuses and log the result; with HVD_SANDBOX_SELFTEST=kill, also one it
- * answers by killing hvd (exits with status 1 if that call returns). */
-void hvd_sandbox_loop_selftest(void);
+/* With HVD_SANDBOX_SELFTEST set (tests only, `hooks`): make a call the
+ * filter refuses and log the result; with HVD_SANDBOX_SELFTEST=kill, also
+ * one it answers by killing hvd (exits with status 1 if that call
+ * returns). */
+struct hvd_testhooks;
+void hvd_sandbox_loop_selftest(const struct hvd_testhooks *hooks);
 
 /* hvd-janitor's filter: it reads a pipe, removes one file, and ends. */
 int hvd_sandbox_janitor(void);
+
+/* The seccomp filter of a vCPU thread; applies to the calling thread. */
+int hvd_sandbox_vcpu_thread(void);
+/* Started as root: the uid (a configured `hvd` user, else a free one) hvd
+ * and hvd-ident become. `out->drop` false when hvd runs as another uid. */
+int hvd_sandbox_choose_uid(struct hvd_identity_drop *out);
+/* hvd's own drop: to that uid, no capabilities left, no_new_privs. */
+int hvd_sandbox_drop_all(const struct hvd_identity_drop *drop);
+/* hvd-ident's: to that uid keeping CAP_SYS_PTRACE, under its own filter
+ * (read-only opens). */
+int hvd_sandbox_ident_process(const struct hvd_identity_drop *drop);
+/* Set by --no-sandbox (for debugging with tools the filter would stop). */
+extern bool hvd_sandbox_off;
 
 #endif

@@ -21,26 +21,19 @@
 #include <systemd/sd-daemon.h>
 
 #include "hvd.h"
+#include "hvd_audit.h"
 #include "hvd_ident.h"
+#include "hvd_log.h"
+#include "hvd_msg.h"
+#include "hvd_policy.h"
 #include "hvd_sandbox.h"
+#include "hvd_session.h"
+#include "hvd_time.h"
+#include "hvd_vcpu.h"
 
 static void session_read(uv_poll_t *h, int status, int events);
 
 /* ---- replies ---- */
-
-void hvd_msg_attach_fd(struct msghdr *msg, union hvd_fd_cmsg *ctl, int fd)
-{
-	if (fd < 0)
-		return;
-	memset(ctl, 0, sizeof(*ctl));
-	msg->msg_control = ctl->buf;
-	msg->msg_controllen = sizeof(ctl->buf);
-	struct cmsghdr *c = CMSG_FIRSTHDR(msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-}
 
 int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd)
 {
@@ -89,7 +82,7 @@ static void session_async(uv_async_t *h)
 	struct hvd_session *s = h->data;
 	struct hvd_op *list;
 
-	hvd_memop_poll(s);
+	s->d->calls->woken(s);
 
 	pthread_mutex_lock(&s->done_lock);
 	list = s->done;
@@ -243,7 +236,7 @@ void hvd_session_close(struct hvd_session *s, const char *why)
 	close(s->fd);
 	s->fd = -1;
 	/* A memory change still running on the thread pool uses the VM:
-	 * the reaper starts when it is done (hvd_dispatch.c). */
+	 * the reaper starts when it is done (hvd_memop.c). */
 	if (s->memop) {
 		s->reap_after_memop = true;
 		return;
@@ -400,7 +393,25 @@ static void session_read(uv_poll_t *h, int status, int events)
 		hvd_session_close(s, bad);
 		return;
 	}
-	hvd_dispatch(s, req, fd);
+	s->d->calls->request(s, req, fd);
+}
+
+/* ---- what a session holds ---- */
+
+struct hvd_vcpu *hvd_session_vcpu(struct hvd_session *s, uint32_t id)
+{
+	if (id >= HVB_MAX_VCPUS)
+		return NULL;
+	struct hvd_vcpu *v = s->vcpus[id];
+	return v && !atomic_load(&v->exited) ? v : NULL;
+}
+
+unsigned hvd_session_vcpu_slots(const struct hvd_session *s)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
+		n += s->vcpus[i] != NULL;
+	return n;
 }
 
 /* ---- accepting ---- */
@@ -639,11 +650,13 @@ static void on_accept(uv_poll_t *h, int status, int events)
 
 /* Start listening. Under systemd socket activation (hvd.socket) the
  * listening socket is handed over as fd 3 and used as is. */
-int hvd_server_init(struct hvd_daemon *d, const char *path)
+int hvd_server_init(struct hvd_daemon *d, const char *path,
+		    const struct hvd_session_calls *calls)
 {
 	struct sockaddr_un addr;
 	int fd, r;
 
+	d->calls = calls;
 	int n = sd_listen_fds(1);
 	if (n < 0)
 		return n;

@@ -23,6 +23,10 @@
 
 #include "hvb_errmap.h"
 #include "hvd.h"
+#include "hvd_log.h"
+#include "hvd_sandbox.h"
+#include "hvd_vcpu.h"
+#include "hvd_vcpuop.h"
 
 /* How long the thread polls for the next run before it sleeps: an exit
  * round trip here is 5-10 us, and a cross-CPU wake-up costs ~60 us
@@ -332,7 +336,7 @@ static void *vcpu_main(void *arg)
 			hvd_debug("vcpu %u: no seccomp filter in a sanitizer build", v->id);
 		else if (r < 0)
 			hvd_warn("vcpu %u: no seccomp filter: %s", v->id, strerror(-r));
-		else if (getenv("HVD_SANDBOX_SELFTEST")) {
+		else if (v->session->d->test.sandbox_selftest) {
 			/* For the tests: a call outside the list must fail. */
 			int fd = socket(AF_INET, SOCK_STREAM, 0);
 			hvd_warn("sandbox self-test: vCPU thread socket(): %s",
@@ -364,7 +368,7 @@ static void *vcpu_main(void *arg)
 			struct hvb_state copy;
 			memcpy(&copy, (const void *)&page->state, sizeof(copy));
 			hvb_vcpu_import(v->vcpu, &copy);
-			hvd_dispatch_vcpu_op(v, op);
+			hvd_vcpuop_run(v, op);
 			hvb_vcpu_export(v->vcpu, &page->state);
 			op_done(v, op);
 			continue;

@@ -156,6 +156,73 @@ struct hvp_rate {
 };
 bool hvp_rate_take(struct hvp_rate *r, uint32_t per_second, uint64_t now_ns);
 
+/* ---- authorization: the one decision every hvd request passes ---- */
+
+/* What a request needs decided. Each row of hvd's dispatch table names
+ * one; 0 is no decision (a row without one is refused at start-up). */
+enum hvp_act {
+	HVP_ACT_OPEN = 1,    /* handshake and capabilities: any connected peer */
+	HVP_ACT_VM_CREATE,   /* com.apple.security.hypervisor + the VM quotas */
+	HVP_ACT_VM,          /* on the asker's own VM */
+	HVP_ACT_MAP,         /* + the memory and mapping quotas */
+	HVP_ACT_VCPU_CREATE, /* + the vCPU quotas */
+	HVP_ACT_VCPU,        /* on the asker's own vCPU */
+	HVP_ACT_ADMIN_READ,  /* listings: admins see all, others their tenant */
+	HVP_ACT_ADMIN_OWN,   /* kill: admin, or the VM's own tenant (the handler checks) */
+	HVP_ACT_ADMIN,       /* policy reload: admin only */
+	HVP_ACT_EXPLAIN,     /* admin, or a process of the asker's own uid (the handler
+	                      * checks) */
+};
+
+/* Everything the decision looks at, as plain data the caller gathers: who
+ * asks (its grant, whether it is an administrator), what (the act, the
+ * size of a mapping) and what is in use (its tenant's, its VM's, the
+ * host's). The two rate buckets are the only state: the decision takes
+ * a token from them. */
+struct hvp_authz_input {
+	enum hvp_act act;
+	const char *request;                  /* the request's name, for reasons */
+	uint64_t map_bytes;                   /* HVP_ACT_MAP: the mapping's size */
+	const struct hvp_grant_result *grant; /* entitlements, quota, reason */
+	bool admin;
+	const struct hvp_limits *limits;      /* host-wide */
+	struct hvp_usage usage;               /* the tenant's (zero without one) */
+	bool has_vm;                          /* the asker has a VM already */
+	uint32_t vcpus_in_vm;                 /* HVP_ACT_VCPU_CREATE: the VM's vCPUs */
+	uint32_t host_vms;                    /* HVP_ACT_VM_CREATE with host_max_vms */
+	uint32_t host_vcpus;                  /* HVP_ACT_VCPU_CREATE with host_max_vcpus */
+	struct hvp_rate *rpc_rate;            /* the tenant's requests (NULL: no tenant) */
+	struct hvp_rate *admin_rate;          /* the uid's admin requests */
+	uint64_t now_ns;                      /* for the rates (see hvp_rate_take) */
+};
+
+enum hvp_verdict {
+	HVP_ALLOW = 0,
+	HVP_DENY,                       /* not entitled (HV_DENIED) */
+	HVP_QUOTA,                      /* over a quota, a host limit or a rate
+	                                 * (HV_NO_RESOURCES) */
+};
+
+/* The request rate that refused a request, if one did. */
+enum hvp_rate_kind { HVP_RATE_NONE = 0, HVP_RATE_RPC, HVP_RATE_ADMIN };
+
+struct hvp_authz {
+	enum hvp_verdict verdict;
+	bool audit;                     /* a decision with consequences: one audit line */
+	enum hvp_rate_kind rate;        /* refused by a rate: a flood, whose audit lines
+	                                 * the caller thins out and whose sender it
+	                                 * makes wait ... */
+	uint32_t retry_ms;              /* ... this long, for the next token */
+	char reason[512];               /* why ("" for an allow) */
+};
+
+/* Decide whether `in` may go on; returns out->verdict. No I/O, no clock,
+ * no global state: the outcome follows from `in` alone (and the buckets
+ * it charges). */
+enum hvp_verdict hvp_authorize(const struct hvp_authz_input *in, struct hvp_authz *out);
+/* How the audit log names a verdict: "allow", "deny", "quota". */
+const char *hvp_verdict_name(enum hvp_verdict v);
+
 /* Is `uid` an administrator (root, or a member of the admin group)? */
 bool hvp_is_admin(const struct hvp_policy *p, const struct hvp_identity *id);
 

@@ -6,10 +6,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <grp.h>
 #include <ini.h>
 #include <limits.h>
-#include <pwd.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,9 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hvp_grant.h"
+#include "hvp_names.h"
 #include "hvp_priv.h"
 
-const struct hvp_quota hvp__builtin_quota = {
+static const struct hvp_quota builtin_quota = {
 	.max_vms = 8,
 	.max_vcpus_per_vm = 16,
 	.max_vcpus = 64,
@@ -28,52 +28,7 @@ const struct hvp_quota hvp__builtin_quota = {
 	.max_rpc_rate = 100000,
 };
 
-/* ---- names ---- */
-
-static const struct {
-	const char *name;
-	uint32_t bit;
-} known_ents[] = {
-	{ HVP_ENT_HYPERVISOR, HVP_HYPERVISOR },
-	{ HVP_ENT_NETWORKING, HVP_NETWORKING },
-	{ HVP_ENT_DEVICE_ACCESS, HVP_DEVICE_ACCESS },
-};
-
-int hvp__ents_add(struct hvp__ents *e, const char *name)
-{
-	for (size_t i = 0; i < sizeof(known_ents) / sizeof(known_ents[0]); i++) {
-		if (strcmp(name, known_ents[i].name) == 0) {
-			e->bits |= known_ents[i].bit;
-			return 0;
-		}
-	}
-	if (strlen(name) >= HVP_NAME_MAX)
-		return -ENAMETOOLONG;
-	for (unsigned i = 0; i < e->nunknown; i++)
-		if (strcmp(e->unknown[i], name) == 0)
-			return 0;
-	if (e->nunknown == HVP__MAX_UNKNOWN)
-		return -E2BIG;
-	snprintf(e->unknown[e->nunknown++], HVP_NAME_MAX, "%s", name);
-	return 0;
-}
-
-/* A decimal number only: strtoull alone would take signs, spaces and hex. */
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-
-	if (!isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno == ERANGE || v > max)
-		return -ERANGE;
-	if (*end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
+/* ---- numbers and names ---- */
 
 /* Bytes with an optional binary suffix: 512M, 64G. */
 static int parse_size(const char *s, uint64_t *out)
@@ -98,80 +53,6 @@ static int parse_size(const char *s, uint64_t *out)
 	}
 	*out = v;
 	return 0;
-}
-
-/* getpwnam_r and getgrnam_r want a buffer whose size is only a hint. */
-#define LOOKUP_BUF_MAX (1u << 20)
-
-int hvp__lookup_group(const char *s, gid_t *out)
-{
-	uint64_t v;
-	struct group grp, *res = NULL;
-	size_t size = 4096;
-	char *buf = NULL;
-	int r;
-
-	if (parse_u64(s, (gid_t)-2, &v) == 0) {
-		*out = (gid_t)v;
-		return 0;
-	}
-	for (;;) {
-		char *nbuf = realloc(buf, size);
-		if (!nbuf) {
-			r = -ENOMEM;
-			goto out_free;
-		}
-		buf = nbuf;
-		r = getgrnam_r(s, &grp, buf, size, &res);
-		if (r != ERANGE || size >= LOOKUP_BUF_MAX)
-			break;
-		size *= 2;
-	}
-	if (r) {
-		r = -r;
-		goto out_free;
-	}
-	if (!res) {
-		r = -ENOENT;
-		goto out_free;
-	}
-	*out = grp.gr_gid;
-out_free:
-	free(buf);
-	return r;
-}
-
-int hvp__lookup_user(const char *s, uid_t *out)
-{
-	struct passwd pw, *res = NULL;
-	size_t size = 4096;
-	char *buf = NULL;
-	int r;
-
-	for (;;) {
-		char *nbuf = realloc(buf, size);
-		if (!nbuf) {
-			r = -ENOMEM;
-			goto out_free;
-		}
-		buf = nbuf;
-		r = getpwnam_r(s, &pw, buf, size, &res);
-		if (r != ERANGE || size >= LOOKUP_BUF_MAX)
-			break;
-		size *= 2;
-	}
-	if (r) {
-		r = -r;
-		goto out_free;
-	}
-	if (!res) {
-		r = -ENOENT;
-		goto out_free;
-	}
-	*out = pw.pw_uid;
-out_free:
-	free(buf);
-	return r;
 }
 
 /* Rule and tenant names appear in reasons and audit lines: keep them to
@@ -210,7 +91,7 @@ static struct hvp_policy *policy_new(void)
 	struct hvp_policy *p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
-	p->defaults = hvp__builtin_quota;
+	p->defaults = builtin_quota;
 	p->limits = (struct hvp_limits){
 		.max_clients = 1024,
 		.max_unauthenticated = 64,
@@ -589,9 +470,9 @@ static int set_quota(struct load *l, enum key_id k, const char *value)
 	if (k == K_MAX_MEMORY)
 		r = parse_size(value, &v);
 	else if (k == K_MAX_CPU_PERCENT)
-		r = parse_u64(value, HVP_MAX_CPU_PERCENT, &v);
+		r = hvp__parse_u64(value, HVP_MAX_CPU_PERCENT, &v);
 	else
-		r = parse_u64(value, UINT32_MAX, &v);
+		r = hvp__parse_u64(value, UINT32_MAX, &v);
 	if (r == -ERANGE)
 		return fail(l, l->lineno, "%s: %s is out of range", keys[k].name, value);
 	if (r < 0)
@@ -642,7 +523,7 @@ static int set_limit(struct load *l, enum key_id k, const char *value)
 	uint64_t max = k == K_L_MAX_MESSAGE ? 8192 : k == K_L_MAX_FDS ? 1 :
 		       k == K_L_MAX_EXE_SIZE ? UINT64_MAX : UINT32_MAX;
 	uint64_t v;
-	int r = k == K_L_MAX_EXE_SIZE ? parse_size(value, &v) : parse_u64(value, max, &v);
+	int r = k == K_L_MAX_EXE_SIZE ? parse_size(value, &v) : hvp__parse_u64(value, max, &v);
 	if (r == -ERANGE)
 		return fail(l, l->lineno, "%s: %s is out of range (at most %llu)", keys[k].name,
 			    value, (unsigned long long)max);
@@ -732,7 +613,7 @@ static int set_rule(struct load *l, enum key_id k, const char *value)
 		if (rule->has_uid)
 			return fail(l, l->lineno, "rule %s: uid and user both given", rule->name);
 		if (k == K_UID) {
-			r = parse_u64(value, (uid_t)-2, &v);
+			r = hvp__parse_u64(value, (uid_t)-2, &v);
 			if (r < 0)
 				return fail(l, l->lineno, "uid: bad number '%s'", value);
 			rule->uid = (uid_t)v;
@@ -852,7 +733,7 @@ static int finish(struct load *l)
 					    l->tenant_refs[i]);
 		}
 	}
-	merge_quota(&p->defaults, l->defaults_set, &hvp__builtin_quota);
+	merge_quota(&p->defaults, l->defaults_set, &builtin_quota);
 	for (unsigned i = 0; i < p->ntenants; i++)
 		merge_quota(&p->tenants[i].quota, p->tenants[i].set, &p->defaults);
 

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hvp_grant.h"
+#include "hvp_names.h"
 #include "hvp_priv.h"
 
 #define MAGIC "hvd-grant-v1 "

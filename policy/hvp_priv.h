@@ -1,6 +1,7 @@
 /*
  * hvp internals shared by the policy's source files: the loaded policy,
- * its rules, tenants and grants. Nothing here is visible outside policy/.
+ * its rules, tenants and grants, as types only (each file's functions are
+ * declared in its own header). Nothing here is visible outside policy/.
  */
 #ifndef HVP_PRIV_H
 #define HVP_PRIV_H
@@ -70,26 +71,5 @@ struct hvp_policy {
 	char **rejected;                /* "FILE: reason" */
 	unsigned nrejected;
 };
-
-/* The built-in quota every tenant starts from. */
-extern const struct hvp_quota hvp__builtin_quota;
-
-/* Add the entitlement `name` to `e`: a known name sets its bit, any other
- * is kept by name. -ENAMETOOLONG or -E2BIG if it does not fit. */
-int hvp__ents_add(struct hvp__ents *e, const char *name);
-
-/* Check a grant's signature against `keys` and its content, and fill `g`
- * (when not NULL; g->file is left alone). Group names are not resolved
- * here: a grant may be verified on a host that lacks the group. */
-int hvp__grant_check(const uint8_t (*keys)[32], unsigned nkeys, const char *text,
-		     size_t len, struct hvp__grant *g, char *why, size_t whylen);
-
-/* Load and verify every *.grant in `dir` into `p`; a bad grant is added to
- * p->rejected, only an unreadable directory is an error. */
-int hvp__grants_load(struct hvp_policy *p, const char *dir, char *why, size_t whylen);
-
-/* Name to id, or a number as is. -ENOENT if there is no such name. */
-int hvp__lookup_group(const char *s, gid_t *out);
-int hvp__lookup_user(const char *s, uid_t *out);
 
 #endif

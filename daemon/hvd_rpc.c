@@ -1,0 +1,229 @@
+/*
+ * The client RPCs answered on the loop thread: the handshake, VM creation
+ * (with the re-check of a grant's process), capabilities, vCPU creation
+ * and kicks. Guest-memory changes are in hvd_memop.c, admin requests in
+ * hvd_admin.c, the vCPU calls in hvd_vcpuop.c. Each handler fills `resp`
+ * and returns the descriptor to send with it, -1 for none, or
+ * HVD_REPLY_LATER.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include <Hypervisor/hv.h>
+
+#include "hvd.h"
+#include "hvd_audit.h"
+#include "hvd_ident.h"
+#include "hvd_log.h"
+#include "hvd_policy.h"
+#include "hvd_rpc.h"
+#include "hvd_session.h"
+#include "hvd_time.h"
+#include "hvd_vcpu.h"
+
+int hvd_rpc_hello(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	static Hvd__HelloReply hello;
+	static uint64_t caps[33];
+	static uint32_t caps_status[33];
+	(void)fd;
+
+	hvd__hello_reply__init(&hello);
+	hello.version = HVD_PROTOCOL_VERSION;
+	hello.run_page_size = (uint32_t)sizeof(struct hvd_run_page);
+	hello.run_page_version = HVD_RUN_PAGE_VERSION;
+	hello.max_vcpus = hvb_host_info(s->d->host)->max_vcpus;
+	for (unsigned i = 0; i < 33; i++) {
+		int r = hvb_vmx_read_capability(s->d->host, i, &caps[i]);
+		caps_status[i] = r < 0 ? (uint32_t)-r : 0;
+		if (r < 0)
+			caps[i] = 0;
+	}
+	hello.n_vmx_caps = 33;
+	hello.vmx_caps = caps;
+	hello.n_vmx_caps_status = 33;
+	hello.vmx_caps_status = caps_status;
+	hello.session_nonce = s->nonce;
+	resp->hello = &hello;
+	const struct hvp_limits *lim = hvp_limits(s->d->policy);
+	unsigned clients = 0;
+	for (struct hvd_session *o = s->d->sessions; o; o = o->next)
+		clients += !o->closing && o->hello_done;
+	/* The host-wide limit holds for everyone; under it, each uid but the
+	 * administrators' has a share. */
+	if (lim->max_clients && clients >= lim->max_clients) {
+		resp->status = HV_NO_RESOURCES;
+		resp->error = "hvd has as many clients as it allows (max_clients)";
+		hvd_audit(s, "hello", "quota", resp->error);
+		return -1;
+	}
+	if (!s->admin && lim->max_clients_per_uid &&
+	    hvd_sessions_of_uid(s->d, s->uid, true) >= lim->max_clients_per_uid) {
+		resp->status = HV_NO_RESOURCES;
+		resp->error = "this uid has as many connections to hvd as it may (max_clients_per_uid)";
+		hvd_audit(s, "hello", "quota", resp->error);
+		return -1;
+	}
+	if (req->hello->version != HVD_PROTOCOL_VERSION) {
+		hvd_warn("session %llu speaks protocol %u, hvd speaks %u",
+			 (unsigned long long)s->id, req->hello->version, HVD_PROTOCOL_VERSION);
+		resp->status = HV_UNSUPPORTED;
+		return -1;
+	}
+	s->hello_done = true;
+	return -1;
+}
+
+static void vm_create_now(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp)
+{
+	resp->status = hvd_status_from_errno(hvb_vm_create(s->d->host, req->vm_create->flags,
+							   &s->vm));
+	if (resp->status == HV_SUCCESS) {
+		hvd_info("session %llu: VM created", (unsigned long long)s->id);
+		s->vm_created_ms = hvd_now_ms();
+		if (s->tenant)
+			s->tenant->usage.vms++;
+	} else {
+		s->vm = NULL;
+	}
+}
+
+/* hvd-ident has looked at the process again: is it still the one, running
+ * the code, that the grant was decided for? */
+static void vm_create_checked(struct hvd_session *s, int err, const struct hvp_identity *now,
+			      void *arg)
+{
+	Hvd__Request *req = s->deferred;
+	Hvd__Response resp = HVD__RESPONSE__INIT;
+	char msg[300];
+
+	(void)arg;
+	s->deferred = NULL;
+	s->waiting = false;
+	resp.id = req->id;
+	const char *why = hvd_policy_same_process(s, err, now);
+	if (why || s->vm) {
+		resp.status = s->vm ? HV_BUSY : HV_DENIED;
+		if (why) {
+			snprintf(msg, sizeof(msg), "grant not honoured: %s", why);
+			resp.error = msg;
+			hvd_warn("session %llu (pid %d): vm_create refused: %s",
+				 (unsigned long long)s->id, (int)s->pid, msg);
+			hvd_audit(s, "vm_create", "deny", msg);
+		}
+	} else {
+		vm_create_now(s, req, &resp);
+	}
+	hvd_session_reply(s, &resp, -1);
+	hvd__request__free_unpacked(req, NULL);
+	hvd_session_resume(s);
+}
+
+int hvd_rpc_vm_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	const uint64_t known = HV_VM_SPECIFY_MITIGATIONS | HV_VM_MITIGATION_A_ENABLE |
+		HV_VM_MITIGATION_B_ENABLE | HV_VM_MITIGATION_C_ENABLE |
+		HV_VM_MITIGATION_D_ENABLE | HV_VM_MITIGATION_E_ENABLE;
+	uint64_t flags = req->vm_create->flags;
+	(void)fd;
+
+	if (s->vm)
+		resp->status = HV_BUSY;
+	else if (flags & HV_VM_ACCEL_APIC)
+		resp->status = HV_UNSUPPORTED;
+	else if (flags & ~known)
+		resp->status = HV_BAD_ARGUMENT;
+	if (resp->status != HV_SUCCESS)
+		return -1;
+	if (!s->exe_bound) {
+		vm_create_now(s, req, resp);
+		return -1;
+	}
+	/* Rights from a grant: the request must come from a process that
+	 * read this connection's Hello reply, and the process must still be
+	 * the one, running the same code, that was identified. */
+	if (req->vm_create->session_nonce != s->nonce) {
+		resp->status = HV_DENIED;
+		resp->error = "grant not honoured: vm_create without this connection's nonce "
+			      "(written before hvd identified the process?)";
+		hvd_audit(s, "vm_create", "deny", resp->error);
+		return -1;
+	}
+	s->deferred = req;
+	s->waiting = true;
+	uv_poll_stop(&s->poll);
+	if (hvd_ident_submit(s, s->pid, s->pidfd, vm_create_checked, NULL) < 0)
+		vm_create_checked(s, -EIO, NULL, NULL);
+	return HVD_REPLY_LATER;
+}
+
+int hvd_rpc_vm_sync_tsc(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	(void)fd;
+	resp->status = hvd_status_from_errno(hvb_vm_sync_tsc(s->vm, req->vm_sync_tsc->tsc));
+	return -1;
+}
+
+int hvd_rpc_capability(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	(void)fd;
+	switch (req->capability->which) {
+	case HV_CAP_VCPUMAX:
+		resp->value = hvb_host_info(s->d->host)->max_vcpus;
+		break;
+	case HV_CAP_ADDRSPACEMAX:
+		resp->value = 1;
+		break;
+	default:
+		resp->status = HV_BAD_ARGUMENT;
+	}
+	return -1;
+}
+
+int hvd_rpc_vcpu_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	struct hvd_vcpu *v;
+	uint64_t flags = req->vcpu_create->flags;
+	(void)fd;
+
+	if (flags & HV_VCPU_TSC_RELATIVE) {
+		resp->status = HV_UNSUPPORTED;
+		return -1;
+	}
+	if (flags & ~(uint64_t)HV_VCPU_ACCEL_RDPMC) {
+		resp->status = HV_BAD_ARGUMENT;
+		return -1;
+	}
+	int r = hvd_vcpu_start(s, &v);
+	resp->status = hvd_status_from_errno(r);
+	if (r < 0)
+		return -1;
+	if (s->vcpus[v->id]) {
+		/* A destroyed vCPU whose thread has not been reaped yet. */
+		hvd_vcpu_free(s->vcpus[v->id]);
+	}
+	s->vcpus[v->id] = v;
+	resp->vcpu = v->id;
+	if (s->tenant)
+		s->tenant->usage.vcpus++;
+	return v->page_fd;
+}
+
+int hvd_rpc_vcpu_interrupt(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+{
+	Hvd__VcpuInterrupt *k = req->vcpu_interrupt;
+	(void)fd;
+	if (k->n_vcpus == 0) {
+		resp->status = HV_BAD_ARGUMENT;
+		return -1;
+	}
+	for (size_t i = 0; i < k->n_vcpus; i++) {
+		if (!hvd_session_vcpu(s, k->vcpus[i])) {
+			resp->status = HV_BAD_ARGUMENT;
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < k->n_vcpus; i++)
+		hvd_vcpu_kick(hvd_session_vcpu(s, k->vcpus[i]));
+	return -1;
+}

@@ -1,0 +1,15 @@
+/* The client RPCs answered on the loop thread (hvd_rpc.c): handlers for
+ * hvd_dispatch.c's table. Loop thread. */
+#ifndef HVD_RPC_H
+#define HVD_RPC_H
+
+#include "hvd.h"
+
+int hvd_rpc_hello(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
+int hvd_rpc_vm_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
+int hvd_rpc_vm_sync_tsc(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
+int hvd_rpc_capability(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
+int hvd_rpc_vcpu_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
+int hvd_rpc_vcpu_interrupt(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
+
+#endif

@@ -1,0 +1,23 @@
+/* vCPU threads (hvd_vcpu.c): one per vCPU, owning every KVM call on it.
+ * Called on the loop thread unless said otherwise. */
+#ifndef HVD_VCPU_H
+#define HVD_VCPU_H
+
+#include "hvd.h"
+
+int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out);
+/* Queue a vCPU call; the reply goes out through the session's async. */
+void hvd_vcpu_post(struct hvd_vcpu *v, struct hvd_op *op);
+/* hv_vcpu_interrupt: force the vCPU out of the guest. Any thread. */
+void hvd_vcpu_kick(struct hvd_vcpu *v);
+/* Ask the thread to end (session teardown) without a reply. */
+void hvd_vcpu_stop(struct hvd_vcpu *v);
+/* Charge the vCPU's CPU time to budget `b` from now on (NULL: nobody). */
+void hvd_vcpu_set_budget(struct hvd_vcpu *v, struct hvd_cpu_budget *b);
+/* Set a budget's rate (percent of one CPU, 0 = unlimited). */
+void hvd_cpu_budget_set(struct hvd_cpu_budget *b, uint32_t percent);
+/* Join the thread (which must have been stopped or destroyed) and free
+ * `v`. The loop thread or a session's reaper. */
+void hvd_vcpu_free(struct hvd_vcpu *v);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * The vCPU calls the loop thread forwards (hvd_dispatch.c) and the vCPU's
+ * own thread executes (hvd_vcpu.c): registers, VMCS fields, MSRs, FPU
+ * state, TLB, execution time. The backend state is the run page's, taken
+ * in before and given back after by the caller.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "hvd.h"
+#include "hvd_vcpuop.h"
+
+uint32_t hvd_vcpuop_target(const Hvd__Request *req)
+{
+	switch (req->op_case) {
+	case HVD__REQUEST__OP_VCPU_DESTROY: return req->vcpu_destroy->vcpu;
+	case HVD__REQUEST__OP_VCPU_REG: return req->vcpu_reg->vcpu;
+	case HVD__REQUEST__OP_VCPU_VMCS: return req->vcpu_vmcs->vcpu;
+	case HVD__REQUEST__OP_VCPU_MSR: return req->vcpu_msr->vcpu;
+	case HVD__REQUEST__OP_VCPU_NATIVE_MSR: return req->vcpu_native_msr->vcpu;
+	case HVD__REQUEST__OP_VCPU_FPSTATE: return req->vcpu_fpstate->vcpu;
+	case HVD__REQUEST__OP_VCPU_INVALIDATE_TLB: return req->vcpu_invalidate_tlb->vcpu;
+	case HVD__REQUEST__OP_VCPU_EXEC_TIME: return req->vcpu_exec_time->vcpu;
+	default: return UINT32_MAX;
+	}
+}
+
+void hvd_vcpuop_run(struct hvd_vcpu *v, struct hvd_op *op)
+{
+	Hvd__Request *req = op->req;
+	struct hvb_vcpu *vc = v->vcpu;
+	int r = 0;
+
+	switch (req->op_case) {
+	case HVD__REQUEST__OP_VCPU_REG:
+		if (req->vcpu_reg->write)
+			r = hvb_vcpu_write_reg(vc, req->vcpu_reg->reg, req->vcpu_reg->value);
+		else
+			r = hvb_vcpu_read_reg(vc, req->vcpu_reg->reg, &op->value);
+		break;
+	case HVD__REQUEST__OP_VCPU_VMCS:
+		if (req->vcpu_vmcs->write)
+			r = hvb_vcpu_write_vmcs(vc, req->vcpu_vmcs->field, req->vcpu_vmcs->value);
+		else
+			r = hvb_vcpu_read_vmcs(vc, req->vcpu_vmcs->field, &op->value);
+		break;
+	case HVD__REQUEST__OP_VCPU_MSR:
+		if (req->vcpu_msr->write)
+			r = hvb_vcpu_write_msr(vc, req->vcpu_msr->msr, req->vcpu_msr->value);
+		else
+			r = hvb_vcpu_read_msr(vc, req->vcpu_msr->msr, &op->value);
+		break;
+	case HVD__REQUEST__OP_VCPU_NATIVE_MSR:
+		r = hvb_vcpu_enable_native_msr(vc, req->vcpu_native_msr->msr,
+					       req->vcpu_native_msr->enable);
+		break;
+	case HVD__REQUEST__OP_VCPU_FPSTATE: {
+		Hvd__VcpuFpstate *f = req->vcpu_fpstate;
+		if (f->write) {
+			r = hvb_vcpu_write_fpstate(vc, f->data.data, f->data.len);
+		} else {
+			size_t n = f->size > 4096 ? 4096 : f->size;
+			op->data = calloc(1, n ? n : 1);
+			if (!op->data) {
+				r = -ENOMEM;
+				break;
+			}
+			r = hvb_vcpu_read_fpstate(vc, op->data, n);
+			op->data_len = r == 0 ? n : 0;
+		}
+		break;
+	}
+	case HVD__REQUEST__OP_VCPU_INVALIDATE_TLB:
+		r = hvb_vcpu_invalidate_tlb(vc);
+		break;
+	case HVD__REQUEST__OP_VCPU_EXEC_TIME:
+		r = hvb_vcpu_exec_time(vc, &op->value);
+		break;
+	default:
+		r = -EINVAL;
+	}
+	op->status = hvd_status_from_errno(r);
+}
