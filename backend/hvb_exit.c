@@ -66,7 +66,7 @@ static void sregs_dirty(struct hvb_vcpu *v)
 	v->run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
 }
 
-static void exit_clear(struct hvb_exit *x)
+static void exit_clear(struct hvs_exit *x)
 {
 	memset(x, 0, sizeof(*x));
 }
@@ -514,7 +514,7 @@ static enum step exit_io(struct hvb_vcpu *v)
 	}
 	regs_dirty(v);
 
-	struct hvb_exit *x = &v->st.exit;
+	struct hvs_exit *x = &v->st.exit;
 	exit_clear(x);
 	x->reason = VMX_REASON_IO;
 	x->qual = (uint64_t)(size - 1) | (in ? 1u << 3 : 0) | (string ? 1u << 4 : 0) |
@@ -540,7 +540,7 @@ static enum step exit_io(struct hvb_vcpu *v)
 
 static void ept_exit(struct hvb_vcpu *v, uint64_t gpa, uint64_t access, unsigned len)
 {
-	struct hvb_exit *x = &v->st.exit;
+	struct hvs_exit *x = &v->st.exit;
 	exit_clear(x);
 	x->reason = VMX_REASON_EPT_VIOLATION;
 	x->qual = access | ept_perms(v, gpa);
@@ -699,7 +699,7 @@ static enum step exit_msr(struct hvb_vcpu *v, bool write)
 static enum step rm_event(struct hvb_vcpu *v, unsigned vec, unsigned type,
 			  unsigned ilen, uint16_t ret_ip, uint16_t fault_ip)
 {
-	struct hvb_exit *x = &v->st.exit;
+	struct hvs_exit *x = &v->st.exit;
 	bool intercept = false;
 
 	/* Exceptions the bitmap intercepts exit before delivery. */
@@ -924,12 +924,12 @@ static void exit_common(struct hvb_vcpu *v)
 	exit_idt(v);
 }
 
-/* The API state (hvb_state) and KVM's sync-regs area are exchanged only
+/* The API state (hvs_state) and KVM's sync-regs area are exchanged only
  * here: what the client changed goes in before the entry, everything comes
  * back after the exit. */
 static int state_in(struct hvb_vcpu *v)
 {
-	struct hvb_state *st = &v->st;
+	struct hvs_state *st = &v->st;
 	struct kvm_sync_regs *sr = &v->run->s.regs;
 
 	if (st->dirty & KVM_SYNC_X86_REGS)
@@ -940,10 +940,10 @@ static int state_in(struct hvb_vcpu *v)
 		sr->events = st->events;
 	v->run->kvm_dirty_regs = st->dirty;
 	st->dirty = 0;
-	for (int i = 0; i < HVB_MSRC_COUNT; i++) {
+	for (int i = 0; i < HVS_MSRC_COUNT; i++) {
 		if (!(st->msr_dirty & (1u << i)))
 			continue;
-		int r = hvb__msr_set(v, hvb_msrc_msr(i), st->msr[i]);
+		int r = hvb__msr_set(v, hvs_msrc_msr(i), st->msr[i]);
 		if (r < 0)
 			return r;
 		st->msr_dirty &= ~(1u << i);
@@ -953,7 +953,7 @@ static int state_in(struct hvb_vcpu *v)
 
 static void state_out(struct hvb_vcpu *v)
 {
-	struct hvb_state *st = &v->st;
+	struct hvs_state *st = &v->st;
 	struct kvm_sync_regs *sr = &v->run->s.regs;
 
 	st->regs = sr->regs;
@@ -963,10 +963,10 @@ static void state_out(struct hvb_vcpu *v)
 	st->dirty = v->run->kvm_dirty_regs;
 	v->run->kvm_dirty_regs = 0;
 	/* A native MSR can change without an exit: refresh its cache. */
-	for (int i = 0; i < HVB_MSRC_COUNT; i++) {
+	for (int i = 0; i < HVS_MSRC_COUNT; i++) {
 		for (unsigned k = 0; k < v->nnative; k++) {
-			if (v->native_msrs[k] == hvb_msrc_msr(i))
-				(void)hvb__msr_get(v, hvb_msrc_msr(i), &st->msr[i]);
+			if (v->native_msrs[k] == hvs_msrc_msr(i))
+				(void)hvb__msr_get(v, hvs_msrc_msr(i), &st->msr[i]);
 		}
 	}
 }

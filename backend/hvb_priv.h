@@ -9,7 +9,7 @@
 
 #include "hvb.h"
 #include "hvb_decode.h"
-#include "hvb_state.h"
+#include "hvs.h"
 
 /* Log with context to stderr; the backend never aborts. */
 void hvb__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -91,7 +91,7 @@ struct hvb_vcpu {
 	struct kvm_run *run;
 	size_t run_size;
 
-	struct hvb_state st;
+	struct hvs_state st;
 	uint32_t debug_flags;         /* KVM_GUESTDBG_* in force */
 	bool trap_stub;               /* real-mode trap through the HLT stub */
 	uint64_t tsc_gen;

@@ -214,22 +214,22 @@ int hvb_vcpu_create(struct hvb_vm *vm, uint64_t options, struct hvb_vcpu **out)
 
 	/* The API state starts as KVM's reset state; from now on KVM's
 	 * sync-regs area is exchanged with it at every entry and exit. */
-	struct hvb_state *st = &vcpu->st;
+	struct hvs_state *st = &vcpu->st;
 	if (ioctl(vcpu->fd, KVM_GET_REGS, &st->regs) < 0 ||
 	    ioctl(vcpu->fd, KVM_GET_SREGS, &st->sregs) < 0 ||
 	    ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &st->events) < 0) {
 		r = -errno;
 		goto err_vcpu;
 	}
-	for (int i = 0; i < HVB_MSRC_COUNT; i++) {
-		if ((r = hvb__msr_get(vcpu, hvb_msrc_msr(i), &st->msr[i])) < 0)
+	for (int i = 0; i < HVS_MSRC_COUNT; i++) {
+		if ((r = hvb__msr_get(vcpu, hvs_msrc_msr(i), &st->msr[i])) < 0)
 			goto err_vcpu;
 	}
 	vcpu->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
 				    KVM_SYNC_X86_EVENTS;
 	vcpu->run->kvm_dirty_regs = 0;
 	vcpu->run->immediate_exit = 0;
-	hvb_state_init_ctls(&st->c);
+	hvs_init_ctls(&st->c);
 	vcpu->tsc_gen = atomic_load(&vm->tsc_gen);
 
 	vm->vcpus[id] = vcpu;
@@ -436,7 +436,7 @@ static int xcr0_rw(struct hvb_vcpu *vcpu, uint64_t *value, bool write)
 
 int hvb_vcpu_read_reg(struct hvb_vcpu *vcpu, unsigned reg, uint64_t *value)
 {
-	int r = hvb_state_read_reg(&vcpu->st, reg, value);
+	int r = hvs_read_reg(&vcpu->st, reg, value);
 	if (r != -EAGAIN)
 		return r;
 	if (reg == HV_X86_XCR0)
@@ -446,7 +446,7 @@ int hvb_vcpu_read_reg(struct hvb_vcpu *vcpu, unsigned reg, uint64_t *value)
 
 int hvb_vcpu_write_reg(struct hvb_vcpu *vcpu, unsigned reg, uint64_t value)
 {
-	int r = hvb_state_write_reg(&vcpu->st, reg, value);
+	int r = hvs_write_reg(&vcpu->st, reg, value);
 	if (r != -EAGAIN)
 		return r;
 	if (reg == HV_X86_XCR0)
@@ -456,7 +456,7 @@ int hvb_vcpu_write_reg(struct hvb_vcpu *vcpu, unsigned reg, uint64_t value)
 
 int hvb_vcpu_read_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t *value)
 {
-	int r = hvb_state_read_vmcs(&vcpu->st, field, value);
+	int r = hvs_read_vmcs(&vcpu->st, field, value);
 	if (r != -EAGAIN)
 		return r;
 	return debugregs_rw(vcpu, HV_X86_DR7, value, false);
@@ -464,7 +464,7 @@ int hvb_vcpu_read_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t *value)
 
 int hvb_vcpu_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t value)
 {
-	int r = hvb_state_write_vmcs(&vcpu->st, field, value);
+	int r = hvs_write_vmcs(&vcpu->st, field, value);
 	if (r != -EAGAIN)
 		return r;
 	return debugregs_rw(vcpu, HV_X86_DR7, &value, true);
@@ -473,14 +473,14 @@ int hvb_vcpu_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t value)
 int hvb_vcpu_cap_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field,
 			    uint64_t *allowed0, uint64_t *allowed1)
 {
-	return hvb_state_cap_write_vmcs(&vcpu->st, field, allowed0, allowed1);
+	return hvs_cap_write_vmcs(&vcpu->st, field, allowed0, allowed1);
 }
 
 int hvb_vmx_read_capability(const struct hvb_host *host, unsigned cap,
 			    uint64_t *value)
 {
 	(void)host;
-	return hvb_caps_read(cap, value);
+	return hvs_caps_read(cap, value);
 }
 
 /* ---- MSRs, FPU, time ---- */
@@ -496,7 +496,7 @@ static bool is_native(const struct hvb_vcpu *vcpu, uint32_t msr)
 int hvb_vcpu_read_msr(struct hvb_vcpu *vcpu, uint32_t msr, uint64_t *value)
 {
 	/* EFER lives in sregs: keep one source of truth. */
-	int i = hvb_msrc_index(msr);
+	int i = hvs_msrc_index(msr);
 	if (msr == 0xc0000080) {
 		*value = vcpu->st.sregs.efer;
 		return 0;
@@ -510,7 +510,7 @@ int hvb_vcpu_read_msr(struct hvb_vcpu *vcpu, uint32_t msr, uint64_t *value)
 
 int hvb_vcpu_write_msr(struct hvb_vcpu *vcpu, uint32_t msr, uint64_t value)
 {
-	int i = hvb_msrc_index(msr);
+	int i = hvs_msrc_index(msr);
 	if (msr == 0xc0000080)
 		return hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_IA32_EFER, value);
 	if (i >= 0) {
@@ -580,9 +580,9 @@ int hvb_vcpu_write_fpstate(struct hvb_vcpu *vcpu, const void *buf, size_t size)
 	return 0;
 }
 
-void hvb_vcpu_import(struct hvb_vcpu *vcpu, const struct hvb_state *client)
+void hvb_vcpu_import(struct hvb_vcpu *vcpu, const struct hvs_state *client)
 {
-	struct hvb_state *st = &vcpu->st;
+	struct hvs_state *st = &vcpu->st;
 	uint32_t dirty = client->dirty & (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
 					  KVM_SYNC_X86_EVENTS);
 
@@ -593,7 +593,7 @@ void hvb_vcpu_import(struct hvb_vcpu *vcpu, const struct hvb_state *client)
 	if (dirty & KVM_SYNC_X86_EVENTS)
 		st->events = client->events;
 	st->dirty |= dirty;
-	for (int i = 0; i < HVB_MSRC_COUNT; i++) {
+	for (int i = 0; i < HVS_MSRC_COUNT; i++) {
 		if (client->msr_dirty & (1u << i)) {
 			st->msr[i] = client->msr[i];
 			st->msr_dirty |= 1u << i;
@@ -607,10 +607,10 @@ void hvb_vcpu_import(struct hvb_vcpu *vcpu, const struct hvb_state *client)
 		st->idt_limit = client->idt_limit;
 	}
 	st->c = client->c;
-	hvb_state_clamp_ctls(&st->c);
+	hvs_clamp_ctls(&st->c);
 }
 
-void hvb_vcpu_export(const struct hvb_vcpu *vcpu, struct hvb_state *out)
+void hvb_vcpu_export(const struct hvb_vcpu *vcpu, struct hvs_state *out)
 {
 	*out = vcpu->st;
 }

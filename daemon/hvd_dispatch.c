@@ -18,14 +18,14 @@
 #include <Hypervisor/hv.h>
 #include <Hypervisor/hv_vmx.h>
 
-#include "hvb_errmap.h"
+#include "hvs_errmap.h"
 #include "hvd.h"
 #include "hvd_ident.h"
 #include "hvd_ops.h"
 
 int32_t hvd_status_from_errno(int err)
 {
-	return hvb_errno_to_hv(err);
+	return hvs_errno_to_hv(err);
 }
 
 #define PAGE 4096ull

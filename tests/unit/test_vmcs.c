@@ -387,7 +387,7 @@ Test(vmcs, segment_access_rights_round_trip)
 			continue;
 		struct kvm_segment s;
 		memset(&s, 0, sizeof(s));
-		hvb_seg_from_ar(&s, ar);
-		cr_assert_eq(hvb_seg_to_ar(&s), ar, "AR 0x%x", ar);
+		hvs_seg_from_ar(&s, ar);
+		cr_assert_eq(hvs_seg_to_ar(&s), ar, "AR 0x%x", ar);
 	}
 }

@@ -1,6 +1,6 @@
 /*
  * The VMCS shadow: every VMCS field Apple's API names has a home in
- * struct hvb_state. Guest state is in KVM's sync-regs format (registers,
+ * struct hvs_state. Guest state is in KVM's sync-regs format (registers,
  * segment state, control registers, events), four guest fields are cached
  * MSRs, and controls, exit information and host state are plain fields.
  * Pure functions: libhvclient runs the same code on its run page.
@@ -10,7 +10,7 @@
 
 #include <Hypervisor/hv_vmx.h>
 
-#include "hvb_state.h"
+#include "hvs.h"
 
 #define CR0_NE (1ull << 5)
 #define CR0_NW (1ull << 29)
@@ -49,7 +49,7 @@ static uint64_t ctl_cap(uint32_t must, uint32_t may)
 	return (uint64_t)must | ((uint64_t)may << 32);
 }
 
-int hvb_caps_read(unsigned cap, uint64_t *value)
+int hvs_caps_read(unsigned cap, uint64_t *value)
 {
 	switch (cap) {
 	case HV_VMX_CAP_PINBASED:
@@ -126,7 +126,7 @@ static struct kvm_segment *seg_of(struct kvm_sregs *s, unsigned idx)
 	}
 }
 
-void hvb_seg_from_ar(struct kvm_segment *s, uint32_t ar)
+void hvs_seg_from_ar(struct kvm_segment *s, uint32_t ar)
 {
 	s->type = ar & 0xf;
 	s->s = (ar >> 4) & 1;
@@ -139,7 +139,7 @@ void hvb_seg_from_ar(struct kvm_segment *s, uint32_t ar)
 	s->unusable = (ar >> 16) & 1;
 }
 
-uint32_t hvb_seg_to_ar(const struct kvm_segment *s)
+uint32_t hvs_seg_to_ar(const struct kvm_segment *s)
 {
 	return (uint32_t)(s->type & 0xf) | (uint32_t)(s->s & 1) << 4 |
 	       (uint32_t)(s->dpl & 3) << 5 | (uint32_t)(s->present & 1) << 7 |
@@ -148,7 +148,7 @@ uint32_t hvb_seg_to_ar(const struct kvm_segment *s)
 	       (uint32_t)(s->unusable & 1) << 16;
 }
 
-void hvb_state_clamp_ctls(struct hvb_ctls *c)
+void hvs_clamp_ctls(struct hvs_ctls *c)
 {
 	c->pin = (c->pin | PIN_MUST) & PIN_MAY;
 	c->cpu = (c->cpu | CPU_MUST) & CPU_MAY;
@@ -163,7 +163,7 @@ void hvb_state_clamp_ctls(struct hvb_ctls *c)
 		c->entry_instr_len = 15;
 }
 
-void hvb_state_init_ctls(struct hvb_ctls *c)
+void hvs_init_ctls(struct hvs_ctls *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->pin = PIN_MUST;
@@ -174,27 +174,27 @@ void hvb_state_init_ctls(struct hvb_ctls *c)
 
 /* ---- MSR-backed guest fields ---- */
 
-static const uint32_t msrc_msr[HVB_MSRC_COUNT] = {
-	[HVB_MSRC_SYSENTER_CS] = 0x174,
-	[HVB_MSRC_SYSENTER_ESP] = 0x175,
-	[HVB_MSRC_SYSENTER_EIP] = 0x176,
-	[HVB_MSRC_PAT] = 0x277,
+static const uint32_t msrc_msr[HVS_MSRC_COUNT] = {
+	[HVS_MSRC_SYSENTER_CS] = 0x174,
+	[HVS_MSRC_SYSENTER_ESP] = 0x175,
+	[HVS_MSRC_SYSENTER_EIP] = 0x176,
+	[HVS_MSRC_PAT] = 0x277,
 };
 
-int hvb_msrc_index(uint32_t msr)
+int hvs_msrc_index(uint32_t msr)
 {
-	for (int i = 0; i < HVB_MSRC_COUNT; i++)
+	for (int i = 0; i < HVS_MSRC_COUNT; i++)
 		if (msrc_msr[i] == msr)
 			return i;
 	return -1;
 }
 
-uint32_t hvb_msrc_msr(enum hvb_msrc i)
+uint32_t hvs_msrc_msr(enum hvs_msrc i)
 {
 	return msrc_msr[i];
 }
 
-static int msrc_write(struct hvb_state *st, enum hvb_msrc i, uint64_t value)
+static int msrc_write(struct hvs_state *st, enum hvs_msrc i, uint64_t value)
 {
 	st->msr[i] = value;
 	st->msr_dirty |= 1u << i;
@@ -211,7 +211,7 @@ static int msrc_write(struct hvb_state *st, enum hvb_msrc i, uint64_t value)
 static const struct {
 	uint32_t field;
 	bool writable;
-} extra_fields[HVB_EXTRA_FIELDS] = {
+} extra_fields[HVS_EXTRA_FIELDS] = {
 	{ VMCS_CTRL_POSTED_INT_N_VECTOR, false },
 	{ VMCS_CTRL_EPTP_INDEX, false },
 	{ VMCS_GUEST_INT_STATUS, true },
@@ -252,7 +252,7 @@ static const struct {
 
 static int extra_index(uint32_t field)
 {
-	for (int i = 0; i < HVB_EXTRA_FIELDS; i++)
+	for (int i = 0; i < HVS_EXTRA_FIELDS; i++)
 		if (extra_fields[i].field == field)
 			return i;
 	return -1;
@@ -320,7 +320,7 @@ static bool host_field(uint32_t field, unsigned *slot)
  * The guest IDTR as the client sees it. While the hidden real-mode IVT is
  * installed the real one points at the backend's page.
  */
-static void idtr_get(const struct hvb_state *st, uint64_t *base, uint32_t *limit)
+static void idtr_get(const struct hvs_state *st, uint64_t *base, uint32_t *limit)
 {
 	const struct kvm_sregs *s = &st->sregs;
 	if (st->idt_hidden) {
@@ -332,13 +332,13 @@ static void idtr_get(const struct hvb_state *st, uint64_t *base, uint32_t *limit
 	}
 }
 
-int hvb_state_read_vmcs(const struct hvb_state *st, uint32_t field, uint64_t *value)
+int hvs_read_vmcs(const struct hvs_state *st, uint32_t field, uint64_t *value)
 {
 	/* seg_of() hands out pointers for both directions; nothing is
 	 * written through it here. */
 	struct kvm_sregs *s = (struct kvm_sregs *)&st->sregs;
-	const struct hvb_ctls *c = &st->c;
-	const struct hvb_exit *x = &st->exit;
+	const struct hvs_ctls *c = &st->c;
+	const struct hvs_exit *x = &st->exit;
 	uint64_t base;
 	uint32_t limit;
 	unsigned slot;
@@ -352,7 +352,7 @@ int hvb_state_read_vmcs(const struct hvb_state *st, uint32_t field, uint64_t *va
 		return 0;
 	}
 	if (field >= VMCS_GUEST_ES_AR && field <= VMCS_GUEST_TR_AR && !(field & 1)) {
-		*value = hvb_seg_to_ar(seg_of(s, (field - VMCS_GUEST_ES_AR) / 2));
+		*value = hvs_seg_to_ar(seg_of(s, (field - VMCS_GUEST_ES_AR) / 2));
 		return 0;
 	}
 	if (field >= VMCS_GUEST_ES_BASE && field <= VMCS_GUEST_TR_BASE && !(field & 1)) {
@@ -382,10 +382,10 @@ int hvb_state_read_vmcs(const struct hvb_state *st, uint32_t field, uint64_t *va
 	case VMCS_GUEST_RIP: *value = st->regs.rip; return 0;
 	case VMCS_GUEST_RFLAGS: *value = st->regs.rflags; return 0;
 	case VMCS_GUEST_IA32_EFER: *value = s->efer; return 0;
-	case VMCS_GUEST_IA32_PAT: *value = st->msr[HVB_MSRC_PAT]; return 0;
-	case VMCS_GUEST_SYSENTER_ESP: *value = st->msr[HVB_MSRC_SYSENTER_ESP]; return 0;
-	case VMCS_GUEST_SYSENTER_EIP: *value = st->msr[HVB_MSRC_SYSENTER_EIP]; return 0;
-	case VMCS_GUEST_IA32_SYSENTER_CS: *value = st->msr[HVB_MSRC_SYSENTER_CS]; return 0;
+	case VMCS_GUEST_IA32_PAT: *value = st->msr[HVS_MSRC_PAT]; return 0;
+	case VMCS_GUEST_SYSENTER_ESP: *value = st->msr[HVS_MSRC_SYSENTER_ESP]; return 0;
+	case VMCS_GUEST_SYSENTER_EIP: *value = st->msr[HVS_MSRC_SYSENTER_EIP]; return 0;
+	case VMCS_GUEST_IA32_SYSENTER_CS: *value = st->msr[HVS_MSRC_SYSENTER_CS]; return 0;
 	case VMCS_GUEST_INTERRUPTIBILITY: *value = intr_get(&st->events); return 0;
 	case VMCS_GUEST_ACTIVITY_STATE: *value = c->activity; return 0;
 	case VMCS_GUEST_SMBASE: *value = c->smbase; return 0;
@@ -478,11 +478,11 @@ static bool is_readonly(uint32_t field)
 	}
 }
 
-int hvb_state_cap_write_vmcs(const struct hvb_state *st, uint32_t field,
-			     uint64_t *allowed0, uint64_t *allowed1)
+int hvs_cap_write_vmcs(const struct hvs_state *st, uint32_t field,
+		       uint64_t *allowed0, uint64_t *allowed1)
 {
 	uint64_t dummy;
-	int r = hvb_state_read_vmcs(st, field, &dummy);
+	int r = hvs_read_vmcs(st, field, &dummy);
 	if (r < 0 && r != -EAGAIN)
 		return r;
 	if (is_readonly(field)) {
@@ -506,16 +506,16 @@ int hvb_state_cap_write_vmcs(const struct hvb_state *st, uint32_t field,
 	return 0;
 }
 
-int hvb_state_write_vmcs(struct hvb_state *st, uint32_t field, uint64_t value)
+int hvs_write_vmcs(struct hvs_state *st, uint32_t field, uint64_t value)
 {
 	struct kvm_sregs *s = &st->sregs;
-	struct hvb_ctls *c = &st->c;
+	struct hvs_ctls *c = &st->c;
 	unsigned slot;
 	int r;
 
 	if (is_readonly(field)) {
 		uint64_t dummy;
-		return hvb_state_read_vmcs(st, field, &dummy) == -ENOENT ? -ENOENT : -EINVAL;
+		return hvs_read_vmcs(st, field, &dummy) == -ENOENT ? -ENOENT : -EINVAL;
 	}
 	if (value & ~field_mask(field))
 		return -EINVAL;
@@ -529,7 +529,7 @@ int hvb_state_write_vmcs(struct hvb_state *st, uint32_t field, uint64_t value)
 		goto sregs_dirty;
 	}
 	if (field >= VMCS_GUEST_ES_AR && field <= VMCS_GUEST_TR_AR && !(field & 1)) {
-		hvb_seg_from_ar(seg_of(s, (field - VMCS_GUEST_ES_AR) / 2), (uint32_t)value);
+		hvs_seg_from_ar(seg_of(s, (field - VMCS_GUEST_ES_AR) / 2), (uint32_t)value);
 		goto sregs_dirty;
 	}
 	if (field >= VMCS_GUEST_ES_BASE && field <= VMCS_GUEST_TR_BASE && !(field & 1)) {
@@ -580,10 +580,10 @@ int hvb_state_write_vmcs(struct hvb_state *st, uint32_t field, uint64_t value)
 	case VMCS_GUEST_RIP: st->regs.rip = value; goto regs_dirty;
 	case VMCS_GUEST_RFLAGS: st->regs.rflags = value; goto regs_dirty;
 	case VMCS_GUEST_IA32_EFER: s->efer = value; goto sregs_dirty;
-	case VMCS_GUEST_IA32_PAT: return msrc_write(st, HVB_MSRC_PAT, value);
-	case VMCS_GUEST_SYSENTER_ESP: return msrc_write(st, HVB_MSRC_SYSENTER_ESP, value);
-	case VMCS_GUEST_SYSENTER_EIP: return msrc_write(st, HVB_MSRC_SYSENTER_EIP, value);
-	case VMCS_GUEST_IA32_SYSENTER_CS: return msrc_write(st, HVB_MSRC_SYSENTER_CS, value);
+	case VMCS_GUEST_IA32_PAT: return msrc_write(st, HVS_MSRC_PAT, value);
+	case VMCS_GUEST_SYSENTER_ESP: return msrc_write(st, HVS_MSRC_SYSENTER_ESP, value);
+	case VMCS_GUEST_SYSENTER_EIP: return msrc_write(st, HVS_MSRC_SYSENTER_EIP, value);
+	case VMCS_GUEST_IA32_SYSENTER_CS: return msrc_write(st, HVS_MSRC_SYSENTER_CS, value);
 	case VMCS_GUEST_INTERRUPTIBILITY:
 		if (value & ~0xfull)
 			return -EINVAL;
@@ -730,7 +730,7 @@ static uint32_t reg_field(unsigned reg)
 	}
 }
 
-int hvb_state_read_reg(const struct hvb_state *st, unsigned reg, uint64_t *value)
+int hvs_read_reg(const struct hvs_state *st, unsigned reg, uint64_t *value)
 {
 	__u64 *g = gpr_ptr((struct kvm_regs *)&st->regs, reg);
 	uint32_t field;
@@ -740,7 +740,7 @@ int hvb_state_read_reg(const struct hvb_state *st, unsigned reg, uint64_t *value
 		return 0;
 	}
 	if ((field = reg_field(reg)))
-		return hvb_state_read_vmcs(st, field, value);
+		return hvs_read_vmcs(st, field, value);
 	switch (reg) {
 	case HV_X86_CR1: *value = 0; return 0;
 	case HV_X86_CR2: *value = st->sregs.cr2; return 0;
@@ -752,7 +752,7 @@ int hvb_state_read_reg(const struct hvb_state *st, unsigned reg, uint64_t *value
 	}
 }
 
-int hvb_state_write_reg(struct hvb_state *st, unsigned reg, uint64_t value)
+int hvs_write_reg(struct hvs_state *st, unsigned reg, uint64_t value)
 {
 	__u64 *g = gpr_ptr(&st->regs, reg);
 	uint32_t field;
@@ -763,7 +763,7 @@ int hvb_state_write_reg(struct hvb_state *st, unsigned reg, uint64_t value)
 		return 0;
 	}
 	if ((field = reg_field(reg)))
-		return hvb_state_write_vmcs(st, field, value);
+		return hvs_write_vmcs(st, field, value);
 	switch (reg) {
 	case HV_X86_CR1: return 0;
 	case HV_X86_CR2:
