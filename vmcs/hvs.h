@@ -41,7 +41,7 @@ struct hvs_ctls {
 	uint64_t pdpte[4];
 	uint32_t activity, smbase;
 	uint64_t host[32];            /* host-state fields, stored only */
-	uint64_t extra[HVS_EXTRA_FIELDS]; /* fields with no effect (hvb_vmcs.c) */
+	uint64_t extra[HVS_EXTRA_FIELDS]; /* fields with no effect (hvs_fields.c) */
 };
 
 /* Guest MSRs that back VMCS fields, cached so reads need no ioctl. */
