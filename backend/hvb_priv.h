@@ -113,7 +113,15 @@ struct hvb_region *hvb__vm_find(struct hvb_vm *vm, uint64_t gpa);
 int hvb__vm_update_msr_filter(struct hvb_vm *vm);
 int hvb__vm_ivt_place(struct hvb_vm *vm);
 bool hvb__vm_stub_place(struct hvb_vm *vm);
-void hvb__vm_free_spares(struct hvb_vm *vm);
+
+/* hvb_pool.c: the VM's KVM vCPUs, reused (KVM cannot destroy one); called
+ * with the VM lock held, except hvb__pool_free (the VM is going away). */
+/* A KVM vCPU in its power-on state: a reset spare, or a new one. */
+int hvb__pool_get(struct hvb_vm *vm, int *fd, struct kvm_run **run);
+/* Give a KVM vCPU back for the next hvb__pool_get. */
+void hvb__pool_put(struct hvb_vm *vm, int fd, struct kvm_run *run);
+/* Close every spare and drop the power-on state. */
+void hvb__pool_free(struct hvb_vm *vm);
 
 /* hvb_vcpu.c */
 int hvb__msr_get(struct hvb_vcpu *vcpu, uint32_t index, uint64_t *value);

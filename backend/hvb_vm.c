@@ -107,7 +107,7 @@ int hvb_vm_destroy(struct hvb_vm *vm)
 		return -EBUSY;
 	}
 	pthread_mutex_unlock(&vm->lock);
-	hvb__vm_free_spares(vm);
+	hvb__pool_free(vm);
 	close(vm->fd);
 	munmap(vm->ivt_page, 2 * PAGE);
 	free(vm->regions);
@@ -127,7 +127,7 @@ void hvb_vm_abandon(struct hvb_vm *vm)
 		close(v->fd);
 		free(v);
 	}
-	hvb__vm_free_spares(vm);
+	hvb__pool_free(vm);
 	close(vm->fd);
 	munmap(vm->ivt_page, 2 * PAGE);
 	free(vm->regions);
