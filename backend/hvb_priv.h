@@ -126,6 +126,11 @@ void hvb__pool_free(struct hvb_vm *vm);
 /* hvb_vcpu.c */
 int hvb__msr_get(struct hvb_vcpu *vcpu, uint32_t index, uint64_t *value);
 int hvb__msr_set(struct hvb_vcpu *vcpu, uint32_t index, uint64_t value);
+/* hvb_vcpu.c: one KVM_RUN, keeping the kick protocol (a kick at any point
+ * makes this or the next one return -EINTR); `flush` runs no guest code. */
+int hvb__kvm_run_once(struct hvb_vcpu *v, bool flush);
+/* Finish a pending I/O, MMIO or MSR completion inside KVM. */
+int hvb__flush(struct hvb_vcpu *v);
 /* hvb_vcpu.c: guest memory seen through the vCPU's paging. */
 int hvb__gla_to_gpa(struct hvb_vcpu *vcpu, uint64_t gla, bool write,
 		    uint64_t *gpa);

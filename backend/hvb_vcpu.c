@@ -1,13 +1,14 @@
 /*
- * vCPUs: creation, registers, MSRs, FPU state, and the run loop that turns
- * KVM exits into VMX exits (kvm-notes.md §1-§8).
+ * vCPUs: creation (the KVM vCPU comes from the VM's pool, hvb_pool.c),
+ * register and VMCS access (the state itself is the VMCS model, vmcs/;
+ * debug registers and XCR0 need the vCPU), MSRs, FPU state, guest memory
+ * through the vCPU's paging, and the one KVM_RUN with its kick protocol
+ * that the run loop (hvb_run.c) and exit translation (hvb_exit.c) use.
  *
  * Guest state lives in kvm_run's sync-regs area, refreshed by KVM at every
  * exit; client writes go there too and are marked dirty, so KVM applies them
  * at the next KVM_RUN. Register and VMCS accesses between runs therefore
- * cost no system call. Exits whose instruction KVM has not finished (IN,
- * MMIO reads, RDMSR/WRMSR) are "flushed" with immediate_exit and then
- * rewound to the instruction, so the client emulates it exactly as with VMX.
+ * cost no system call.
  */
 #include <errno.h>
 #include <signal.h>
@@ -518,7 +519,57 @@ int hvb_vcpu_invalidate_tlb(struct hvb_vcpu *vcpu)
 	return 0;
 }
 
-/* ---- kicking and throttling ---- */
+/* ---- entering KVM, kicking and throttling ---- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * One KVM_RUN. Returns 0 or a negative errno from the ioctl. Accounts the
+ * time as guest execution time and keeps the kick protocol: a kick that
+ * arrives at any point makes this (or the next) KVM_RUN return -EINTR.
+ */
+int hvb__kvm_run_once(struct hvb_vcpu *v, bool flush)
+{
+	uint64_t t0 = now_ns();
+	int r;
+
+	atomic_store(&v->thread, pthread_self());
+	atomic_store(&v->in_run, 1);
+	if (flush || atomic_load(&v->kick))
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	r = ioctl(v->fd, KVM_RUN, 0);
+	if (r < 0)
+		r = -errno;
+	atomic_store(&v->in_run, 0);
+	__atomic_store_n(&v->run->immediate_exit, atomic_load(&v->kick) ? 1 : 0,
+			 __ATOMIC_SEQ_CST);
+	/* Only this thread writes the counter; hvd's loop thread reads it
+	 * (hvctl show) while the vCPU runs: a relaxed atomic store. */
+	if (!flush)
+		__atomic_store_n(&v->exec_ns, v->exec_ns + (now_ns() - t0), __ATOMIC_RELAXED);
+	return r;
+}
+
+/*
+ * Finish a pending I/O, MMIO or MSR completion inside KVM without running
+ * guest code; sync regs are refreshed by it.
+ */
+int hvb__flush(struct hvb_vcpu *v)
+{
+	int r = hvb__kvm_run_once(v, true);
+	if (r == -EINTR)
+		return 0;
+	if (r == 0) {
+		hvb__log("vcpu %u: completion flush ran the guest", v->id);
+		return -EIO;
+	}
+	return r;
+}
 
 void hvb_vcpu_set_throttle(struct hvb_vcpu *vcpu, hvb_throttle_fn fn, void *ctx)
 {

@@ -561,7 +561,7 @@ bool hvb__vm_stub_place(struct hvb_vm *vm)
  * The MSR filter is per VM, native MSRs are per vCPU (Apple): KVM lets
  * through only MSRs every vCPU made native; a vCPU that made one native
  * while another did not gets the exit and the backend completes it
- * silently (hvb_vcpu.c). Called with the VM lock held.
+ * silently (exit_msr in hvb_exit.c). Called with the VM lock held.
  *
  * KVM_X86_SET_MSR_FILTER waits for an SRCU grace period of the VM, which
  * a busy host can stretch to seconds (docs/differences.md), so KVM is
