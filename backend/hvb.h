@@ -144,14 +144,14 @@ int hvb_vcpu_enable_native_msr(struct hvb_vcpu *vcpu, uint32_t msr, bool on);
 int hvb_vcpu_read_fpstate(struct hvb_vcpu *vcpu, void *buf, size_t size);
 int hvb_vcpu_write_fpstate(struct hvb_vcpu *vcpu, const void *buf, size_t size);
 
-struct hvb_state;
+struct hvs_state;
 /* Take the API-visible state from a copy the client edited (hvd's run
  * page): groups marked dirty are adopted, controls are forced into the
  * capability masks, read-only exit information is kept. The caller copies
  * the shared page into `client` first, so nothing is read twice. */
-void hvb_vcpu_import(struct hvb_vcpu *vcpu, const struct hvb_state *client);
+void hvb_vcpu_import(struct hvb_vcpu *vcpu, const struct hvs_state *client);
 /* Give the client its view of the state after a run or a vCPU call. */
-void hvb_vcpu_export(const struct hvb_vcpu *vcpu, struct hvb_state *out);
+void hvb_vcpu_export(const struct hvb_vcpu *vcpu, struct hvs_state *out);
 
 /* Nanoseconds this vCPU's thread spent inside KVM_RUN. */
 int hvb_vcpu_exec_time(struct hvb_vcpu *vcpu, uint64_t *ns);

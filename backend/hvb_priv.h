@@ -9,7 +9,7 @@
 
 #include "hvb.h"
 #include "hvb_decode.h"
-#include "hvb_state.h"
+#include "hvs.h"
 
 /* Log with context to stderr; the backend never aborts. */
 void hvb__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -91,7 +91,7 @@ struct hvb_vcpu {
 	struct kvm_run *run;
 	size_t run_size;
 
-	struct hvb_state st;
+	struct hvs_state st;
 	uint32_t debug_flags;         /* KVM_GUESTDBG_* in force */
 	bool trap_stub;               /* real-mode trap through the HLT stub */
 	uint64_t tsc_gen;
@@ -113,11 +113,24 @@ struct hvb_region *hvb__vm_find(struct hvb_vm *vm, uint64_t gpa);
 int hvb__vm_update_msr_filter(struct hvb_vm *vm);
 int hvb__vm_ivt_place(struct hvb_vm *vm);
 bool hvb__vm_stub_place(struct hvb_vm *vm);
-void hvb__vm_free_spares(struct hvb_vm *vm);
+
+/* hvb_pool.c: the VM's KVM vCPUs, reused (KVM cannot destroy one); called
+ * with the VM lock held, except hvb__pool_free (the VM is going away). */
+/* A KVM vCPU in its power-on state: a reset spare, or a new one. */
+int hvb__pool_get(struct hvb_vm *vm, int *fd, struct kvm_run **run);
+/* Give a KVM vCPU back for the next hvb__pool_get. */
+void hvb__pool_put(struct hvb_vm *vm, int fd, struct kvm_run *run);
+/* Close every spare and drop the power-on state. */
+void hvb__pool_free(struct hvb_vm *vm);
 
 /* hvb_vcpu.c */
 int hvb__msr_get(struct hvb_vcpu *vcpu, uint32_t index, uint64_t *value);
 int hvb__msr_set(struct hvb_vcpu *vcpu, uint32_t index, uint64_t value);
+/* hvb_vcpu.c: one KVM_RUN, keeping the kick protocol (a kick at any point
+ * makes this or the next one return -EINTR); `flush` runs no guest code. */
+int hvb__kvm_run_once(struct hvb_vcpu *v, bool flush);
+/* Finish a pending I/O, MMIO or MSR completion inside KVM. */
+int hvb__flush(struct hvb_vcpu *v);
 /* hvb_vcpu.c: guest memory seen through the vCPU's paging. */
 int hvb__gla_to_gpa(struct hvb_vcpu *vcpu, uint64_t gla, bool write,
 		    uint64_t *gpa);

@@ -1,20 +1,20 @@
 /*
- * vCPUs: creation, registers, MSRs, FPU state, and the run loop that turns
- * KVM exits into VMX exits (kvm-notes.md §1-§8).
+ * vCPUs: creation (the KVM vCPU comes from the VM's pool, hvb_pool.c),
+ * register and VMCS access (the state itself is the VMCS model, vmcs/;
+ * debug registers and XCR0 need the vCPU), MSRs, FPU state, guest memory
+ * through the vCPU's paging, and the one KVM_RUN with its kick protocol
+ * that the run loop (hvb_run.c) and exit translation (hvb_exit.c) use.
  *
  * Guest state lives in kvm_run's sync-regs area, refreshed by KVM at every
  * exit; client writes go there too and are marked dirty, so KVM applies them
  * at the next KVM_RUN. Register and VMCS accesses between runs therefore
- * cost no system call. Exits whose instruction KVM has not finished (IN,
- * MMIO reads, RDMSR/WRMSR) are "flushed" with immediate_exit and then
- * rewound to the instruction, so the client emulates it exactly as with VMX.
+ * cost no system call.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/futex.h>
@@ -65,129 +65,6 @@ int hvb__msr_set(struct hvb_vcpu *vcpu, uint32_t index, uint64_t value)
 
 /* ---- creation ---- */
 
-/* MSRs a reused vCPU gets back at their power-on values. */
-static const uint32_t reset_msrs[] = {
-	0x174, 0x175, 0x176, 0x277, 0x1a0, 0xc0000081, 0xc0000082, 0xc0000083,
-	0xc0000084, 0xc0000100, 0xc0000101, 0xc0000102, 0xc0000103,
-};
-#define NRESET_MSRS (sizeof(reset_msrs) / sizeof(reset_msrs[0]))
-
-struct hvb_reset {
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
-	struct kvm_vcpu_events events;
-	struct kvm_debugregs debugregs;
-	struct kvm_xcrs xcrs;
-	HVB_KVM_MSRS(NRESET_MSRS) *msrs;  /* its own allocation: see HVB_KVM_MSRS */
-	struct kvm_xsave xsave;           /* last: it ends in a flexible array */
-};
-
-static void reset_free(struct hvb_reset *rs)
-{
-	if (rs)
-		free(rs->msrs);
-	free(rs);
-}
-
-static int reset_capture(struct hvb_vm *vm, int fd)
-{
-	struct hvb_reset *rs = calloc(1, sizeof(*rs));
-	if (rs)
-		rs->msrs = calloc(1, sizeof(*rs->msrs));
-	if (!rs || !rs->msrs) {
-		reset_free(rs);
-		return -ENOMEM;
-	}
-	rs->msrs->h.nmsrs = NRESET_MSRS;
-	for (size_t i = 0; i < NRESET_MSRS; i++)
-		rs->msrs->h.entries[i].index = reset_msrs[i];
-	if (ioctl(fd, KVM_GET_REGS, &rs->regs) < 0 ||
-	    ioctl(fd, KVM_GET_SREGS, &rs->sregs) < 0 ||
-	    ioctl(fd, KVM_GET_VCPU_EVENTS, &rs->events) < 0 ||
-	    ioctl(fd, KVM_GET_DEBUGREGS, &rs->debugregs) < 0 ||
-	    ioctl(fd, KVM_GET_XCRS, &rs->xcrs) < 0 ||
-	    ioctl(fd, KVM_GET_XSAVE, &rs->xsave) < 0) {
-		int e = -errno;
-		reset_free(rs);
-		return e;
-	}
-	int n = ioctl(fd, KVM_GET_MSRS, &rs->msrs->h);
-	rs->msrs->h.nmsrs = n > 0 ? (uint32_t)n : 0; /* the ones KVM knows, in order */
-	vm->reset = rs;
-	return 0;
-}
-
-static int reset_apply(struct hvb_vm *vm, int fd)
-{
-	struct hvb_reset *rs = vm->reset;
-	struct kvm_guest_debug nodebug;
-	memset(&nodebug, 0, sizeof(nodebug));
-	if (ioctl(fd, KVM_SET_GUEST_DEBUG, &nodebug) < 0 ||
-	    ioctl(fd, KVM_SET_REGS, &rs->regs) < 0 ||
-	    ioctl(fd, KVM_SET_SREGS, &rs->sregs) < 0 ||
-	    ioctl(fd, KVM_SET_VCPU_EVENTS, &rs->events) < 0 ||
-	    ioctl(fd, KVM_SET_DEBUGREGS, &rs->debugregs) < 0 ||
-	    ioctl(fd, KVM_SET_XCRS, &rs->xcrs) < 0 ||
-	    ioctl(fd, KVM_SET_XSAVE, &rs->xsave) < 0)
-		return -errno;
-	if (rs->msrs->h.nmsrs && ioctl(fd, KVM_SET_MSRS, &rs->msrs->h) < 0)
-		return -errno;
-	return 0;
-}
-
-void hvb__vm_free_spares(struct hvb_vm *vm)
-{
-	for (unsigned i = 0; i < vm->nspares; i++) {
-		munmap(vm->spares[i].run, (size_t)vm->host->info.vcpu_mmap_size);
-		close(vm->spares[i].fd);
-	}
-	vm->nspares = 0;
-	reset_free(vm->reset);
-	vm->reset = NULL;
-}
-
-/* A KVM vCPU in its power-on state: a reset spare, or a new one. */
-static int kvm_vcpu_get(struct hvb_vm *vm, int *fd, struct kvm_run **run)
-{
-	size_t size = (size_t)vm->host->info.vcpu_mmap_size;
-	int r;
-
-	while (vm->nspares) {
-		struct hvb_spare sp = vm->spares[--vm->nspares];
-		if (reset_apply(vm, sp.fd) == 0) {
-			*fd = sp.fd;
-			*run = sp.run;
-			return 0;
-		}
-		munmap(sp.run, size);
-		close(sp.fd);
-	}
-	if (vm->next_kvm_id >= vm->host->info.max_vcpu_id)
-		return -ENOSPC;
-	*fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)vm->next_kvm_id);
-	if (*fd < 0)
-		return -errno;
-	vm->next_kvm_id++;
-	*run = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
-	if (*run == MAP_FAILED) {
-		r = -errno;
-		goto err_fd;
-	}
-	if (ioctl(*fd, KVM_SET_CPUID2, vm->host->cpuid) < 0) {
-		r = -errno;
-		goto err_run;
-	}
-	if (!vm->reset && (r = reset_capture(vm, *fd)) < 0)
-		goto err_run;
-	return 0;
-
-err_run:
-	munmap(*run, size);
-err_fd:
-	close(*fd);
-	return r;
-}
-
 int hvb_vcpu_create(struct hvb_vm *vm, uint64_t options, struct hvb_vcpu **out)
 {
 	struct hvb_vcpu *vcpu;
@@ -209,27 +86,27 @@ int hvb_vcpu_create(struct hvb_vm *vm, uint64_t options, struct hvb_vcpu **out)
 	vcpu->vm = vm;
 	vcpu->id = id;
 	vcpu->run_size = (size_t)vm->host->info.vcpu_mmap_size;
-	if ((r = kvm_vcpu_get(vm, &vcpu->fd, &vcpu->run)) < 0)
+	if ((r = hvb__pool_get(vm, &vcpu->fd, &vcpu->run)) < 0)
 		goto err_unlock;
 
 	/* The API state starts as KVM's reset state; from now on KVM's
 	 * sync-regs area is exchanged with it at every entry and exit. */
-	struct hvb_state *st = &vcpu->st;
+	struct hvs_state *st = &vcpu->st;
 	if (ioctl(vcpu->fd, KVM_GET_REGS, &st->regs) < 0 ||
 	    ioctl(vcpu->fd, KVM_GET_SREGS, &st->sregs) < 0 ||
 	    ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &st->events) < 0) {
 		r = -errno;
 		goto err_vcpu;
 	}
-	for (int i = 0; i < HVB_MSRC_COUNT; i++) {
-		if ((r = hvb__msr_get(vcpu, hvb_msrc_msr(i), &st->msr[i])) < 0)
+	for (int i = 0; i < HVS_MSRC_COUNT; i++) {
+		if ((r = hvb__msr_get(vcpu, hvs_msrc_msr(i), &st->msr[i])) < 0)
 			goto err_vcpu;
 	}
 	vcpu->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
 				    KVM_SYNC_X86_EVENTS;
 	vcpu->run->kvm_dirty_regs = 0;
 	vcpu->run->immediate_exit = 0;
-	hvb_state_init_ctls(&st->c);
+	hvs_init_ctls(&st->c);
 	vcpu->tsc_gen = atomic_load(&vm->tsc_gen);
 
 	vm->vcpus[id] = vcpu;
@@ -246,7 +123,7 @@ int hvb_vcpu_create(struct hvb_vm *vm, uint64_t options, struct hvb_vcpu **out)
 
 err_vcpu:
 	/* Back to the pool: the KVM vCPU itself is fine. */
-	vm->spares[vm->nspares++] = (struct hvb_spare){ vcpu->fd, vcpu->run };
+	hvb__pool_put(vm, vcpu->fd, vcpu->run);
 err_unlock:
 	pthread_mutex_unlock(&vm->lock);
 	free(vcpu);
@@ -260,7 +137,7 @@ int hvb_vcpu_destroy(struct hvb_vcpu *vcpu)
 	pthread_mutex_lock(&vm->lock);
 	vm->vcpus[vcpu->id] = NULL;
 	vm->nvcpus--;
-	vm->spares[vm->nspares++] = (struct hvb_spare){ vcpu->fd, vcpu->run };
+	hvb__pool_put(vm, vcpu->fd, vcpu->run);
 	(void)hvb__vm_update_msr_filter(vm);
 	pthread_mutex_unlock(&vm->lock);
 	free(vcpu);
@@ -436,7 +313,7 @@ static int xcr0_rw(struct hvb_vcpu *vcpu, uint64_t *value, bool write)
 
 int hvb_vcpu_read_reg(struct hvb_vcpu *vcpu, unsigned reg, uint64_t *value)
 {
-	int r = hvb_state_read_reg(&vcpu->st, reg, value);
+	int r = hvs_read_reg(&vcpu->st, reg, value);
 	if (r != -EAGAIN)
 		return r;
 	if (reg == HV_X86_XCR0)
@@ -446,7 +323,7 @@ int hvb_vcpu_read_reg(struct hvb_vcpu *vcpu, unsigned reg, uint64_t *value)
 
 int hvb_vcpu_write_reg(struct hvb_vcpu *vcpu, unsigned reg, uint64_t value)
 {
-	int r = hvb_state_write_reg(&vcpu->st, reg, value);
+	int r = hvs_write_reg(&vcpu->st, reg, value);
 	if (r != -EAGAIN)
 		return r;
 	if (reg == HV_X86_XCR0)
@@ -456,7 +333,7 @@ int hvb_vcpu_write_reg(struct hvb_vcpu *vcpu, unsigned reg, uint64_t value)
 
 int hvb_vcpu_read_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t *value)
 {
-	int r = hvb_state_read_vmcs(&vcpu->st, field, value);
+	int r = hvs_read_vmcs(&vcpu->st, field, value);
 	if (r != -EAGAIN)
 		return r;
 	return debugregs_rw(vcpu, HV_X86_DR7, value, false);
@@ -464,7 +341,7 @@ int hvb_vcpu_read_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t *value)
 
 int hvb_vcpu_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t value)
 {
-	int r = hvb_state_write_vmcs(&vcpu->st, field, value);
+	int r = hvs_write_vmcs(&vcpu->st, field, value);
 	if (r != -EAGAIN)
 		return r;
 	return debugregs_rw(vcpu, HV_X86_DR7, &value, true);
@@ -473,14 +350,14 @@ int hvb_vcpu_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field, uint64_t value)
 int hvb_vcpu_cap_write_vmcs(struct hvb_vcpu *vcpu, uint32_t field,
 			    uint64_t *allowed0, uint64_t *allowed1)
 {
-	return hvb_state_cap_write_vmcs(&vcpu->st, field, allowed0, allowed1);
+	return hvs_cap_write_vmcs(&vcpu->st, field, allowed0, allowed1);
 }
 
 int hvb_vmx_read_capability(const struct hvb_host *host, unsigned cap,
 			    uint64_t *value)
 {
 	(void)host;
-	return hvb_caps_read(cap, value);
+	return hvs_caps_read(cap, value);
 }
 
 /* ---- MSRs, FPU, time ---- */
@@ -496,7 +373,7 @@ static bool is_native(const struct hvb_vcpu *vcpu, uint32_t msr)
 int hvb_vcpu_read_msr(struct hvb_vcpu *vcpu, uint32_t msr, uint64_t *value)
 {
 	/* EFER lives in sregs: keep one source of truth. */
-	int i = hvb_msrc_index(msr);
+	int i = hvs_msrc_index(msr);
 	if (msr == 0xc0000080) {
 		*value = vcpu->st.sregs.efer;
 		return 0;
@@ -510,7 +387,7 @@ int hvb_vcpu_read_msr(struct hvb_vcpu *vcpu, uint32_t msr, uint64_t *value)
 
 int hvb_vcpu_write_msr(struct hvb_vcpu *vcpu, uint32_t msr, uint64_t value)
 {
-	int i = hvb_msrc_index(msr);
+	int i = hvs_msrc_index(msr);
 	if (msr == 0xc0000080)
 		return hvb_vcpu_write_vmcs(vcpu, VMCS_GUEST_IA32_EFER, value);
 	if (i >= 0) {
@@ -580,9 +457,9 @@ int hvb_vcpu_write_fpstate(struct hvb_vcpu *vcpu, const void *buf, size_t size)
 	return 0;
 }
 
-void hvb_vcpu_import(struct hvb_vcpu *vcpu, const struct hvb_state *client)
+void hvb_vcpu_import(struct hvb_vcpu *vcpu, const struct hvs_state *client)
 {
-	struct hvb_state *st = &vcpu->st;
+	struct hvs_state *st = &vcpu->st;
 	uint32_t dirty = client->dirty & (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
 					  KVM_SYNC_X86_EVENTS);
 
@@ -593,7 +470,7 @@ void hvb_vcpu_import(struct hvb_vcpu *vcpu, const struct hvb_state *client)
 	if (dirty & KVM_SYNC_X86_EVENTS)
 		st->events = client->events;
 	st->dirty |= dirty;
-	for (int i = 0; i < HVB_MSRC_COUNT; i++) {
+	for (int i = 0; i < HVS_MSRC_COUNT; i++) {
 		if (client->msr_dirty & (1u << i)) {
 			st->msr[i] = client->msr[i];
 			st->msr_dirty |= 1u << i;
@@ -607,10 +484,10 @@ void hvb_vcpu_import(struct hvb_vcpu *vcpu, const struct hvb_state *client)
 		st->idt_limit = client->idt_limit;
 	}
 	st->c = client->c;
-	hvb_state_clamp_ctls(&st->c);
+	hvs_clamp_ctls(&st->c);
 }
 
-void hvb_vcpu_export(const struct hvb_vcpu *vcpu, struct hvb_state *out)
+void hvb_vcpu_export(const struct hvb_vcpu *vcpu, struct hvs_state *out)
 {
 	*out = vcpu->st;
 }
@@ -642,7 +519,57 @@ int hvb_vcpu_invalidate_tlb(struct hvb_vcpu *vcpu)
 	return 0;
 }
 
-/* ---- kicking and throttling ---- */
+/* ---- entering KVM, kicking and throttling ---- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * One KVM_RUN. Returns 0 or a negative errno from the ioctl. Accounts the
+ * time as guest execution time and keeps the kick protocol: a kick that
+ * arrives at any point makes this (or the next) KVM_RUN return -EINTR.
+ */
+int hvb__kvm_run_once(struct hvb_vcpu *v, bool flush)
+{
+	uint64_t t0 = now_ns();
+	int r;
+
+	atomic_store(&v->thread, pthread_self());
+	atomic_store(&v->in_run, 1);
+	if (flush || atomic_load(&v->kick))
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	r = ioctl(v->fd, KVM_RUN, 0);
+	if (r < 0)
+		r = -errno;
+	atomic_store(&v->in_run, 0);
+	__atomic_store_n(&v->run->immediate_exit, atomic_load(&v->kick) ? 1 : 0,
+			 __ATOMIC_SEQ_CST);
+	/* Only this thread writes the counter; hvd's loop thread reads it
+	 * (hvctl show) while the vCPU runs: a relaxed atomic store. */
+	if (!flush)
+		__atomic_store_n(&v->exec_ns, v->exec_ns + (now_ns() - t0), __ATOMIC_RELAXED);
+	return r;
+}
+
+/*
+ * Finish a pending I/O, MMIO or MSR completion inside KVM without running
+ * guest code; sync regs are refreshed by it.
+ */
+int hvb__flush(struct hvb_vcpu *v)
+{
+	int r = hvb__kvm_run_once(v, true);
+	if (r == -EINTR)
+		return 0;
+	if (r == 0) {
+		hvb__log("vcpu %u: completion flush ran the guest", v->id);
+		return -EIO;
+	}
+	return r;
+}
 
 void hvb_vcpu_set_throttle(struct hvb_vcpu *vcpu, hvb_throttle_fn fn, void *ctx)
 {

@@ -107,7 +107,7 @@ int hvb_vm_destroy(struct hvb_vm *vm)
 		return -EBUSY;
 	}
 	pthread_mutex_unlock(&vm->lock);
-	hvb__vm_free_spares(vm);
+	hvb__pool_free(vm);
 	close(vm->fd);
 	munmap(vm->ivt_page, 2 * PAGE);
 	free(vm->regions);
@@ -127,7 +127,7 @@ void hvb_vm_abandon(struct hvb_vm *vm)
 		close(v->fd);
 		free(v);
 	}
-	hvb__vm_free_spares(vm);
+	hvb__pool_free(vm);
 	close(vm->fd);
 	munmap(vm->ivt_page, 2 * PAGE);
 	free(vm->regions);
@@ -561,7 +561,7 @@ bool hvb__vm_stub_place(struct hvb_vm *vm)
  * The MSR filter is per VM, native MSRs are per vCPU (Apple): KVM lets
  * through only MSRs every vCPU made native; a vCPU that made one native
  * while another did not gets the exit and the backend completes it
- * silently (hvb_vcpu.c). Called with the VM lock held.
+ * silently (exit_msr in hvb_exit.c). Called with the VM lock held.
  *
  * KVM_X86_SET_MSR_FILTER waits for an SRCU grace period of the VM, which
  * a busy host can stretch to seconds (docs/differences.md), so KVM is

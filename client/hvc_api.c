@@ -22,7 +22,7 @@
 #include <Hypervisor/hv.h>
 #include <Hypervisor/hv_vmx.h>
 
-#include "hvb_errmap.h"
+#include "hvs_errmap.h"
 #include "hvc.h"
 
 #define MAX_VCPUS 64
@@ -58,7 +58,7 @@ static hv_return_t hvc_status(int err)
 	case ECONNREFUSED: case EPROTONOSUPPORT:
 		return HV_NO_DEVICE;
 	default:
-		return hvb_errno_to_hv(err);
+		return hvs_errno_to_hv(err);
 	}
 }
 
@@ -380,7 +380,7 @@ hv_return_t hv_vcpu_read_register(hv_vcpuid_t vcpu, hv_x86_reg_t reg, uint64_t *
 	WITH_VCPU(vcpu, v);
 	if (!value)
 		return HV_BAD_ARGUMENT;
-	int r = hvb_state_read_reg(&v->page->state, (unsigned)reg, value);
+	int r = hvs_read_reg(&v->page->state, (unsigned)reg, value);
 	if (r == -EAGAIN)
 		return slow_reg(vcpu, (unsigned)reg, value, false);
 	return hvc_status(r);
@@ -389,7 +389,7 @@ hv_return_t hv_vcpu_read_register(hv_vcpuid_t vcpu, hv_x86_reg_t reg, uint64_t *
 hv_return_t hv_vcpu_write_register(hv_vcpuid_t vcpu, hv_x86_reg_t reg, uint64_t value)
 {
 	WITH_VCPU(vcpu, v);
-	int r = hvb_state_write_reg(&v->page->state, (unsigned)reg, value);
+	int r = hvs_write_reg(&v->page->state, (unsigned)reg, value);
 	if (r == -EAGAIN)
 		return slow_reg(vcpu, (unsigned)reg, &value, true);
 	return hvc_status(r);
@@ -400,7 +400,7 @@ hv_return_t hv_vmx_vcpu_read_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t *va
 	WITH_VCPU(vcpu, v);
 	if (!value)
 		return HV_BAD_ARGUMENT;
-	int r = hvb_state_read_vmcs(&v->page->state, field, value);
+	int r = hvs_read_vmcs(&v->page->state, field, value);
 	if (r == -EAGAIN)
 		return slow_vmcs(vcpu, field, value, false);
 	return hvc_status(r);
@@ -409,7 +409,7 @@ hv_return_t hv_vmx_vcpu_read_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t *va
 hv_return_t hv_vmx_vcpu_write_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t value)
 {
 	WITH_VCPU(vcpu, v);
-	int r = hvb_state_write_vmcs(&v->page->state, field, value);
+	int r = hvs_write_vmcs(&v->page->state, field, value);
 	if (r == -EAGAIN)
 		return slow_vmcs(vcpu, field, &value, true);
 	return hvc_status(r);
@@ -421,7 +421,7 @@ hv_return_t hv_vmx_vcpu_get_cap_write_vmcs(hv_vcpuid_t vcpu, uint32_t field,
 	WITH_VCPU(vcpu, v);
 	if (!allowed_0 || !allowed_1)
 		return HV_BAD_ARGUMENT;
-	return hvc_status(hvb_state_cap_write_vmcs(&v->page->state, field, allowed_0, allowed_1));
+	return hvc_status(hvs_cap_write_vmcs(&v->page->state, field, allowed_0, allowed_1));
 }
 
 hv_return_t hv_vmx_read_capability(hv_vmx_capability_t field, uint64_t *value)

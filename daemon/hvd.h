@@ -18,7 +18,7 @@
 #include <uv.h>
 
 #include "hvb.h"
-#include "hvb_errmap.h"
+#include "hvs_errmap.h"
 #include "hvd.pb-c.h"
 #include "hvd_protocol.h"
 #include "hvp.h"
@@ -204,7 +204,7 @@ struct hvd_session {
 /* errno -> hv_return_t, in one place. */
 static inline int32_t hvd_status_from_errno(int err)
 {
-	return hvb_errno_to_hv(err);
+	return hvs_errno_to_hv(err);
 }
 
 #endif

@@ -21,7 +21,7 @@
 #include <Hypervisor/hv_error.h>
 #include <Hypervisor/hv_vmx.h>
 
-#include "hvb_errmap.h"
+#include "hvs_errmap.h"
 #include "hvd.h"
 #include "hvd_log.h"
 #include "hvd_sandbox.h"
@@ -260,7 +260,7 @@ static uint64_t vcpu_throttle(void *ctx)
 static void do_run(struct hvd_vcpu *v, uint32_t seq)
 {
 	struct hvd_run_page *page = v->page;
-	struct hvb_state copy;
+	struct hvs_state copy;
 	int r;
 
 	memcpy(&copy, (const void *)&page->state, sizeof(copy));
@@ -278,7 +278,7 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 		hvd_debug("session %llu vcpu %u: run failed: %s",
 			 (unsigned long long)v->session->id, v->id, strerror(-r));
 	hvb_vcpu_export(v->vcpu, &page->state);
-	page->result = hvb_errno_to_hv(r);
+	page->result = hvs_errno_to_hv(r);
 	/* A run cut short because the session is going away (hvd stopping,
 	 * an admin's kill) must not look like an ordinary exit. */
 	if (atomic_load(&v->stop))
@@ -360,12 +360,12 @@ static void *vcpu_main(void *arg)
 				int r = hvb_vcpu_destroy(v->vcpu);
 				v->vcpu = NULL;
 				pthread_mutex_unlock(&v->lock);
-				op->status = hvb_errno_to_hv(r);
+				op->status = hvs_errno_to_hv(r);
 				destroyed = true;
 				op_done(v, op);
 				break;
 			}
-			struct hvb_state copy;
+			struct hvs_state copy;
 			memcpy(&copy, (const void *)&page->state, sizeof(copy));
 			hvb_vcpu_import(v->vcpu, &copy);
 			hvd_vcpuop_run(v, op);

@@ -17,12 +17,12 @@
 #include <Hypervisor/hv_vmx.h>
 
 #include "hvb.h"
-#include "hvb_errmap.h"
+#include "hvs_errmap.h"
 
 /* The one place libhvdirect maps backend errors. */
 static hv_return_t hv_from_errno(int err)
 {
-	return hvb_errno_to_hv(err);
+	return hvs_errno_to_hv(err);
 }
 
 struct vcpu_slot {

@@ -9,7 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "hvb_state.h"
+#include "hvs.h"
 
 /* Bumped on any incompatible change to hvd.proto or the run page. */
 #define HVD_PROTOCOL_VERSION 1
@@ -57,7 +57,7 @@ struct hvd_run_page {
 	 * at once instead of spinning (spinning would starve the peer). */
 	_Atomic uint32_t client_cpu;
 	_Atomic uint32_t daemon_cpu;
-	struct hvb_state state;
+	struct hvs_state state;
 };
 
 #endif

@@ -2,14 +2,14 @@
  * The run page (proto/hvd_protocol.h): each vCPU's state lives in memory
  * shared between hvd and its client, and the client may write anything
  * there. Before a run or a vCPU-thread request, hvd copies the page's
- * `struct hvb_state` once and takes it with hvb_vcpu_import (which forces
- * the controls into the capability masks with hvb_state_clamp_ctls); after
+ * `struct hvs_state` once and takes it with hvb_vcpu_import (which forces
+ * the controls into the capability masks with hvs_clamp_ctls); after
  * that, register and VMCS access goes through the pure accessors of
- * backend/hvb_state.c. libhvclient runs the same accessors on the page
+ * vmcs/hvs_state.c. libhvclient runs the same accessors on the page
  * directly (between runs the client owns it, so a hostile daemon could
  * have written anything there too).
  *
- * Input: the first sizeof(struct hvb_state) bytes are the page's state
+ * Input: the first sizeof(struct hvs_state) bytes are the page's state
  * (zero-padded when shorter); the rest is a stream of values for writes
  * and of extra field encodings. For both views (hvd's imported copy and
  * the raw page with clamped controls) the harness reads every VMCS field
@@ -26,7 +26,7 @@
 
 #include "hvb.h"
 #include "hvb_priv.h"
-#include "hvb_state.h"
+#include "hvs.h"
 
 #define F(x) (uint32_t)(x)
 static const uint32_t fields[] = {
@@ -205,37 +205,37 @@ static void check_err(int r)
 	FUZZ_CHECK(r == 0 || r == -ENOENT || r == -EINVAL || r == -EAGAIN);
 }
 
-static void access_field(struct hvb_state *st, uint32_t field, struct fuzz_in *in)
+static void access_field(struct hvs_state *st, uint32_t field, struct fuzz_in *in)
 {
 	uint64_t v = 0, a0 = 0, a1 = 0;
-	int r = hvb_state_read_vmcs(st, field, &v);
+	int r = hvs_read_vmcs(st, field, &v);
 	check_err(r);
 	fuzz_use(v);
-	int c = hvb_state_cap_write_vmcs(st, field, &a0, &a1);
+	int c = hvs_cap_write_vmcs(st, field, &a0, &a1);
 	check_err(c);
 	if (r == -ENOENT)
 		FUZZ_CHECK(c == -ENOENT);
 	fuzz_use(a0 ^ a1);
 
-	int w = hvb_state_write_vmcs(st, field, fuzz_take(in, 8));
+	int w = hvs_write_vmcs(st, field, fuzz_take(in, 8));
 	check_err(w);
 	if (r == -ENOENT)
 		FUZZ_CHECK(w == -ENOENT);
 	/* A value just read, written back. */
 	if (r == 0) {
-		w = hvb_state_write_vmcs(st, field, v);
+		w = hvs_write_vmcs(st, field, v);
 		check_err(w);
 	}
 	/* Inside the write capability: a0 set, nothing outside a1. */
 	if (c == 0 && a1) {
 		uint64_t x = (fuzz_take(in, 8) | a0) & a1;
-		check_err(hvb_state_write_vmcs(st, field, x));
+		check_err(hvs_write_vmcs(st, field, x));
 	}
-	check_err(hvb_state_read_vmcs(st, field, &v));
+	check_err(hvs_read_vmcs(st, field, &v));
 	fuzz_use(v);
 }
 
-static void access_all(struct hvb_state *st, struct fuzz_in *in)
+static void access_all(struct hvs_state *st, struct fuzz_in *in)
 {
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		access_field(st, fields[i], in);
@@ -245,21 +245,21 @@ static void access_all(struct hvb_state *st, struct fuzz_in *in)
 
 	for (unsigned reg = 0; reg <= 60; reg++) {
 		uint64_t v = 0;
-		int r = hvb_state_read_reg(st, reg, &v);
+		int r = hvs_read_reg(st, reg, &v);
 		check_err(r);
 		fuzz_use(v);
-		check_err(hvb_state_write_reg(st, reg, fuzz_take(in, 8)));
+		check_err(hvs_write_reg(st, reg, fuzz_take(in, 8)));
 		if (r == 0)
-			check_err(hvb_state_write_reg(st, reg, v));
+			check_err(hvs_write_reg(st, reg, v));
 	}
-	hvb_state_clamp_ctls(&st->c);
+	hvs_clamp_ctls(&st->c);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* The page as hvd's vCPU thread copies it (memcpy from shared memory
 	 * into a local struct). */
-	struct hvb_state page;
+	struct hvs_state page;
 	size_t n = size < sizeof(page) ? size : sizeof(page);
 	memset(&page, 0, sizeof(page));
 	memcpy(&page, data, n);
@@ -270,16 +270,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hvb_vcpu *vcpu = calloc(1, sizeof(*vcpu));
 	FUZZ_CHECK(vcpu != NULL);
 	vcpu->st.idt_hidden = fuzz_take(&in, 1) & 1;
-	hvb_state_init_ctls(&vcpu->st.c);
+	hvs_init_ctls(&vcpu->st.c);
 	hvb_vcpu_import(vcpu, &page);
 	access_all(&vcpu->st, &in);
 	free(vcpu);
 
 	/* libhvclient: the accessors on the page itself. */
-	struct hvb_state *raw = malloc(sizeof(*raw));
+	struct hvs_state *raw = malloc(sizeof(*raw));
 	FUZZ_CHECK(raw != NULL);
 	memcpy(raw, &page, sizeof(*raw));
-	hvb_state_clamp_ctls(&raw->c);
+	hvs_clamp_ctls(&raw->c);
 	access_all(raw, &in);
 	free(raw);
 	return 0;

@@ -19,7 +19,7 @@
 
 #include "fuzz_keys.h"
 #include "hvb_decode.h"
-#include "hvb_state.h"
+#include "hvs.h"
 #include "hvd.pb-c.h"
 #include "hvd.pb.h"
 #include "hvd_protocol.h"
@@ -302,7 +302,7 @@ static void grants(const uint8_t sk[64])
 
 /* ---- run page states ---- */
 
-static void put_state(const char *name, const struct hvb_state *st, const void *tail,
+static void put_state(const char *name, const struct hvs_state *st, const void *tail,
 		      size_t tlen)
 {
 	uint8_t buf[sizeof(*st) + 256];
@@ -316,7 +316,7 @@ static void put_state(const char *name, const struct hvb_state *st, const void *
 
 static void run_pages(void)
 {
-	struct hvb_state st;
+	struct hvs_state st;
 	uint8_t tail[256];
 	for (unsigned i = 0; i < sizeof(tail); i++)
 		tail[i] = (uint8_t)(i * 37 + 11);
@@ -326,7 +326,7 @@ static void run_pages(void)
 
 	/* A real-mode vCPU after reset, as Apple's examples set it up. */
 	memset(&st, 0, sizeof(st));
-	hvb_state_init_ctls(&st.c);
+	hvs_init_ctls(&st.c);
 	st.regs.rip = 0xfff0;
 	st.regs.rflags = 2;
 	st.sregs.cs.selector = 0xf000;
@@ -350,8 +350,8 @@ static void run_pages(void)
 	st.regs.rip = 0xffffffff81000000ull;
 	st.events.interrupt.shadow = 1;
 	st.events.nmi.masked = 1;
-	st.msr[HVB_MSRC_PAT] = 0x0007040600070406ull;
-	st.msr_dirty = (1u << HVB_MSRC_COUNT) - 1;
+	st.msr[HVS_MSRC_PAT] = 0x0007040600070406ull;
+	st.msr_dirty = (1u << HVS_MSRC_COUNT) - 1;
 	st.dirty = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
 	st.exit.reason = 30;
 	st.exit.qual = 0x3f80008;

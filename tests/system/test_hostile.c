@@ -630,9 +630,9 @@ static struct hvd_run_page *raw_vcpu_create(int fd, size_t *size)
 	return page;
 }
 
-static void state_vmcs(struct hvb_state *st, uint32_t field, uint64_t value)
+static void state_vmcs(struct hvs_state *st, uint32_t field, uint64_t value)
 {
-	cr_assert_eq(hvb_state_write_vmcs(st, field, value), 0, "VMCS field %#x = %#llx",
+	cr_assert_eq(hvs_write_vmcs(st, field, value), 0, "VMCS field %#x = %#llx",
 	    field, (unsigned long long)value);
 }
 
@@ -640,13 +640,13 @@ static uint64_t ctrl_of(unsigned cap, uint64_t want)
 {
 	uint64_t v;
 
-	cr_assert_eq(hvb_caps_read(cap, &v), 0);
+	cr_assert_eq(hvs_caps_read(cap, &v), 0);
 	return (want | (v & 0xffffffffull)) & (v >> 32);
 }
 
 /* A real-mode vCPU as the system clients set one up (sys_client.c), at
  * 0000:1000, its IDTR at `ivt`. */
-static void raw_real_mode(struct hvb_state *st, uint64_t ivt)
+static void raw_real_mode(struct hvs_state *st, uint64_t ivt)
 {
 	static const uint32_t segs[][4] = {
 		{ VMCS_GUEST_ES, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_AR },

@@ -23,7 +23,7 @@
 #include <Hypervisor/hv_vmx.h>
 
 #include "hvb.h"
-#include "hvb_state.h"
+#include "hvs.h"
 
 #define PAGE 4096ul
 #define HUGE (2ul << 20)
@@ -143,7 +143,7 @@ static uint64_t ctrl_of(unsigned cap, uint64_t want)
 {
 	uint64_t v;
 
-	cr_assert_eq(hvb_caps_read(cap, &v), 0);
+	cr_assert_eq(hvs_caps_read(cap, &v), 0);
 	return (want | (v & 0xffffffffull)) & (v >> 32);
 }
 

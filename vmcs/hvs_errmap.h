@@ -1,16 +1,18 @@
 /*
- * The one table from the backend's negative errno values to Apple's
- * hv_return_t codes. Each boundary (libhvdirect, hvd) maps errors in one
- * function built from it.
+ * The one table from negative errno values (the backend's and the VMCS
+ * model's) to Apple's hv_return_t codes. Each boundary (libhvclient,
+ * libhvdirect, hvd) maps errors in one function built from it. It lives in
+ * this leaf module because all three link it and libhvclient links nothing
+ * else of the hypervisor.
  */
-#ifndef HVB_ERRMAP_H
-#define HVB_ERRMAP_H
+#ifndef HVS_ERRMAP_H
+#define HVS_ERRMAP_H
 
 #include <errno.h>
 
 #include <Hypervisor/hv_error.h>
 
-#define HVB_ERRNO_MAP(X)            \
+#define HVS_ERRNO_MAP(X)            \
 	X(EINVAL, HV_BAD_ARGUMENT)  \
 	X(ENOENT, HV_BAD_ARGUMENT)  \
 	X(EEXIST, HV_BAD_ARGUMENT)  \
@@ -27,14 +29,14 @@
 	X(ENOTSUP, HV_UNSUPPORTED)
 
 /* hv_return_t for a negative errno (0 -> HV_SUCCESS). */
-static inline hv_return_t hvb_errno_to_hv(int err)
+static inline hv_return_t hvs_errno_to_hv(int err)
 {
 	if (err >= 0)
 		return HV_SUCCESS;
 	switch (-err) {
-#define HVB_X(e, hv) case e: return hv;
-	HVB_ERRNO_MAP(HVB_X)
-#undef HVB_X
+#define HVS_X(e, hv) case e: return hv;
+	HVS_ERRNO_MAP(HVS_X)
+#undef HVS_X
 	default:
 		return HV_ERROR;
 	}

@@ -4,17 +4,17 @@
  * exchanges it with KVM's sync-regs area at entry and exit; the run page
  * that hvd shares with libhvclient carries one too, so register and VMCS
  * access between runs is plain memory access on both sides. The accessors
- * here are pure functions of this struct (hvb_state.c).
+ * here are pure functions of this struct (hvs_state.c).
  */
-#ifndef HVB_STATE_H
-#define HVB_STATE_H
+#ifndef HVS_H
+#define HVS_H
 
 #include <linux/kvm.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 /* The last exit, in VMX terms. */
-struct hvb_exit {
+struct hvs_exit {
 	uint32_t reason;
 	uint64_t qual;
 	uint32_t instr_len;
@@ -26,10 +26,10 @@ struct hvb_exit {
 	uint32_t instr_error;
 };
 
-#define HVB_EXTRA_FIELDS 36
+#define HVS_EXTRA_FIELDS 36
 
 /* Controls and other VMCS state that has no KVM home. */
-struct hvb_ctls {
+struct hvs_ctls {
 	uint32_t pin, cpu, cpu2, entry, exit;
 	uint32_t exc_bitmap, pf_mask, pf_match, cr3_count;
 	uint32_t entry_irq, entry_exc_err, entry_instr_len;
@@ -41,25 +41,25 @@ struct hvb_ctls {
 	uint64_t pdpte[4];
 	uint32_t activity, smbase;
 	uint64_t host[32];            /* host-state fields, stored only */
-	uint64_t extra[HVB_EXTRA_FIELDS]; /* fields with no effect (hvb_vmcs.c) */
+	uint64_t extra[HVS_EXTRA_FIELDS]; /* fields with no effect (hvs_fields.c) */
 };
 
 /* Guest MSRs that back VMCS fields, cached so reads need no ioctl. */
-enum hvb_msrc {
-	HVB_MSRC_SYSENTER_CS,
-	HVB_MSRC_SYSENTER_ESP,
-	HVB_MSRC_SYSENTER_EIP,
-	HVB_MSRC_PAT,
-	HVB_MSRC_COUNT
+enum hvs_msrc {
+	HVS_MSRC_SYSENTER_CS,
+	HVS_MSRC_SYSENTER_ESP,
+	HVS_MSRC_SYSENTER_EIP,
+	HVS_MSRC_PAT,
+	HVS_MSRC_COUNT
 };
 
-struct hvb_state {
+struct hvs_state {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	struct kvm_vcpu_events events;
 	uint32_t dirty;               /* KVM_SYNC_X86_* groups written */
-	uint32_t msr_dirty;           /* 1 << enum hvb_msrc written */
-	uint64_t msr[HVB_MSRC_COUNT];
+	uint32_t msr_dirty;           /* 1 << enum hvs_msrc written */
+	uint64_t msr[HVS_MSRC_COUNT];
 	/* The client's view where it differs from what KVM is given:
 	 * CR4.VMXE (VMX's fixed bit) and, while the hidden real-mode IVT is
 	 * installed, the IDTR. */
@@ -67,32 +67,32 @@ struct hvb_state {
 	uint8_t idt_hidden;           /* is client-writable memory */
 	uint64_t idt_base;
 	uint32_t idt_limit;
-	struct hvb_ctls c;
-	struct hvb_exit exit;
+	struct hvs_ctls c;
+	struct hvs_exit exit;
 };
 
 /* Index of a cached MSR, or -1. */
-int hvb_msrc_index(uint32_t msr);
-uint32_t hvb_msrc_msr(enum hvb_msrc i);
+int hvs_msrc_index(uint32_t msr);
+uint32_t hvs_msrc_msr(enum hvs_msrc i);
 
-void hvb_state_init_ctls(struct hvb_ctls *c);
-void hvb_seg_from_ar(struct kvm_segment *s, uint32_t ar);
-uint32_t hvb_seg_to_ar(const struct kvm_segment *s);
+void hvs_init_ctls(struct hvs_ctls *c);
+void hvs_seg_from_ar(struct kvm_segment *s, uint32_t ar);
+uint32_t hvs_seg_to_ar(const struct kvm_segment *s);
 
 /* VMCS field and register access on the state alone. -ENOENT: unknown
  * field; -EINVAL: read-only field, or value outside the write masks;
  * -EAGAIN: the value lives only in KVM (debug registers, XCR0), ask the
  * vCPU. Writes mark what changed dirty. */
-int hvb_state_read_vmcs(const struct hvb_state *st, uint32_t field, uint64_t *value);
-int hvb_state_write_vmcs(struct hvb_state *st, uint32_t field, uint64_t value);
-int hvb_state_cap_write_vmcs(const struct hvb_state *st, uint32_t field,
-			     uint64_t *allowed0, uint64_t *allowed1);
-int hvb_state_read_reg(const struct hvb_state *st, unsigned reg, uint64_t *value);
-int hvb_state_write_reg(struct hvb_state *st, unsigned reg, uint64_t value);
+int hvs_read_vmcs(const struct hvs_state *st, uint32_t field, uint64_t *value);
+int hvs_write_vmcs(struct hvs_state *st, uint32_t field, uint64_t value);
+int hvs_cap_write_vmcs(const struct hvs_state *st, uint32_t field,
+		       uint64_t *allowed0, uint64_t *allowed1);
+int hvs_read_reg(const struct hvs_state *st, unsigned reg, uint64_t *value);
+int hvs_write_reg(struct hvs_state *st, unsigned reg, uint64_t value);
 /* hv_vmx_capability_t values as this backend honours them. */
-int hvb_caps_read(unsigned cap, uint64_t *value);
+int hvs_caps_read(unsigned cap, uint64_t *value);
 /* Force the controls into the capability masks (for state that did not
- * come through hvb_state_write_vmcs). */
-void hvb_state_clamp_ctls(struct hvb_ctls *c);
+ * come through hvs_write_vmcs). */
+void hvs_clamp_ctls(struct hvs_ctls *c);
 
 #endif
