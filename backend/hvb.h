@@ -38,6 +38,7 @@ struct hvb_host_info {
 	bool out_rip_after;      /* OUT exits arrive with RIP past the OUT */
 	bool msr_filter;         /* KVM_X86_SET_MSR_FILTER usable */
 	bool tsc_writable;       /* guest RDTSC follows writes to IA32_TSC */
+	bool hw_breakpoints;     /* KVM_GUESTDBG_USE_HW_BP breakpoints are hit */
 	uint32_t max_vcpus;
 	uint32_t max_vcpu_id;      /* KVM vCPU ids a VM may use */
 	uint32_t nr_memslots;

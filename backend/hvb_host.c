@@ -147,6 +147,33 @@ static int probe_out_flavour(struct hvb_host *host)
 	    run->exit_reason == KVM_EXIT_IO && run->io.port == 0x11 &&
 	    ioctl(vcpu, KVM_GET_REGS, &regs) == 0)
 		host->info.tsc_writable = regs.rdx >= (1ull << 28);
+
+	/* Are hardware breakpoints armed through KVM_SET_GUEST_DEBUG hit?
+	 * The real-mode trap needs one when client memory covers its
+	 * address; QEMU 7.2's nested SVM never delivers it (docs/flavours.md).
+	 * nop; out 0x12, al; hlt with the breakpoint on the OUT. The OUT
+	 * above may still be pending: complete it first. */
+	static const uint8_t bp_code[] = { 0x90, 0xe6, 0x12, 0xf4 };
+	struct kvm_guest_debug dbg;
+	memcpy((uint8_t *)mem + 0x1100, bp_code, sizeof(bp_code));
+	run->immediate_exit = 1;
+	(void)ioctl(vcpu, KVM_RUN, 0);
+	run->immediate_exit = 0;
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = 0x1100;
+	regs.rflags = 2;
+	memset(&dbg, 0, sizeof(dbg));
+	dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+	dbg.arch.debugreg[0] = 0x1101;
+	dbg.arch.debugreg[7] = 0x1;
+	host->info.hw_breakpoints =
+		ioctl(vcpu, KVM_SET_REGS, &regs) == 0 &&
+		ioctl(vcpu, KVM_SET_GUEST_DEBUG, &dbg) == 0 &&
+		ioctl(vcpu, KVM_RUN, 0) == 0 && run->exit_reason == KVM_EXIT_DEBUG &&
+		run->debug.arch.pc == 0x1101;
+	if (!host->info.hw_breakpoints)
+		hvb__log("probe: hardware breakpoints are not delivered to guests here; "
+			 "real-mode guests with memory at 0x100F00 cannot run");
 	r = 0;
 out:
 	if (run != MAP_FAILED)

@@ -25,8 +25,13 @@ int hvb__update_guest_debug(struct hvb_vcpu *v, bool step)
 	struct kvm_guest_debug dbg;
 	uint32_t flags = 0;
 
-	if (v->st.idt_hidden && !v->trap_stub)
+	if (v->st.idt_hidden && !v->trap_stub) {
+		/* Without a breakpoint that is hit, the guest would run the
+		 * client's memory at the trap address as if it were code. */
+		if (!v->vm->host->info.hw_breakpoints)
+			return -ENOTSUP;
 		flags |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+	}
 	if (step)
 		flags |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
 	if (flags == v->debug_flags)

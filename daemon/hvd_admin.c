@@ -179,6 +179,7 @@ int hvd_admin_status(struct hvd_session *s, Hvd__Request *req, Hvd__Response *re
 	st->kvm_api = hi->api_version;
 	st->out_rip_after = hi->out_rip_after;
 	st->tsc_writable = hi->tsc_writable;
+	st->hw_breakpoints = hi->hw_breakpoints;
 	st->max_vcpus = hi->max_vcpus;
 	for (struct hvd_session *o = d->sessions; o; o = o->next) {
 		if (o->closing || !can_see(s, o))

@@ -154,9 +154,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	const struct hvb_host_info *hi = hvb_host_info(d.host);
-	hvd_info("KVM API %d, OUT exits %s the instruction, guest TSC %s",
+	hvd_info("KVM API %d, OUT exits %s the instruction, guest TSC %s, "
+		 "hardware breakpoints %s",
 		 hi->api_version, hi->out_rip_after ? "after" : "at",
-		 hi->tsc_writable ? "settable" : "fixed");
+		 hi->tsc_writable ? "settable" : "fixed",
+		 hi->hw_breakpoints ? "hit" : "not delivered");
 	/* Signals first: from the moment the socket exists, SIGTERM must
 	 * mean a clean stop. */
 	uv_signal_init(d.loop, &sigterm);

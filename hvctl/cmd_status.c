@@ -20,6 +20,7 @@ static int print_json(const Hvd__StatusReply *st)
 	hvctl_json_i64(o, "kvm_api", st->kvm_api);
 	hvctl_json_bool(o, "out_rip_after", st->out_rip_after);
 	hvctl_json_bool(o, "tsc_writable", st->tsc_writable);
+	hvctl_json_bool(o, "hw_breakpoints", st->hw_breakpoints);
 	hvctl_json_u64(o, "max_vcpus", st->max_vcpus);
 	hvctl_json_u64(o, "clients", st->clients);
 	hvctl_json_u64(o, "vms", st->vms);
@@ -56,6 +57,8 @@ static void print_human(const Hvd__StatusReply *st)
 	hvctl_kv("OUT exit", "%s", st->out_rip_after ? "RIP after the instruction"
 						      : "RIP at the instruction");
 	hvctl_kv("guest TSC settable", "%s", st->tsc_writable ? "yes" : "no");
+	hvctl_kv("hardware breakpoints", "%s", st->hw_breakpoints ? "hit"
+		 : "not delivered (real-mode guests with memory at 0x100F00 cannot run)");
 	hvctl_kv("max vCPUs", "%u", st->max_vcpus);
 	hvctl_kv("clients", "%u", st->clients);
 	hvctl_kv("VMs", "%u", st->vms);

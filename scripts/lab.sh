@@ -316,6 +316,7 @@ plan_items() {
 	echo "conformance_direct criterion tests/conformance/conformance_direct"
 	echo "conformance_hvd criterion tests/conformance/conformance_hvd"
 	echo "examples ctest ^example\\."
+	echo "facts ctest ^lab\\."
 	local s
 	for s in clients hostile shutdown fork limits memop; do
 		echo "system.$s criterion tests/system/system_$s"

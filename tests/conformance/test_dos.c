@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 
 #include "harness.h"
+#include "kvm_hw_breakpoint.h"
 
 /* LABELS of guests/dos.asm. */
 enum { DOS_INT_FIRST, DOS_INT_SECOND, DOS_INT_EXIT, DOS_MSG2 };
@@ -140,6 +141,19 @@ Test(dos, trap_works_with_client_memory_above_1mib)
 	dos_setup(&vm);
 	HV_CHECK(hv_vm_map(high, 0x100000, 0x100000,
 	    HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC));
+	/* Where the host's KVM never delivers the breakpoint (QEMU 7.2's
+	 * nested SVM, docs/flavours.md; measured on raw KVM here, not asked
+	 * of the backend), the run must be refused, not let the guest
+	 * execute client memory at the trap address. */
+	if (kvm_hw_breakpoint_hit() == 0) {
+		hv_return_t r = hv_vcpu_run(vm.vcpu);
+		cr_assert_eq(r, HV_UNSUPPORTED, "hv_vcpu_run gave %s on a host whose "
+		    "breakpoints are not delivered", cf_strret(r));
+		HV_CHECK(hv_vm_unmap(0x100000, 0x100000));
+		cf_destroy(&vm);
+		munmap(high, 0x100000);
+		return;
+	}
 	expect_int21(&vm, DOS_INT_FIRST);
 	cf_advance(&vm, 2);
 	expect_int21(&vm, DOS_INT_SECOND);
