@@ -171,9 +171,6 @@ static int probe_out_flavour(struct hvb_host *host)
 		ioctl(vcpu, KVM_SET_GUEST_DEBUG, &dbg) == 0 &&
 		ioctl(vcpu, KVM_RUN, 0) == 0 && run->exit_reason == KVM_EXIT_DEBUG &&
 		run->debug.arch.pc == 0x1101;
-	if (!host->info.hw_breakpoints)
-		hvb__log("probe: hardware breakpoints are not delivered to guests here; "
-			 "real-mode guests with memory at 0x100F00 cannot run");
 	r = 0;
 out:
 	if (run != MAP_FAILED)

@@ -359,15 +359,6 @@ write_test_job() {
 	done < <(plan_items)
 }
 
-# Stalls whose cause is known (docs/differences.md, "Test hosts"): the
-# reason printed for them says so.
-known_stall() {
-	case $1 in
-	dos::trap_works_with_client_memory_above_1mib)
-		echo "known: QEMU 7.2 never hits a hardware breakpoint armed for a nested guest, the hidden real-mode trap's breakpoint with it" ;;
-	esac
-}
-
 # Reads a boot's output and updates $state; prints the item and test that
 # were running when the output stopped (if any).
 read_results() {
@@ -408,7 +399,7 @@ read_results() {
 }
 
 lab_test() {
-	local item ikind arg boots=0 rc t0 t1 running r_item r_test known
+	local item ikind arg boots=0 rc t0 t1 running r_item r_test
 	new_job_dir
 	state=$job/state
 	: > "$state"
@@ -449,8 +440,6 @@ lab_test() {
 			why="the emulated machine stalled (no output for ${LAB_STALL} s); killed and rebooted"
 			[ $rc = 4 ] && why="the test host died: $(grep -m1 -E 'Kernel panic|BUG' "$job/console.log" || echo 'no kernel message')"
 			if [ -n "$r_test" ]; then
-				known=$(known_stall "$r_test")
-				[ -n "$known" ] && why="$why; $known"
 				log "inconclusive: $r_item $r_test: $why"
 				awk -F'\t' -v OFS='\t' -v i="$r_item" -v t="$r_test" -v w="$why" \
 					'$1 == i && $2 == t && $3 == "pending" { $3 = "inconclusive"; $4 = w } { print }' \
