@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "hvb.h"
+#include "hvb_ops.h"
 #include "hvs_errmap.h"
 #include "hvd.pb-c.h"
 #include "hvd_protocol.h"
@@ -68,6 +69,7 @@ struct hvd_session_calls;
 
 struct hvd_daemon {
 	uv_loop_t *loop;
+	const struct hvb_ops *be;   /* the backend: hvb_x86_ops */
 	struct hvb_host *host;
 	struct hvp_policy *policy;
 	char *config_path;             /* NULL: built-in default */

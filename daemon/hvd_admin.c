@@ -90,7 +90,7 @@ static Hvd__VmInfo *vm_info(const struct hvd_session *s, bool detail)
 		ci->exec_ns = 0;
 		pthread_mutex_lock(&v->lock);
 		if (v->vcpu)
-			hvb_vcpu_exec_time(v->vcpu, &ci->exec_ns);
+			s->d->be->vcpu_exec_time(v->vcpu, &ci->exec_ns);
 		pthread_mutex_unlock(&v->lock);
 		ci->throttled_ns = atomic_load(&v->throttled_ns);
 		ci->exits = calloc(72, sizeof(*ci->exits));
@@ -114,7 +114,7 @@ static Hvd__VmInfo *vm_info(const struct hvd_session *s, bool detail)
 	vi->maps_changing = s->memop != NULL;
 	if (s->vm && !s->memop) {
 		struct hvb_map_info maps[256];
-		size_t n = hvb_vm_maps(s->vm, maps, 256);
+		size_t n = s->d->be->vm_maps(s->vm, maps, 256);
 		if (n > 256)
 			n = 256;
 		vi->maps = calloc(n ? n : 1, sizeof(*vi->maps));
@@ -164,7 +164,7 @@ static struct hvd_session *find_vm(struct hvd_daemon *d, uint64_t id)
 int hvd_admin_status(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
 {
 	struct hvd_daemon *d = s->d;
-	const struct hvb_host_info *hi = hvb_host_info(d->host);
+	const struct hvb_host_info *hi = s->d->be->host_info(d->host);
 	Hvd__StatusReply *st = calloc(1, sizeof(*st));
 	(void)req; (void)fd;
 

@@ -124,6 +124,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&d, 0, sizeof(d));
+	/* The backend: x86 on KVM, the only one so far (backend/hvb_ops.h). */
+	d.be = &hvb_x86_ops;
 	hvd_testhooks_read(&d.test);
 	d.loop = uv_default_loop();
 	d.listen_fd = -1;
@@ -144,16 +146,16 @@ int main(int argc, char **argv)
 	hvd_info("policy from %s", config ? config : "the built-in default");
 	/* A page of guest memory that cannot be faulted in must fail that
 	 * vCPU's run, never hvd (hvb_guard.c). */
-	if ((r = hvb_guard_install()) < 0) {
+	if ((r = d.be->guard_install()) < 0) {
 		hvd_err("cannot install the guest-memory guard: %s", strerror(-r));
 		return 1;
 	}
-	r = hvb_host_create(NULL, &d.host);
+	r = d.be->host_create(NULL, &d.host);
 	if (r < 0) {
 		hvd_err("cannot use /dev/kvm: %s", strerror(-r));
 		return 1;
 	}
-	const struct hvb_host_info *hi = hvb_host_info(d.host);
+	const struct hvb_host_info *hi = d.be->host_info(d.host);
 	hvd_info("KVM API %d, OUT exits %s the instruction, guest TSC %s, "
 		 "hardware breakpoints %s",
 		 hi->api_version, hi->out_rip_after ? "after" : "at",
@@ -186,7 +188,7 @@ int main(int argc, char **argv)
 	r = hvd_server_init(&d, path, &session_calls);
 	if (r < 0) {
 		hvd_err("cannot listen on %s: %s", path, strerror(-r));
-		hvb_host_destroy(d.host);
+		d.be->host_destroy(d.host);
 		return 1;
 	}
 	hvd_info("listening on %s", d.activated ? "the socket systemd passed" : path);
@@ -214,7 +216,7 @@ int main(int argc, char **argv)
 			hvd_err("cannot install the seccomp filter: %s (--no-sandbox runs "
 				"without it)", strerror(-r));
 			hvd_server_stop(&d);
-			hvb_host_destroy(d.host);
+			d.be->host_destroy(d.host);
 			return 1;
 		} else {
 			hvd_sandbox_loop_selftest(&d.test);
@@ -254,7 +256,7 @@ int main(int argc, char **argv)
 	hvd_ident_fini(&d);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	uv_loop_close(d.loop);
-	hvb_host_destroy(d.host);
+	d.be->host_destroy(d.host);
 	free(d.audit_path);
 	for (struct hvd_tenant *t = d.tenants, *next; t; t = next) {
 		next = t->next;

@@ -35,7 +35,7 @@ static void backings_release_unused(struct hvd_session *s)
 	struct hvd_backing **pp = &s->backings;
 	while (*pp) {
 		struct hvd_backing *b = *pp;
-		if (s->vm && hvb_vm_hva_in_use(s->vm, b->addr, b->size)) {
+		if (s->vm && s->d->be->vm_hva_in_use(s->vm, b->addr, b->size)) {
 			pp = &b->next;
 			continue;
 		}
@@ -53,7 +53,7 @@ static void usage_refresh(struct hvd_session *s)
 	uint64_t bytes = 0;
 	uint32_t maps = 0;
 	if (s->vm)
-		hvb_vm_usage(s->vm, &bytes, &maps);
+		s->d->be->vm_usage(s->vm, &bytes, &maps);
 	if (s->tenant) {
 		s->tenant->usage.memory += bytes - s->mem_bytes;
 		s->tenant->usage.mappings += maps - s->mappings;
@@ -96,18 +96,18 @@ static void *memop_thread(void *arg)
 		   test->memop_delay_ms);
 	switch (req->op_case) {
 	case HVD__REQUEST__OP_VM_MAP:
-		m->r = hvb_vm_map(m->vm, m->addr, req->vm_map->gpa, req->vm_map->size,
+		m->r = m->s->d->be->vm_map(m->vm, m->addr, req->vm_map->gpa, req->vm_map->size,
 				  (uint32_t)req->vm_map->flags);
 		break;
 	case HVD__REQUEST__OP_VM_UNMAP:
-		m->r = hvb_vm_unmap(m->vm, req->vm_unmap->gpa, req->vm_unmap->size);
+		m->r = m->s->d->be->vm_unmap(m->vm, req->vm_unmap->gpa, req->vm_unmap->size);
 		break;
 	case HVD__REQUEST__OP_VM_PROTECT:
-		m->r = hvb_vm_protect(m->vm, req->vm_protect->gpa, req->vm_protect->size,
+		m->r = m->s->d->be->vm_protect(m->vm, req->vm_protect->gpa, req->vm_protect->size,
 				      (uint32_t)req->vm_protect->flags);
 		break;
 	case HVD__REQUEST__OP_VM_DESTROY:
-		m->r = hvb_vm_destroy(m->vm);
+		m->r = m->s->d->be->vm_destroy(m->vm);
 		break;
 	default:
 		m->r = -EINVAL;
@@ -131,7 +131,7 @@ void hvd_memop_poll(struct hvd_session *s)
 	if (m->req->op_case == HVD__REQUEST__OP_VM_MAP) {
 		struct hvd_backing *b = m->r == 0 ? calloc(1, sizeof(*b)) : NULL;
 		if (m->r == 0 && !b) {
-			hvb_vm_unmap(m->vm, m->req->vm_map->gpa, m->req->vm_map->size);
+			m->s->d->be->vm_unmap(m->vm, m->req->vm_map->gpa, m->req->vm_map->size);
 			resp.status = HV_NO_RESOURCES;
 		}
 		if (b) {

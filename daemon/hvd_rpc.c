@@ -32,9 +32,9 @@ int hvd_rpc_hello(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp,
 	hello.version = HVD_PROTOCOL_VERSION;
 	hello.run_page_size = (uint32_t)sizeof(struct hvd_run_page);
 	hello.run_page_version = HVD_RUN_PAGE_VERSION;
-	hello.max_vcpus = hvb_host_info(s->d->host)->max_vcpus;
+	hello.max_vcpus = s->d->be->host_info(s->d->host)->max_vcpus;
 	for (unsigned i = 0; i < 33; i++) {
-		int r = hvb_vmx_read_capability(s->d->host, i, &caps[i]);
+		int r = s->d->be->x86->read_capability(s->d->host, i, &caps[i]);
 		caps_status[i] = r < 0 ? (uint32_t)-r : 0;
 		if (r < 0)
 			caps[i] = 0;
@@ -76,7 +76,7 @@ int hvd_rpc_hello(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp,
 
 static void vm_create_now(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp)
 {
-	resp->status = hvd_status_from_errno(hvb_vm_create(s->d->host, req->vm_create->flags,
+	resp->status = hvd_status_from_errno(s->d->be->vm_create(s->d->host, req->vm_create->flags,
 							   &s->vm));
 	if (resp->status == HV_SUCCESS) {
 		hvd_info("session %llu: VM created", (unsigned long long)s->id);
@@ -160,7 +160,7 @@ int hvd_rpc_vm_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *r
 int hvd_rpc_vm_sync_tsc(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
 {
 	(void)fd;
-	resp->status = hvd_status_from_errno(hvb_vm_sync_tsc(s->vm, req->vm_sync_tsc->tsc));
+	resp->status = hvd_status_from_errno(s->d->be->x86->sync_tsc(s->vm, req->vm_sync_tsc->tsc));
 	return -1;
 }
 
@@ -169,7 +169,7 @@ int hvd_rpc_capability(struct hvd_session *s, Hvd__Request *req, Hvd__Response *
 	(void)fd;
 	switch (req->capability->which) {
 	case HV_CAP_VCPUMAX:
-		resp->value = hvb_host_info(s->d->host)->max_vcpus;
+		resp->value = s->d->be->host_info(s->d->host)->max_vcpus;
 		break;
 	case HV_CAP_ADDRSPACEMAX:
 		resp->value = 1;

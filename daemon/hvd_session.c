@@ -186,7 +186,7 @@ static void *reaper_main(void *arg)
 		}
 	}
 	if (s->vm) {
-		int r = hvb_vm_destroy(s->vm);
+		int r = s->d->be->vm_destroy(s->vm);
 		if (r < 0)
 			hvd_err("session %llu: VM destroy failed: %s",
 				(unsigned long long)s->id, strerror(-r));

@@ -34,30 +34,30 @@ void hvd_vcpuop_run(struct hvd_vcpu *v, struct hvd_op *op)
 	switch (req->op_case) {
 	case HVD__REQUEST__OP_VCPU_REG:
 		if (req->vcpu_reg->write)
-			r = hvb_vcpu_write_reg(vc, req->vcpu_reg->reg, req->vcpu_reg->value);
+			r = v->session->d->be->x86->write_reg(vc, req->vcpu_reg->reg, req->vcpu_reg->value);
 		else
-			r = hvb_vcpu_read_reg(vc, req->vcpu_reg->reg, &op->value);
+			r = v->session->d->be->x86->read_reg(vc, req->vcpu_reg->reg, &op->value);
 		break;
 	case HVD__REQUEST__OP_VCPU_VMCS:
 		if (req->vcpu_vmcs->write)
-			r = hvb_vcpu_write_vmcs(vc, req->vcpu_vmcs->field, req->vcpu_vmcs->value);
+			r = v->session->d->be->x86->write_vmcs(vc, req->vcpu_vmcs->field, req->vcpu_vmcs->value);
 		else
-			r = hvb_vcpu_read_vmcs(vc, req->vcpu_vmcs->field, &op->value);
+			r = v->session->d->be->x86->read_vmcs(vc, req->vcpu_vmcs->field, &op->value);
 		break;
 	case HVD__REQUEST__OP_VCPU_MSR:
 		if (req->vcpu_msr->write)
-			r = hvb_vcpu_write_msr(vc, req->vcpu_msr->msr, req->vcpu_msr->value);
+			r = v->session->d->be->x86->write_msr(vc, req->vcpu_msr->msr, req->vcpu_msr->value);
 		else
-			r = hvb_vcpu_read_msr(vc, req->vcpu_msr->msr, &op->value);
+			r = v->session->d->be->x86->read_msr(vc, req->vcpu_msr->msr, &op->value);
 		break;
 	case HVD__REQUEST__OP_VCPU_NATIVE_MSR:
-		r = hvb_vcpu_enable_native_msr(vc, req->vcpu_native_msr->msr,
+		r = v->session->d->be->x86->enable_native_msr(vc, req->vcpu_native_msr->msr,
 					       req->vcpu_native_msr->enable);
 		break;
 	case HVD__REQUEST__OP_VCPU_FPSTATE: {
 		Hvd__VcpuFpstate *f = req->vcpu_fpstate;
 		if (f->write) {
-			r = hvb_vcpu_write_fpstate(vc, f->data.data, f->data.len);
+			r = v->session->d->be->x86->write_fpstate(vc, f->data.data, f->data.len);
 		} else {
 			size_t n = f->size > 4096 ? 4096 : f->size;
 			op->data = calloc(1, n ? n : 1);
@@ -65,16 +65,16 @@ void hvd_vcpuop_run(struct hvd_vcpu *v, struct hvd_op *op)
 				r = -ENOMEM;
 				break;
 			}
-			r = hvb_vcpu_read_fpstate(vc, op->data, n);
+			r = v->session->d->be->x86->read_fpstate(vc, op->data, n);
 			op->data_len = r == 0 ? n : 0;
 		}
 		break;
 	}
 	case HVD__REQUEST__OP_VCPU_INVALIDATE_TLB:
-		r = hvb_vcpu_invalidate_tlb(vc);
+		r = v->session->d->be->x86->invalidate_tlb(vc);
 		break;
 	case HVD__REQUEST__OP_VCPU_EXEC_TIME:
-		r = hvb_vcpu_exec_time(vc, &op->value);
+		r = v->session->d->be->vcpu_exec_time(vc, &op->value);
 		break;
 	default:
 		r = -EINVAL;
