@@ -29,7 +29,8 @@
 # LAB_CACHE (kernel and initramfs, default /var/cache/hvd-lab), LAB_STALL
 # (seconds, default 100), LAB_SMP (1), LAB_MEM (4G), LAB_KEEP=1 keeps the
 # run directory, LAB_ONLY (test: an extended glob of test names to run,
-# e.g. 'exits/*'), LAB_SKIP_BUILD=1.
+# e.g. 'exits/*'), LAB_SKIP_BUILD=1, LAB_PRELUDE (a command started in the
+# background before the job).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -88,6 +89,9 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 lab "/new$job"
 echo 1 > /new/proc/sys/kernel/panic_on_oops
 stty -F /new/dev/ttyS1 115200 raw -echo -opost 2>/dev/null
 hostname lab
+# Kernel text symbols (no KASLR), once per kernel: the watchdog names the
+# functions the CPUs were in.
+[ "$(arg kallsyms)" = 1 ] && grep ' [tT] ' /proc/kallsyms > "/new$job/kallsyms"
 echo "lab-init: running $job/job.sh"
 chroot /new /bin/sh -c "cd '$job' && exec /bin/bash ./job.sh" > /new/dev/ttyS1 2>&1 < /dev/null
 echo $? > "/new$job/rc"
@@ -193,7 +197,8 @@ build_tree() {
 # watchdog killed a stalled machine, 4 when the machine died otherwise.
 # With LAB_STREAM=1 the job's output is copied to stdout as it comes.
 boot() {
-	local job=$1 qpid last size now tailpid=
+	local job=$1 qpid last size now tailpid= ksyms=0
+	[ -s "$LAB_CACHE/amd/kallsyms-$kver" ] || ksyms=1
 	: > "$job/out.log"
 	: > "$job/console.log"
 	rm -f "$job/rc" "$job/mon.in" "$job/mon.out"
@@ -202,7 +207,7 @@ boot() {
 		-cpu EPYC-Rome,+svm,+npt -smp "$LAB_SMP" -m "$LAB_MEM" \
 		-display none -monitor pipe:"$job/mon" -no-reboot -nodefaults \
 		-kernel "$vmlinuz" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 nokaslr rdinit=/init lab.job=$job" \
+		-append "console=ttyS0 panic=-1 nokaslr rdinit=/init lab.job=$job lab.kallsyms=$ksyms" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs local,path="$job",mount_tag=lab,security_model=none,multidevs=remap \
 		-serial file:"$job/console.log" -serial file:"$job/out.log" 2> "$job/qemu.log" &
@@ -231,6 +236,10 @@ boot() {
 	done
 	wait $qpid 2>/dev/null || true
 	exec {mon_in}>&- {mon_out}<&-
+	if [ -s "$job/kallsyms" ]; then
+		mv "$job/kallsyms" "$LAB_CACHE/amd/kallsyms-$kver.tmp"
+		mv "$LAB_CACHE/amd/kallsyms-$kver.tmp" "$LAB_CACHE/amd/kallsyms-$kver"
+	fi
 	[ -n "$tailpid" ] && { sleep 0.5; kill $tailpid 2>/dev/null || true; wait $tailpid 2>/dev/null || true; }
 	[ $stalled = 1 ] && return 3
 	[ -f "$job/rc" ] && return 0
@@ -244,8 +253,12 @@ cpu_state() {
 	printf 'info cpus\ninfo registers -a\n' >&$mon_in
 	timeout 5 cat <&$mon_out | tr -d '\r' | grep -v '^(qemu)' > "$job/cpus.txt" || true
 	cat "$job/cpus.txt"
-	# The kernel runs without KASLR: name the function each CPU is in.
-	local map=$kdir/boot/System.map-$kver r
+	# The kernel runs without KASLR: name the function each CPU is in
+	# (Debian's System.map is a stub; the symbols come from the test
+	# host's /proc/kallsyms).
+	local map=$job/kallsyms r
+	[ -s "$map" ] || map=$LAB_CACHE/amd/kallsyms-$kver
+	[ -s "$map" ] || return 0
 	for r in $(sed -n 's/^RIP=\(ffffffff[0-9a-f]*\).*/\1/p' "$job/cpus.txt"); do
 		awk -v rip="$r" 'function hex(s,  i, n, c) { n = 0; s = tolower(substr(s, length(s) - 7))
 				for (i = 1; i <= length(s); i++) { c = index("0123456789abcdef", substr(s, i, 1)) - 1; n = n * 16 + c }
@@ -272,6 +285,10 @@ export HVD_TEST_DAEMON=$build/daemon/hvd HVD_TEST_HVCTL=$build/hvctl/hvctl
 cd $root
 echo "@@lab up \$(uname -r) \$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null)"
 EOF
+	# LAB_PRELUDE: a command started in the background before the job
+	# (for experiments on the test host).
+	[ -n "${LAB_PRELUDE:-}" ] && printf '( %s ) &\n' "$LAB_PRELUDE"
+	return 0
 }
 
 # --- run ------------------------------------------------------------------------
