@@ -63,9 +63,9 @@ static hv_return_t hvc_status(int err)
 }
 
 /* An RPC whose only result is its status. */
-static hv_return_t call(hvd_Request *req, int send_fd)
+static hv_return_t call(hvdp_Request *req, int send_fd)
 {
-	hvd_Response resp;
+	hvdp_Response resp;
 	int r = hvc_rpc(req, send_fd, &resp, NULL);
 	return r < 0 ? hvc_status(r) : (hv_return_t)resp.status;
 }
@@ -139,9 +139,9 @@ hv_return_t hv_capability(hv_capability_t capability, uint64_t *value)
 	hv_return_t ret = have_vm();
 	if (ret != HV_SUCCESS)
 		return ret;
-	hvd_Request req = hvd_Request_init_zero;
-	hvd_Response resp;
-	req.which_op = hvd_Request_capability_tag;
+	hvdp_Request req = hvdp_Request_init_zero;
+	hvdp_Response resp;
+	req.which_op = hvdp_Request_capability_tag;
 	req.op.capability.which = capability;
 	int r = hvc_rpc(&req, -1, &resp, NULL);
 	if (r < 0)
@@ -153,7 +153,7 @@ hv_return_t hv_capability(hv_capability_t capability, uint64_t *value)
 
 hv_return_t hv_vm_create(hv_vm_options_t flags)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	int r;
 
 	pthread_once(&fork_once, fork_register);
@@ -164,7 +164,7 @@ hv_return_t hv_vm_create(hv_vm_options_t flags)
 		pthread_mutex_unlock(&g.lock);
 		return HV_BUSY;
 	}
-	req.which_op = hvd_Request_vm_create_tag;
+	req.which_op = hvdp_Request_vm_create_tag;
 	req.op.vm_create.flags = flags;
 	req.op.vm_create.session_nonce = hvc_session_nonce();
 	hv_return_t ret = call(&req, -1);
@@ -176,13 +176,13 @@ hv_return_t hv_vm_create(hv_vm_options_t flags)
 
 hv_return_t hv_vm_destroy(void)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	pthread_mutex_lock(&g.lock);
 	if (!g.vm) {
 		pthread_mutex_unlock(&g.lock);
 		return HV_NO_DEVICE;
 	}
-	req.which_op = hvd_Request_vm_destroy_tag;
+	req.which_op = hvdp_Request_vm_destroy_tag;
 	hv_return_t ret = call(&req, -1);
 	if (ret == HV_SUCCESS)
 		g.vm = false;
@@ -193,7 +193,7 @@ hv_return_t hv_vm_destroy(void)
 hv_return_t hv_vm_map(hv_uvaddr_t uva, hv_gpaddr_t gpa, size_t size,
 		      hv_memory_flags_t flags)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	uint64_t offset;
 	int fd, r;
 
@@ -206,7 +206,7 @@ hv_return_t hv_vm_map(hv_uvaddr_t uva, hv_gpaddr_t gpa, size_t size,
 		return HV_BAD_ARGUMENT;
 	if ((r = hvc_mem_share((void *)(uintptr_t)uva, size, &fd, &offset)) < 0)
 		return r == -EFAULT ? HV_BAD_ARGUMENT : hvc_status(r);
-	req.which_op = hvd_Request_vm_map_tag;
+	req.which_op = hvdp_Request_vm_map_tag;
 	req.op.vm_map.gpa = gpa;
 	req.op.vm_map.size = size;
 	req.op.vm_map.flags = flags;
@@ -216,11 +216,11 @@ hv_return_t hv_vm_map(hv_uvaddr_t uva, hv_gpaddr_t gpa, size_t size,
 
 hv_return_t hv_vm_unmap(hv_gpaddr_t gpa, size_t size)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	hv_return_t ret = have_vm();
 	if (ret != HV_SUCCESS)
 		return ret;
-	req.which_op = hvd_Request_vm_unmap_tag;
+	req.which_op = hvdp_Request_vm_unmap_tag;
 	req.op.vm_unmap.gpa = gpa;
 	req.op.vm_unmap.size = size;
 	return call(&req, -1);
@@ -228,11 +228,11 @@ hv_return_t hv_vm_unmap(hv_gpaddr_t gpa, size_t size)
 
 hv_return_t hv_vm_protect(hv_gpaddr_t gpa, size_t size, hv_memory_flags_t flags)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	hv_return_t ret = have_vm();
 	if (ret != HV_SUCCESS)
 		return ret;
-	req.which_op = hvd_Request_vm_protect_tag;
+	req.which_op = hvdp_Request_vm_protect_tag;
 	req.op.vm_protect.gpa = gpa;
 	req.op.vm_protect.size = size;
 	req.op.vm_protect.flags = flags;
@@ -241,11 +241,11 @@ hv_return_t hv_vm_protect(hv_gpaddr_t gpa, size_t size, hv_memory_flags_t flags)
 
 hv_return_t hv_vm_sync_tsc(uint64_t tsc)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	hv_return_t ret = have_vm();
 	if (ret != HV_SUCCESS)
 		return ret;
-	req.which_op = hvd_Request_vm_sync_tsc_tag;
+	req.which_op = hvdp_Request_vm_sync_tsc_tag;
 	req.op.vm_sync_tsc.tsc = tsc;
 	return call(&req, -1);
 }
@@ -266,8 +266,8 @@ hv_return_t hv_vm_deallocate(void *uva, size_t size)
 
 hv_return_t hv_vcpu_create(hv_vcpuid_t *vcpu, hv_vcpu_options_t flags)
 {
-	hvd_Request req = hvd_Request_init_zero;
-	hvd_Response resp;
+	hvdp_Request req = hvdp_Request_init_zero;
+	hvdp_Response resp;
 	int fd = -1, r;
 
 	if (!vcpu)
@@ -284,7 +284,7 @@ hv_return_t hv_vcpu_create(hv_vcpuid_t *vcpu, hv_vcpu_options_t flags)
 			goto out;
 		}
 	}
-	req.which_op = hvd_Request_vcpu_create_tag;
+	req.which_op = hvdp_Request_vcpu_create_tag;
 	req.op.vcpu_create.flags = flags;
 	if ((r = hvc_rpc(&req, -1, &resp, &fd)) < 0) {
 		ret = hvc_status(r);
@@ -317,9 +317,9 @@ out:
 
 hv_return_t hv_vcpu_destroy(hv_vcpuid_t vcpu)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	WITH_VCPU(vcpu, v);
-	req.which_op = hvd_Request_vcpu_destroy_tag;
+	req.which_op = hvdp_Request_vcpu_destroy_tag;
 	req.op.vcpu_destroy.vcpu = vcpu;
 	hv_return_t ret = call(&req, -1);
 	if (ret == HV_SUCCESS || !hvc_daemon_alive()) {
@@ -343,9 +343,9 @@ hv_return_t hv_vcpu_set_space(hv_vcpuid_t vcpu, hv_vm_space_t asid)
 /* A field that lives only in KVM (debug registers, XCR0): ask hvd. */
 static hv_return_t slow_reg(hv_vcpuid_t vcpu, unsigned reg, uint64_t *value, bool write)
 {
-	hvd_Request req = hvd_Request_init_zero;
-	hvd_Response resp;
-	req.which_op = hvd_Request_vcpu_reg_tag;
+	hvdp_Request req = hvdp_Request_init_zero;
+	hvdp_Response resp;
+	req.which_op = hvdp_Request_vcpu_reg_tag;
 	req.op.vcpu_reg.vcpu = vcpu;
 	req.op.vcpu_reg.reg = reg;
 	req.op.vcpu_reg.value = write ? *value : 0;
@@ -360,9 +360,9 @@ static hv_return_t slow_reg(hv_vcpuid_t vcpu, unsigned reg, uint64_t *value, boo
 
 static hv_return_t slow_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t *value, bool write)
 {
-	hvd_Request req = hvd_Request_init_zero;
-	hvd_Response resp;
-	req.which_op = hvd_Request_vcpu_vmcs_tag;
+	hvdp_Request req = hvdp_Request_init_zero;
+	hvdp_Response resp;
+	req.which_op = hvdp_Request_vcpu_vmcs_tag;
 	req.op.vcpu_vmcs.vcpu = vcpu;
 	req.op.vcpu_vmcs.field = field;
 	req.op.vcpu_vmcs.value = write ? *value : 0;
@@ -434,9 +434,9 @@ hv_return_t hv_vmx_read_capability(hv_vmx_capability_t field, uint64_t *value)
 
 /* ---- vCPU calls served by hvd's vCPU thread ---- */
 
-static hv_return_t vcpu_value_call(hvd_Request *req, uint64_t *value)
+static hv_return_t vcpu_value_call(hvdp_Request *req, uint64_t *value)
 {
-	hvd_Response resp;
+	hvdp_Response resp;
 	int r = hvc_rpc(req, -1, &resp, NULL);
 	if (r < 0)
 		return hvc_status(r);
@@ -447,12 +447,12 @@ static hv_return_t vcpu_value_call(hvd_Request *req, uint64_t *value)
 
 hv_return_t hv_vcpu_read_msr(hv_vcpuid_t vcpu, uint32_t msr, uint64_t *value)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	WITH_VCPU(vcpu, v);
 	(void)v;
 	if (!value)
 		return HV_BAD_ARGUMENT;
-	req.which_op = hvd_Request_vcpu_msr_tag;
+	req.which_op = hvdp_Request_vcpu_msr_tag;
 	req.op.vcpu_msr.vcpu = vcpu;
 	req.op.vcpu_msr.msr = msr;
 	return vcpu_value_call(&req, value);
@@ -460,10 +460,10 @@ hv_return_t hv_vcpu_read_msr(hv_vcpuid_t vcpu, uint32_t msr, uint64_t *value)
 
 hv_return_t hv_vcpu_write_msr(hv_vcpuid_t vcpu, uint32_t msr, uint64_t value)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	WITH_VCPU(vcpu, v);
 	(void)v;
-	req.which_op = hvd_Request_vcpu_msr_tag;
+	req.which_op = hvdp_Request_vcpu_msr_tag;
 	req.op.vcpu_msr.vcpu = vcpu;
 	req.op.vcpu_msr.msr = msr;
 	req.op.vcpu_msr.value = value;
@@ -473,10 +473,10 @@ hv_return_t hv_vcpu_write_msr(hv_vcpuid_t vcpu, uint32_t msr, uint64_t value)
 
 hv_return_t hv_vcpu_enable_native_msr(hv_vcpuid_t vcpu, uint32_t msr, bool enable)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	WITH_VCPU(vcpu, v);
 	(void)v;
-	req.which_op = hvd_Request_vcpu_native_msr_tag;
+	req.which_op = hvdp_Request_vcpu_native_msr_tag;
 	req.op.vcpu_native_msr.vcpu = vcpu;
 	req.op.vcpu_native_msr.msr = msr;
 	req.op.vcpu_native_msr.enable = enable;
@@ -499,13 +499,13 @@ hv_return_t hv_vcpu_set_msr_access(hv_vcpuid_t vcpu, uint32_t msr, hv_msr_flags_
 
 hv_return_t hv_vcpu_read_fpstate(hv_vcpuid_t vcpu, void *buffer, size_t size)
 {
-	hvd_Request req = hvd_Request_init_zero;
-	hvd_Response resp;
+	hvdp_Request req = hvdp_Request_init_zero;
+	hvdp_Response resp;
 	WITH_VCPU(vcpu, v);
 	(void)v;
 	if (!buffer || size < 512)
 		return HV_BAD_ARGUMENT;
-	req.which_op = hvd_Request_vcpu_fpstate_tag;
+	req.which_op = hvdp_Request_vcpu_fpstate_tag;
 	req.op.vcpu_fpstate.vcpu = vcpu;
 	req.op.vcpu_fpstate.size = (uint32_t)(size > 4096 ? 4096 : size);
 	int r = hvc_rpc(&req, -1, &resp, NULL);
@@ -520,13 +520,13 @@ hv_return_t hv_vcpu_read_fpstate(hv_vcpuid_t vcpu, void *buffer, size_t size)
 
 hv_return_t hv_vcpu_write_fpstate(hv_vcpuid_t vcpu, void *buffer, size_t size)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	WITH_VCPU(vcpu, v);
 	(void)v;
 	if (!buffer || size < 512)
 		return HV_BAD_ARGUMENT;
 	size_t n = size > 4096 ? 4096 : size;
-	req.which_op = hvd_Request_vcpu_fpstate_tag;
+	req.which_op = hvdp_Request_vcpu_fpstate_tag;
 	req.op.vcpu_fpstate.vcpu = vcpu;
 	req.op.vcpu_fpstate.write = true;
 	req.op.vcpu_fpstate.data.size = (pb_size_t)n;
@@ -544,22 +544,22 @@ hv_return_t hv_vcpu_flush(hv_vcpuid_t vcpu)
 
 hv_return_t hv_vcpu_invalidate_tlb(hv_vcpuid_t vcpu)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	WITH_VCPU(vcpu, v);
 	(void)v;
-	req.which_op = hvd_Request_vcpu_invalidate_tlb_tag;
+	req.which_op = hvdp_Request_vcpu_invalidate_tlb_tag;
 	req.op.vcpu_invalidate_tlb.vcpu = vcpu;
 	return vcpu_value_call(&req, NULL);
 }
 
 hv_return_t hv_vcpu_get_exec_time(hv_vcpuid_t vcpu, uint64_t *time)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	WITH_VCPU(vcpu, v);
 	(void)v;
 	if (!time)
 		return HV_BAD_ARGUMENT;
-	req.which_op = hvd_Request_vcpu_exec_time_tag;
+	req.which_op = hvdp_Request_vcpu_exec_time_tag;
 	req.op.vcpu_exec_time.vcpu = vcpu;
 	return vcpu_value_call(&req, time);
 }
@@ -645,13 +645,13 @@ hv_return_t hv_vcpu_run_until(hv_vcpuid_t vcpu, uint64_t deadline)
 
 hv_return_t hv_vcpu_interrupt(hv_vcpuid_t *vcpus, unsigned int vcpu_count)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	if (!vcpus || vcpu_count == 0 || vcpu_count > MAX_VCPUS)
 		return HV_BAD_ARGUMENT;
 	hv_return_t ret = have_vm();
 	if (ret != HV_SUCCESS)
 		return ret;
-	req.which_op = hvd_Request_vcpu_interrupt_tag;
+	req.which_op = hvdp_Request_vcpu_interrupt_tag;
 	req.op.vcpu_interrupt.vcpus_count = (pb_size_t)vcpu_count;
 	memcpy(req.op.vcpu_interrupt.vcpus, vcpus, vcpu_count * sizeof(uint32_t));
 	return call(&req, -1);
