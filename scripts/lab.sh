@@ -27,7 +27,7 @@
 #
 # Environment: LAB_BUILD (build tree, default build; built if needed),
 # LAB_CACHE (kernel and initramfs, default /var/cache/hvd-lab), LAB_STALL
-# (seconds, default 100), LAB_SMP (1), LAB_MEM (4G), LAB_KEEP=1 keeps the
+# (seconds, default 100), LAB_SMP (2), LAB_MEM (4G), LAB_KEEP=1 keeps the
 # run directory, LAB_ONLY (test: an extended glob of test names to run,
 # e.g. 'exits/*'), LAB_SKIP_BUILD=1, LAB_PRELUDE (a command started in the
 # background before the job).
@@ -52,7 +52,7 @@ fi
 
 LAB_CACHE=${LAB_CACHE:-/var/cache/hvd-lab}
 LAB_STALL=${LAB_STALL:-100}
-LAB_SMP=${LAB_SMP:-1}
+LAB_SMP=${LAB_SMP:-2}
 LAB_MEM=${LAB_MEM:-4G}
 build=$(realpath -m "${LAB_BUILD:-build}")
 
@@ -285,6 +285,9 @@ export HVD_TEST_DAEMON=$build/daemon/hvd HVD_TEST_HVCTL=$build/hvctl/hvctl
 cd $root
 echo "@@lab up \$(uname -r) \$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null)"
 EOF
+	# Keep KVM from patching the kernel's text as vCPUs come and go
+	# (tests/lab/kvm_keyhold.c: it locks up two-CPU TCG hosts).
+	printf '%s/tests/lab/kvm_keyhold &\n' "$build"
 	# LAB_PRELUDE: a command started in the background before the job
 	# (for experiments on the test host).
 	[ -n "${LAB_PRELUDE:-}" ] && printf '( %s ) &\n' "$LAB_PRELUDE"
