@@ -46,7 +46,9 @@ static void usage(FILE *out)
 		"                     own uid may create VMs)\n"
 		"  --log-level LEVEL  error, warn, info (default) or debug\n"
 		"  --no-sandbox       keep capabilities and run without the seccomp\n"
-		"                     filters (debugging only)\n");
+		"                     filters (debugging only)\n"
+		"  --version          print hvd's version and exit\n"
+		"  --help             print this and exit\n");
 }
 
 static void on_tick(uv_timer_t *t)
@@ -79,6 +81,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "no-sandbox", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = HVD_DEFAULT_SOCKET;
@@ -89,7 +92,7 @@ int main(int argc, char **argv)
 	enum hvd_log_level level;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "s:l:c:nh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:l:c:nhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			hvd_sandbox_off = true;
@@ -109,6 +112,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("hvd %s (protocol %u)\n", HVD_VERSION, HVD_PROTOCOL_VERSION);
 			return 0;
 		default:
 			usage(stderr);
