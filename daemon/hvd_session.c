@@ -199,6 +199,11 @@ static void *reaper_main(void *arg)
 		close(b->fd);
 		free(b);
 	}
+	/* A release that session_free's lock of done_lock acquires: the
+	 * order of this thread's use of the session before its free, which
+	 * ThreadSanitizer cannot see through the async handle below. */
+	pthread_mutex_lock(&s->done_lock);
+	pthread_mutex_unlock(&s->done_lock);
 	uv_async_send(&s->reaped);
 	return NULL;
 }

@@ -38,6 +38,8 @@ cmake -S . -B "$prefix" -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build "$prefix" -j"$(nproc)" > /dev/null
 
 reports=$(mktemp -d /tmp/hvd-tsan.XXXXXX)
+# hvd gives up root for its own uid: it must be able to write its report.
+chmod 1777 "$reports"
 export TSAN_OPTIONS="log_path=$reports/report second_deadlock_stack=1 profile_memory=$reports/memprof"
 # TSan defers asynchronous signals to its next intercepted call, and about
 # once in 2000 SIGTERMs sent right after hvd starts it never delivers one:

@@ -370,6 +370,25 @@ static void describe(char *why, size_t len, const struct chaos_counts *c,
 		 maps_slack, base->memfd);
 }
 
+/*
+ * A baseline is taken at rest: a session's reaper or a memory change's
+ * thread that is just ending would otherwise be counted in it, and hvd
+ * then looks a thread short afterwards (seen under TSan). Samples for a
+ * while and keeps the one with the fewest threads.
+ */
+void chaos_counts_baseline(struct chaos_hvd *h, struct chaos_counts *c)
+{
+	struct chaos_counts next;
+
+	chaos_counts_read(h, c);
+	for (int i = 0; i < 10; i++) {
+		sys_sleep_ms(30);
+		chaos_counts_read(h, &next);
+		if (next.threads < c->threads)
+			*c = next;
+	}
+}
+
 /* Polls until the counts match, for at most `ms`. */
 static bool counts_settle(struct chaos_hvd *h, const struct chaos_counts *base, int maps_slack,
 			  long long ms, struct chaos_counts *seen)

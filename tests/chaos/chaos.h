@@ -99,6 +99,8 @@ void chaos_hvd_stop(struct chaos_hvd *h);
 
 /* Reads hvd's counts now. */
 void chaos_counts_read(struct chaos_hvd *h, struct chaos_counts *c);
+/* The counts at rest, for a baseline (the sample with fewest threads). */
+void chaos_counts_baseline(struct chaos_hvd *h, struct chaos_counts *c);
 
 /* Runs `hvctl --socket SOCK <cmd> --json` and parses its output (caller
  * puts it); NULL, with the reason in `why`, if hvctl failed. */

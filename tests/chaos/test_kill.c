@@ -504,12 +504,12 @@ Test(chaos, clients_killed_at_random_points_leave_nothing_behind)
 	struct chaos_counts fresh, base, now;
 
 	chaos_hvd_start(&hvd);
-	chaos_counts_read(&hvd, &fresh);
+	chaos_counts_baseline(&hvd, &fresh);
 	/* Warm-up: allocator arenas and cached thread stacks that hvd keeps
 	 * for good once it has had this many threads. */
 	chaos_quota_probe(&hvd);
 	chaos_expect_baseline(&hvd, &fresh, 1 << 20, "the warm-up");
-	chaos_counts_read(&hvd, &base);
+	chaos_counts_baseline(&hvd, &base);
 
 	run_chaos(seed);
 
