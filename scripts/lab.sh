@@ -12,6 +12,8 @@
 #                                    the build tree and an hvd on
 #                                    $HVD_SOCKET started for it; CMD's
 #                                    output and exit status
+#   scripts/lab.sh amd selftest      the script's own checks: an exit status
+#                                    comes back, a stalled machine is killed
 #   scripts/lab.sh amd shell-script  print the guest's init (for reading)
 #
 # The test host is Debian's own kernel (downloaded and unpacked, never
@@ -38,7 +40,7 @@ root=$PWD
 kind=${1:-}
 action=${2:-}
 case "$kind/$action" in
-amd/test | amd/run | amd/shell-script) ;;
+amd/test | amd/run | amd/selftest | amd/shell-script) ;;
 *)
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
 	exit 2
@@ -271,7 +273,8 @@ cpu_state() {
 new_job_dir() {
 	job=$(mktemp -d /tmp/hvd-lab.XXXXXX)
 	chmod 755 "$job"
-	[ "${LAB_KEEP:-0}" = 1 ] || trap 'rm -rf "$job"' EXIT
+	lab_dirs="${lab_dirs:-} $job"
+	[ "${LAB_KEEP:-0}" = 1 ] || trap 'rm -rf $lab_dirs' EXIT
 }
 
 # The environment every job starts with: the build tree and where the
@@ -307,18 +310,19 @@ lab_run() {
 export HVD_SOCKET=/run/hvd/hvd.sock
 mkdir -p /run/hvd
 $build/daemon/hvd --socket \$HVD_SOCKET --log-level \${HVD_LOG_LEVEL:-warn} 2> /tmp/hvd.log &
+hvd_pid=\$!
 for _ in \$(seq 1 500); do [ -S \$HVD_SOCKET ] && break; sleep 0.02; done
 [ -S \$HVD_SOCKET ] || { echo "lab: hvd did not start:"; cat /tmp/hvd.log; exit 125; }
 "\${cmd[@]}"
 rc=\$?
-kill -TERM %1 2>/dev/null; wait
+kill -TERM \$hvd_pid 2>/dev/null; wait \$hvd_pid
 if [ -s /tmp/hvd.log ]; then echo "--- hvd's log:"; cat /tmp/hvd.log; fi
 exit \$rc
 EOF
 	} > "$job/job.sh"
 	rc=0
-	LAB_STREAM=1 boot "$job" | grep -v '^@@lab ' || true
-	boot_rc=${PIPESTATUS[0]}
+	boot_rc=0
+	LAB_STREAM=1 boot "$job" > >(grep --line-buffered -v '^@@lab ') || boot_rc=$?
 	case $boot_rc in
 	0) rc=$(cat "$job/rc") ;;
 	3) log "no output for ${LAB_STALL}s: the emulated machine stalled; killed"; rc=124 ;;
@@ -498,11 +502,24 @@ report() {
 	[ "$failed" -eq 0 ]
 }
 
+# The watchdog and the exit status, proven on a real test host.
+lab_selftest() {
+	local rc=0 out
+	out=$(lab_run sh -c 'echo lab-selftest-output; exit 7' 2>&1) || rc=$?
+	[ $rc = 7 ] && [[ $out == *lab-selftest-output* ]] ||
+		die "selftest: a command's status and output did not come back (status $rc)"
+	rc=0
+	LAB_STALL=10 lab_run sleep 600 > /dev/null 2>&1 || rc=$?
+	[ $rc = 124 ] || die "selftest: a stalled machine was not stopped by the watchdog (status $rc)"
+	log "selftest: status and output come back; a stall is killed after ${LAB_STALL:-10}s"
+}
+
 need_packages
 fetch_kernel
 build_initrd
 build_tree
 case $action in
 run) lab_run "$@" ;;
+selftest) (LAB_STALL=10 lab_selftest) ;;
 test) lab_test ;;
 esac

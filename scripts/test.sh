@@ -46,5 +46,6 @@ scripts/tsan.sh "$build"
 scripts/valgrind.sh "$build"
 
 if [ "${HVD_TEST_LAB:-1}" = 1 ]; then
+  LAB_BUILD="$build" LAB_SKIP_BUILD=1 scripts/lab.sh amd selftest
   LAB_BUILD="$build" LAB_SKIP_BUILD=1 scripts/lab.sh amd test
 fi
