@@ -1,0 +1,31 @@
+/* Between the front end's files: Apple's process model (hva_process.c),
+ * used by the API's entry points (hva_api.c). */
+#ifndef HVA_PRIV_H
+#define HVA_PRIV_H
+
+#include "hva.h"
+
+/* The VM lock: guards the VM singleton and the vCPU table. */
+void hva__lock(void);
+void hva__unlock(void);
+
+/* VM lock held: the process's VM (NULL: none), and setting it. */
+struct hva_vm *hva__vm_locked(void);
+void hva__vm_set(struct hva_vm *vm);
+/* Any thread: the VM as it is now (NULL: none). */
+struct hva_vm *hva__vm(void);
+
+/* The calling thread's vCPU `id`: HV_NO_DEVICE without a VM,
+ * HV_BAD_ARGUMENT for an id the thread does not own. */
+hv_return_t hva__own(hv_vcpuid_t id, struct hva_vcpu **out);
+
+/* VM lock held. Whether the calling thread owns a vCPU; a new vCPU owned
+ * by the calling thread; the end of one. (Any thread's: hva_vcpu_lookup.) */
+bool hva__thread_has_vcpu(void);
+void hva__vcpu_add(hv_vcpuid_t id, struct hva_vcpu *vcpu);
+void hva__vcpu_remove(hv_vcpuid_t id);
+
+/* Make a forked child start without a VM (once per process). */
+void hva__fork_register(void);
+
+#endif
