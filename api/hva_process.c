@@ -22,6 +22,8 @@ static struct {
 
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
+__thread struct hva__self hva__self;
+
 void hva__lock(void)
 {
 	pthread_mutex_lock(&g.lock);
@@ -50,17 +52,23 @@ struct hva_vm *hva__vm(void)
 	return vm;
 }
 
-hv_return_t hva__own(hv_vcpuid_t id, struct hva_vcpu **out)
+/* Ownership is by pthread_t, as in the table: a thread that ended
+ * without destroying its vCPU leaves it to the next thread given the same
+ * pthread_t (glibc reuses them), which finds it here. */
+hv_return_t hva__own_slow(hv_vcpuid_t id, struct hva_vcpu **out)
 {
 	hv_return_t ret = HV_SUCCESS;
 	pthread_mutex_lock(&g.lock);
-	if (!g.vm)
+	if (!g.vm) {
 		ret = HV_NO_DEVICE;
-	else if (id >= HVA_MAX_VCPUS || !g.vcpus[id].vcpu ||
-		 !pthread_equal(g.vcpus[id].owner, pthread_self()))
+	} else if (id >= HVA_MAX_VCPUS || !g.vcpus[id].vcpu ||
+		   !pthread_equal(g.vcpus[id].owner, pthread_self())) {
 		ret = HV_BAD_ARGUMENT;
-	else
+	} else {
 		*out = g.vcpus[id].vcpu;
+		hva__self.vcpu = *out;
+		hva__self.id = id;
+	}
 	pthread_mutex_unlock(&g.lock);
 	return ret;
 }
@@ -77,11 +85,16 @@ void hva__vcpu_add(hv_vcpuid_t id, struct hva_vcpu *vcpu)
 {
 	g.vcpus[id].vcpu = vcpu;
 	g.vcpus[id].owner = pthread_self();
+	hva__self.vcpu = vcpu;
+	hva__self.id = id;
 }
 
+/* On the owner (hv_vcpu_destroy), so its hva__self is the only copy. */
 void hva__vcpu_remove(hv_vcpuid_t id)
 {
 	memset(&g.vcpus[id], 0, sizeof(g.vcpus[id]));
+	if (hva__self.id == id)
+		memset(&hva__self, 0, sizeof(hva__self));
 }
 
 struct hva_vcpu *hva_vcpu_lookup(hv_vcpuid_t id)
@@ -106,6 +119,7 @@ static void fork_child(void)
 {
 	hva_transport.fork_child(g.vm);
 	memset(g.vcpus, 0, sizeof(g.vcpus));
+	memset(&hva__self, 0, sizeof(hva__self)); /* the only thread left */
 	g.vm = NULL;
 	pthread_mutex_init(&g.lock, NULL);
 }
