@@ -5,24 +5,19 @@
  * VM-wide calls and the rare vCPU calls are RPCs. Registers and VMCS
  * fields live in each vCPU's run page, shared with hvd: reading and
  * writing them is plain memory access through the VMCS model's pure state
- * accessors (the same code hvd runs), and hv_vcpu_run is one hand-off in
- * each direction through futex words in that page. Errors are mapped to
+ * accessors (the same code hvd runs), and hv_vcpu_run is the client's side
+ * of the run-page hand-off (proto/hvd_runpage.c). Errors are mapped to
  * hv_return_t in one place, hvc_status.
  */
 #include <errno.h>
-#include <sched.h>
-#include <limits.h>
-#include <linux/futex.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "hva.h"
-#include "hvs_errmap.h"
 #include "hvc.h"
+#include "hvd_runpage.h"
+#include "hvs_errmap.h"
 
 /* hvd's ids are below this; a vCPU call names at most this many. */
 #define MAX_VCPUS 64
@@ -223,12 +218,13 @@ static hv_return_t remote_vcpu_create(struct hva_vm *vm, hv_vcpu_options_t flags
 		return hvc_status(r);
 	if (resp.status != HV_SUCCESS)
 		return resp.status;
-	size_t size = (sizeof(struct hvd_run_page) + 4095) & ~(size_t)4095;
+	size_t size = hvd_runpage_size();
 	void *page = fd >= 0 && resp.vcpu < MAX_VCPUS ?
 		mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+	uint32_t seq;
 	if (fd >= 0)
 		close(fd);
-	if (page == MAP_FAILED || ((struct hvd_run_page *)page)->magic != HVD_RUN_PAGE_MAGIC) {
+	if (page == MAP_FAILED || !hvd_runpage_client_attach(page, &seq)) {
 		if (page != MAP_FAILED)
 			munmap(page, size);
 		return HV_ERROR;
@@ -237,7 +233,7 @@ static hv_return_t remote_vcpu_create(struct hva_vm *vm, hv_vcpu_options_t flags
 	v->id = resp.vcpu;
 	v->page = page;
 	v->page_size = size;
-	v->seq = atomic_load(&v->page->done_seq);
+	v->seq = seq;
 	*id = resp.vcpu;
 	*out = v;
 	return HV_SUCCESS;
@@ -414,55 +410,22 @@ static hv_return_t remote_exec_time(struct hva_vcpu *v, uint64_t *ns)
 
 /* ---- running ---- */
 
-static uint64_t now_ns(void)
+static bool daemon_alive(void *ctx)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	(void)ctx;
+	return hvc_daemon_alive();
 }
 
-static void futex_wait(_Atomic uint32_t *addr, uint32_t val, long timeout_ns)
-{
-	struct timespec ts = { timeout_ns / 1000000000l, timeout_ns % 1000000000l };
-	syscall(SYS_futex, addr, FUTEX_WAIT, val, &ts, NULL, 0);
-}
-
-static void futex_wake(_Atomic uint32_t *addr)
-{
-	syscall(SYS_futex, addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-}
-
-/* Hand the run page to hvd's vCPU thread and wait for the exit: spin
- * briefly, then sleep on the futex, checking that hvd is still alive. */
+/* Hand the run page to hvd's vCPU thread and wait for the exit. */
 static hv_return_t remote_run(struct hva_vcpu *v)
 {
-	struct hvd_run_page *page = v->page;
+	int32_t result;
 	if (!hvc_connected())
 		return HV_ERROR; /* an earlier call found hvd gone */
-	uint32_t seq = ++v->seq;
-
-	int cpu = sched_getcpu();
-	atomic_store(&page->client_cpu, (uint32_t)cpu);
-	atomic_store_explicit(&page->req_seq, seq, memory_order_release);
-	if (atomic_load(&page->daemon_sleeping))
-		futex_wake(&page->req_seq);
-	/* Spinning on the CPU hvd's vCPU thread runs on would only delay the
-	 * exit we wait for (kvm-notes.md §12): sleep at once then. */
-	uint64_t until = cpu == (int)atomic_load(&page->daemon_cpu) ? 0 : now_ns() + SPIN_NS;
-	while (atomic_load_explicit(&page->done_seq, memory_order_acquire) != seq) {
-		if (now_ns() < until) {
-			__builtin_ia32_pause();
-			continue;
-		}
-		atomic_store(&page->client_sleeping, 1);
-		uint32_t cur = atomic_load(&page->done_seq);
-		if (cur != seq)
-			futex_wait(&page->done_seq, cur, LIVENESS_NS);
-		atomic_store(&page->client_sleeping, 0);
-		if (atomic_load(&page->done_seq) != seq && !hvc_daemon_alive())
-			return HV_ERROR;
-	}
-	return page->result;
+	if (hvd_runpage_client_run(v->page, ++v->seq, SPIN_NS, LIVENESS_NS, daemon_alive, NULL,
+				   &result) < 0)
+		return HV_ERROR;
+	return result;
 }
 
 const struct hva_transport hva_transport = {

@@ -4,17 +4,13 @@
  * ops. The loop thread therefore never blocks in KVM.
  */
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/socket.h>
-#include <limits.h>
-#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +20,7 @@
 #include "hvs_errmap.h"
 #include "hvd.h"
 #include "hvd_log.h"
+#include "hvd_runpage.h"
 #include "hvd_sandbox.h"
 #include "hvd_vcpu.h"
 #include "hvd_vcpuop.h"
@@ -32,6 +29,9 @@
  * round trip here is 5-10 us, and a cross-CPU wake-up costs ~60 us
  * (kvm-notes.md §12), so polling briefly keeps back-to-back runs fast. */
 #define SPIN_NS 50000ull
+/* The longest the thread sleeps without looking (a safety net: every
+ * request and post wakes it). */
+#define WAIT_NS 1000000000l
 
 static uint64_t now_ns(void)
 {
@@ -40,45 +40,9 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void futex_wait(_Atomic uint32_t *addr, uint32_t val, long timeout_ns)
-{
-	struct timespec ts = { timeout_ns / 1000000000l, timeout_ns % 1000000000l };
-	/* Shared futex: the word lives in memory the client maps too. */
-	syscall(SYS_futex, addr, FUTEX_WAIT, val, &ts, NULL, 0);
-}
-
-static void futex_wake(_Atomic uint32_t *addr)
-{
-	syscall(SYS_futex, addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-}
-
-#ifndef SYS_futex_waitv
-#define SYS_futex_waitv 449
-#endif
-
-/*
- * Sleep until the client asks for a run (req_seq, in the shared page,
- * leaves `done`) or hvd posts work or a stop (v->wake leaves `wake`).
- * Waiting on both words at once leaves no window for a lost wake-up.
- * Kernels without futex_waitv (before 5.16) poll the queue every ms.
- */
-static void wait_for_work(struct hvd_vcpu *v, uint32_t done, uint32_t wake)
-{
-	struct futex_waitv w[2] = {
-		{ .val = done, .uaddr = (uintptr_t)&v->page->req_seq, .flags = FUTEX_32 },
-		{ .val = wake, .uaddr = (uintptr_t)&v->wake, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG },
-	};
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += 1;
-	if (syscall(SYS_futex_waitv, w, 2, 0, &until, CLOCK_MONOTONIC) < 0 && errno == ENOSYS)
-		futex_wait(&v->page->req_seq, done, 1000000l);
-}
-
 static void wake_thread(struct hvd_vcpu *v)
 {
-	atomic_fetch_add(&v->wake, 1);
-	syscall(SYS_futex, &v->wake, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	hvd_runpage_server_wake(&v->wake);
 }
 
 static struct hvd_op *op_pop(struct hvd_vcpu *v)
@@ -265,7 +229,7 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 
 	memcpy(&copy, (const void *)&page->state, sizeof(copy));
 	hvb_vcpu_import(v->vcpu, &copy);
-	atomic_store(&page->daemon_cpu, (uint32_t)sched_getcpu());
+	hvd_runpage_server_begin(page);
 	r = hvb_vcpu_run(v->vcpu);
 	if (v->wait_start) {
 		/* The run ended (a kick) while waiting off a debt. */
@@ -278,11 +242,11 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 		hvd_debug("session %llu vcpu %u: run failed: %s",
 			 (unsigned long long)v->session->id, v->id, strerror(-r));
 	hvb_vcpu_export(v->vcpu, &page->state);
-	page->result = hvs_errno_to_hv(r);
+	int32_t result = hvs_errno_to_hv(r);
 	/* A run cut short because the session is going away (hvd stopping,
 	 * an admin's kill) must not look like an ordinary exit. */
 	if (atomic_load(&v->stop))
-		page->result = HV_ERROR;
+		result = HV_ERROR;
 	/* Statistics for hvctl show, from our own copy of the exit. */
 	uint64_t full = 0;
 	hvb_vcpu_read_vmcs(v->vcpu, VMCS_RO_EXIT_REASON, &full);
@@ -290,9 +254,7 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 	atomic_fetch_add(&v->exits[reason < 71 ? reason : 71], 1);
 	atomic_store(&v->last_exit, (uint32_t)full);
 	atomic_fetch_add(&v->runs, 1);
-	atomic_store_explicit(&page->done_seq, seq, memory_order_release);
-	if (atomic_load(&page->client_sleeping))
-		futex_wake(&page->done_seq);
+	hvd_runpage_server_reply(page, seq, result);
 }
 
 static void *vcpu_main(void *arg)
@@ -375,7 +337,7 @@ static void *vcpu_main(void *arg)
 		}
 		if (atomic_load(&v->stop))
 			break;
-		uint32_t req = atomic_load_explicit(&page->req_seq, memory_order_acquire);
+		uint32_t req = hvd_runpage_server_request(page);
 		if (req != done) {
 			do_run(v, req);
 			done = req;
@@ -384,22 +346,11 @@ static void *vcpu_main(void *arg)
 		uint32_t wake = atomic_load(&v->wake);
 		if (op_pending(v))
 			continue;
-		/* Poll briefly for the next run, unless the client sits on our
-		 * CPU (then spinning only keeps it from asking) or the tenant's
-		 * CPU is metered (then the spin would be charged to it and
-		 * spend its budget on waiting rather than on its guest). */
-		uint64_t until = now_ns() + SPIN_NS;
-		bool no_spin = v->charging ||
-			       sched_getcpu() == (int)atomic_load(&page->client_cpu);
-		while (!no_spin && now_ns() < until && atomic_load(&page->req_seq) == done &&
-		       atomic_load(&v->wake) == wake)
-			__builtin_ia32_pause();
-		if (atomic_load(&page->req_seq) != done || atomic_load(&v->wake) != wake)
-			continue;
-		atomic_store(&page->daemon_sleeping, 1);
-		if (atomic_load(&page->req_seq) == done && !atomic_load(&v->stop))
-			wait_for_work(v, done, wake);
-		atomic_store(&page->daemon_sleeping, 0);
+		/* Poll briefly for the next run, unless the tenant's CPU is
+		 * metered (then the spin would be charged to it and spend its
+		 * budget on waiting rather than on its guest). */
+		hvd_runpage_server_wait(page, done, &v->wake, wake, v->charging ? 0 : SPIN_NS,
+					&v->stop, WAIT_NS);
 	}
 	if (!destroyed) {
 		pthread_mutex_lock(&v->lock);
@@ -438,7 +389,7 @@ int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out)
 	v->page = MAP_FAILED;
 	pthread_mutex_init(&v->lock, NULL);
 	v->ops_tail = &v->ops;
-	v->page_size = (sizeof(struct hvd_run_page) + 4095) & ~(size_t)4095;
+	v->page_size = hvd_runpage_size();
 
 	v->page_fd = memfd_create("hvd-run-page", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (v->page_fd < 0) {
@@ -462,8 +413,7 @@ int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out)
 	hvb_vcpu_set_throttle(v->vcpu, vcpu_throttle, v);
 	/* No thread yet: this only records the budget (and its rate). */
 	hvd_vcpu_set_budget(v, s->tenant ? &s->tenant->cpu : NULL);
-	v->page->magic = HVD_RUN_PAGE_MAGIC;
-	v->page->version = HVD_RUN_PAGE_VERSION;
+	hvd_runpage_server_init(v->page);
 	hvb_vcpu_export(v->vcpu, &v->page->state);
 	r = pthread_create(&v->thread, NULL, vcpu_main, v);
 	if (r) {
