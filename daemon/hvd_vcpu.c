@@ -76,36 +76,13 @@ static void op_done(struct hvd_vcpu *v, struct hvd_op *op)
 	uv_async_send(&s->async);
 }
 
-/* ---- the tenant's CPU quota ---- */
-
-/* The bucket holds 100 ms at the tenant's rate: a tenant may burst that
- * much, and an idle one banks no more. */
-#define HVD_CPU_PERIOD_NS 100000000ll
-/* The longest a quota-bound vCPU stays in the guest before it is charged
- * again (the CPU-time timer kicks it out), and the shortest stretch it is
- * given (a throttled wait and wake-up cost ~20 us of the thread's CPU
- * here; much shorter slices would spend the budget on them). Overdraft is at most one slice per vCPU,
- * and is paid back by waiting. */
-#define SLICE_NS 5000000ll
-#define MIN_SLICE_NS 500000ll
+/* ---- the tenant's CPU quota (the bucket: hvd_cpuquota.c) ---- */
 
 static uint64_t thread_cpu_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-void hvd_cpu_budget_set(struct hvd_cpu_budget *b, uint32_t percent)
-{
-	pthread_mutex_lock(&b->lock);
-	if (b->percent != percent) {
-		/* A new rate starts from a full bucket at that rate. */
-		b->percent = percent;
-		b->tokens_ns = HVD_CPU_PERIOD_NS * percent / 100;
-		b->refill_ns = now_ns();
-	}
-	pthread_mutex_unlock(&b->lock);
 }
 
 void hvd_vcpu_set_budget(struct hvd_vcpu *v, struct hvd_cpu_budget *b)
@@ -176,35 +153,14 @@ static uint64_t vcpu_throttle(void *ctx)
 	struct hvd_cpu_budget *b = v->budget;
 	if (b) {
 		pthread_mutex_lock(&b->lock);
-		uint32_t pct = b->percent;
-		if (!pct) {
+		if (!b->percent) {
 			v->charging = false;
 		} else {
 			uint64_t cpu = thread_cpu_ns();
-			int64_t cap = HVD_CPU_PERIOD_NS * pct / 100;
-			uint64_t dt = now - b->refill_ns;
-			/* Clamped first: the product must not overflow. */
-			if (dt > (uint64_t)HVD_CPU_PERIOD_NS)
-				dt = (uint64_t)HVD_CPU_PERIOD_NS;
-			b->tokens_ns += (int64_t)(dt * pct / 100);
-			if (b->tokens_ns > cap)
-				b->tokens_ns = cap;
-			b->refill_ns = now;
-			if (v->charging)
-				b->tokens_ns -= (int64_t)(cpu - v->cpu_seen);
+			hvd_cpu_budget_charge(b, now, v->charging ? cpu - v->cpu_seen : 0, &slice,
+					      &wait);
 			v->cpu_seen = cpu;
 			v->charging = true;
-			if (b->tokens_ns > 0) {
-				slice = b->tokens_ns < SLICE_NS ? b->tokens_ns : SLICE_NS;
-				if (slice < MIN_SLICE_NS)
-					slice = MIN_SLICE_NS;
-			} else {
-				/* Wait until a whole minimum slice is in the
-				 * bucket: waking up costs CPU too, and waking
-				 * just to pay that cost back would leave
-				 * nothing for the guest. */
-				wait = (MIN_SLICE_NS - b->tokens_ns) * 100 / pct;
-			}
 		}
 		pthread_mutex_unlock(&b->lock);
 	} else {
