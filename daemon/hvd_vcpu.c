@@ -1,7 +1,12 @@
 /*
- * One thread per vCPU. It owns every KVM ioctl on its vCPU: runs requested
- * through the shared run page, and vCPU calls the loop thread forwards as
- * ops. The loop thread therefore never blocks in KVM.
+ * One thread per vCPU. It owns every backend call on its vCPU (through the
+ * ops table, d->be): runs requested through the shared run page (the
+ * server's side of proto/hvd_runpage.c), and vCPU calls the loop thread
+ * forwards as ops. The loop thread therefore never blocks in KVM.
+ *
+ * The thread (vcpu_main) is set-up, a loop of explicit states, tear-down;
+ * the throttle hook charges the tenant's CPU quota (the bucket is
+ * hvd_cpuquota.c). Functions are the vCPU thread's unless said otherwise.
  */
 #include <errno.h>
 #include <signal.h>
@@ -176,17 +181,43 @@ static uint64_t vcpu_throttle(void *ctx)
 	return (uint64_t)wait;
 }
 
+/* ---- the vCPU thread ---- */
+
+/* The run page's state is the backend's architectural state (x86:
+ * struct hvs_state): take the client's copy in, give the backend's out. */
+static void state_in(struct hvd_vcpu *v, const struct hvs_state *st)
+{
+	v->session->d->be->vcpu_import(v->vcpu, (const struct hvb_arch_state *)st);
+}
+
+static void state_out(struct hvd_vcpu *v, struct hvs_state *st)
+{
+	v->session->d->be->vcpu_export(v->vcpu, (struct hvb_arch_state *)st);
+}
+
+/* The backend's vCPU goes (under the lock: hvd_vcpu_kick may be using
+ * it). */
+static int backend_destroy(struct hvd_vcpu *v)
+{
+	pthread_mutex_lock(&v->lock);
+	int r = v->session->d->be->vcpu_destroy(v->vcpu);
+	v->vcpu = NULL;
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
 /* One hv_vcpu_run: copy the client's state once, run, hand the exit back. */
 static void do_run(struct hvd_vcpu *v, uint32_t seq)
 {
+	const struct hvb_ops *be = v->session->d->be;
 	struct hvd_run_page *page = v->page;
 	struct hvs_state copy;
 	int r;
 
 	memcpy(&copy, (const void *)&page->state, sizeof(copy));
-	hvb_vcpu_import(v->vcpu, &copy);
+	state_in(v, &copy);
 	hvd_runpage_server_begin(page);
-	r = hvb_vcpu_run(v->vcpu);
+	r = be->vcpu_run(v->vcpu);
 	if (v->wait_start) {
 		/* The run ended (a kick) while waiting off a debt. */
 		atomic_fetch_add(&v->throttled_ns, now_ns() - v->wait_start);
@@ -197,7 +228,7 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 	if (r < 0)
 		hvd_debug("session %llu vcpu %u: run failed: %s",
 			 (unsigned long long)v->session->id, v->id, strerror(-r));
-	hvb_vcpu_export(v->vcpu, &page->state);
+	state_out(v, &page->state);
 	int32_t result = hvs_errno_to_hv(r);
 	/* A run cut short because the session is going away (hvd stopping,
 	 * an admin's kill) must not look like an ordinary exit. */
@@ -205,7 +236,7 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 		result = HV_ERROR;
 	/* Statistics for hvctl show, from our own copy of the exit. */
 	uint64_t full = 0;
-	hvb_vcpu_read_vmcs(v->vcpu, VMCS_RO_EXIT_REASON, &full);
+	be->x86->read_vmcs(v->vcpu, VMCS_RO_EXIT_REASON, &full);
 	uint32_t reason = (uint32_t)full & 0xffff;
 	atomic_fetch_add(&v->exits[reason < 71 ? reason : 71], 1);
 	atomic_store(&v->last_exit, (uint32_t)full);
@@ -213,12 +244,10 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 	hvd_runpage_server_reply(page, seq, result);
 }
 
-static void *vcpu_main(void *arg)
+/* The thread's signals, name, quota timer and seccomp filter. */
+static void vcpu_setup(struct hvd_vcpu *v)
 {
-	struct hvd_vcpu *v = arg;
-	struct hvd_run_page *page = v->page;
-	uint32_t done = 0;
-	bool destroyed = false;
+	int kick = v->session->d->be->kick_signal();
 
 	/* Process-directed signals (SIGTERM, SIGHUP, ...) belong to the loop
 	 * thread, where libuv turns them into events; only the kick reaches
@@ -226,7 +255,7 @@ static void *vcpu_main(void *arg)
 	 * under this thread's seccomp filter, which refuses its read().) */
 	sigset_t mask;
 	sigfillset(&mask);
-	sigdelset(&mask, hvb_kick_signal());
+	sigdelset(&mask, kick);
 	/* A fault in a guest-memory copy must reach the guard (hvb_guard.c):
 	 * a blocked SIGBUS kills the process. */
 	sigdelset(&mask, SIGBUS);
@@ -238,7 +267,7 @@ static void *vcpu_main(void *arg)
 
 	/* The quota's timer: fires after a slice of this thread's CPU time
 	 * with the kick signal, which only this thread takes. */
-	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = hvb_kick_signal() };
+	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = kick };
 	sev._sigev_un._tid = gettid(); /* sigev_notify_thread_id: glibc >= 2.41 */
 	pthread_mutex_lock(&v->lock);  /* hvd_vcpu_set_budget arms it too */
 	if (timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &v->timer) == 0)
@@ -263,56 +292,101 @@ static void *vcpu_main(void *arg)
 				close(fd);
 		}
 	}
+}
 
-	while (!destroyed) {
-		if (atomic_load(&v->stop)) {
-			/* A run requested after the stop must not look served. */
-			break;
-		}
-		struct hvd_op *op = op_pop(v);
-		if (op) {
-			/* The owner thread waits for this reply, so the page is
-			 * quiescent: take its state, act, give it back. */
-			if (op->destroy) {
-				pthread_mutex_lock(&v->lock);
-				int r = hvb_vcpu_destroy(v->vcpu);
-				v->vcpu = NULL;
-				pthread_mutex_unlock(&v->lock);
-				op->status = hvs_errno_to_hv(r);
-				destroyed = true;
-				op_done(v, op);
-				break;
-			}
-			struct hvs_state copy;
-			memcpy(&copy, (const void *)&page->state, sizeof(copy));
-			hvb_vcpu_import(v->vcpu, &copy);
-			hvd_vcpuop_run(v, op);
-			hvb_vcpu_export(v->vcpu, &page->state);
-			op_done(v, op);
-			continue;
-		}
-		if (atomic_load(&v->stop))
-			break;
-		uint32_t req = hvd_runpage_server_request(page);
-		if (req != done) {
-			do_run(v, req);
-			done = req;
-			continue;
-		}
-		uint32_t wake = atomic_load(&v->wake);
-		if (op_pending(v))
-			continue;
-		/* Poll briefly for the next run, unless the tenant's CPU is
-		 * metered (then the spin would be charged to it and spend its
-		 * budget on waiting rather than on its guest). */
-		hvd_runpage_server_wait(page, done, &v->wake, wake, v->charging ? 0 : SPIN_NS,
-					&v->stop, WAIT_NS);
+/*
+ * The thread's loop as explicit states. It starts by looking for work and
+ * comes back to looking after each piece; a stop wins over everything,
+ * then forwarded calls (their client thread waits), then the run the
+ * client asked for; with nothing to do it polls and sleeps.
+ */
+enum vcpu_state {
+	VCPU_LOOK,                     /* find the next thing to do */
+	VCPU_CALL,                     /* serve the forwarded call `op` */
+	VCPU_RUN,                      /* serve the run `req` */
+	VCPU_IDLE,                     /* nothing to do: wait for a run or a post */
+	VCPU_STOPPED,                  /* end: hvd stops the session */
+	VCPU_DESTROYED,                /* end: the client destroyed the vCPU */
+};
+
+struct vcpu_loop {
+	struct hvd_vcpu *v;
+	struct hvd_op *op;             /* VCPU_CALL's */
+	uint32_t req;                  /* VCPU_RUN's */
+	uint32_t done;                 /* the last run answered */
+	uint32_t wake;                 /* v->wake before the last look at the queue */
+};
+
+static enum vcpu_state vcpu_look(struct vcpu_loop *l)
+{
+	struct hvd_vcpu *v = l->v;
+
+	/* A run requested after the stop must not look served. */
+	if (atomic_load(&v->stop))
+		return VCPU_STOPPED;
+	if ((l->op = op_pop(v)))
+		return VCPU_CALL;
+	if (atomic_load(&v->stop))
+		return VCPU_STOPPED;
+	l->req = hvd_runpage_server_request(v->page);
+	if (l->req != l->done)
+		return VCPU_RUN;
+	/* Read before the last look at the queue: a post after it moves the
+	 * word, and the wait does not sleep. */
+	l->wake = atomic_load(&v->wake);
+	if (op_pending(v))
+		return VCPU_LOOK;
+	return VCPU_IDLE;
+}
+
+static enum vcpu_state vcpu_call(struct vcpu_loop *l)
+{
+	struct hvd_vcpu *v = l->v;
+	struct hvd_op *op = l->op;
+
+	l->op = NULL;
+	if (op->destroy) {
+		op->status = hvs_errno_to_hv(backend_destroy(v));
+		op_done(v, op);
+		return VCPU_DESTROYED;
 	}
-	if (!destroyed) {
-		pthread_mutex_lock(&v->lock);
-		int r = hvb_vcpu_destroy(v->vcpu);
-		v->vcpu = NULL;
-		pthread_mutex_unlock(&v->lock);
+	/* The owner thread waits for this reply, so the page is quiescent:
+	 * take its state, act, give it back. */
+	struct hvs_state copy;
+	memcpy(&copy, (const void *)&v->page->state, sizeof(copy));
+	state_in(v, &copy);
+	hvd_vcpuop_run(v, op);
+	state_out(v, &v->page->state);
+	op_done(v, op);
+	return VCPU_LOOK;
+}
+
+static enum vcpu_state vcpu_serve_run(struct vcpu_loop *l)
+{
+	do_run(l->v, l->req);
+	l->done = l->req;
+	return VCPU_LOOK;
+}
+
+static enum vcpu_state vcpu_idle(struct vcpu_loop *l)
+{
+	struct hvd_vcpu *v = l->v;
+
+	/* Poll briefly for the next run, unless the tenant's CPU is metered
+	 * (then the spin would be charged to it and spend its budget on
+	 * waiting rather than on its guest). */
+	hvd_runpage_server_wait(v->page, l->done, &v->wake, l->wake, v->charging ? 0 : SPIN_NS,
+				&v->stop, WAIT_NS);
+	return VCPU_LOOK;
+}
+
+/* The vCPU (unless the client destroyed it), the timer, and an answer
+ * for the calls that raced with the end, so no client thread waits
+ * forever. */
+static void vcpu_teardown(struct hvd_vcpu *v, enum vcpu_state end)
+{
+	if (end != VCPU_DESTROYED) {
+		int r = backend_destroy(v);
 		if (r < 0)
 			hvd_warn("vcpu %u: destroy failed: %s", v->id, strerror(-r));
 	}
@@ -322,18 +396,47 @@ static void *vcpu_main(void *arg)
 	v->has_timer = false;
 	pthread_mutex_unlock(&v->lock);
 	atomic_store(&v->exited, true);
-	/* Calls that raced with the end of this vCPU get an answer, so no
-	 * client thread waits forever. */
 	for (struct hvd_op *op; (op = op_pop(v));) {
 		op->status = HV_BAD_ARGUMENT;
 		op->destroy = false;
 		op_done(v, op);
 	}
+}
+
+static void *vcpu_main(void *arg)
+{
+	struct vcpu_loop l = { .v = arg };
+	enum vcpu_state st = VCPU_LOOK;
+
+	vcpu_setup(l.v);
+	while (st != VCPU_STOPPED && st != VCPU_DESTROYED) {
+		switch (st) {
+		case VCPU_LOOK:
+			st = vcpu_look(&l);
+			break;
+		case VCPU_CALL:
+			st = vcpu_call(&l);
+			break;
+		case VCPU_RUN:
+			st = vcpu_serve_run(&l);
+			break;
+		case VCPU_IDLE:
+			st = vcpu_idle(&l);
+			break;
+		case VCPU_STOPPED:
+		case VCPU_DESTROYED:
+			break;
+		}
+	}
+	vcpu_teardown(l.v, st);
 	return NULL;
 }
 
+/* ---- the loop thread's calls ---- */
+
 int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out)
 {
+	const struct hvb_ops *be = s->d->be;
 	struct hvd_vcpu *v;
 	int r;
 
@@ -362,18 +465,18 @@ int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out)
 		r = -errno;
 		goto err;
 	}
-	r = hvb_vcpu_create(s->vm, 0, &v->vcpu);
+	r = be->vcpu_create(s->vm, 0, &v->vcpu);
 	if (r < 0)
 		goto err;
-	v->id = hvb_vcpu_id(v->vcpu);
-	hvb_vcpu_set_throttle(v->vcpu, vcpu_throttle, v);
+	v->id = be->vcpu_id(v->vcpu);
+	be->vcpu_set_throttle(v->vcpu, vcpu_throttle, v);
 	/* No thread yet: this only records the budget (and its rate). */
 	hvd_vcpu_set_budget(v, s->tenant ? &s->tenant->cpu : NULL);
 	hvd_runpage_server_init(v->page);
-	hvb_vcpu_export(v->vcpu, &v->page->state);
+	state_out(v, &v->page->state);
 	r = pthread_create(&v->thread, NULL, vcpu_main, v);
 	if (r) {
-		hvb_vcpu_destroy(v->vcpu);
+		be->vcpu_destroy(v->vcpu);
 		r = -r;
 		goto err;
 	}
@@ -407,7 +510,7 @@ void hvd_vcpu_kick(struct hvd_vcpu *v)
 	/* Under the lock: the thread may be destroying the vCPU. */
 	pthread_mutex_lock(&v->lock);
 	if (v->vcpu)
-		hvb_vcpu_kick(v->vcpu);
+		v->session->d->be->vcpu_kick(v->vcpu);
 	pthread_mutex_unlock(&v->lock);
 }
 
