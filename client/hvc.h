@@ -18,7 +18,7 @@ int hvc_connect(void);
  * request; a descriptor that comes back is stored in *recv_fd (if not
  * NULL, else closed). Returns 0 when a response arrived (its status says
  * how the call went) or a negative errno when hvd could not be reached. */
-int hvc_rpc(hvd_Request *req, int send_fd, hvd_Response *resp, int *recv_fd);
+int hvc_rpc(hvdp_Request *req, int send_fd, hvdp_Response *resp, int *recv_fd);
 /* False once an exchange found hvd gone (no system call). */
 bool hvc_connected(void);
 /* False once hvd has gone away (for waits that are not RPCs). */

@@ -99,7 +99,7 @@ static ssize_t recv_msg(int fd, uint8_t *buf, size_t len, int *recv_fd)
 }
 
 /* With conn.lock held. */
-static int exchange(hvd_Request *req, int send_fd, hvd_Response *resp, int *recv_fd)
+static int exchange(hvdp_Request *req, int send_fd, hvdp_Response *resp, int *recv_fd)
 {
 	uint8_t buf[HVD_MAX_MESSAGE];
 	pb_ostream_t out = pb_ostream_from_buffer(buf, sizeof(buf));
@@ -108,7 +108,7 @@ static int exchange(hvd_Request *req, int send_fd, hvd_Response *resp, int *recv
 	if (conn.fd < 0)
 		return -ENOTCONN;
 	req->id = ++conn.next_id;
-	if (!pb_encode(&out, hvd_Request_fields, req))
+	if (!pb_encode(&out, hvdp_Request_fields, req))
 		return -EMSGSIZE;
 	if ((r = send_msg(conn.fd, buf, out.bytes_written, send_fd)) < 0)
 		goto broken;
@@ -121,7 +121,7 @@ static int exchange(hvd_Request *req, int send_fd, hvd_Response *resp, int *recv
 	}
 	pb_istream_t in = pb_istream_from_buffer(buf, (size_t)n);
 	memset(resp, 0, sizeof(*resp));
-	if (!pb_decode(&in, hvd_Response_fields, resp) || resp->id != req->id) {
+	if (!pb_decode(&in, hvdp_Response_fields, resp) || resp->id != req->id) {
 		r = -EPROTO;
 		goto broken;
 	}
@@ -137,7 +137,7 @@ broken:
 	return r;
 }
 
-int hvc_rpc(hvd_Request *req, int send_fd, hvd_Response *resp, int *recv_fd)
+int hvc_rpc(hvdp_Request *req, int send_fd, hvdp_Response *resp, int *recv_fd)
 {
 	pthread_mutex_lock(&conn.lock);
 	int r = exchange(req, send_fd, resp, recv_fd);
@@ -174,9 +174,9 @@ int hvc_connect(void)
 		conn.fd = -1;
 		goto out;
 	}
-	hvd_Request req = hvd_Request_init_zero;
-	hvd_Response resp;
-	req.which_op = hvd_Request_hello_tag;
+	hvdp_Request req = hvdp_Request_init_zero;
+	hvdp_Response resp;
+	req.which_op = hvdp_Request_hello_tag;
 	req.op.hello.version = HVD_PROTOCOL_VERSION;
 	if ((r = exchange(&req, -1, &resp, NULL)) < 0)
 		goto out;

@@ -62,17 +62,17 @@ static hv_return_t hvc_status(int err)
 }
 
 /* An RPC whose only result is its status. */
-static hv_return_t call(hvd_Request *req, int send_fd)
+static hv_return_t call(hvdp_Request *req, int send_fd)
 {
-	hvd_Response resp;
+	hvdp_Response resp;
 	int r = hvc_rpc(req, send_fd, &resp, NULL);
 	return r < 0 ? hvc_status(r) : (hv_return_t)resp.status;
 }
 
 /* An RPC with a value in its answer (NULL: none wanted). */
-static hv_return_t value_call(hvd_Request *req, uint64_t *value)
+static hv_return_t value_call(hvdp_Request *req, uint64_t *value)
 {
-	hvd_Response resp;
+	hvdp_Response resp;
 	int r = hvc_rpc(req, -1, &resp, NULL);
 	if (r < 0)
 		return hvc_status(r);
@@ -93,8 +93,8 @@ static hv_return_t remote_vm_open(void)
 
 static hv_return_t remote_vm_create(hv_vm_options_t flags, struct hva_vm **out)
 {
-	hvd_Request req = hvd_Request_init_zero;
-	req.which_op = hvd_Request_vm_create_tag;
+	hvdp_Request req = hvdp_Request_init_zero;
+	req.which_op = hvdp_Request_vm_create_tag;
 	req.op.vm_create.flags = flags;
 	req.op.vm_create.session_nonce = hvc_session_nonce();
 	hv_return_t ret = call(&req, -1);
@@ -105,9 +105,9 @@ static hv_return_t remote_vm_create(hv_vm_options_t flags, struct hva_vm **out)
 
 static hv_return_t remote_vm_destroy(struct hva_vm *vm)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	(void)vm;
-	req.which_op = hvd_Request_vm_destroy_tag;
+	req.which_op = hvdp_Request_vm_destroy_tag;
 	return call(&req, -1);
 }
 
@@ -129,8 +129,8 @@ static hv_return_t remote_capability(struct hva_vm *vm, hv_capability_t cap, uin
 {
 	if (!vm)
 		return HV_NO_DEVICE;
-	hvd_Request req = hvd_Request_init_zero;
-	req.which_op = hvd_Request_capability_tag;
+	hvdp_Request req = hvdp_Request_init_zero;
+	req.which_op = hvdp_Request_capability_tag;
 	req.op.capability.which = cap;
 	return value_call(&req, value);
 }
@@ -144,14 +144,14 @@ static hv_return_t remote_vmx_read_capability(hv_vmx_capability_t field, uint64_
 static hv_return_t remote_vm_map(struct hva_vm *vm, void *uva, hv_gpaddr_t gpa, size_t size,
 				 hv_memory_flags_t flags)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	uint64_t offset;
 	int fd, r;
 
 	(void)vm;
 	if ((r = hvc_mem_share(uva, size, &fd, &offset)) < 0)
 		return r == -EFAULT ? HV_BAD_ARGUMENT : hvc_status(r);
-	req.which_op = hvd_Request_vm_map_tag;
+	req.which_op = hvdp_Request_vm_map_tag;
 	req.op.vm_map.gpa = gpa;
 	req.op.vm_map.size = size;
 	req.op.vm_map.flags = flags;
@@ -161,9 +161,9 @@ static hv_return_t remote_vm_map(struct hva_vm *vm, void *uva, hv_gpaddr_t gpa, 
 
 static hv_return_t remote_vm_unmap(struct hva_vm *vm, hv_gpaddr_t gpa, size_t size)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	(void)vm;
-	req.which_op = hvd_Request_vm_unmap_tag;
+	req.which_op = hvdp_Request_vm_unmap_tag;
 	req.op.vm_unmap.gpa = gpa;
 	req.op.vm_unmap.size = size;
 	return call(&req, -1);
@@ -173,9 +173,9 @@ static hv_return_t remote_vm_unmap(struct hva_vm *vm, hv_gpaddr_t gpa, size_t si
 static hv_return_t remote_vm_protect(struct hva_vm *vm, hv_gpaddr_t gpa, size_t size,
 				     hv_memory_flags_t flags)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	(void)vm;
-	req.which_op = hvd_Request_vm_protect_tag;
+	req.which_op = hvdp_Request_vm_protect_tag;
 	req.op.vm_protect.gpa = gpa;
 	req.op.vm_protect.size = size;
 	req.op.vm_protect.flags = flags;
@@ -184,9 +184,9 @@ static hv_return_t remote_vm_protect(struct hva_vm *vm, hv_gpaddr_t gpa, size_t 
 
 static hv_return_t remote_vm_sync_tsc(struct hva_vm *vm, uint64_t tsc)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	(void)vm;
-	req.which_op = hvd_Request_vm_sync_tsc_tag;
+	req.which_op = hvdp_Request_vm_sync_tsc_tag;
 	req.op.vm_sync_tsc.tsc = tsc;
 	return call(&req, -1);
 }
@@ -207,12 +207,12 @@ static hv_return_t remote_vm_deallocate(void *uva, size_t size)
 static hv_return_t remote_vcpu_create(struct hva_vm *vm, hv_vcpu_options_t flags,
 				      hv_vcpuid_t *id, struct hva_vcpu **out)
 {
-	hvd_Request req = hvd_Request_init_zero;
-	hvd_Response resp;
+	hvdp_Request req = hvdp_Request_init_zero;
+	hvdp_Response resp;
 	int fd = -1, r;
 
 	(void)vm;
-	req.which_op = hvd_Request_vcpu_create_tag;
+	req.which_op = hvdp_Request_vcpu_create_tag;
 	req.op.vcpu_create.flags = flags;
 	if ((r = hvc_rpc(&req, -1, &resp, &fd)) < 0)
 		return hvc_status(r);
@@ -243,8 +243,8 @@ static hv_return_t remote_vcpu_create(struct hva_vm *vm, hv_vcpu_options_t flags
  * gone with it). */
 static hv_return_t remote_vcpu_destroy(struct hva_vcpu *v, bool *gone)
 {
-	hvd_Request req = hvd_Request_init_zero;
-	req.which_op = hvd_Request_vcpu_destroy_tag;
+	hvdp_Request req = hvdp_Request_init_zero;
+	req.which_op = hvdp_Request_vcpu_destroy_tag;
 	req.op.vcpu_destroy.vcpu = v->id;
 	hv_return_t ret = call(&req, -1);
 	*gone = ret == HV_SUCCESS || !hvc_daemon_alive();
@@ -259,9 +259,9 @@ static hv_return_t remote_vcpu_destroy(struct hva_vcpu *v, bool *gone)
  * run page could not be mapped here). */
 static hv_return_t remote_interrupt(struct hva_vm *vm, const hv_vcpuid_t *ids, unsigned n)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	(void)vm;
-	req.which_op = hvd_Request_vcpu_interrupt_tag;
+	req.which_op = hvdp_Request_vcpu_interrupt_tag;
 	req.op.vcpu_interrupt.vcpus_count = (pb_size_t)n;
 	memcpy(req.op.vcpu_interrupt.vcpus, ids, n * sizeof(uint32_t));
 	return call(&req, -1);
@@ -272,8 +272,8 @@ static hv_return_t remote_interrupt(struct hva_vm *vm, const hv_vcpuid_t *ids, u
 /* A field that lives only in KVM (debug registers, XCR0): ask hvd. */
 static hv_return_t slow_reg(struct hva_vcpu *v, unsigned reg, uint64_t *value, bool write)
 {
-	hvd_Request req = hvd_Request_init_zero;
-	req.which_op = hvd_Request_vcpu_reg_tag;
+	hvdp_Request req = hvdp_Request_init_zero;
+	req.which_op = hvdp_Request_vcpu_reg_tag;
 	req.op.vcpu_reg.vcpu = v->id;
 	req.op.vcpu_reg.reg = reg;
 	req.op.vcpu_reg.value = write ? *value : 0;
@@ -283,8 +283,8 @@ static hv_return_t slow_reg(struct hva_vcpu *v, unsigned reg, uint64_t *value, b
 
 static hv_return_t slow_vmcs(struct hva_vcpu *v, uint32_t field, uint64_t *value, bool write)
 {
-	hvd_Request req = hvd_Request_init_zero;
-	req.which_op = hvd_Request_vcpu_vmcs_tag;
+	hvdp_Request req = hvdp_Request_init_zero;
+	req.which_op = hvdp_Request_vcpu_vmcs_tag;
 	req.op.vcpu_vmcs.vcpu = v->id;
 	req.op.vcpu_vmcs.field = field;
 	req.op.vcpu_vmcs.value = write ? *value : 0;
@@ -334,8 +334,8 @@ static hv_return_t remote_cap_write_vmcs(struct hva_vcpu *v, uint32_t field,
 
 static hv_return_t remote_read_msr(struct hva_vcpu *v, uint32_t msr, uint64_t *value)
 {
-	hvd_Request req = hvd_Request_init_zero;
-	req.which_op = hvd_Request_vcpu_msr_tag;
+	hvdp_Request req = hvdp_Request_init_zero;
+	req.which_op = hvdp_Request_vcpu_msr_tag;
 	req.op.vcpu_msr.vcpu = v->id;
 	req.op.vcpu_msr.msr = msr;
 	return value_call(&req, value);
@@ -343,8 +343,8 @@ static hv_return_t remote_read_msr(struct hva_vcpu *v, uint32_t msr, uint64_t *v
 
 static hv_return_t remote_write_msr(struct hva_vcpu *v, uint32_t msr, uint64_t value)
 {
-	hvd_Request req = hvd_Request_init_zero;
-	req.which_op = hvd_Request_vcpu_msr_tag;
+	hvdp_Request req = hvdp_Request_init_zero;
+	req.which_op = hvdp_Request_vcpu_msr_tag;
 	req.op.vcpu_msr.vcpu = v->id;
 	req.op.vcpu_msr.msr = msr;
 	req.op.vcpu_msr.value = value;
@@ -354,8 +354,8 @@ static hv_return_t remote_write_msr(struct hva_vcpu *v, uint32_t msr, uint64_t v
 
 static hv_return_t remote_enable_native_msr(struct hva_vcpu *v, uint32_t msr, bool enable)
 {
-	hvd_Request req = hvd_Request_init_zero;
-	req.which_op = hvd_Request_vcpu_native_msr_tag;
+	hvdp_Request req = hvdp_Request_init_zero;
+	req.which_op = hvdp_Request_vcpu_native_msr_tag;
 	req.op.vcpu_native_msr.vcpu = v->id;
 	req.op.vcpu_native_msr.msr = msr;
 	req.op.vcpu_native_msr.enable = enable;
@@ -365,9 +365,9 @@ static hv_return_t remote_enable_native_msr(struct hva_vcpu *v, uint32_t msr, bo
 /* The message carries at most 4 KiB of it. */
 static hv_return_t remote_read_fpstate(struct hva_vcpu *v, void *buffer, size_t size)
 {
-	hvd_Request req = hvd_Request_init_zero;
-	hvd_Response resp;
-	req.which_op = hvd_Request_vcpu_fpstate_tag;
+	hvdp_Request req = hvdp_Request_init_zero;
+	hvdp_Response resp;
+	req.which_op = hvdp_Request_vcpu_fpstate_tag;
 	req.op.vcpu_fpstate.vcpu = v->id;
 	req.op.vcpu_fpstate.size = (uint32_t)(size > 4096 ? 4096 : size);
 	int r = hvc_rpc(&req, -1, &resp, NULL);
@@ -382,9 +382,9 @@ static hv_return_t remote_read_fpstate(struct hva_vcpu *v, void *buffer, size_t 
 
 static hv_return_t remote_write_fpstate(struct hva_vcpu *v, const void *buffer, size_t size)
 {
-	hvd_Request req = hvd_Request_init_zero;
+	hvdp_Request req = hvdp_Request_init_zero;
 	size_t n = size > 4096 ? 4096 : size;
-	req.which_op = hvd_Request_vcpu_fpstate_tag;
+	req.which_op = hvdp_Request_vcpu_fpstate_tag;
 	req.op.vcpu_fpstate.vcpu = v->id;
 	req.op.vcpu_fpstate.write = true;
 	req.op.vcpu_fpstate.data.size = (pb_size_t)n;
@@ -394,16 +394,16 @@ static hv_return_t remote_write_fpstate(struct hva_vcpu *v, const void *buffer, 
 
 static hv_return_t remote_invalidate_tlb(struct hva_vcpu *v)
 {
-	hvd_Request req = hvd_Request_init_zero;
-	req.which_op = hvd_Request_vcpu_invalidate_tlb_tag;
+	hvdp_Request req = hvdp_Request_init_zero;
+	req.which_op = hvdp_Request_vcpu_invalidate_tlb_tag;
 	req.op.vcpu_invalidate_tlb.vcpu = v->id;
 	return value_call(&req, NULL);
 }
 
 static hv_return_t remote_exec_time(struct hva_vcpu *v, uint64_t *ns)
 {
-	hvd_Request req = hvd_Request_init_zero;
-	req.which_op = hvd_Request_vcpu_exec_time_tag;
+	hvdp_Request req = hvdp_Request_init_zero;
+	req.which_op = hvdp_Request_vcpu_exec_time_tag;
 	req.op.vcpu_exec_time.vcpu = v->id;
 	return value_call(&req, ns);
 }

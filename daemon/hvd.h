@@ -92,7 +92,7 @@ struct hvd_op {
 	struct hvd_op *next;
 	struct hvd_session *session;
 	uint32_t request_id;
-	Hvd__Request *req;             /* owned; freed after the reply */
+	Hvdp__Request *req;             /* owned; freed after the reply */
 	int32_t status;                /* hv_return_t */
 	uint64_t value;
 	uint8_t *data;                 /* fpstate read */
@@ -163,7 +163,7 @@ struct hvd_session {
 	uint64_t nonce;                /* in HelloReply; vm_create of an exe_bound session
 	                                * must carry it */
 	bool waiting;                  /* a request waits for hvd-ident: the socket is not read */
-	Hvd__Request *deferred;        /* that request */
+	Hvdp__Request *deferred;        /* that request */
 	struct hvp_identity *probe;    /* admin_policy_explain: the process asked about */
 	struct hvp_grant_result grant;
 	bool admin;

@@ -53,12 +53,12 @@ static unsigned session_vcpus(const struct hvd_session *s)
 	return n;
 }
 
-static Hvd__VmInfo *vm_info(const struct hvd_session *s, bool detail)
+static Hvdp__VmInfo *vm_info(const struct hvd_session *s, bool detail)
 {
-	Hvd__VmInfo *vi = calloc(1, sizeof(*vi));
+	Hvdp__VmInfo *vi = calloc(1, sizeof(*vi));
 	if (!vi)
 		return NULL;
-	hvd__vm_info__init(vi);
+	hvdp__vm_info__init(vi);
 	vi->id = s->id;
 	vi->tenant = dupstr(s->grant.tenant);
 	vi->pid = s->pid;
@@ -76,10 +76,10 @@ static Hvd__VmInfo *vm_info(const struct hvd_session *s, bool detail)
 		struct hvd_vcpu *v = s->vcpus[i];
 		if (!v || atomic_load(&v->exited))
 			continue;
-		Hvd__VcpuInfo *ci = calloc(1, sizeof(*ci));
+		Hvdp__VcpuInfo *ci = calloc(1, sizeof(*ci));
 		if (!ci)
 			break;
-		hvd__vcpu_info__init(ci);
+		hvdp__vcpu_info__init(ci);
 		ci->id = v->id;
 		ci->runs = atomic_load(&v->runs);
 		ci->last_exit = atomic_load(&v->last_exit);
@@ -98,10 +98,10 @@ static Hvd__VmInfo *vm_info(const struct hvd_session *s, bool detail)
 			uint64_t n = atomic_load(&v->exits[r]);
 			if (!n)
 				continue;
-			Hvd__ExitCount *ec = calloc(1, sizeof(*ec));
+			Hvdp__ExitCount *ec = calloc(1, sizeof(*ec));
 			if (!ec)
 				break;
-			hvd__exit_count__init(ec);
+			hvdp__exit_count__init(ec);
 			ec->reason = r;
 			ec->count = n;
 			ci->exits[ci->n_exits++] = ec;
@@ -119,10 +119,10 @@ static Hvd__VmInfo *vm_info(const struct hvd_session *s, bool detail)
 			n = 256;
 		vi->maps = calloc(n ? n : 1, sizeof(*vi->maps));
 		for (size_t i = 0; vi->maps && i < n; i++) {
-			Hvd__MapInfo *mi = calloc(1, sizeof(*mi));
+			Hvdp__MapInfo *mi = calloc(1, sizeof(*mi));
 			if (!mi)
 				break;
-			hvd__map_info__init(mi);
+			hvdp__map_info__init(mi);
 			mi->gpa = maps[i].gpa;
 			mi->size = maps[i].size;
 			mi->flags = maps[i].flags;
@@ -132,7 +132,7 @@ static Hvd__VmInfo *vm_info(const struct hvd_session *s, bool detail)
 	return vi;
 }
 
-static void vm_info_free(Hvd__VmInfo *vi)
+static void vm_info_free(Hvdp__VmInfo *vi)
 {
 	if (!vi)
 		return;
@@ -161,18 +161,18 @@ static struct hvd_session *find_vm(struct hvd_daemon *d, uint64_t id)
 
 /* ---- handlers ---- */
 
-int hvd_admin_status(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_admin_status(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	struct hvd_daemon *d = s->d;
 	const struct hvb_host_info *hi = s->d->be->host_info(d->host);
-	Hvd__StatusReply *st = calloc(1, sizeof(*st));
+	Hvdp__StatusReply *st = calloc(1, sizeof(*st));
 	(void)req; (void)fd;
 
 	if (!st) {
 		resp->status = HV_NO_RESOURCES;
 		return -1;
 	}
-	hvd__status_reply__init(st);
+	hvdp__status_reply__init(st);
 	st->version = dupstr(HVD_VERSION);
 	st->protocol = HVD_PROTOCOL_VERSION;
 	st->uptime_ms = hvd_now_ms() - d->start_ms;
@@ -206,17 +206,17 @@ int hvd_admin_status(struct hvd_session *s, Hvd__Request *req, Hvd__Response *re
 	return -1;
 }
 
-int hvd_admin_list_vms(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_admin_list_vms(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	struct hvd_daemon *d = s->d;
-	Hvd__VmList *l = calloc(1, sizeof(*l));
+	Hvdp__VmList *l = calloc(1, sizeof(*l));
 	(void)req; (void)fd;
 
 	if (!l) {
 		resp->status = HV_NO_RESOURCES;
 		return -1;
 	}
-	hvd__vm_list__init(l);
+	hvdp__vm_list__init(l);
 	if (!(l->vms = calloc(d->nsessions ? d->nsessions : 1, sizeof(*l->vms)))) {
 		free(l);
 		resp->status = HV_NO_RESOURCES;
@@ -225,7 +225,7 @@ int hvd_admin_list_vms(struct hvd_session *s, Hvd__Request *req, Hvd__Response *
 	for (struct hvd_session *o = d->sessions; o; o = o->next) {
 		if (o->closing || !o->vm || !can_see(s, o))
 			continue;
-		Hvd__VmInfo *vi = vm_info(o, false);
+		Hvdp__VmInfo *vi = vm_info(o, false);
 		if (vi)
 			l->vms[l->n_vms++] = vi;
 	}
@@ -233,7 +233,7 @@ int hvd_admin_list_vms(struct hvd_session *s, Hvd__Request *req, Hvd__Response *
 	return -1;
 }
 
-int hvd_admin_show_vm(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_admin_show_vm(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	struct hvd_session *o = find_vm(s->d, req->admin_show_vm->vm);
 	(void)fd;
@@ -250,7 +250,7 @@ int hvd_admin_show_vm(struct hvd_session *s, Hvd__Request *req, Hvd__Response *r
 	return -1;
 }
 
-int hvd_admin_kill_vm(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_admin_kill_vm(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	struct hvd_session *o = find_vm(s->d, req->admin_kill_vm->vm);
 	char why[128];
@@ -274,25 +274,25 @@ int hvd_admin_kill_vm(struct hvd_session *s, Hvd__Request *req, Hvd__Response *r
 	return -1;
 }
 
-int hvd_admin_clients(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_admin_clients(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	struct hvd_daemon *d = s->d;
-	Hvd__ClientList *l = calloc(1, sizeof(*l));
+	Hvdp__ClientList *l = calloc(1, sizeof(*l));
 	(void)req; (void)fd;
 
 	if (!l) {
 		resp->status = HV_NO_RESOURCES;
 		return -1;
 	}
-	hvd__client_list__init(l);
+	hvdp__client_list__init(l);
 	l->clients = calloc(d->nsessions ? d->nsessions : 1, sizeof(*l->clients));
 	for (struct hvd_session *o = d->sessions; l->clients && o; o = o->next) {
 		if (o->closing || !can_see(s, o))
 			continue;
-		Hvd__ClientInfo *ci = calloc(1, sizeof(*ci));
+		Hvdp__ClientInfo *ci = calloc(1, sizeof(*ci));
 		if (!ci)
 			break;
-		hvd__client_info__init(ci);
+		hvdp__client_info__init(ci);
 		ci->id = o->id;
 		ci->pid = o->pid;
 		ci->uid = o->uid;
@@ -317,7 +317,7 @@ int hvd_admin_clients(struct hvd_session *s, Hvd__Request *req, Hvd__Response *r
 	return -1;
 }
 
-int hvd_admin_policy_reload(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_admin_policy_reload(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	static char err[512];
 	(void)req; (void)fd;
@@ -364,11 +364,11 @@ static int proc_creds(pid_t pid, struct hvp_identity *id)
 	return have_uid ? 0 : -ESRCH;
 }
 
-static void explain_reply(struct hvd_session *s, Hvd__Request *req, int err)
+static void explain_reply(struct hvd_session *s, Hvdp__Request *req, int err)
 {
 	struct hvd_daemon *d = s->d;
 	struct hvp_identity *probe = s->probe;
-	Hvd__Response resp = HVD__RESPONSE__INIT;
+	Hvdp__Response resp = HVDP__RESPONSE__INIT;
 	resp.id = req->id;
 
 	if (err < 0) {
@@ -379,12 +379,12 @@ static void explain_reply(struct hvd_session *s, Hvd__Request *req, int err)
 	}
 	struct hvp_grant_result g;
 	hvp_evaluate(d->policy, probe, (int64_t)time(NULL), &g);
-	Hvd__ExplainReply *e = calloc(1, sizeof(*e));
+	Hvdp__ExplainReply *e = calloc(1, sizeof(*e));
 	if (!e) {
 		resp.status = HV_NO_RESOURCES;
 		goto out;
 	}
-	hvd__explain_reply__init(e);
+	hvdp__explain_reply__init(e);
 	static const struct { uint32_t bit; const char *name; } ents[] = {
 		{ HVP_HYPERVISOR, HVP_ENT_HYPERVISOR },
 		{ HVP_NETWORKING, HVP_ENT_NETWORKING },
@@ -424,7 +424,7 @@ out:
 static void explain_probed(struct hvd_session *s, int err, const struct hvp_identity *got,
 			   void *arg)
 {
-	Hvd__Request *req = s->deferred;
+	Hvdp__Request *req = s->deferred;
 	struct hvp_identity *probe = s->probe;
 	(void)arg;
 
@@ -439,11 +439,11 @@ static void explain_probed(struct hvd_session *s, int err, const struct hvp_iden
 	explain_reply(s, req, err);
 	free(s->probe);
 	s->probe = NULL;
-	hvd__request__free_unpacked(req, NULL);
+	hvdp__request__free_unpacked(req, NULL);
 	hvd_session_resume(s);
 }
 
-int hvd_admin_policy_explain(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_admin_policy_explain(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	pid_t pid = req->admin_policy_explain->pid;
 	(void)fd;
@@ -495,7 +495,7 @@ static void free_strv(char **v, size_t n)
 	free(v);
 }
 
-void hvd_admin_reply_free(Hvd__Response *resp)
+void hvd_admin_reply_free(Hvdp__Response *resp)
 {
 	if (resp->status_reply) {
 		free(resp->status_reply->version);
@@ -511,7 +511,7 @@ void hvd_admin_reply_free(Hvd__Response *resp)
 	vm_info_free(resp->vm_info);
 	if (resp->client_list) {
 		for (size_t i = 0; i < resp->client_list->n_clients; i++) {
-			Hvd__ClientInfo *ci = resp->client_list->clients[i];
+			Hvdp__ClientInfo *ci = resp->client_list->clients[i];
 			free(ci->exe);
 			free(ci->tenant);
 			free_strv(ci->entitlements, ci->n_entitlements);
@@ -521,7 +521,7 @@ void hvd_admin_reply_free(Hvd__Response *resp)
 		free(resp->client_list);
 	}
 	if (resp->explain) {
-		Hvd__ExplainReply *e = resp->explain;
+		Hvdp__ExplainReply *e = resp->explain;
 		free_strv(e->entitlements, e->n_entitlements);
 		free_strv(e->unknown_entitlements, e->n_unknown_entitlements);
 		free(e->tenant);

@@ -4,14 +4,14 @@
 
 #include "hvd.h"
 
-int hvd_admin_status(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_admin_list_vms(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_admin_show_vm(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_admin_kill_vm(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_admin_clients(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_admin_policy_reload(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_admin_policy_explain(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
+int hvd_admin_status(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
+int hvd_admin_list_vms(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
+int hvd_admin_show_vm(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
+int hvd_admin_kill_vm(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
+int hvd_admin_clients(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
+int hvd_admin_policy_reload(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
+int hvd_admin_policy_explain(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
 /* Free what an admin handler allocated for its reply. */
-void hvd_admin_reply_free(Hvd__Response *resp);
+void hvd_admin_reply_free(Hvdp__Response *resp);
 
 #endif

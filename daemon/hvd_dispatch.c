@@ -26,7 +26,7 @@
 
 /* ---- the table ---- */
 
-typedef int (*handler_fn)(struct hvd_session *, Hvd__Request *, Hvd__Response *, int);
+typedef int (*handler_fn)(struct hvd_session *, Hvdp__Request *, Hvdp__Response *, int);
 
 /*
  * Each row names what the policy must decide before the request runs
@@ -40,9 +40,9 @@ struct handler {
 	enum hvp_act act;
 };
 
-#define OP_FIRST HVD__REQUEST__OP_HELLO
+#define OP_FIRST HVDP__REQUEST__OP_HELLO
 #define OP_LAST (HVD_OP_FIRST + HVD_OP_COUNT - 1)
-#define ROW(op, n, fn, vm, act) [HVD__REQUEST__OP_##op - OP_FIRST] = { n, fn, vm, act }
+#define ROW(op, n, fn, vm, act) [HVDP__REQUEST__OP_##op - OP_FIRST] = { n, fn, vm, act }
 
 static const struct handler handlers[] = {
 	ROW(HELLO, "hello", hvd_rpc_hello, false, HVP_ACT_OPEN),
@@ -106,7 +106,7 @@ static unsigned host_vcpus(struct hvd_daemon *d)
 /* Everything the decision needs, from the session and the host. The
  * host-wide counts walk every session: only for the requests they limit. */
 static void authz_input(struct hvd_session *s, const struct handler *h,
-			const Hvd__Request *req, uint64_t now_ms, struct hvp_authz_input *in)
+			const Hvdp__Request *req, uint64_t now_ms, struct hvp_authz_input *in)
 {
 	const struct hvp_limits *lim = hvp_limits(s->d->policy);
 
@@ -141,7 +141,7 @@ static void authz_input(struct hvd_session *s, const struct handler *h,
  * saying why.
  */
 static int32_t authorize(struct hvd_session *s, const struct handler *h,
-			 const Hvd__Request *req, struct hvp_authz *a)
+			 const Hvdp__Request *req, struct hvp_authz *a)
 {
 	struct hvp_authz_input in;
 	uint64_t now = hvd_now_ms();
@@ -184,9 +184,9 @@ static int32_t authorize(struct hvd_session *s, const struct handler *h,
 	return HV_DENIED;
 }
 
-void hvd_dispatch(struct hvd_session *s, Hvd__Request *req, int fd)
+void hvd_dispatch(struct hvd_session *s, Hvdp__Request *req, int fd)
 {
-	Hvd__Response resp = HVD__RESPONSE__INIT;
+	Hvdp__Response resp = HVDP__RESPONSE__INIT;
 	const struct handler *h = NULL;
 	int out_fd = -1;
 
@@ -199,7 +199,7 @@ void hvd_dispatch(struct hvd_session *s, Hvd__Request *req, int fd)
 		goto reply;
 	}
 	/* A descriptor only travels with vm_map. */
-	if (fd >= 0 && req->op_case != HVD__REQUEST__OP_VM_MAP) {
+	if (fd >= 0 && req->op_case != HVDP__REQUEST__OP_VM_MAP) {
 		close(fd);
 		fd = -1;
 		resp.status = HV_BAD_ARGUMENT;
@@ -243,7 +243,7 @@ void hvd_dispatch(struct hvd_session *s, Hvd__Request *req, int fd)
 	op->session = s;
 	op->request_id = req->id;
 	op->req = req;
-	op->destroy = req->op_case == HVD__REQUEST__OP_VCPU_DESTROY;
+	op->destroy = req->op_case == HVDP__REQUEST__OP_VCPU_DESTROY;
 	op->value = op->destroy ? v->id : 0;
 	hvd_vcpu_post(v, op);
 	return; /* the vCPU thread replies */
@@ -255,8 +255,8 @@ reply:
 	hvd_admin_reply_free(&resp);
 	/* A refused handshake (version, max_clients) ends the connection
 	 * once the client has the reason. */
-	bool refused = req->op_case == HVD__REQUEST__OP_HELLO && resp.status != HV_SUCCESS;
-	hvd__request__free_unpacked(req, NULL);
+	bool refused = req->op_case == HVDP__REQUEST__OP_HELLO && resp.status != HV_SUCCESS;
+	hvdp__request__free_unpacked(req, NULL);
 	if (refused)
 		hvd_session_close(s, "handshake refused");
 }

@@ -6,7 +6,7 @@
 
 /* Handle one decoded request; `fd` is the descriptor that came with it
  * (or -1), owned by the handler. */
-void hvd_dispatch(struct hvd_session *s, Hvd__Request *req, int fd);
+void hvd_dispatch(struct hvd_session *s, Hvdp__Request *req, int fd);
 /* NULL if every row of the dispatch table names a policy decision, else
  * the name of a row that does not (checked at start-up and by a test). */
 const char *hvd_dispatch_check_table(void);

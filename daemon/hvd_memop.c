@@ -66,7 +66,7 @@ struct hvd_memop {
 	pthread_t thread;
 	struct hvd_session *s;
 	struct hvb_vm *vm;
-	Hvd__Request *req;
+	Hvdp__Request *req;
 	void *addr;                    /* vm_map: hvd's mapping of the memfd */
 	int fd;                        /* vm_map: the memfd */
 	int r;                         /* the backend's answer */
@@ -89,24 +89,24 @@ static void test_delay(long ms)
 static void *memop_thread(void *arg)
 {
 	struct hvd_memop *m = arg;
-	Hvd__Request *req = m->req;
+	Hvdp__Request *req = m->req;
 	const struct hvd_testhooks *test = &m->s->d->test;
 
-	test_delay(req->op_case == HVD__REQUEST__OP_VM_DESTROY ? test->destroy_delay_ms :
+	test_delay(req->op_case == HVDP__REQUEST__OP_VM_DESTROY ? test->destroy_delay_ms :
 		   test->memop_delay_ms);
 	switch (req->op_case) {
-	case HVD__REQUEST__OP_VM_MAP:
+	case HVDP__REQUEST__OP_VM_MAP:
 		m->r = m->s->d->be->vm_map(m->vm, m->addr, req->vm_map->gpa, req->vm_map->size,
 				  (uint32_t)req->vm_map->flags);
 		break;
-	case HVD__REQUEST__OP_VM_UNMAP:
+	case HVDP__REQUEST__OP_VM_UNMAP:
 		m->r = m->s->d->be->vm_unmap(m->vm, req->vm_unmap->gpa, req->vm_unmap->size);
 		break;
-	case HVD__REQUEST__OP_VM_PROTECT:
+	case HVDP__REQUEST__OP_VM_PROTECT:
 		m->r = m->s->d->be->vm_protect(m->vm, req->vm_protect->gpa, req->vm_protect->size,
 				      (uint32_t)req->vm_protect->flags);
 		break;
-	case HVD__REQUEST__OP_VM_DESTROY:
+	case HVDP__REQUEST__OP_VM_DESTROY:
 		m->r = m->s->d->be->vm_destroy(m->vm);
 		break;
 	default:
@@ -120,7 +120,7 @@ static void *memop_thread(void *arg)
 void hvd_memop_poll(struct hvd_session *s)
 {
 	struct hvd_memop *m = s->memop;
-	Hvd__Response resp = HVD__RESPONSE__INIT;
+	Hvdp__Response resp = HVDP__RESPONSE__INIT;
 
 	if (!m || !atomic_load(&m->finished))
 		return;
@@ -128,7 +128,7 @@ void hvd_memop_poll(struct hvd_session *s)
 	pthread_join(m->thread, NULL);
 	resp.id = m->req->id;
 	resp.status = hvd_status_from_errno(m->r);
-	if (m->req->op_case == HVD__REQUEST__OP_VM_MAP) {
+	if (m->req->op_case == HVDP__REQUEST__OP_VM_MAP) {
 		struct hvd_backing *b = m->r == 0 ? calloc(1, sizeof(*b)) : NULL;
 		if (m->r == 0 && !b) {
 			m->s->d->be->vm_unmap(m->vm, m->req->vm_map->gpa, m->req->vm_map->size);
@@ -144,9 +144,9 @@ void hvd_memop_poll(struct hvd_session *s)
 			munmap(m->addr, m->req->vm_map->size);
 			close(m->fd);
 		}
-	} else if (m->req->op_case == HVD__REQUEST__OP_VM_UNMAP) {
+	} else if (m->req->op_case == HVDP__REQUEST__OP_VM_UNMAP) {
 		backings_release_unused(s);
-	} else if (m->req->op_case == HVD__REQUEST__OP_VM_DESTROY && m->r == 0) {
+	} else if (m->req->op_case == HVDP__REQUEST__OP_VM_DESTROY && m->r == 0) {
 		/* The VM is gone (a session closed meanwhile has nothing
 		 * left for its reaper to destroy). */
 		s->vm = NULL;
@@ -158,7 +158,7 @@ void hvd_memop_poll(struct hvd_session *s)
 	/* What the VM holds now, whatever was charged ahead. (A closed
 	 * session has left its tenant: only its own counters change.) */
 	usage_refresh(s);
-	hvd__request__free_unpacked(m->req, NULL);
+	hvdp__request__free_unpacked(m->req, NULL);
 	free(m);
 	if (s->closing) {
 		if (s->reap_after_memop)
@@ -169,7 +169,7 @@ void hvd_memop_poll(struct hvd_session *s)
 	hvd_session_resume(s);
 }
 
-static int memop_start(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp,
+static int memop_start(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp,
 		       void *addr, int fd)
 {
 	struct hvd_memop *m = calloc(1, sizeof(*m));
@@ -198,7 +198,7 @@ static int memop_start(struct hvd_session *s, Hvd__Request *req, Hvd__Response *
 	return HVD_REPLY_LATER;
 }
 
-int hvd_memop_vm_destroy(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_memop_vm_destroy(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	(void)req; (void)fd;
 	if (hvd_session_vcpu_slots(s)) {
@@ -223,7 +223,7 @@ int hvd_memop_vm_destroy(struct hvd_session *s, Hvd__Request *req, Hvd__Response
  * still truncate or grow. (The backend's own accesses are fault-safe as
  * well; this keeps KVM and hvd from being handed such memory at all.)
  */
-static const char *guest_memory_refusal(int fd, const Hvd__VmMap *m)
+static const char *guest_memory_refusal(int fd, const Hvdp__VmMap *m)
 {
 	struct statfs sfs;
 	struct stat st;
@@ -249,9 +249,9 @@ static const char *guest_memory_refusal(int fd, const Hvd__VmMap *m)
 	return NULL;
 }
 
-int hvd_memop_vm_map(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_memop_vm_map(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
-	Hvd__VmMap *m = req->vm_map;
+	Hvdp__VmMap *m = req->vm_map;
 
 	resp->status = HV_BAD_ARGUMENT;
 	if (fd < 0)
@@ -288,16 +288,16 @@ int hvd_memop_vm_map(struct hvd_session *s, Hvd__Request *req, Hvd__Response *re
 	return r;
 }
 
-int hvd_memop_vm_unmap(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_memop_vm_unmap(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	(void)fd;
 	return memop_start(s, req, resp, NULL, -1);
 }
 
-int hvd_memop_vm_protect(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_memop_vm_protect(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	(void)fd;
-	Hvd__VmProtect *p = req->vm_protect;
+	Hvdp__VmProtect *p = req->vm_protect;
 	if (p->flags & ~(uint64_t)(HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC)) {
 		resp->status = HV_BAD_ARGUMENT;
 		return -1;

@@ -21,14 +21,14 @@
 #include "hvd_time.h"
 #include "hvd_vcpu.h"
 
-int hvd_rpc_hello(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_rpc_hello(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
-	static Hvd__HelloReply hello;
+	static Hvdp__HelloReply hello;
 	static uint64_t caps[33];
 	static uint32_t caps_status[33];
 	(void)fd;
 
-	hvd__hello_reply__init(&hello);
+	hvdp__hello_reply__init(&hello);
 	hello.version = HVD_PROTOCOL_VERSION;
 	hello.run_page_size = (uint32_t)sizeof(struct hvd_run_page);
 	hello.run_page_version = HVD_RUN_PAGE_VERSION;
@@ -74,7 +74,7 @@ int hvd_rpc_hello(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp,
 	return -1;
 }
 
-static void vm_create_now(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp)
+static void vm_create_now(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp)
 {
 	resp->status = hvd_status_from_errno(s->d->be->vm_create(s->d->host, req->vm_create->flags,
 							   &s->vm));
@@ -93,8 +93,8 @@ static void vm_create_now(struct hvd_session *s, Hvd__Request *req, Hvd__Respons
 static void vm_create_checked(struct hvd_session *s, int err, const struct hvp_identity *now,
 			      void *arg)
 {
-	Hvd__Request *req = s->deferred;
-	Hvd__Response resp = HVD__RESPONSE__INIT;
+	Hvdp__Request *req = s->deferred;
+	Hvdp__Response resp = HVDP__RESPONSE__INIT;
 	char msg[300];
 
 	(void)arg;
@@ -115,11 +115,11 @@ static void vm_create_checked(struct hvd_session *s, int err, const struct hvp_i
 		vm_create_now(s, req, &resp);
 	}
 	hvd_session_reply(s, &resp, -1);
-	hvd__request__free_unpacked(req, NULL);
+	hvdp__request__free_unpacked(req, NULL);
 	hvd_session_resume(s);
 }
 
-int hvd_rpc_vm_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_rpc_vm_create(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	const uint64_t known = HV_VM_SPECIFY_MITIGATIONS | HV_VM_MITIGATION_A_ENABLE |
 		HV_VM_MITIGATION_B_ENABLE | HV_VM_MITIGATION_C_ENABLE |
@@ -157,14 +157,14 @@ int hvd_rpc_vm_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *r
 	return HVD_REPLY_LATER;
 }
 
-int hvd_rpc_vm_sync_tsc(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_rpc_vm_sync_tsc(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	(void)fd;
 	resp->status = hvd_status_from_errno(s->d->be->x86->sync_tsc(s->vm, req->vm_sync_tsc->tsc));
 	return -1;
 }
 
-int hvd_rpc_capability(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_rpc_capability(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	(void)fd;
 	switch (req->capability->which) {
@@ -180,7 +180,7 @@ int hvd_rpc_capability(struct hvd_session *s, Hvd__Request *req, Hvd__Response *
 	return -1;
 }
 
-int hvd_rpc_vcpu_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_rpc_vcpu_create(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	struct hvd_vcpu *v;
 	uint64_t flags = req->vcpu_create->flags;
@@ -209,9 +209,9 @@ int hvd_rpc_vcpu_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response 
 	return v->page_fd;
 }
 
-int hvd_rpc_vcpu_interrupt(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd)
+int hvd_rpc_vcpu_interrupt(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
-	Hvd__VcpuInterrupt *k = req->vcpu_interrupt;
+	Hvdp__VcpuInterrupt *k = req->vcpu_interrupt;
 	(void)fd;
 	if (k->n_vcpus == 0) {
 		resp->status = HV_BAD_ARGUMENT;

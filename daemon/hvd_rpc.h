@@ -5,11 +5,11 @@
 
 #include "hvd.h"
 
-int hvd_rpc_hello(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_rpc_vm_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_rpc_vm_sync_tsc(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_rpc_capability(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_rpc_vcpu_create(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
-int hvd_rpc_vcpu_interrupt(struct hvd_session *s, Hvd__Request *req, Hvd__Response *resp, int fd);
+int hvd_rpc_hello(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
+int hvd_rpc_vm_create(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
+int hvd_rpc_vm_sync_tsc(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
+int hvd_rpc_capability(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
+int hvd_rpc_vcpu_create(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
+int hvd_rpc_vcpu_interrupt(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
 
 #endif

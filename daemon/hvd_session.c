@@ -35,7 +35,7 @@ static void session_read(uv_poll_t *h, int status, int events);
 
 /* ---- replies ---- */
 
-int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd)
+int hvd_session_reply(struct hvd_session *s, Hvdp__Response *resp, int fd)
 {
 	uint8_t small[HVD_MAX_MESSAGE], *buf = small;
 	union hvd_fd_cmsg ctl;
@@ -45,7 +45,7 @@ int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd)
 
 	if (s->closing)
 		return -EPIPE;
-	len = hvd__response__get_packed_size(resp);
+	len = hvdp__response__get_packed_size(resp);
 	if (len > HVD_MAX_ADMIN_MESSAGE) {
 		hvd_err("session %llu: reply of %zu bytes exceeds the limit",
 			(unsigned long long)s->id, len);
@@ -54,7 +54,7 @@ int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd)
 	/* Only admin listings outgrow the stack buffer. */
 	if (len > sizeof(small) && !(buf = malloc(len)))
 		return -ENOMEM;
-	hvd__response__pack(resp, buf);
+	hvdp__response__pack(resp, buf);
 	iov.iov_base = buf;
 	iov.iov_len = len;
 	memset(&msg, 0, sizeof(msg));
@@ -94,7 +94,7 @@ static void session_async(uv_async_t *h)
 		if (s->inflight)
 			s->inflight--;
 		if (!s->closing) {
-			Hvd__Response resp = HVD__RESPONSE__INIT;
+			Hvdp__Response resp = HVDP__RESPONSE__INIT;
 			resp.id = op->request_id;
 			resp.status = op->status;
 			resp.value = op->value;
@@ -119,7 +119,7 @@ static void session_async(uv_async_t *h)
 				}
 			}
 		}
-		hvd__request__free_unpacked(op->req, NULL);
+		hvdp__request__free_unpacked(op->req, NULL);
 		free(op->data);
 		free(op);
 	}
@@ -149,13 +149,13 @@ static void session_free(struct hvd_session *s)
 	while (list) {
 		struct hvd_op *op = list;
 		list = op->next;
-		hvd__request__free_unpacked(op->req, NULL);
+		hvdp__request__free_unpacked(op->req, NULL);
 		free(op->data);
 		free(op);
 	}
 	pthread_mutex_destroy(&s->done_lock);
 	if (s->deferred)
-		hvd__request__free_unpacked(s->deferred, NULL);
+		hvdp__request__free_unpacked(s->deferred, NULL);
 	free(s->probe);
 	hvd_share_put(d, s->share);
 	hvd_info("session %llu closed (pid %d)", (unsigned long long)s->id, (int)s->pid);
@@ -377,19 +377,19 @@ static void session_read(uv_poll_t *h, int status, int events)
 		bad = "message larger than the limit (max_message)";
 	else if (msg.msg_flags & MSG_CTRUNC || nfds > 1 || (unsigned)nfds > lim->max_fds)
 		bad = "too many file descriptors in one message (max_fds)";
-	Hvd__Request *req = NULL;
+	Hvdp__Request *req = NULL;
 	if (!bad) {
-		req = hvd__request__unpack(NULL, (size_t)n, buf);
+		req = hvdp__request__unpack(NULL, (size_t)n, buf);
 		if (!req)
 			bad = "malformed message";
-		else if (!s->hello_done && req->op_case != HVD__REQUEST__OP_HELLO)
+		else if (!s->hello_done && req->op_case != HVDP__REQUEST__OP_HELLO)
 			bad = "first message is not Hello";
 	}
 	if (bad) {
 		if (fd >= 0)
 			close(fd);
 		if (req)
-			hvd__request__free_unpacked(req, NULL);
+			hvdp__request__free_unpacked(req, NULL);
 		hvd_session_close(s, bad);
 		return;
 	}

@@ -14,7 +14,7 @@ struct hvd_session_calls {
 	/* A request passed the session's checks (its sender, size and
 	 * descriptors, Hello first): answer it. `fd` is the descriptor that
 	 * came with it (or -1), now the callee's. */
-	void (*request)(struct hvd_session *s, Hvd__Request *req, int fd);
+	void (*request)(struct hvd_session *s, Hvdp__Request *req, int fd);
 	/* The session's async fired: a thread may have finished work for it
 	 * (called before the vCPU threads' answers are sent). */
 	void (*woken)(struct hvd_session *s);
@@ -35,7 +35,7 @@ void hvd_server_stop(struct hvd_daemon *d);
  * removes `path` when hvd ends, if it is still the socket hvd made. */
 int hvd_server_janitor(struct hvd_daemon *d, const char *path);
 /* Reply to a request; `fd` >= 0 travels with it (SCM_RIGHTS). */
-int hvd_session_reply(struct hvd_session *s, Hvd__Response *resp, int fd);
+int hvd_session_reply(struct hvd_session *s, Hvdp__Response *resp, int fd);
 void hvd_session_close(struct hvd_session *s, const char *why);
 /* Read the session's socket again (after a memory change), unless it is
  * closing or waiting out its request rate. */

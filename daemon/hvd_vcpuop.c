@@ -10,52 +10,52 @@
 #include "hvd.h"
 #include "hvd_vcpuop.h"
 
-uint32_t hvd_vcpuop_target(const Hvd__Request *req)
+uint32_t hvd_vcpuop_target(const Hvdp__Request *req)
 {
 	switch (req->op_case) {
-	case HVD__REQUEST__OP_VCPU_DESTROY: return req->vcpu_destroy->vcpu;
-	case HVD__REQUEST__OP_VCPU_REG: return req->vcpu_reg->vcpu;
-	case HVD__REQUEST__OP_VCPU_VMCS: return req->vcpu_vmcs->vcpu;
-	case HVD__REQUEST__OP_VCPU_MSR: return req->vcpu_msr->vcpu;
-	case HVD__REQUEST__OP_VCPU_NATIVE_MSR: return req->vcpu_native_msr->vcpu;
-	case HVD__REQUEST__OP_VCPU_FPSTATE: return req->vcpu_fpstate->vcpu;
-	case HVD__REQUEST__OP_VCPU_INVALIDATE_TLB: return req->vcpu_invalidate_tlb->vcpu;
-	case HVD__REQUEST__OP_VCPU_EXEC_TIME: return req->vcpu_exec_time->vcpu;
+	case HVDP__REQUEST__OP_VCPU_DESTROY: return req->vcpu_destroy->vcpu;
+	case HVDP__REQUEST__OP_VCPU_REG: return req->vcpu_reg->vcpu;
+	case HVDP__REQUEST__OP_VCPU_VMCS: return req->vcpu_vmcs->vcpu;
+	case HVDP__REQUEST__OP_VCPU_MSR: return req->vcpu_msr->vcpu;
+	case HVDP__REQUEST__OP_VCPU_NATIVE_MSR: return req->vcpu_native_msr->vcpu;
+	case HVDP__REQUEST__OP_VCPU_FPSTATE: return req->vcpu_fpstate->vcpu;
+	case HVDP__REQUEST__OP_VCPU_INVALIDATE_TLB: return req->vcpu_invalidate_tlb->vcpu;
+	case HVDP__REQUEST__OP_VCPU_EXEC_TIME: return req->vcpu_exec_time->vcpu;
 	default: return UINT32_MAX;
 	}
 }
 
 void hvd_vcpuop_run(struct hvd_vcpu *v, struct hvd_op *op)
 {
-	Hvd__Request *req = op->req;
+	Hvdp__Request *req = op->req;
 	struct hvb_vcpu *vc = v->vcpu;
 	int r = 0;
 
 	switch (req->op_case) {
-	case HVD__REQUEST__OP_VCPU_REG:
+	case HVDP__REQUEST__OP_VCPU_REG:
 		if (req->vcpu_reg->write)
 			r = v->session->d->be->x86->write_reg(vc, req->vcpu_reg->reg, req->vcpu_reg->value);
 		else
 			r = v->session->d->be->x86->read_reg(vc, req->vcpu_reg->reg, &op->value);
 		break;
-	case HVD__REQUEST__OP_VCPU_VMCS:
+	case HVDP__REQUEST__OP_VCPU_VMCS:
 		if (req->vcpu_vmcs->write)
 			r = v->session->d->be->x86->write_vmcs(vc, req->vcpu_vmcs->field, req->vcpu_vmcs->value);
 		else
 			r = v->session->d->be->x86->read_vmcs(vc, req->vcpu_vmcs->field, &op->value);
 		break;
-	case HVD__REQUEST__OP_VCPU_MSR:
+	case HVDP__REQUEST__OP_VCPU_MSR:
 		if (req->vcpu_msr->write)
 			r = v->session->d->be->x86->write_msr(vc, req->vcpu_msr->msr, req->vcpu_msr->value);
 		else
 			r = v->session->d->be->x86->read_msr(vc, req->vcpu_msr->msr, &op->value);
 		break;
-	case HVD__REQUEST__OP_VCPU_NATIVE_MSR:
+	case HVDP__REQUEST__OP_VCPU_NATIVE_MSR:
 		r = v->session->d->be->x86->enable_native_msr(vc, req->vcpu_native_msr->msr,
 					       req->vcpu_native_msr->enable);
 		break;
-	case HVD__REQUEST__OP_VCPU_FPSTATE: {
-		Hvd__VcpuFpstate *f = req->vcpu_fpstate;
+	case HVDP__REQUEST__OP_VCPU_FPSTATE: {
+		Hvdp__VcpuFpstate *f = req->vcpu_fpstate;
 		if (f->write) {
 			r = v->session->d->be->x86->write_fpstate(vc, f->data.data, f->data.len);
 		} else {
@@ -70,10 +70,10 @@ void hvd_vcpuop_run(struct hvd_vcpu *v, struct hvd_op *op)
 		}
 		break;
 	}
-	case HVD__REQUEST__OP_VCPU_INVALIDATE_TLB:
+	case HVDP__REQUEST__OP_VCPU_INVALIDATE_TLB:
 		r = v->session->d->be->x86->invalidate_tlb(vc);
 		break;
-	case HVD__REQUEST__OP_VCPU_EXEC_TIME:
+	case HVDP__REQUEST__OP_VCPU_EXEC_TIME:
 		r = v->session->d->be->vcpu_exec_time(vc, &op->value);
 		break;
 	default:

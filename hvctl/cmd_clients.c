@@ -13,12 +13,12 @@
 /* Oldest first, by id: the order hvd keeps is not part of the protocol. */
 static int cmp_id(const void *a, const void *b)
 {
-	uint64_t x = (*(Hvd__ClientInfo *const *)a)->id, y = (*(Hvd__ClientInfo *const *)b)->id;
+	uint64_t x = (*(Hvdp__ClientInfo *const *)a)->id, y = (*(Hvdp__ClientInfo *const *)b)->id;
 
 	return x < y ? -1 : x > y;
 }
 
-static int print_json(const Hvd__ClientList *l)
+static int print_json(const Hvdp__ClientList *l)
 {
 	json_object *o = json_object_new_object();
 	json_object *a = json_object_new_array();
@@ -29,7 +29,7 @@ static int print_json(const Hvd__ClientList *l)
 		return hvctl_json_print(NULL);
 	}
 	for (size_t i = 0; i < l->n_clients; i++) {
-		const Hvd__ClientInfo *ci = l->clients[i];
+		const Hvdp__ClientInfo *ci = l->clients[i];
 		json_object *c = json_object_new_object();
 		if (!c)
 			continue;
@@ -61,7 +61,7 @@ static const char *short_ent(const char *e)
 	return e;
 }
 
-static void print_human(const Hvd__ClientList *l)
+static void print_human(const Hvdp__ClientList *l)
 {
 	static const struct hvctl_col cols[] = {
 		{ "ID", true }, { "PID", true }, { "UID", true }, { "TENANT", false },
@@ -77,7 +77,7 @@ static void print_human(const Hvd__ClientList *l)
 	}
 	t = hvctl_table_create(cols, sizeof(cols) / sizeof(cols[0]));
 	for (size_t i = 0; i < l->n_clients; i++) {
-		const Hvd__ClientInfo *ci = l->clients[i];
+		const Hvdp__ClientInfo *ci = l->clients[i];
 		char *ents = NULL;
 		size_t len = 0;
 		FILE *f = open_memstream(&ents, &len);
@@ -103,10 +103,10 @@ static void print_human(const Hvd__ClientList *l)
 
 int hvctl_cmd_clients(int argc, char *argv[], struct hvctl *ctx)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__AdminClients op = HVD__ADMIN_CLIENTS__INIT;
-	Hvd__ClientList empty = HVD__CLIENT_LIST__INIT;
-	Hvd__Response *resp;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__AdminClients op = HVDP__ADMIN_CLIENTS__INIT;
+	Hvdp__ClientList empty = HVDP__CLIENT_LIST__INIT;
+	Hvdp__Response *resp;
 	bool json = false;
 	int r;
 
@@ -114,17 +114,17 @@ int hvctl_cmd_clients(int argc, char *argv[], struct hvctl *ctx)
 		return r;
 	if (optind < argc)
 		return hvctl_usage(argv[0], "unexpected argument '%s'", argv[optind]);
-	req.op_case = HVD__REQUEST__OP_ADMIN_CLIENTS;
+	req.op_case = HVDP__REQUEST__OP_ADMIN_CLIENTS;
 	req.admin_clients = &op;
 	if ((r = hvctl_admin(ctx, argv[0], &req, NULL, &resp)) != HVCTL_EXIT_OK)
 		return r;
-	Hvd__ClientList *l = resp->client_list ? resp->client_list : &empty;
+	Hvdp__ClientList *l = resp->client_list ? resp->client_list : &empty;
 	if (l->n_clients)
 		qsort(l->clients, l->n_clients, sizeof(*l->clients), cmp_id);
 	if (json)
 		r = print_json(l);
 	else
 		print_human(l);
-	hvd__response__free_unpacked(resp, NULL);
+	hvdp__response__free_unpacked(resp, NULL);
 	return r;
 }

@@ -11,9 +11,9 @@
 
 int hvctl_cmd_kill(int argc, char *argv[], struct hvctl *ctx)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__AdminKillVm op = HVD__ADMIN_KILL_VM__INIT;
-	Hvd__Response *resp;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__AdminKillVm op = HVDP__ADMIN_KILL_VM__INIT;
+	Hvdp__Response *resp;
 	int r;
 
 	if ((r = hvctl_opts(argc, argv, ctx, NULL, argv[0])) >= 0)
@@ -25,12 +25,12 @@ int hvctl_cmd_kill(int argc, char *argv[], struct hvctl *ctx)
 	if (!hvctl_parse_u64(argv[optind], UINT64_MAX, &op.vm))
 		return hvctl_usage(argv[0], "'%s' is not a VM id (a number from 'hvctl list')",
 				   argv[optind]);
-	req.op_case = HVD__REQUEST__OP_ADMIN_KILL_VM;
+	req.op_case = HVDP__REQUEST__OP_ADMIN_KILL_VM;
 	req.admin_kill_vm = &op;
 	if ((r = hvctl_admin(ctx, argv[0], &req, "'hvctl list' shows the VMs you can kill",
 			     &resp)) != HVCTL_EXIT_OK)
 		return r;
 	printf("killed VM %" PRIu64 "\n", op.vm);
-	hvd__response__free_unpacked(resp, NULL);
+	hvdp__response__free_unpacked(resp, NULL);
 	return HVCTL_EXIT_OK;
 }

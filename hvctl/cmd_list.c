@@ -11,12 +11,12 @@
 /* Oldest first, by id: the order hvd keeps is not part of the protocol. */
 static int cmp_id(const void *a, const void *b)
 {
-	uint64_t x = (*(Hvd__VmInfo *const *)a)->id, y = (*(Hvd__VmInfo *const *)b)->id;
+	uint64_t x = (*(Hvdp__VmInfo *const *)a)->id, y = (*(Hvdp__VmInfo *const *)b)->id;
 
 	return x < y ? -1 : x > y;
 }
 
-static int print_json(const Hvd__VmList *l)
+static int print_json(const Hvdp__VmList *l)
 {
 	json_object *o = json_object_new_object();
 	json_object *a = json_object_new_array();
@@ -32,7 +32,7 @@ static int print_json(const Hvd__VmList *l)
 	return hvctl_json_print(o);
 }
 
-static void print_human(const Hvd__VmList *l)
+static void print_human(const Hvdp__VmList *l)
 {
 	static const struct hvctl_col cols[] = {
 		{ "ID", true }, { "TENANT", false }, { "PID", true }, { "VCPUS", true },
@@ -48,7 +48,7 @@ static void print_human(const Hvd__VmList *l)
 	}
 	t = hvctl_table_create(cols, sizeof(cols) / sizeof(cols[0]));
 	for (size_t i = 0; i < l->n_vms; i++) {
-		const Hvd__VmInfo *vi = l->vms[i];
+		const Hvdp__VmInfo *vi = l->vms[i];
 		hvctl_table_cell(t, "%" PRIu64, vi->id);
 		hvctl_table_cell(t, "%s", vi->tenant);
 		hvctl_table_cell(t, "%d", vi->pid);
@@ -64,10 +64,10 @@ static void print_human(const Hvd__VmList *l)
 
 int hvctl_cmd_list(int argc, char *argv[], struct hvctl *ctx)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__AdminListVms op = HVD__ADMIN_LIST_VMS__INIT;
-	Hvd__VmList empty = HVD__VM_LIST__INIT;
-	Hvd__Response *resp;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__AdminListVms op = HVDP__ADMIN_LIST_VMS__INIT;
+	Hvdp__VmList empty = HVDP__VM_LIST__INIT;
+	Hvdp__Response *resp;
 	bool json = false;
 	int r;
 
@@ -75,18 +75,18 @@ int hvctl_cmd_list(int argc, char *argv[], struct hvctl *ctx)
 		return r;
 	if (optind < argc)
 		return hvctl_usage(argv[0], "unexpected argument '%s'", argv[optind]);
-	req.op_case = HVD__REQUEST__OP_ADMIN_LIST_VMS;
+	req.op_case = HVDP__REQUEST__OP_ADMIN_LIST_VMS;
 	req.admin_list_vms = &op;
 	if ((r = hvctl_admin(ctx, argv[0], &req, NULL, &resp)) != HVCTL_EXIT_OK)
 		return r;
 	/* proto3 leaves an empty list out of the reply altogether. */
-	Hvd__VmList *l = resp->vm_list ? resp->vm_list : &empty;
+	Hvdp__VmList *l = resp->vm_list ? resp->vm_list : &empty;
 	if (l->n_vms)
 		qsort(l->vms, l->n_vms, sizeof(*l->vms), cmp_id);
 	if (json)
 		r = print_json(l);
 	else
 		print_human(l);
-	hvd__response__free_unpacked(resp, NULL);
+	hvdp__response__free_unpacked(resp, NULL);
 	return r;
 }

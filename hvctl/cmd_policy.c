@@ -54,10 +54,10 @@ static int policy_check(int argc, char *argv[], struct hvctl *ctx)
 
 static int policy_reload(int argc, char *argv[], struct hvctl *ctx)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__AdminPolicyReload op = HVD__ADMIN_POLICY_RELOAD__INIT;
-	Hvd__AdminStatus st = HVD__ADMIN_STATUS__INIT;
-	Hvd__Response *resp;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__AdminPolicyReload op = HVDP__ADMIN_POLICY_RELOAD__INIT;
+	Hvdp__AdminStatus st = HVDP__ADMIN_STATUS__INIT;
+	Hvdp__Response *resp;
 	struct hvctl_conn c;
 	int r;
 
@@ -67,7 +67,7 @@ static int policy_reload(int argc, char *argv[], struct hvctl *ctx)
 		return hvctl_usage("policy reload", "unexpected argument '%s'", argv[optind]);
 	if ((r = hvctl_open(ctx, "policy reload", &c, 0)) != HVCTL_EXIT_OK)
 		return r;
-	req.op_case = HVD__REQUEST__OP_ADMIN_POLICY_RELOAD;
+	req.op_case = HVDP__REQUEST__OP_ADMIN_POLICY_RELOAD;
 	req.admin_policy_reload = &op;
 	if ((r = hvctl_call(&c, &req, &resp)) != HVCTL_EXIT_OK)
 		goto out_conn;
@@ -75,14 +75,14 @@ static int policy_reload(int argc, char *argv[], struct hvctl *ctx)
 		hvctl_report_status("policy reload", resp,
 				    "the old policy stays in force; fix the file "
 				    "('hvctl policy check FILE' shows the problem) and reload again");
-		hvd__response__free_unpacked(resp, NULL);
+		hvdp__response__free_unpacked(resp, NULL);
 		r = HVCTL_EXIT_FAILED;
 		goto out_conn;
 	}
-	hvd__response__free_unpacked(resp, NULL);
+	hvdp__response__free_unpacked(resp, NULL);
 
 	/* Say what is in force now; the reload has happened either way. */
-	req.op_case = HVD__REQUEST__OP_ADMIN_STATUS;
+	req.op_case = HVDP__REQUEST__OP_ADMIN_STATUS;
 	req.admin_status = &st;
 	if (hvctl_call(&c, &req, &resp) == HVCTL_EXIT_OK && resp->status == 0 &&
 	    resp->status_reply)
@@ -92,7 +92,7 @@ static int policy_reload(int argc, char *argv[], struct hvctl *ctx)
 	else
 		printf("policy reloaded\n");
 	if (resp)
-		hvd__response__free_unpacked(resp, NULL);
+		hvdp__response__free_unpacked(resp, NULL);
 	r = HVCTL_EXIT_OK;
 out_conn:
 	hvctl_close(&c);
@@ -101,7 +101,7 @@ out_conn:
 
 /* ---- explain ---- */
 
-static int explain_json(int32_t pid, const Hvd__ExplainReply *e)
+static int explain_json(int32_t pid, const Hvdp__ExplainReply *e)
 {
 	json_object *o = json_object_new_object();
 	json_object *q = json_object_new_object();
@@ -143,7 +143,7 @@ static void kv_list(const char *key, char **v, size_t n)
 		hvctl_kv(i ? "" : key, "%s", v[i]);
 }
 
-static void explain_human(int32_t pid, const Hvd__ExplainReply *e)
+static void explain_human(int32_t pid, const Hvdp__ExplainReply *e)
 {
 	char buf[64];
 
@@ -181,9 +181,9 @@ static int policy_explain(int argc, char *argv[], struct hvctl *ctx)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__AdminPolicyExplain op = HVD__ADMIN_POLICY_EXPLAIN__INIT;
-	Hvd__Response *resp;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__AdminPolicyExplain op = HVDP__ADMIN_POLICY_EXPLAIN__INIT;
+	Hvdp__Response *resp;
 	bool json = false, have_pid = false;
 	uint64_t pid;
 	int c, r;
@@ -219,7 +219,7 @@ static int policy_explain(int argc, char *argv[], struct hvctl *ctx)
 	if (optind < argc)
 		return hvctl_usage("policy explain", "unexpected argument '%s'", argv[optind]);
 	op.pid = (int32_t)pid;
-	req.op_case = HVD__REQUEST__OP_ADMIN_POLICY_EXPLAIN;
+	req.op_case = HVDP__REQUEST__OP_ADMIN_POLICY_EXPLAIN;
 	req.admin_policy_explain = &op;
 	if ((r = hvctl_admin(ctx, "policy explain", &req,
 			     "check the pid (ps -p PID); hvd must be able to read /proc/PID/exe",
@@ -234,7 +234,7 @@ static int policy_explain(int argc, char *argv[], struct hvctl *ctx)
 	} else {
 		explain_human(op.pid, resp->explain);
 	}
-	hvd__response__free_unpacked(resp, NULL);
+	hvdp__response__free_unpacked(resp, NULL);
 	return r;
 }
 

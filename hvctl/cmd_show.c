@@ -23,7 +23,7 @@ static const char *exit_label(uint32_t reason, char *buf, size_t len)
 
 static int cmp_count(const void *a, const void *b)
 {
-	const Hvd__ExitCount *x = *(Hvd__ExitCount *const *)a, *y = *(Hvd__ExitCount *const *)b;
+	const Hvdp__ExitCount *x = *(Hvdp__ExitCount *const *)a, *y = *(Hvdp__ExitCount *const *)b;
 
 	/* Most frequent first, then by reason, so the order is stable. */
 	if (x->count != y->count)
@@ -31,7 +31,7 @@ static int cmp_count(const void *a, const void *b)
 	return x->reason < y->reason ? -1 : x->reason > y->reason;
 }
 
-static json_object *vcpu_json(const Hvd__VcpuInfo *ci)
+static json_object *vcpu_json(const Hvdp__VcpuInfo *ci)
 {
 	json_object *o = json_object_new_object();
 	json_object *a = json_object_new_array();
@@ -67,7 +67,7 @@ static json_object *vcpu_json(const Hvd__VcpuInfo *ci)
 	return o;
 }
 
-static int print_json(const Hvd__VmInfo *vi)
+static int print_json(const Hvdp__VmInfo *vi)
 {
 	json_object *o = hvctl_vm_json(vi);
 	json_object *vcpus = json_object_new_array();
@@ -98,7 +98,7 @@ static int print_json(const Hvd__VmInfo *vi)
 	return hvctl_json_print(o);
 }
 
-static void print_vcpus(const Hvd__VmInfo *vi)
+static void print_vcpus(const Hvdp__VmInfo *vi)
 {
 	static const struct hvctl_col cols[] = {
 		{ "VCPU", true }, { "RUNS", true }, { "EXEC TIME", true },
@@ -108,7 +108,7 @@ static void print_vcpus(const Hvd__VmInfo *vi)
 	char buf[64];
 
 	for (size_t i = 0; i < vi->n_vcpu; i++) {
-		Hvd__VcpuInfo *ci = vi->vcpu[i];
+		Hvdp__VcpuInfo *ci = vi->vcpu[i];
 		char *exits = NULL;
 		size_t len = 0;
 		FILE *f = open_memstream(&exits, &len);
@@ -132,7 +132,7 @@ static void print_vcpus(const Hvd__VmInfo *vi)
 	hvctl_table_destroy(t);
 }
 
-static void print_maps(const Hvd__VmInfo *vi)
+static void print_maps(const Hvdp__VmInfo *vi)
 {
 	static const struct hvctl_col cols[] = {
 		{ "GPA", false }, { "END", false }, { "SIZE", true }, { "PROT", false },
@@ -141,7 +141,7 @@ static void print_maps(const Hvd__VmInfo *vi)
 	char buf[64];
 
 	for (size_t i = 0; i < vi->n_maps; i++) {
-		const Hvd__MapInfo *m = vi->maps[i];
+		const Hvdp__MapInfo *m = vi->maps[i];
 		hvctl_table_cell(t, "0x%09" PRIx64, m->gpa);
 		hvctl_table_cell(t, "0x%09" PRIx64, m->gpa + m->size);
 		hvctl_table_cell(t, "%s", hvctl_fmt_bytes(buf, sizeof(buf), m->size));
@@ -151,7 +151,7 @@ static void print_maps(const Hvd__VmInfo *vi)
 	hvctl_table_destroy(t);
 }
 
-static void print_human(const Hvd__VmInfo *vi)
+static void print_human(const Hvdp__VmInfo *vi)
 {
 	char buf[64];
 
@@ -178,9 +178,9 @@ static void print_human(const Hvd__VmInfo *vi)
 
 int hvctl_cmd_show(int argc, char *argv[], struct hvctl *ctx)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__AdminShowVm op = HVD__ADMIN_SHOW_VM__INIT;
-	Hvd__Response *resp;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__AdminShowVm op = HVDP__ADMIN_SHOW_VM__INIT;
+	Hvdp__Response *resp;
 	bool json = false;
 	int r;
 
@@ -193,7 +193,7 @@ int hvctl_cmd_show(int argc, char *argv[], struct hvctl *ctx)
 	if (!hvctl_parse_u64(argv[optind], UINT64_MAX, &op.vm))
 		return hvctl_usage(argv[0], "'%s' is not a VM id (a number from 'hvctl list')",
 				   argv[optind]);
-	req.op_case = HVD__REQUEST__OP_ADMIN_SHOW_VM;
+	req.op_case = HVDP__REQUEST__OP_ADMIN_SHOW_VM;
 	req.admin_show_vm = &op;
 	if ((r = hvctl_admin(ctx, argv[0], &req, "'hvctl list' shows the VMs you can see",
 			     &resp)) != HVCTL_EXIT_OK)
@@ -206,6 +206,6 @@ int hvctl_cmd_show(int argc, char *argv[], struct hvctl *ctx)
 	} else {
 		print_human(resp->vm_info);
 	}
-	hvd__response__free_unpacked(resp, NULL);
+	hvdp__response__free_unpacked(resp, NULL);
 	return r;
 }

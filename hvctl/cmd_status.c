@@ -8,7 +8,7 @@
 #include "ipc.h"
 #include "out.h"
 
-static int print_json(const Hvd__StatusReply *st)
+static int print_json(const Hvdp__StatusReply *st)
 {
 	json_object *o = json_object_new_object();
 
@@ -44,7 +44,7 @@ static int print_json(const Hvd__StatusReply *st)
 	return hvctl_json_print(o);
 }
 
-static void print_human(const Hvd__StatusReply *st)
+static void print_human(const Hvdp__StatusReply *st)
 {
 	char buf[64];
 
@@ -75,9 +75,9 @@ static void print_human(const Hvd__StatusReply *st)
 
 int hvctl_cmd_status(int argc, char *argv[], struct hvctl *ctx)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__AdminStatus op = HVD__ADMIN_STATUS__INIT;
-	Hvd__Response *resp;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__AdminStatus op = HVDP__ADMIN_STATUS__INIT;
+	Hvdp__Response *resp;
 	bool json = false;
 	int r;
 
@@ -85,7 +85,7 @@ int hvctl_cmd_status(int argc, char *argv[], struct hvctl *ctx)
 		return r;
 	if (optind < argc)
 		return hvctl_usage(argv[0], "unexpected argument '%s'", argv[optind]);
-	req.op_case = HVD__REQUEST__OP_ADMIN_STATUS;
+	req.op_case = HVDP__REQUEST__OP_ADMIN_STATUS;
 	req.admin_status = &op;
 	if ((r = hvctl_admin(ctx, argv[0], &req, NULL, &resp)) != HVCTL_EXIT_OK)
 		return r;
@@ -97,6 +97,6 @@ int hvctl_cmd_status(int argc, char *argv[], struct hvctl *ctx)
 	} else {
 		print_human(resp->status_reply);
 	}
-	hvd__response__free_unpacked(resp, NULL);
+	hvdp__response__free_unpacked(resp, NULL);
 	return r;
 }

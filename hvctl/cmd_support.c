@@ -91,15 +91,15 @@ static int probe_kvm(char *why, size_t len)
 /* True if hvd answers admin_status with a usable KVM behind it. */
 static bool hvd_answers(const struct hvctl *ctx, const char *cmd)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__AdminStatus op = HVD__ADMIN_STATUS__INIT;
-	Hvd__Response *resp;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__AdminStatus op = HVDP__ADMIN_STATUS__INIT;
+	Hvdp__Response *resp;
 	struct hvctl_conn c;
 	bool ok;
 
 	if (hvctl_open(ctx, cmd, &c, 1) != HVCTL_EXIT_OK)
 		return false;
-	req.op_case = HVD__REQUEST__OP_ADMIN_STATUS;
+	req.op_case = HVDP__REQUEST__OP_ADMIN_STATUS;
 	req.admin_status = &op;
 	if (hvctl_call(&c, &req, &resp) != HVCTL_EXIT_OK) {
 		hvctl_close(&c);
@@ -107,7 +107,7 @@ static bool hvd_answers(const struct hvctl *ctx, const char *cmd)
 	}
 	ok = resp->status == HV_SUCCESS && resp->status_reply &&
 	     resp->status_reply->kvm_api == KVM_API_VERSION;
-	hvd__response__free_unpacked(resp, NULL);
+	hvdp__response__free_unpacked(resp, NULL);
 	hvctl_close(&c);
 	return ok;
 }

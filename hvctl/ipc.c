@@ -70,9 +70,9 @@ static void conn_err(const struct hvctl_conn *c, const char *fmt, ...)
 	hvctl_err(c->cmd, "%s", msg);
 }
 
-static int send_req(struct hvctl_conn *c, Hvd__Request *req)
+static int send_req(struct hvctl_conn *c, Hvdp__Request *req)
 {
-	size_t len = hvd__request__get_packed_size(req);
+	size_t len = hvdp__request__get_packed_size(req);
 	uint8_t *buf = malloc(len ? len : 1);
 	ssize_t n;
 
@@ -80,7 +80,7 @@ static int send_req(struct hvctl_conn *c, Hvd__Request *req)
 		conn_err(c, "out of memory");
 		return HVCTL_EXIT_FAILED;
 	}
-	hvd__request__pack(req, buf);
+	hvdp__request__pack(req, buf);
 	do
 		n = send(c->fd, buf, len, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
@@ -94,7 +94,7 @@ static int send_req(struct hvctl_conn *c, Hvd__Request *req)
 	return HVCTL_EXIT_OK;
 }
 
-static int recv_resp(struct hvctl_conn *c, uint32_t id, Hvd__Response **out)
+static int recv_resp(struct hvctl_conn *c, uint32_t id, Hvdp__Response **out)
 {
 	uint8_t *buf = malloc(HVD_MAX_ADMIN_MESSAGE);
 	struct pollfd p = { .fd = c->fd, .events = POLLIN };
@@ -136,7 +136,7 @@ static int recv_resp(struct hvctl_conn *c, uint32_t id, Hvd__Response **out)
 			 HVD_MAX_ADMIN_MESSAGE);
 		goto out_buf;
 	}
-	*out = hvd__response__unpack(NULL, (size_t)n, buf);
+	*out = hvdp__response__unpack(NULL, (size_t)n, buf);
 	if (!*out) {
 		conn_err(c, "hvd's reply does not decode — hvd and hvctl disagree "
 			 "on the protocol; use the hvctl that came with hvd");
@@ -145,7 +145,7 @@ static int recv_resp(struct hvctl_conn *c, uint32_t id, Hvd__Response **out)
 	if ((*out)->id != id) {
 		conn_err(c, "hvd answered request %u, expected %u — protocol "
 			 "error; use the hvctl that came with hvd", (*out)->id, id);
-		hvd__response__free_unpacked(*out, NULL);
+		hvdp__response__free_unpacked(*out, NULL);
 		*out = NULL;
 		goto out_buf;
 	}
@@ -155,7 +155,7 @@ out_buf:
 	return r;
 }
 
-int hvctl_call(struct hvctl_conn *c, Hvd__Request *req, Hvd__Response **resp)
+int hvctl_call(struct hvctl_conn *c, Hvdp__Request *req, Hvdp__Response **resp)
 {
 	int r;
 
@@ -169,9 +169,9 @@ int hvctl_call(struct hvctl_conn *c, Hvd__Request *req, Hvd__Response **resp)
 int hvctl_open(const struct hvctl *ctx, const char *cmd, struct hvctl_conn *c, int quiet)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__Hello hello = HVD__HELLO__INIT;
-	Hvd__Response *resp;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__Hello hello = HVDP__HELLO__INIT;
+	Hvdp__Response *resp;
 	int r, err;
 
 	c->fd = -1;
@@ -199,7 +199,7 @@ int hvctl_open(const struct hvctl *ctx, const char *cmd, struct hvctl_conn *c, i
 	}
 
 	hello.version = HVD_PROTOCOL_VERSION;
-	req.op_case = HVD__REQUEST__OP_HELLO;
+	req.op_case = HVDP__REQUEST__OP_HELLO;
 	req.hello = &hello;
 	r = hvctl_call(c, &req, &resp);
 	if (r != HVCTL_EXIT_OK)
@@ -208,7 +208,7 @@ int hvctl_open(const struct hvctl *ctx, const char *cmd, struct hvctl_conn *c, i
 		conn_err(c, "hvd at %s speaks protocol %u, hvctl speaks %d — use the "
 			 "hvctl that came with this hvd", c->path, resp->hello->version,
 			 HVD_PROTOCOL_VERSION);
-		hvd__response__free_unpacked(resp, NULL);
+		hvdp__response__free_unpacked(resp, NULL);
 		goto out_fd;
 	}
 	if (resp->status != HV_SUCCESS || !resp->hello) {
@@ -216,12 +216,12 @@ int hvctl_open(const struct hvctl *ctx, const char *cmd, struct hvctl_conn *c, i
 		 * unreachable daemon. */
 		if (!quiet)
 			hvctl_report_status(cmd, resp, NULL);
-		hvd__response__free_unpacked(resp, NULL);
+		hvdp__response__free_unpacked(resp, NULL);
 		close(c->fd);
 		c->fd = -1;
 		return HVCTL_EXIT_FAILED;
 	}
-	hvd__response__free_unpacked(resp, NULL);
+	hvdp__response__free_unpacked(resp, NULL);
 	return HVCTL_EXIT_OK;
 
 out_fd:
@@ -237,7 +237,7 @@ void hvctl_close(struct hvctl_conn *c)
 	c->fd = -1;
 }
 
-void hvctl_report_status(const char *cmd, const Hvd__Response *resp, const char *hint)
+void hvctl_report_status(const char *cmd, const Hvdp__Response *resp, const char *hint)
 {
 	const char *name = hvctl_status_name(resp->status);
 	const char *why = resp->error && *resp->error ? resp->error : NULL;
@@ -271,8 +271,8 @@ void hvctl_report_status(const char *cmd, const Hvd__Response *resp, const char 
 	hvctl_err(cmd, "%s: %s — %s", name, why, hint);
 }
 
-int hvctl_admin(const struct hvctl *ctx, const char *cmd, Hvd__Request *req,
-		const char *hint, Hvd__Response **resp)
+int hvctl_admin(const struct hvctl *ctx, const char *cmd, Hvdp__Request *req,
+		const char *hint, Hvdp__Response **resp)
 {
 	struct hvctl_conn c;
 	int r;
@@ -286,7 +286,7 @@ int hvctl_admin(const struct hvctl *ctx, const char *cmd, Hvd__Request *req,
 		return r;
 	if ((*resp)->status != HV_SUCCESS) {
 		hvctl_report_status(cmd, *resp, hint);
-		hvd__response__free_unpacked(*resp, NULL);
+		hvdp__response__free_unpacked(*resp, NULL);
 		*resp = NULL;
 		return HVCTL_EXIT_FAILED;
 	}

@@ -31,19 +31,19 @@ int hvctl_open(const struct hvctl *ctx, const char *cmd, struct hvctl_conn *c, i
 void hvctl_close(struct hvctl_conn *c);
 
 /* Send `req` (its id is filled in) and wait for the reply, which the
- * caller frees with hvd__response__free_unpacked. HVCTL_EXIT_OK, or
+ * caller frees with hvdp__response__free_unpacked. HVCTL_EXIT_OK, or
  * HVCTL_EXIT_UNREACHABLE if the exchange itself failed. The reply's status
  * is not looked at. */
-int hvctl_call(struct hvctl_conn *c, Hvd__Request *req, Hvd__Response **resp);
+int hvctl_call(struct hvctl_conn *c, Hvdp__Request *req, Hvdp__Response **resp);
 
 /* One admin request on a fresh connection: open, call, close. On
  * HVCTL_EXIT_OK *resp holds a successful reply; a failed status is
  * reported (with `hint` as the fix when hvd gave HV_BAD_ARGUMENT, NULL for
  * a generic one) and gives HVCTL_EXIT_FAILED. */
-int hvctl_admin(const struct hvctl *ctx, const char *cmd, Hvd__Request *req,
-		const char *hint, Hvd__Response **resp);
+int hvctl_admin(const struct hvctl *ctx, const char *cmd, Hvdp__Request *req,
+		const char *hint, Hvdp__Response **resp);
 
 /* Report a reply's failed status: "hvctl: CMD: HV_NAME: hvd's error — fix". */
-void hvctl_report_status(const char *cmd, const Hvd__Response *resp, const char *hint);
+void hvctl_report_status(const char *cmd, const Hvdp__Response *resp, const char *hint);
 
 #endif

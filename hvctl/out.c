@@ -337,7 +337,7 @@ json_object *hvctl_json_strv(char **v, size_t n)
 	return a;
 }
 
-json_object *hvctl_vm_json(const Hvd__VmInfo *vi)
+json_object *hvctl_vm_json(const Hvdp__VmInfo *vi)
 {
 	json_object *o = json_object_new_object();
 

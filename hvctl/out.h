@@ -79,6 +79,6 @@ int hvctl_write_file(const char *cmd, const char *path, const void *data, size_t
 int hvctl_read_file(const char *cmd, const char *path, size_t max, char **out, size_t *len);
 
 /* The fields `list` shows of a VM, as a JSON object (NULL: no memory). */
-json_object *hvctl_vm_json(const Hvd__VmInfo *vi);
+json_object *hvctl_vm_json(const Hvdp__VmInfo *vi);
 
 #endif

@@ -70,14 +70,14 @@ static int raw_connect(const char *sock)
 	return fd;
 }
 
-static size_t raw_pack(Hvd__Request *req, uint8_t *buf)
+static size_t raw_pack(Hvdp__Request *req, uint8_t *buf)
 {
-	return hvd__request__pack(req, buf);
+	return hvdp__request__pack(req, buf);
 }
 
 /* One request and its reply; the reply's descriptor (a run page) is
  * closed. Returns the status, or -1 if hvd did not answer. */
-static int64_t raw_call(int fd, Hvd__Request *req, uint32_t *vcpu)
+static int64_t raw_call(int fd, Hvdp__Request *req, uint32_t *vcpu)
 {
 	uint8_t buf[WIRE_MAX_MESSAGE];
 	union {
@@ -105,27 +105,27 @@ static int64_t raw_call(int fd, Hvd__Request *req, uint32_t *vcpu)
 			close(one);
 		}
 	}
-	Hvd__Response *resp = hvd__response__unpack(NULL, (size_t)n, buf);
+	Hvdp__Response *resp = hvdp__response__unpack(NULL, (size_t)n, buf);
 	if (!resp || resp->id != req->id) {
 		if (resp)
-			hvd__response__free_unpacked(resp, NULL);
+			hvdp__response__free_unpacked(resp, NULL);
 		return -1;
 	}
 	int64_t status = (uint32_t)resp->status;
 	if (vcpu)
 		*vcpu = resp->vcpu;
-	hvd__response__free_unpacked(resp, NULL);
+	hvdp__response__free_unpacked(resp, NULL);
 	return status;
 }
 
 static int raw_hello(int fd)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__Hello hello = HVD__HELLO__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__Hello hello = HVDP__HELLO__INIT;
 
 	hello.version = WIRE_VERSION;
 	req.id = 1;
-	req.op_case = HVD__REQUEST__OP_HELLO;
+	req.op_case = HVDP__REQUEST__OP_HELLO;
 	req.hello = &hello;
 	return raw_call(fd, &req, NULL) == HV_SUCCESS ? 0 : -1;
 }
@@ -133,19 +133,19 @@ static int raw_hello(int fd)
 /* Hello, a VM and a vCPU; the vCPU's id in *vcpu. */
 static int raw_session_with_vcpu(int fd, uint32_t *vcpu)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__VmCreate vm = HVD__VM_CREATE__INIT;
-	Hvd__VcpuCreate vc = HVD__VCPU_CREATE__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__VmCreate vm = HVDP__VM_CREATE__INIT;
+	Hvdp__VcpuCreate vc = HVDP__VCPU_CREATE__INIT;
 
 	if (raw_hello(fd) < 0)
 		return -1;
 	req.id = 2;
-	req.op_case = HVD__REQUEST__OP_VM_CREATE;
+	req.op_case = HVDP__REQUEST__OP_VM_CREATE;
 	req.vm_create = &vm;
 	if (raw_call(fd, &req, NULL) != HV_SUCCESS)
 		return -1;
 	req.id = 3;
-	req.op_case = HVD__REQUEST__OP_VCPU_CREATE;
+	req.op_case = HVDP__REQUEST__OP_VCPU_CREATE;
 	req.vcpu_create = &vc;
 	return raw_call(fd, &req, vcpu) == HV_SUCCESS ? 0 : -1;
 }
@@ -194,10 +194,10 @@ struct flooder {
  * the number sent, or -1 if hvd never dropped it. */
 static long flood(int fd, uint32_t vcpu, bool with_vcpu, uint64_t *rng)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__Capability cap = HVD__CAPABILITY__INIT;
-	Hvd__VcpuExecTime et = HVD__VCPU_EXEC_TIME__INIT;
-	Hvd__VcpuReg reg = HVD__VCPU_REG__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__Capability cap = HVDP__CAPABILITY__INIT;
+	Hvdp__VcpuExecTime et = HVDP__VCPU_EXEC_TIME__INIT;
+	Hvdp__VcpuReg reg = HVDP__VCPU_REG__INIT;
 	struct timeval tv = { 0, 100000 };
 	uint8_t buf[256];
 
@@ -212,15 +212,15 @@ static long flood(int fd, uint32_t vcpu, bool with_vcpu, uint64_t *rng)
 		req.id = (uint32_t)sent + 10;
 		switch (with_vcpu ? chaos_below(rng, 3) : 0) {
 		case 0:
-			req.op_case = HVD__REQUEST__OP_CAPABILITY;
+			req.op_case = HVDP__REQUEST__OP_CAPABILITY;
 			req.capability = &cap;
 			break;
 		case 1:
-			req.op_case = HVD__REQUEST__OP_VCPU_EXEC_TIME;
+			req.op_case = HVDP__REQUEST__OP_VCPU_EXEC_TIME;
 			req.vcpu_exec_time = &et;
 			break;
 		default:
-			req.op_case = HVD__REQUEST__OP_VCPU_REG;
+			req.op_case = HVDP__REQUEST__OP_VCPU_REG;
 			req.vcpu_reg = &reg;
 			break;
 		}
@@ -259,18 +259,18 @@ static int flooder_main(void *arg)
 			return sys_fail(11, "round %d: hvd refused the setup", round);
 		if (chaos_below(&rng, 2)) {
 			/* A burst, then away without reading any of it. */
-			Hvd__Request req = HVD__REQUEST__INIT;
-			Hvd__VcpuExecTime et = HVD__VCPU_EXEC_TIME__INIT;
-			Hvd__Capability cap = HVD__CAPABILITY__INIT;
+			Hvdp__Request req = HVDP__REQUEST__INIT;
+			Hvdp__VcpuExecTime et = HVDP__VCPU_EXEC_TIME__INIT;
+			Hvdp__Capability cap = HVDP__CAPABILITY__INIT;
 			et.vcpu = vcpu;
 			cap.which = HV_CAP_VCPUMAX;
 			for (int i = 0; i < BURST; i++) {
 				req.id = (uint32_t)i + 10;
 				if (with_vcpu && i % 2) {
-					req.op_case = HVD__REQUEST__OP_VCPU_EXEC_TIME;
+					req.op_case = HVDP__REQUEST__OP_VCPU_EXEC_TIME;
 					req.vcpu_exec_time = &et;
 				} else {
-					req.op_case = HVD__REQUEST__OP_CAPABILITY;
+					req.op_case = HVDP__REQUEST__OP_CAPABILITY;
 					req.capability = &cap;
 				}
 				size_t len = raw_pack(&req, buf);

@@ -14,107 +14,107 @@
 /* Every op has its submessage: hvd's handlers dereference it unchecked. */
 #define SUB(m) ({ FUZZ_CHECK((m) != NULL); (m); })
 
-static void walk(const Hvd__Request *req)
+static void walk(const Hvdp__Request *req)
 {
 	fuzz_use(req->id);
 	switch (req->op_case) {
-	case HVD__REQUEST__OP__NOT_SET:
+	case HVDP__REQUEST__OP__NOT_SET:
 		break;
-	case HVD__REQUEST__OP_HELLO:
+	case HVDP__REQUEST__OP_HELLO:
 		fuzz_use(SUB(req->hello)->version);
 		break;
-	case HVD__REQUEST__OP_VM_CREATE:
+	case HVDP__REQUEST__OP_VM_CREATE:
 		fuzz_use(SUB(req->vm_create)->flags);
 		break;
-	case HVD__REQUEST__OP_VM_DESTROY:
+	case HVDP__REQUEST__OP_VM_DESTROY:
 		(void)SUB(req->vm_destroy);
 		break;
-	case HVD__REQUEST__OP_VM_MAP: {
-		const Hvd__VmMap *m = SUB(req->vm_map);
+	case HVDP__REQUEST__OP_VM_MAP: {
+		const Hvdp__VmMap *m = SUB(req->vm_map);
 		fuzz_use(m->gpa + m->size + m->flags + m->offset);
 		break;
 	}
-	case HVD__REQUEST__OP_VM_UNMAP:
+	case HVDP__REQUEST__OP_VM_UNMAP:
 		fuzz_use(SUB(req->vm_unmap)->gpa + req->vm_unmap->size);
 		break;
-	case HVD__REQUEST__OP_VM_PROTECT: {
-		const Hvd__VmProtect *p = SUB(req->vm_protect);
+	case HVDP__REQUEST__OP_VM_PROTECT: {
+		const Hvdp__VmProtect *p = SUB(req->vm_protect);
 		fuzz_use(p->gpa + p->size + p->flags);
 		break;
 	}
-	case HVD__REQUEST__OP_VM_SYNC_TSC:
+	case HVDP__REQUEST__OP_VM_SYNC_TSC:
 		fuzz_use(SUB(req->vm_sync_tsc)->tsc);
 		break;
-	case HVD__REQUEST__OP_CAPABILITY:
+	case HVDP__REQUEST__OP_CAPABILITY:
 		fuzz_use(SUB(req->capability)->which);
 		break;
-	case HVD__REQUEST__OP_VCPU_CREATE:
+	case HVDP__REQUEST__OP_VCPU_CREATE:
 		fuzz_use(SUB(req->vcpu_create)->flags);
 		break;
-	case HVD__REQUEST__OP_VCPU_DESTROY:
+	case HVDP__REQUEST__OP_VCPU_DESTROY:
 		fuzz_use(SUB(req->vcpu_destroy)->vcpu);
 		break;
-	case HVD__REQUEST__OP_VCPU_REG: {
-		const Hvd__VcpuReg *r = SUB(req->vcpu_reg);
+	case HVDP__REQUEST__OP_VCPU_REG: {
+		const Hvdp__VcpuReg *r = SUB(req->vcpu_reg);
 		fuzz_use(r->vcpu + r->reg + r->value + (uint64_t)r->write);
 		break;
 	}
-	case HVD__REQUEST__OP_VCPU_VMCS: {
-		const Hvd__VcpuVmcs *r = SUB(req->vcpu_vmcs);
+	case HVDP__REQUEST__OP_VCPU_VMCS: {
+		const Hvdp__VcpuVmcs *r = SUB(req->vcpu_vmcs);
 		fuzz_use(r->vcpu + r->field + r->value + (uint64_t)r->write);
 		break;
 	}
-	case HVD__REQUEST__OP_VCPU_MSR: {
-		const Hvd__VcpuMsr *r = SUB(req->vcpu_msr);
+	case HVDP__REQUEST__OP_VCPU_MSR: {
+		const Hvdp__VcpuMsr *r = SUB(req->vcpu_msr);
 		fuzz_use(r->vcpu + r->msr + r->value + (uint64_t)r->write);
 		break;
 	}
-	case HVD__REQUEST__OP_VCPU_NATIVE_MSR: {
-		const Hvd__VcpuNativeMsr *r = SUB(req->vcpu_native_msr);
+	case HVDP__REQUEST__OP_VCPU_NATIVE_MSR: {
+		const Hvdp__VcpuNativeMsr *r = SUB(req->vcpu_native_msr);
 		fuzz_use(r->vcpu + r->msr + (uint64_t)r->enable);
 		break;
 	}
-	case HVD__REQUEST__OP_VCPU_FPSTATE: {
+	case HVDP__REQUEST__OP_VCPU_FPSTATE: {
 		/* Written: hvb_vcpu_write_fpstate(vc, data.data, data.len). */
-		const Hvd__VcpuFpstate *f = SUB(req->vcpu_fpstate);
+		const Hvdp__VcpuFpstate *f = SUB(req->vcpu_fpstate);
 		fuzz_use(f->vcpu + f->size + (uint64_t)f->write);
 		FUZZ_CHECK(f->data.len == 0 || f->data.data != NULL);
 		fuzz_use_bytes(f->data.data, f->data.len);
 		break;
 	}
-	case HVD__REQUEST__OP_VCPU_INVALIDATE_TLB:
+	case HVDP__REQUEST__OP_VCPU_INVALIDATE_TLB:
 		fuzz_use(SUB(req->vcpu_invalidate_tlb)->vcpu);
 		break;
-	case HVD__REQUEST__OP_VCPU_EXEC_TIME:
+	case HVDP__REQUEST__OP_VCPU_EXEC_TIME:
 		fuzz_use(SUB(req->vcpu_exec_time)->vcpu);
 		break;
-	case HVD__REQUEST__OP_VCPU_INTERRUPT: {
+	case HVDP__REQUEST__OP_VCPU_INTERRUPT: {
 		/* h_vcpu_interrupt: for i < n_vcpus, vcpus[i]. */
-		const Hvd__VcpuInterrupt *k = SUB(req->vcpu_interrupt);
+		const Hvdp__VcpuInterrupt *k = SUB(req->vcpu_interrupt);
 		FUZZ_CHECK(k->n_vcpus == 0 || k->vcpus != NULL);
 		for (size_t i = 0; i < k->n_vcpus; i++)
 			fuzz_use(k->vcpus[i]);
 		break;
 	}
-	case HVD__REQUEST__OP_ADMIN_STATUS:
+	case HVDP__REQUEST__OP_ADMIN_STATUS:
 		(void)SUB(req->admin_status);
 		break;
-	case HVD__REQUEST__OP_ADMIN_LIST_VMS:
+	case HVDP__REQUEST__OP_ADMIN_LIST_VMS:
 		(void)SUB(req->admin_list_vms);
 		break;
-	case HVD__REQUEST__OP_ADMIN_SHOW_VM:
+	case HVDP__REQUEST__OP_ADMIN_SHOW_VM:
 		fuzz_use(SUB(req->admin_show_vm)->vm);
 		break;
-	case HVD__REQUEST__OP_ADMIN_KILL_VM:
+	case HVDP__REQUEST__OP_ADMIN_KILL_VM:
 		fuzz_use(SUB(req->admin_kill_vm)->vm);
 		break;
-	case HVD__REQUEST__OP_ADMIN_CLIENTS:
+	case HVDP__REQUEST__OP_ADMIN_CLIENTS:
 		(void)SUB(req->admin_clients);
 		break;
-	case HVD__REQUEST__OP_ADMIN_POLICY_RELOAD:
+	case HVDP__REQUEST__OP_ADMIN_POLICY_RELOAD:
 		(void)SUB(req->admin_policy_reload);
 		break;
-	case HVD__REQUEST__OP_ADMIN_POLICY_EXPLAIN:
+	case HVDP__REQUEST__OP_ADMIN_POLICY_EXPLAIN:
 		fuzz_use((uint64_t)(int64_t)SUB(req->admin_policy_explain)->pid);
 		break;
 	default:
@@ -129,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * before decoding. */
 	if (size > HVD_MAX_MESSAGE)
 		return -1;
-	Hvd__Request *req = hvd__request__unpack(NULL, size, data);
+	Hvdp__Request *req = hvdp__request__unpack(NULL, size, data);
 	if (!req)
 		return 0;
 	walk(req);
@@ -140,20 +140,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * it then refuses; hvd ignores unknown fields and never re-packs. */
 	const ProtobufCMessage *sub = req->op_case ? (const ProtobufCMessage *)req->hello : NULL;
 	if (req->base.n_unknown_fields || (sub && sub->n_unknown_fields)) {
-		hvd__request__free_unpacked(req, NULL);
+		hvdp__request__free_unpacked(req, NULL);
 		return 0;
 	}
-	size_t len = hvd__request__get_packed_size(req);
+	size_t len = hvdp__request__get_packed_size(req);
 	uint8_t *buf = malloc(len ? len : 1);
 	FUZZ_CHECK(buf != NULL);
-	FUZZ_CHECK(hvd__request__pack(req, buf) == len);
-	Hvd__Request *again = hvd__request__unpack(NULL, len, buf);
+	FUZZ_CHECK(hvdp__request__pack(req, buf) == len);
+	Hvdp__Request *again = hvdp__request__unpack(NULL, len, buf);
 	FUZZ_CHECK(again != NULL);
 	FUZZ_CHECK(again->id == req->id && again->op_case == req->op_case);
 	walk(again);
-	hvd__request__free_unpacked(again, NULL);
+	hvdp__request__free_unpacked(again, NULL);
 	free(buf);
 
-	hvd__request__free_unpacked(req, NULL);
+	hvdp__request__free_unpacked(req, NULL);
 	return 0;
 }

@@ -15,14 +15,14 @@
 #include "hvd.pb.h"
 #include "hvd_protocol.h"
 
-static void walk(const hvd_Response *r)
+static void walk(const hvdp_Response *r)
 {
 	fuzz_use(r->id + (uint64_t)(int64_t)r->status + r->value + r->vcpu);
 	/* hv_vcpu_read_fpstate: memcpy(buffer, data.bytes, min(data.size, size)) */
 	FUZZ_CHECK(r->data.size <= sizeof(r->data.bytes));
 	fuzz_use_bytes(r->data.bytes, r->data.size);
 	if (r->has_hello) {
-		const hvd_HelloReply *h = &r->hello;
+		const hvdp_HelloReply *h = &r->hello;
 		FUZZ_CHECK(h->vmx_caps_count <= sizeof(h->vmx_caps) / sizeof(h->vmx_caps[0]));
 		FUZZ_CHECK(h->vmx_caps_status_count <=
 			   sizeof(h->vmx_caps_status) / sizeof(h->vmx_caps_status[0]));
@@ -46,7 +46,7 @@ static void walk(const hvd_Response *r)
 	}
 }
 
-static void same(const hvd_Response *a, const hvd_Response *b)
+static void same(const hvdp_Response *a, const hvdp_Response *b)
 {
 	FUZZ_CHECK(a->id == b->id && a->status == b->status && a->value == b->value &&
 		   a->vcpu == b->vcpu && a->data.size == b->data.size &&
@@ -56,7 +56,7 @@ static void same(const hvd_Response *a, const hvd_Response *b)
 	FUZZ_CHECK(a->has_hello == b->has_hello);
 	if (!a->has_hello)
 		return;
-	const hvd_HelloReply *x = &a->hello, *y = &b->hello;
+	const hvdp_HelloReply *x = &a->hello, *y = &b->hello;
 	FUZZ_CHECK(x->version == y->version && x->run_page_size == y->run_page_size &&
 		   x->run_page_version == y->run_page_version && x->max_vcpus == y->max_vcpus &&
 		   x->vmx_caps_count == y->vmx_caps_count &&
@@ -74,24 +74,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Heap copies of exactly the right size, so that a read or write
 	 * past either is an ASan report rather than a quiet stack overrun. */
 	uint8_t *msg = malloc(size ? size : 1);
-	hvd_Response *resp = malloc(sizeof(*resp));
+	hvdp_Response *resp = malloc(sizeof(*resp));
 	FUZZ_CHECK(msg && resp);
 	memcpy(msg, data, size);
 	memset(resp, 0, sizeof(*resp));
 
 	pb_istream_t in = pb_istream_from_buffer(msg, size);
-	if (pb_decode(&in, hvd_Response_fields, resp)) {
+	if (pb_decode(&in, hvdp_Response_fields, resp)) {
 		walk(resp);
 
 		uint8_t out[HVD_MAX_MESSAGE];
 		pb_ostream_t os = pb_ostream_from_buffer(out, sizeof(out));
-		FUZZ_CHECK(pb_encode(&os, hvd_Response_fields, resp));
-		FUZZ_CHECK(os.bytes_written <= hvd_Response_size);
-		hvd_Response *again = malloc(sizeof(*again));
+		FUZZ_CHECK(pb_encode(&os, hvdp_Response_fields, resp));
+		FUZZ_CHECK(os.bytes_written <= hvdp_Response_size);
+		hvdp_Response *again = malloc(sizeof(*again));
 		FUZZ_CHECK(again != NULL);
 		memset(again, 0, sizeof(*again));
 		pb_istream_t in2 = pb_istream_from_buffer(out, os.bytes_written);
-		FUZZ_CHECK(pb_decode(&in2, hvd_Response_fields, again));
+		FUZZ_CHECK(pb_decode(&in2, hvdp_Response_fields, again));
 		same(resp, again);
 		free(again);
 	}

@@ -49,22 +49,22 @@ static void put_str(const char *harness, const char *name, const char *s)
 
 /* ---- request (protobuf-c, as libhvclient's messages arrive at hvd) ---- */
 
-static void put_req(const char *name, Hvd__Request *req)
+static void put_req(const char *name, Hvdp__Request *req)
 {
 	uint8_t buf[HVD_MAX_MESSAGE];
-	size_t n = hvd__request__get_packed_size(req);
+	size_t n = hvdp__request__get_packed_size(req);
 	if (n > sizeof(buf))
 		abort();
-	hvd__request__pack(req, buf);
+	hvdp__request__pack(req, buf);
 	put("request", name, buf, n);
 }
 
 #define REQ(NAME, OP, op, TYPE, INIT, ...) do { \
-	Hvd__Request r = HVD__REQUEST__INIT; \
+	Hvdp__Request r = HVDP__REQUEST__INIT; \
 	TYPE m = INIT; \
 	__VA_ARGS__; \
 	r.id = ++id; \
-	r.op_case = HVD__REQUEST__OP_##OP; \
+	r.op_case = HVDP__REQUEST__OP_##OP; \
 	r.op = &m; \
 	put_req(NAME, &r); \
 } while (0)
@@ -77,76 +77,76 @@ static void requests(void)
 	for (unsigned i = 0; i < sizeof(fpu); i++)
 		fpu[i] = (uint8_t)i;
 
-	REQ("hello", HELLO, hello, Hvd__Hello, HVD__HELLO__INIT, m.version = HVD_PROTOCOL_VERSION);
-	REQ("vm_create", VM_CREATE, vm_create, Hvd__VmCreate, HVD__VM_CREATE__INIT, m.flags = 0);
-	REQ("vm_destroy", VM_DESTROY, vm_destroy, Hvd__VmDestroy, HVD__VM_DESTROY__INIT, (void)0);
-	REQ("vm_map", VM_MAP, vm_map, Hvd__VmMap, HVD__VM_MAP__INIT,
+	REQ("hello", HELLO, hello, Hvdp__Hello, HVDP__HELLO__INIT, m.version = HVD_PROTOCOL_VERSION);
+	REQ("vm_create", VM_CREATE, vm_create, Hvdp__VmCreate, HVDP__VM_CREATE__INIT, m.flags = 0);
+	REQ("vm_destroy", VM_DESTROY, vm_destroy, Hvdp__VmDestroy, HVDP__VM_DESTROY__INIT, (void)0);
+	REQ("vm_map", VM_MAP, vm_map, Hvdp__VmMap, HVDP__VM_MAP__INIT,
 	    m.gpa = 0x100000; m.size = 0x200000; m.flags = 7; m.offset = 0x1000);
-	REQ("vm_unmap", VM_UNMAP, vm_unmap, Hvd__VmUnmap, HVD__VM_UNMAP__INIT,
+	REQ("vm_unmap", VM_UNMAP, vm_unmap, Hvdp__VmUnmap, HVDP__VM_UNMAP__INIT,
 	    m.gpa = 0x100000; m.size = 0x1000);
-	REQ("vm_protect", VM_PROTECT, vm_protect, Hvd__VmProtect, HVD__VM_PROTECT__INIT,
+	REQ("vm_protect", VM_PROTECT, vm_protect, Hvdp__VmProtect, HVDP__VM_PROTECT__INIT,
 	    m.gpa = 0x100000; m.size = 0x1000; m.flags = 5);
-	REQ("vm_sync_tsc", VM_SYNC_TSC, vm_sync_tsc, Hvd__VmSyncTsc, HVD__VM_SYNC_TSC__INIT,
+	REQ("vm_sync_tsc", VM_SYNC_TSC, vm_sync_tsc, Hvdp__VmSyncTsc, HVDP__VM_SYNC_TSC__INIT,
 	    m.tsc = 123456789);
-	REQ("capability", CAPABILITY, capability, Hvd__Capability, HVD__CAPABILITY__INIT,
+	REQ("capability", CAPABILITY, capability, Hvdp__Capability, HVDP__CAPABILITY__INIT,
 	    m.which = 0);
-	REQ("vcpu_create", VCPU_CREATE, vcpu_create, Hvd__VcpuCreate, HVD__VCPU_CREATE__INIT,
+	REQ("vcpu_create", VCPU_CREATE, vcpu_create, Hvdp__VcpuCreate, HVDP__VCPU_CREATE__INIT,
 	    m.flags = 0);
-	REQ("vcpu_destroy", VCPU_DESTROY, vcpu_destroy, Hvd__VcpuDestroy,
-	    HVD__VCPU_DESTROY__INIT, m.vcpu = 1);
-	REQ("vcpu_reg_read", VCPU_REG, vcpu_reg, Hvd__VcpuReg, HVD__VCPU_REG__INIT,
+	REQ("vcpu_destroy", VCPU_DESTROY, vcpu_destroy, Hvdp__VcpuDestroy,
+	    HVDP__VCPU_DESTROY__INIT, m.vcpu = 1);
+	REQ("vcpu_reg_read", VCPU_REG, vcpu_reg, Hvdp__VcpuReg, HVDP__VCPU_REG__INIT,
 	    m.vcpu = 0; m.reg = HV_X86_DR7);
-	REQ("vcpu_reg_write", VCPU_REG, vcpu_reg, Hvd__VcpuReg, HVD__VCPU_REG__INIT,
+	REQ("vcpu_reg_write", VCPU_REG, vcpu_reg, Hvdp__VcpuReg, HVDP__VCPU_REG__INIT,
 	    m.vcpu = 0; m.reg = HV_X86_XCR0; m.value = 7; m.write = 1);
-	REQ("vcpu_vmcs_write", VCPU_VMCS, vcpu_vmcs, Hvd__VcpuVmcs, HVD__VCPU_VMCS__INIT,
+	REQ("vcpu_vmcs_write", VCPU_VMCS, vcpu_vmcs, Hvdp__VcpuVmcs, HVDP__VCPU_VMCS__INIT,
 	    m.vcpu = 0; m.field = VMCS_GUEST_DR7; m.value = 0x400; m.write = 1);
-	REQ("vcpu_msr_read", VCPU_MSR, vcpu_msr, Hvd__VcpuMsr, HVD__VCPU_MSR__INIT,
+	REQ("vcpu_msr_read", VCPU_MSR, vcpu_msr, Hvdp__VcpuMsr, HVDP__VCPU_MSR__INIT,
 	    m.vcpu = 0; m.msr = 0xc0000080);
-	REQ("vcpu_msr_write", VCPU_MSR, vcpu_msr, Hvd__VcpuMsr, HVD__VCPU_MSR__INIT,
+	REQ("vcpu_msr_write", VCPU_MSR, vcpu_msr, Hvdp__VcpuMsr, HVDP__VCPU_MSR__INIT,
 	    m.vcpu = 2; m.msr = 0x10; m.value = 0xffffffffffffull; m.write = 1);
-	REQ("vcpu_native_msr", VCPU_NATIVE_MSR, vcpu_native_msr, Hvd__VcpuNativeMsr,
-	    HVD__VCPU_NATIVE_MSR__INIT, m.vcpu = 0; m.msr = 0xc0000102; m.enable = 1);
-	REQ("vcpu_fpstate_read", VCPU_FPSTATE, vcpu_fpstate, Hvd__VcpuFpstate,
-	    HVD__VCPU_FPSTATE__INIT, m.vcpu = 0; m.size = 4096);
-	REQ("vcpu_fpstate_write", VCPU_FPSTATE, vcpu_fpstate, Hvd__VcpuFpstate,
-	    HVD__VCPU_FPSTATE__INIT,
+	REQ("vcpu_native_msr", VCPU_NATIVE_MSR, vcpu_native_msr, Hvdp__VcpuNativeMsr,
+	    HVDP__VCPU_NATIVE_MSR__INIT, m.vcpu = 0; m.msr = 0xc0000102; m.enable = 1);
+	REQ("vcpu_fpstate_read", VCPU_FPSTATE, vcpu_fpstate, Hvdp__VcpuFpstate,
+	    HVDP__VCPU_FPSTATE__INIT, m.vcpu = 0; m.size = 4096);
+	REQ("vcpu_fpstate_write", VCPU_FPSTATE, vcpu_fpstate, Hvdp__VcpuFpstate,
+	    HVDP__VCPU_FPSTATE__INIT,
 	    m.vcpu = 0; m.write = 1; m.data.data = fpu; m.data.len = sizeof(fpu));
 	REQ("vcpu_invalidate_tlb", VCPU_INVALIDATE_TLB, vcpu_invalidate_tlb,
-	    Hvd__VcpuInvalidateTlb, HVD__VCPU_INVALIDATE_TLB__INIT, m.vcpu = 0);
-	REQ("vcpu_exec_time", VCPU_EXEC_TIME, vcpu_exec_time, Hvd__VcpuExecTime,
-	    HVD__VCPU_EXEC_TIME__INIT, m.vcpu = 0);
-	REQ("vcpu_interrupt", VCPU_INTERRUPT, vcpu_interrupt, Hvd__VcpuInterrupt,
-	    HVD__VCPU_INTERRUPT__INIT, m.n_vcpus = 3; m.vcpus = vcpus);
-	REQ("admin_status", ADMIN_STATUS, admin_status, Hvd__AdminStatus,
-	    HVD__ADMIN_STATUS__INIT, (void)0);
-	REQ("admin_list_vms", ADMIN_LIST_VMS, admin_list_vms, Hvd__AdminListVms,
-	    HVD__ADMIN_LIST_VMS__INIT, (void)0);
-	REQ("admin_show_vm", ADMIN_SHOW_VM, admin_show_vm, Hvd__AdminShowVm,
-	    HVD__ADMIN_SHOW_VM__INIT, m.vm = 3);
-	REQ("admin_kill_vm", ADMIN_KILL_VM, admin_kill_vm, Hvd__AdminKillVm,
-	    HVD__ADMIN_KILL_VM__INIT, m.vm = 3);
-	REQ("admin_clients", ADMIN_CLIENTS, admin_clients, Hvd__AdminClients,
-	    HVD__ADMIN_CLIENTS__INIT, (void)0);
+	    Hvdp__VcpuInvalidateTlb, HVDP__VCPU_INVALIDATE_TLB__INIT, m.vcpu = 0);
+	REQ("vcpu_exec_time", VCPU_EXEC_TIME, vcpu_exec_time, Hvdp__VcpuExecTime,
+	    HVDP__VCPU_EXEC_TIME__INIT, m.vcpu = 0);
+	REQ("vcpu_interrupt", VCPU_INTERRUPT, vcpu_interrupt, Hvdp__VcpuInterrupt,
+	    HVDP__VCPU_INTERRUPT__INIT, m.n_vcpus = 3; m.vcpus = vcpus);
+	REQ("admin_status", ADMIN_STATUS, admin_status, Hvdp__AdminStatus,
+	    HVDP__ADMIN_STATUS__INIT, (void)0);
+	REQ("admin_list_vms", ADMIN_LIST_VMS, admin_list_vms, Hvdp__AdminListVms,
+	    HVDP__ADMIN_LIST_VMS__INIT, (void)0);
+	REQ("admin_show_vm", ADMIN_SHOW_VM, admin_show_vm, Hvdp__AdminShowVm,
+	    HVDP__ADMIN_SHOW_VM__INIT, m.vm = 3);
+	REQ("admin_kill_vm", ADMIN_KILL_VM, admin_kill_vm, Hvdp__AdminKillVm,
+	    HVDP__ADMIN_KILL_VM__INIT, m.vm = 3);
+	REQ("admin_clients", ADMIN_CLIENTS, admin_clients, Hvdp__AdminClients,
+	    HVDP__ADMIN_CLIENTS__INIT, (void)0);
 	REQ("admin_policy_reload", ADMIN_POLICY_RELOAD, admin_policy_reload,
-	    Hvd__AdminPolicyReload, HVD__ADMIN_POLICY_RELOAD__INIT, (void)0);
+	    Hvdp__AdminPolicyReload, HVDP__ADMIN_POLICY_RELOAD__INIT, (void)0);
 	REQ("admin_policy_explain", ADMIN_POLICY_EXPLAIN, admin_policy_explain,
-	    Hvd__AdminPolicyExplain, HVD__ADMIN_POLICY_EXPLAIN__INIT, m.pid = 4242);
+	    Hvdp__AdminPolicyExplain, HVDP__ADMIN_POLICY_EXPLAIN__INIT, m.pid = 4242);
 }
 
 /* ---- response (nanopb, as hvd's replies arrive at libhvclient) ---- */
 
-static void put_resp(const char *name, const hvd_Response *resp)
+static void put_resp(const char *name, const hvdp_Response *resp)
 {
 	uint8_t buf[HVD_MAX_MESSAGE];
 	pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof(buf));
-	if (!pb_encode(&os, hvd_Response_fields, resp))
+	if (!pb_encode(&os, hvdp_Response_fields, resp))
 		abort();
 	put("response_nanopb", name, buf, os.bytes_written);
 }
 
 static void responses(void)
 {
-	hvd_Response r;
+	hvdp_Response r;
 
 	memset(&r, 0, sizeof(r));
 	r.id = 1;
@@ -194,8 +194,8 @@ static void responses(void)
 
 	/* An admin reply as hvd sends it to hvctl: fields libhvclient ignores
 	 * (FT_IGNORE), which its decoder must skip. */
-	Hvd__Response a = HVD__RESPONSE__INIT;
-	Hvd__StatusReply st = HVD__STATUS_REPLY__INIT;
+	Hvdp__Response a = HVDP__RESPONSE__INIT;
+	Hvdp__StatusReply st = HVDP__STATUS_REPLY__INIT;
 	a.id = 7;
 	a.error = "administrators only";
 	st.version = "0.1.0";
@@ -204,10 +204,10 @@ static void responses(void)
 	st.clients = 3;
 	a.status_reply = &st;
 	uint8_t buf[HVD_MAX_MESSAGE];
-	size_t n = hvd__response__get_packed_size(&a);
+	size_t n = hvdp__response__get_packed_size(&a);
 	if (n > sizeof(buf))
 		abort();
-	hvd__response__pack(&a, buf);
+	hvdp__response__pack(&a, buf);
 	put("response_nanopb", "admin_status", buf, n);
 }
 

@@ -86,13 +86,13 @@ static void raw_send_bytes(int fd, const void *buf, size_t len, const int *fds, 
 	    strerror(errno));
 }
 
-static void raw_send(int fd, const Hvd__Request *req, const int *fds, int nfds)
+static void raw_send(int fd, const Hvdp__Request *req, const int *fds, int nfds)
 {
-	size_t len = hvd__request__get_packed_size(req);
+	size_t len = hvdp__request__get_packed_size(req);
 	uint8_t *buf = malloc(len ? len : 1);
 
 	cr_assert_not_null(buf);
-	hvd__request__pack(req, buf);
+	hvdp__request__pack(req, buf);
 	raw_send_bytes(fd, buf, len, fds, nfds);
 	free(buf);
 }
@@ -100,7 +100,7 @@ static void raw_send(int fd, const Hvd__Request *req, const int *fds, int nfds)
 /* Receives the reply to request `id`; a descriptor that comes with it goes
  * to *rfd (or is closed). Fails the test if hvd closes the session or does
  * not answer within SYS_WAIT_MS. */
-static Hvd__Response *raw_recv(int fd, uint32_t id, int *rfd)
+static Hvdp__Response *raw_recv(int fd, uint32_t id, int *rfd)
 {
 	union {
 		struct cmsghdr align;
@@ -129,56 +129,56 @@ static Hvd__Response *raw_recv(int fd, uint32_t id, int *rfd)
 				close(one);
 		}
 	}
-	Hvd__Response *resp = hvd__response__unpack(NULL, (size_t)n, buf);
+	Hvdp__Response *resp = hvdp__response__unpack(NULL, (size_t)n, buf);
 	cr_assert_not_null(resp, "hvd sent an undecodable reply");
 	cr_assert_eq(resp->id, id, "reply to request %u carries id %u", id, resp->id);
 	return resp;
 }
 
 /* One request, one reply: returns the status. */
-static int32_t raw_call(int fd, Hvd__Request *req, const int *fds, int nfds)
+static int32_t raw_call(int fd, Hvdp__Request *req, const int *fds, int nfds)
 {
 	static uint32_t next_id = 100;
 
 	req->id = ++next_id;
 	raw_send(fd, req, fds, nfds);
-	Hvd__Response *resp = raw_recv(fd, req->id, NULL);
+	Hvdp__Response *resp = raw_recv(fd, req->id, NULL);
 	int32_t status = resp->status;
-	hvd__response__free_unpacked(resp, NULL);
+	hvdp__response__free_unpacked(resp, NULL);
 	return status;
 }
 
 static void raw_hello(int fd)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__Hello hello = HVD__HELLO__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__Hello hello = HVDP__HELLO__INIT;
 
 	hello.version = WIRE_VERSION;
-	req.op_case = HVD__REQUEST__OP_HELLO;
+	req.op_case = HVDP__REQUEST__OP_HELLO;
 	req.hello = &hello;
 	cr_assert_eq(raw_call(fd, &req, NULL, 0), HV_SUCCESS, "Hello was refused");
 }
 
 static void raw_vm_create(int fd)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__VmCreate vm = HVD__VM_CREATE__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__VmCreate vm = HVDP__VM_CREATE__INIT;
 
-	req.op_case = HVD__REQUEST__OP_VM_CREATE;
+	req.op_case = HVDP__REQUEST__OP_VM_CREATE;
 	req.vm_create = &vm;
 	cr_assert_eq(raw_call(fd, &req, NULL, 0), HV_SUCCESS, "VmCreate failed");
 }
 
 static int32_t raw_vm_map(int fd, uint64_t gpa, uint64_t size, uint64_t offset, int mem)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__VmMap map = HVD__VM_MAP__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__VmMap map = HVDP__VM_MAP__INIT;
 
 	map.gpa = gpa;
 	map.size = size;
 	map.offset = offset;
 	map.flags = HV_MEMORY_READ | HV_MEMORY_WRITE;
-	req.op_case = HVD__REQUEST__OP_VM_MAP;
+	req.op_case = HVDP__REQUEST__OP_VM_MAP;
 	req.vm_map = &map;
 	return raw_call(fd, &req, &mem, mem >= 0 ? 1 : 0);
 }
@@ -186,18 +186,18 @@ static int32_t raw_vm_map(int fd, uint64_t gpa, uint64_t size, uint64_t offset, 
 /* Capability needs no VM: the cheapest proof that a session is served. */
 static void raw_expect_served(int fd, const char *who)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__Capability cap = HVD__CAPABILITY__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__Capability cap = HVDP__CAPABILITY__INIT;
 
 	cap.which = HV_CAP_VCPUMAX;
-	req.op_case = HVD__REQUEST__OP_CAPABILITY;
+	req.op_case = HVDP__REQUEST__OP_CAPABILITY;
 	req.capability = &cap;
 	req.id = 7;
 	raw_send(fd, &req, NULL, 0);
-	Hvd__Response *resp = raw_recv(fd, 7, NULL);
+	Hvdp__Response *resp = raw_recv(fd, 7, NULL);
 	cr_assert_eq(resp->status, HV_SUCCESS, "%s: Capability failed", who);
 	cr_assert_gt(resp->value, 0, "%s: no vCPUs", who);
-	hvd__response__free_unpacked(resp, NULL);
+	hvdp__response__free_unpacked(resp, NULL);
 }
 
 /* hvd ended the session: the socket reads EOF (or a reset) without a
@@ -337,8 +337,8 @@ Test(hostile, garbage_instead_of_hello_ends_the_session)
 
 Test(hostile, truncated_request_ends_only_that_session)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__VmMap map = HVD__VM_MAP__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__VmMap map = HVDP__VM_MAP__INIT;
 	uint8_t buf[128];
 	int fd = raw_connect();
 
@@ -349,15 +349,15 @@ Test(hostile, truncated_request_ends_only_that_session)
 	map.flags = HV_MEMORY_READ;
 	map.offset = 0x1000;
 	req.id = 9;
-	req.op_case = HVD__REQUEST__OP_VM_MAP;
+	req.op_case = HVDP__REQUEST__OP_VM_MAP;
 	req.vm_map = &map;
-	size_t len = hvd__request__get_packed_size(&req);
+	size_t len = hvdp__request__get_packed_size(&req);
 	cr_assert_leq(len, sizeof(buf));
-	hvd__request__pack(&req, buf);
+	hvdp__request__pack(&req, buf);
 	/* Cut inside the VmMap: its length prefix promises more than
 	 * follows. Make sure this really is undecodable. */
 	size_t cut = len - 3;
-	Hvd__Request *check = hvd__request__unpack(NULL, cut, buf);
+	Hvdp__Request *check = hvdp__request__unpack(NULL, cut, buf);
 	cr_assert_null(check, "the truncated request still decodes");
 	raw_send_bytes(fd, buf, cut, NULL, 0);
 	raw_expect_closed(fd, "a truncated request");
@@ -369,8 +369,8 @@ Test(hostile, truncated_request_ends_only_that_session)
  * decoder, must catch it. */
 Test(hostile, oversized_packet_ends_only_that_session)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__VcpuFpstate fp = HVD__VCPU_FPSTATE__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__VcpuFpstate fp = HVDP__VCPU_FPSTATE__INIT;
 	static uint8_t data[WIRE_MAX_MESSAGE + 800];
 	int fd = raw_connect();
 
@@ -381,9 +381,9 @@ Test(hostile, oversized_packet_ends_only_that_session)
 	fp.data.data = data;
 	fp.data.len = sizeof(data);
 	req.id = 11;
-	req.op_case = HVD__REQUEST__OP_VCPU_FPSTATE;
+	req.op_case = HVDP__REQUEST__OP_VCPU_FPSTATE;
 	req.vcpu_fpstate = &fp;
-	cr_assert_gt(hvd__request__get_packed_size(&req), WIRE_MAX_MESSAGE);
+	cr_assert_gt(hvdp__request__get_packed_size(&req), WIRE_MAX_MESSAGE);
 	raw_send(fd, &req, NULL, 0);
 	raw_expect_closed(fd, "an oversized packet");
 	close(fd);
@@ -409,12 +409,12 @@ Test(hostile, oversized_garbage_with_descriptors_releases_them)
 
 Test(hostile, request_before_hello_ends_the_session)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__VmCreate vm = HVD__VM_CREATE__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__VmCreate vm = HVDP__VM_CREATE__INIT;
 	int fd = raw_connect();
 
 	req.id = 1;
-	req.op_case = HVD__REQUEST__OP_VM_CREATE;
+	req.op_case = HVDP__REQUEST__OP_VM_CREATE;
 	req.vm_create = &vm;
 	raw_send(fd, &req, NULL, 0);
 	raw_expect_closed(fd, "VmCreate before Hello");
@@ -426,22 +426,22 @@ Test(hostile, request_before_hello_ends_the_session)
  * request after it finds the connection closed (or cannot be sent). */
 Test(hostile, request_after_a_refused_hello_ends_the_session)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__Hello hello = HVD__HELLO__INIT;
-	Hvd__VmCreate vm = HVD__VM_CREATE__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__Hello hello = HVDP__HELLO__INIT;
+	Hvdp__VmCreate vm = HVDP__VM_CREATE__INIT;
 	int fd = raw_connect();
 
 	hello.version = WIRE_VERSION + 1000;
-	req.op_case = HVD__REQUEST__OP_HELLO;
+	req.op_case = HVDP__REQUEST__OP_HELLO;
 	req.hello = &hello;
 	cr_assert_eq(raw_call(fd, &req, NULL, 0), HV_UNSUPPORTED,
 	    "hvd accepted a protocol version it does not speak");
-	req = (Hvd__Request)HVD__REQUEST__INIT;
+	req = (Hvdp__Request)HVDP__REQUEST__INIT;
 	req.id = 2;
-	req.op_case = HVD__REQUEST__OP_VM_CREATE;
+	req.op_case = HVDP__REQUEST__OP_VM_CREATE;
 	req.vm_create = &vm;
 	uint8_t buf[64];
-	size_t len = hvd__request__pack(&req, buf);
+	size_t len = hvdp__request__pack(&req, buf);
 	if (send(fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len)
 		raw_expect_closed(fd, "VmCreate after a refused Hello");
 	else
@@ -456,15 +456,15 @@ Test(hostile, request_after_a_refused_hello_ends_the_session)
  * and hvd closes every one it received. */
 Test(hostile, three_descriptors_end_the_session_and_are_released)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__VmCreate vm = HVD__VM_CREATE__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__VmCreate vm = HVDP__VM_CREATE__INIT;
 	struct probe pr[3] = { probe_new(), probe_new(), probe_new() };
 	int fds[3] = { pr[0].wr, pr[1].wr, pr[2].wr };
 	int fd = raw_connect();
 
 	raw_hello(fd);
 	req.id = 3;
-	req.op_case = HVD__REQUEST__OP_VM_CREATE;
+	req.op_case = HVDP__REQUEST__OP_VM_CREATE;
 	req.vm_create = &vm;
 	raw_send(fd, &req, fds, 3);
 	raw_expect_closed(fd, "a request with three descriptors");
@@ -478,8 +478,8 @@ Test(hostile, three_descriptors_end_the_session_and_are_released)
  * the control data and must not leave the rest installed in hvd. */
 Test(hostile, many_descriptors_on_a_vm_map_are_released)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__VmMap map = HVD__VM_MAP__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__VmMap map = HVDP__VM_MAP__INIT;
 	struct probe pr[12];
 	int fds[12];
 	int fd = raw_connect();
@@ -493,7 +493,7 @@ Test(hostile, many_descriptors_on_a_vm_map_are_released)
 	map.size = 0x1000;
 	map.flags = HV_MEMORY_READ;
 	req.id = 4;
-	req.op_case = HVD__REQUEST__OP_VM_MAP;
+	req.op_case = HVDP__REQUEST__OP_VM_MAP;
 	req.vm_map = &map;
 	raw_send(fd, &req, fds, 12);
 	raw_expect_closed(fd, "a VmMap with twelve descriptors");
@@ -609,18 +609,18 @@ static const char *hvd_death(void)
 /* VcpuCreate on a raw session: the vCPU's run page, mapped. */
 static struct hvd_run_page *raw_vcpu_create(int fd, size_t *size)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__VcpuCreate vc = HVD__VCPU_CREATE__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__VcpuCreate vc = HVDP__VCPU_CREATE__INIT;
 	int page_fd;
 
 	req.id = 60;
-	req.op_case = HVD__REQUEST__OP_VCPU_CREATE;
+	req.op_case = HVDP__REQUEST__OP_VCPU_CREATE;
 	req.vcpu_create = &vc;
 	raw_send(fd, &req, NULL, 0);
-	Hvd__Response *resp = raw_recv(fd, 60, &page_fd);
+	Hvdp__Response *resp = raw_recv(fd, 60, &page_fd);
 	cr_assert_eq(resp->status, HV_SUCCESS, "VcpuCreate failed: %#x", (unsigned)resp->status);
 	cr_assert_geq(page_fd, 0, "VcpuCreate came without its run page");
-	hvd__response__free_unpacked(resp, NULL);
+	hvdp__response__free_unpacked(resp, NULL);
 	*size = (sizeof(struct hvd_run_page) + 4095) & ~(size_t)4095;
 	struct hvd_run_page *page = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED,
 	    page_fd, 0);
@@ -775,14 +775,14 @@ Test(hostile, vm_map_of_a_hugetlb_memfd_is_refused_and_hvd_survives_its_use)
 
 Test(hostile, descriptor_on_a_request_other_than_vm_map_is_refused)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__Capability cap = HVD__CAPABILITY__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__Capability cap = HVDP__CAPABILITY__INIT;
 	struct probe pr = probe_new();
 	int fd = raw_connect();
 
 	raw_hello(fd);
 	cap.which = HV_CAP_VCPUMAX;
-	req.op_case = HVD__REQUEST__OP_CAPABILITY;
+	req.op_case = HVDP__REQUEST__OP_CAPABILITY;
 	req.capability = &cap;
 	int32_t status = raw_call(fd, &req, &pr.wr, 1);
 	cr_assert_eq(status, HV_BAD_ARGUMENT, "Capability with a descriptor: status %#x",
@@ -799,27 +799,27 @@ Test(hostile, descriptor_on_a_request_other_than_vm_map_is_refused)
  * socket, or finds it closed first. Either way nothing may stay. */
 Test(hostile, disconnect_right_after_requests)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__Hello hello = HVD__HELLO__INIT;
-	Hvd__VmCreate vm = HVD__VM_CREATE__INIT;
-	Hvd__VcpuCreate vc = HVD__VCPU_CREATE__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__Hello hello = HVDP__HELLO__INIT;
+	Hvdp__VmCreate vm = HVDP__VM_CREATE__INIT;
+	Hvdp__VcpuCreate vc = HVDP__VCPU_CREATE__INIT;
 	int fd = raw_connect();
 	int mem = memfd_sized(0x10000, F_SEAL_SHRINK | F_SEAL_GROW);
 
 	hello.version = WIRE_VERSION;
-	req.op_case = HVD__REQUEST__OP_HELLO;
+	req.op_case = HVDP__REQUEST__OP_HELLO;
 	req.hello = &hello;
 	raw_send(fd, &req, NULL, 0);
-	req.op_case = HVD__REQUEST__OP_VM_CREATE;
+	req.op_case = HVDP__REQUEST__OP_VM_CREATE;
 	req.vm_create = &vm;
 	raw_send(fd, &req, NULL, 0);
-	req.op_case = HVD__REQUEST__OP_VCPU_CREATE;
+	req.op_case = HVDP__REQUEST__OP_VCPU_CREATE;
 	req.vcpu_create = &vc;
 	raw_send(fd, &req, NULL, 0);
-	Hvd__VmMap map = HVD__VM_MAP__INIT;
+	Hvdp__VmMap map = HVDP__VM_MAP__INIT;
 	map.size = 0x10000;
 	map.flags = HV_MEMORY_READ | HV_MEMORY_WRITE;
-	req.op_case = HVD__REQUEST__OP_VM_MAP;
+	req.op_case = HVDP__REQUEST__OP_VM_MAP;
 	req.vm_map = &map;
 	raw_send(fd, &req, &mem, 1);
 	close(mem);
@@ -832,41 +832,41 @@ Test(hostile, disconnect_right_after_requests)
  * and must release the VM, the vCPU and the guest memory it was given. */
 Test(hostile, half_closed_client_is_released_after_its_requests)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__Hello hello = HVD__HELLO__INIT;
-	Hvd__VmCreate vm = HVD__VM_CREATE__INIT;
-	Hvd__VcpuCreate vc = HVD__VCPU_CREATE__INIT;
-	Hvd__VmMap map = HVD__VM_MAP__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__Hello hello = HVDP__HELLO__INIT;
+	Hvdp__VmCreate vm = HVDP__VM_CREATE__INIT;
+	Hvdp__VcpuCreate vc = HVDP__VCPU_CREATE__INIT;
+	Hvdp__VmMap map = HVDP__VM_MAP__INIT;
 	int fd = raw_connect();
 	int mem = memfd_sized(0x10000, F_SEAL_SHRINK | F_SEAL_GROW);
 
 	hello.version = WIRE_VERSION;
 	req.id = 1;
-	req.op_case = HVD__REQUEST__OP_HELLO;
+	req.op_case = HVDP__REQUEST__OP_HELLO;
 	req.hello = &hello;
 	raw_send(fd, &req, NULL, 0);
 	req.id = 2;
-	req.op_case = HVD__REQUEST__OP_VM_CREATE;
+	req.op_case = HVDP__REQUEST__OP_VM_CREATE;
 	req.vm_create = &vm;
 	raw_send(fd, &req, NULL, 0);
 	map.size = 0x10000;
 	map.flags = HV_MEMORY_READ | HV_MEMORY_WRITE;
 	req.id = 3;
-	req.op_case = HVD__REQUEST__OP_VM_MAP;
+	req.op_case = HVDP__REQUEST__OP_VM_MAP;
 	req.vm_map = &map;
 	raw_send(fd, &req, &mem, 1);
 	close(mem);
 	req.id = 4;
-	req.op_case = HVD__REQUEST__OP_VCPU_CREATE;
+	req.op_case = HVDP__REQUEST__OP_VCPU_CREATE;
 	req.vcpu_create = &vc;
 	raw_send(fd, &req, NULL, 0);
 	cr_assert_eq(shutdown(fd, SHUT_WR), 0);
 	for (uint32_t id = 1; id <= 4; id++) {
 		int page;
-		Hvd__Response *resp = raw_recv(fd, id, &page);
+		Hvdp__Response *resp = raw_recv(fd, id, &page);
 		cr_assert_eq(resp->status, HV_SUCCESS, "request %u failed: %#x", id,
 		    (unsigned)resp->status);
-		hvd__response__free_unpacked(resp, NULL);
+		hvdp__response__free_unpacked(resp, NULL);
 		if (page >= 0)
 			close(page);
 	}
@@ -879,33 +879,33 @@ Test(hostile, half_closed_client_is_released_after_its_requests)
  * through the loop after the client is gone. */
 Test(hostile, disconnect_while_a_vcpu_request_is_in_flight)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__VcpuCreate vc = HVD__VCPU_CREATE__INIT;
-	Hvd__VcpuExecTime et = HVD__VCPU_EXEC_TIME__INIT;
-	Hvd__VcpuMsr msr = HVD__VCPU_MSR__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__VcpuCreate vc = HVDP__VCPU_CREATE__INIT;
+	Hvdp__VcpuExecTime et = HVDP__VCPU_EXEC_TIME__INIT;
+	Hvdp__VcpuMsr msr = HVDP__VCPU_MSR__INIT;
 	int page = -1;
 	int fd = raw_connect();
 
 	raw_hello(fd);
 	raw_vm_create(fd);
 	req.id = 50;
-	req.op_case = HVD__REQUEST__OP_VCPU_CREATE;
+	req.op_case = HVDP__REQUEST__OP_VCPU_CREATE;
 	req.vcpu_create = &vc;
 	raw_send(fd, &req, NULL, 0);
-	Hvd__Response *resp = raw_recv(fd, 50, &page);
+	Hvdp__Response *resp = raw_recv(fd, 50, &page);
 	cr_assert_eq(resp->status, HV_SUCCESS, "VcpuCreate failed");
 	cr_assert_geq(page, 0, "VcpuCreate came without its run page");
 	et.vcpu = resp->vcpu;
 	msr.vcpu = resp->vcpu;
-	hvd__response__free_unpacked(resp, NULL);
+	hvdp__response__free_unpacked(resp, NULL);
 	close(page);
 
 	msr.msr = 0x174; /* IA32_SYSENTER_CS */
 	for (int i = 0; i < 8; i++) {
-		req.op_case = HVD__REQUEST__OP_VCPU_EXEC_TIME;
+		req.op_case = HVDP__REQUEST__OP_VCPU_EXEC_TIME;
 		req.vcpu_exec_time = &et;
 		raw_send(fd, &req, NULL, 0);
-		req.op_case = HVD__REQUEST__OP_VCPU_MSR;
+		req.op_case = HVDP__REQUEST__OP_VCPU_MSR;
 		req.vcpu_msr = &msr;
 		raw_send(fd, &req, NULL, 0);
 	}
@@ -917,8 +917,8 @@ Test(hostile, disconnect_while_a_vcpu_request_is_in_flight)
  * rather than block its loop for everyone. */
 Test(hostile, client_that_never_reads_replies_is_dropped)
 {
-	Hvd__Request req = HVD__REQUEST__INIT;
-	Hvd__Capability cap = HVD__CAPABILITY__INIT;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__Capability cap = HVDP__CAPABILITY__INIT;
 	struct timeval tv = { 0, 100000 };
 	uint8_t buf[64];
 	int fd = raw_connect();
@@ -926,10 +926,10 @@ Test(hostile, client_that_never_reads_replies_is_dropped)
 
 	raw_hello(fd);
 	cap.which = HV_CAP_VCPUMAX;
-	req.op_case = HVD__REQUEST__OP_CAPABILITY;
+	req.op_case = HVDP__REQUEST__OP_CAPABILITY;
 	req.capability = &cap;
-	size_t len = hvd__request__get_packed_size(&req);
-	hvd__request__pack(&req, buf);
+	size_t len = hvdp__request__get_packed_size(&req);
+	hvdp__request__pack(&req, buf);
 	/* Blocking sends, so that hvd reads every request and replies to
 	 * each, until the unread replies exceed what the socket queues. */
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
