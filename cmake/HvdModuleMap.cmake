@@ -58,12 +58,13 @@ endfunction()
 #          folder    its targets                    may link (directly or through another)
 hvd_module(.         TARGETS hv_headers)
 hvd_module(vmcs      TARGETS hvs                    LINKS hv_headers)
+hvd_module(api       TARGETS hva                    LINKS hv_headers)
 hvd_module(backend   TARGETS hvb                    LINKS hvs hv_headers)
 hvd_module(policy    TARGETS hvp)
-hvd_module(proto     TARGETS hvd_proto_c hvd_proto_nanopb LINKS hvs hv_headers)
-hvd_module(client    TARGETS hvclient               LINKS hvd_proto_nanopb hvs hv_headers)
-hvd_module(direct    TARGETS hvdirect               LINKS hvb hvs hv_headers)
-hvd_module(daemon    TARGETS hvd hvd_sandbox        LINKS hvb hvp hvd_proto_c hvs hv_headers)
+hvd_module(proto     TARGETS hvd_proto_c hvd_proto_nanopb hvd_runpage LINKS hvs hv_headers)
+hvd_module(client    TARGETS hvclient               LINKS hva hvd_proto_nanopb hvd_runpage hvs hv_headers)
+hvd_module(direct    TARGETS hvdirect               LINKS hva hvb hvs hv_headers)
+hvd_module(daemon    TARGETS hvd hvd_sandbox hvd_cpuquota LINKS hvb hvp hvd_proto_c hvd_runpage hvs hv_headers)
 # hvctl -> hvp: `hvctl policy check`, `keygen` and `grant sign|verify`
 # work offline, without hvd, with the policy library itself, so that they
 # accept exactly what hvd would. hvs comes with the protocol (the run
@@ -77,9 +78,6 @@ hvd_module(examples  ANY)
 # hv_headers is declared at the top level so that every module, vmcs/
 # first, can link it without linking client/.
 hvd_module_exception(hv_headers client/include "Apple's installed headers")
-# TEMPORARY: libhvdirect compiles libhvclient's hv_common.c until the one
-# front end for both exists (issue 11). Delete this line with that change.
-hvd_module_exception(hvdirect client/hv_common.c "front end not yet shared")
 
 set(HVD_MODULE_MAP_SELFTEST "" CACHE STRING
   "Inject a forbidden edge to test the module map check: link, transitive or source")

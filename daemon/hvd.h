@@ -23,24 +23,12 @@
 #include "hvd.pb-c.h"
 #include "hvd_protocol.h"
 #include "hvp.h"
+#include "hvd_cpuquota.h"
 #include "hvd_testhooks.h"
 
 /* ---- the daemon ---- */
 
 struct hvd_session;
-
-/*
- * A tenant's CPU budget (max_cpu_percent): a token bucket of nanoseconds
- * of vCPU-thread CPU time, filled at `percent` of one CPU and holding at
- * most HVD_CPU_PERIOD_NS worth. Its vCPU threads charge what they used
- * before each guest entry and wait while it is empty (hvd_vcpu.c).
- */
-struct hvd_cpu_budget {
-	pthread_mutex_t lock;
-	uint32_t percent;              /* 0: unlimited */
-	int64_t tokens_ns;             /* may go negative: a debt to wait off */
-	uint64_t refill_ns;            /* CLOCK_MONOTONIC of the last refill */
-};
 
 /* A tenant's current use of resources, shared by all its sessions. */
 struct hvd_tenant {

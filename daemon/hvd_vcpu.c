@@ -1,20 +1,21 @@
 /*
- * One thread per vCPU. It owns every KVM ioctl on its vCPU: runs requested
- * through the shared run page, and vCPU calls the loop thread forwards as
- * ops. The loop thread therefore never blocks in KVM.
+ * One thread per vCPU. It owns every backend call on its vCPU (through the
+ * ops table, d->be): runs requested through the shared run page (the
+ * server's side of proto/hvd_runpage.c), and vCPU calls the loop thread
+ * forwards as ops. The loop thread therefore never blocks in KVM.
+ *
+ * The thread (vcpu_main) is set-up, a loop of explicit states, tear-down;
+ * the throttle hook charges the tenant's CPU quota (the bucket is
+ * hvd_cpuquota.c). Functions are the vCPU thread's unless said otherwise.
  */
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/socket.h>
-#include <limits.h>
-#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "hvs_errmap.h"
 #include "hvd.h"
 #include "hvd_log.h"
+#include "hvd_runpage.h"
 #include "hvd_sandbox.h"
 #include "hvd_vcpu.h"
 #include "hvd_vcpuop.h"
@@ -32,6 +34,9 @@
  * round trip here is 5-10 us, and a cross-CPU wake-up costs ~60 us
  * (kvm-notes.md §12), so polling briefly keeps back-to-back runs fast. */
 #define SPIN_NS 50000ull
+/* The longest the thread sleeps without looking (a safety net: every
+ * request and post wakes it). */
+#define WAIT_NS 1000000000l
 
 static uint64_t now_ns(void)
 {
@@ -40,45 +45,9 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void futex_wait(_Atomic uint32_t *addr, uint32_t val, long timeout_ns)
-{
-	struct timespec ts = { timeout_ns / 1000000000l, timeout_ns % 1000000000l };
-	/* Shared futex: the word lives in memory the client maps too. */
-	syscall(SYS_futex, addr, FUTEX_WAIT, val, &ts, NULL, 0);
-}
-
-static void futex_wake(_Atomic uint32_t *addr)
-{
-	syscall(SYS_futex, addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-}
-
-#ifndef SYS_futex_waitv
-#define SYS_futex_waitv 449
-#endif
-
-/*
- * Sleep until the client asks for a run (req_seq, in the shared page,
- * leaves `done`) or hvd posts work or a stop (v->wake leaves `wake`).
- * Waiting on both words at once leaves no window for a lost wake-up.
- * Kernels without futex_waitv (before 5.16) poll the queue every ms.
- */
-static void wait_for_work(struct hvd_vcpu *v, uint32_t done, uint32_t wake)
-{
-	struct futex_waitv w[2] = {
-		{ .val = done, .uaddr = (uintptr_t)&v->page->req_seq, .flags = FUTEX_32 },
-		{ .val = wake, .uaddr = (uintptr_t)&v->wake, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG },
-	};
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += 1;
-	if (syscall(SYS_futex_waitv, w, 2, 0, &until, CLOCK_MONOTONIC) < 0 && errno == ENOSYS)
-		futex_wait(&v->page->req_seq, done, 1000000l);
-}
-
 static void wake_thread(struct hvd_vcpu *v)
 {
-	atomic_fetch_add(&v->wake, 1);
-	syscall(SYS_futex, &v->wake, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	hvd_runpage_server_wake(&v->wake);
 }
 
 static struct hvd_op *op_pop(struct hvd_vcpu *v)
@@ -112,36 +81,13 @@ static void op_done(struct hvd_vcpu *v, struct hvd_op *op)
 	uv_async_send(&s->async);
 }
 
-/* ---- the tenant's CPU quota ---- */
-
-/* The bucket holds 100 ms at the tenant's rate: a tenant may burst that
- * much, and an idle one banks no more. */
-#define HVD_CPU_PERIOD_NS 100000000ll
-/* The longest a quota-bound vCPU stays in the guest before it is charged
- * again (the CPU-time timer kicks it out), and the shortest stretch it is
- * given (a throttled wait and wake-up cost ~20 us of the thread's CPU
- * here; much shorter slices would spend the budget on them). Overdraft is at most one slice per vCPU,
- * and is paid back by waiting. */
-#define SLICE_NS 5000000ll
-#define MIN_SLICE_NS 500000ll
+/* ---- the tenant's CPU quota (the bucket: hvd_cpuquota.c) ---- */
 
 static uint64_t thread_cpu_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-void hvd_cpu_budget_set(struct hvd_cpu_budget *b, uint32_t percent)
-{
-	pthread_mutex_lock(&b->lock);
-	if (b->percent != percent) {
-		/* A new rate starts from a full bucket at that rate. */
-		b->percent = percent;
-		b->tokens_ns = HVD_CPU_PERIOD_NS * percent / 100;
-		b->refill_ns = now_ns();
-	}
-	pthread_mutex_unlock(&b->lock);
 }
 
 void hvd_vcpu_set_budget(struct hvd_vcpu *v, struct hvd_cpu_budget *b)
@@ -212,35 +158,14 @@ static uint64_t vcpu_throttle(void *ctx)
 	struct hvd_cpu_budget *b = v->budget;
 	if (b) {
 		pthread_mutex_lock(&b->lock);
-		uint32_t pct = b->percent;
-		if (!pct) {
+		if (!b->percent) {
 			v->charging = false;
 		} else {
 			uint64_t cpu = thread_cpu_ns();
-			int64_t cap = HVD_CPU_PERIOD_NS * pct / 100;
-			uint64_t dt = now - b->refill_ns;
-			/* Clamped first: the product must not overflow. */
-			if (dt > (uint64_t)HVD_CPU_PERIOD_NS)
-				dt = (uint64_t)HVD_CPU_PERIOD_NS;
-			b->tokens_ns += (int64_t)(dt * pct / 100);
-			if (b->tokens_ns > cap)
-				b->tokens_ns = cap;
-			b->refill_ns = now;
-			if (v->charging)
-				b->tokens_ns -= (int64_t)(cpu - v->cpu_seen);
+			hvd_cpu_budget_charge(b, now, v->charging ? cpu - v->cpu_seen : 0, &slice,
+					      &wait);
 			v->cpu_seen = cpu;
 			v->charging = true;
-			if (b->tokens_ns > 0) {
-				slice = b->tokens_ns < SLICE_NS ? b->tokens_ns : SLICE_NS;
-				if (slice < MIN_SLICE_NS)
-					slice = MIN_SLICE_NS;
-			} else {
-				/* Wait until a whole minimum slice is in the
-				 * bucket: waking up costs CPU too, and waking
-				 * just to pay that cost back would leave
-				 * nothing for the guest. */
-				wait = (MIN_SLICE_NS - b->tokens_ns) * 100 / pct;
-			}
 		}
 		pthread_mutex_unlock(&b->lock);
 	} else {
@@ -256,17 +181,43 @@ static uint64_t vcpu_throttle(void *ctx)
 	return (uint64_t)wait;
 }
 
+/* ---- the vCPU thread ---- */
+
+/* The run page's state is the backend's architectural state (x86:
+ * struct hvs_state): take the client's copy in, give the backend's out. */
+static void state_in(struct hvd_vcpu *v, const struct hvs_state *st)
+{
+	v->session->d->be->vcpu_import(v->vcpu, (const struct hvb_arch_state *)st);
+}
+
+static void state_out(struct hvd_vcpu *v, struct hvs_state *st)
+{
+	v->session->d->be->vcpu_export(v->vcpu, (struct hvb_arch_state *)st);
+}
+
+/* The backend's vCPU goes (under the lock: hvd_vcpu_kick may be using
+ * it). */
+static int backend_destroy(struct hvd_vcpu *v)
+{
+	pthread_mutex_lock(&v->lock);
+	int r = v->session->d->be->vcpu_destroy(v->vcpu);
+	v->vcpu = NULL;
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
 /* One hv_vcpu_run: copy the client's state once, run, hand the exit back. */
 static void do_run(struct hvd_vcpu *v, uint32_t seq)
 {
+	const struct hvb_ops *be = v->session->d->be;
 	struct hvd_run_page *page = v->page;
 	struct hvs_state copy;
 	int r;
 
 	memcpy(&copy, (const void *)&page->state, sizeof(copy));
-	hvb_vcpu_import(v->vcpu, &copy);
-	atomic_store(&page->daemon_cpu, (uint32_t)sched_getcpu());
-	r = hvb_vcpu_run(v->vcpu);
+	state_in(v, &copy);
+	hvd_runpage_server_begin(page);
+	r = be->vcpu_run(v->vcpu);
 	if (v->wait_start) {
 		/* The run ended (a kick) while waiting off a debt. */
 		atomic_fetch_add(&v->throttled_ns, now_ns() - v->wait_start);
@@ -277,30 +228,26 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 	if (r < 0)
 		hvd_debug("session %llu vcpu %u: run failed: %s",
 			 (unsigned long long)v->session->id, v->id, strerror(-r));
-	hvb_vcpu_export(v->vcpu, &page->state);
-	page->result = hvs_errno_to_hv(r);
+	state_out(v, &page->state);
+	int32_t result = hvs_errno_to_hv(r);
 	/* A run cut short because the session is going away (hvd stopping,
 	 * an admin's kill) must not look like an ordinary exit. */
 	if (atomic_load(&v->stop))
-		page->result = HV_ERROR;
+		result = HV_ERROR;
 	/* Statistics for hvctl show, from our own copy of the exit. */
 	uint64_t full = 0;
-	hvb_vcpu_read_vmcs(v->vcpu, VMCS_RO_EXIT_REASON, &full);
+	be->x86->read_vmcs(v->vcpu, VMCS_RO_EXIT_REASON, &full);
 	uint32_t reason = (uint32_t)full & 0xffff;
 	atomic_fetch_add(&v->exits[reason < 71 ? reason : 71], 1);
 	atomic_store(&v->last_exit, (uint32_t)full);
 	atomic_fetch_add(&v->runs, 1);
-	atomic_store_explicit(&page->done_seq, seq, memory_order_release);
-	if (atomic_load(&page->client_sleeping))
-		futex_wake(&page->done_seq);
+	hvd_runpage_server_reply(page, seq, result);
 }
 
-static void *vcpu_main(void *arg)
+/* The thread's signals, name, quota timer and seccomp filter. */
+static void vcpu_setup(struct hvd_vcpu *v)
 {
-	struct hvd_vcpu *v = arg;
-	struct hvd_run_page *page = v->page;
-	uint32_t done = 0;
-	bool destroyed = false;
+	int kick = v->session->d->be->kick_signal();
 
 	/* Process-directed signals (SIGTERM, SIGHUP, ...) belong to the loop
 	 * thread, where libuv turns them into events; only the kick reaches
@@ -308,7 +255,7 @@ static void *vcpu_main(void *arg)
 	 * under this thread's seccomp filter, which refuses its read().) */
 	sigset_t mask;
 	sigfillset(&mask);
-	sigdelset(&mask, hvb_kick_signal());
+	sigdelset(&mask, kick);
 	/* A fault in a guest-memory copy must reach the guard (hvb_guard.c):
 	 * a blocked SIGBUS kills the process. */
 	sigdelset(&mask, SIGBUS);
@@ -320,7 +267,7 @@ static void *vcpu_main(void *arg)
 
 	/* The quota's timer: fires after a slice of this thread's CPU time
 	 * with the kick signal, which only this thread takes. */
-	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = hvb_kick_signal() };
+	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = kick };
 	sev._sigev_un._tid = gettid(); /* sigev_notify_thread_id: glibc >= 2.41 */
 	pthread_mutex_lock(&v->lock);  /* hvd_vcpu_set_budget arms it too */
 	if (timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &v->timer) == 0)
@@ -345,67 +292,101 @@ static void *vcpu_main(void *arg)
 				close(fd);
 		}
 	}
+}
 
-	while (!destroyed) {
-		if (atomic_load(&v->stop)) {
-			/* A run requested after the stop must not look served. */
-			break;
-		}
-		struct hvd_op *op = op_pop(v);
-		if (op) {
-			/* The owner thread waits for this reply, so the page is
-			 * quiescent: take its state, act, give it back. */
-			if (op->destroy) {
-				pthread_mutex_lock(&v->lock);
-				int r = hvb_vcpu_destroy(v->vcpu);
-				v->vcpu = NULL;
-				pthread_mutex_unlock(&v->lock);
-				op->status = hvs_errno_to_hv(r);
-				destroyed = true;
-				op_done(v, op);
-				break;
-			}
-			struct hvs_state copy;
-			memcpy(&copy, (const void *)&page->state, sizeof(copy));
-			hvb_vcpu_import(v->vcpu, &copy);
-			hvd_vcpuop_run(v, op);
-			hvb_vcpu_export(v->vcpu, &page->state);
-			op_done(v, op);
-			continue;
-		}
-		if (atomic_load(&v->stop))
-			break;
-		uint32_t req = atomic_load_explicit(&page->req_seq, memory_order_acquire);
-		if (req != done) {
-			do_run(v, req);
-			done = req;
-			continue;
-		}
-		uint32_t wake = atomic_load(&v->wake);
-		if (op_pending(v))
-			continue;
-		/* Poll briefly for the next run, unless the client sits on our
-		 * CPU (then spinning only keeps it from asking) or the tenant's
-		 * CPU is metered (then the spin would be charged to it and
-		 * spend its budget on waiting rather than on its guest). */
-		uint64_t until = now_ns() + SPIN_NS;
-		bool no_spin = v->charging ||
-			       sched_getcpu() == (int)atomic_load(&page->client_cpu);
-		while (!no_spin && now_ns() < until && atomic_load(&page->req_seq) == done &&
-		       atomic_load(&v->wake) == wake)
-			__builtin_ia32_pause();
-		if (atomic_load(&page->req_seq) != done || atomic_load(&v->wake) != wake)
-			continue;
-		atomic_store(&page->daemon_sleeping, 1);
-		if (atomic_load(&page->req_seq) == done && !atomic_load(&v->stop))
-			wait_for_work(v, done, wake);
-		atomic_store(&page->daemon_sleeping, 0);
+/*
+ * The thread's loop as explicit states. It starts by looking for work and
+ * comes back to looking after each piece; a stop wins over everything,
+ * then forwarded calls (their client thread waits), then the run the
+ * client asked for; with nothing to do it polls and sleeps.
+ */
+enum vcpu_state {
+	VCPU_LOOK,                     /* find the next thing to do */
+	VCPU_CALL,                     /* serve the forwarded call `op` */
+	VCPU_RUN,                      /* serve the run `req` */
+	VCPU_IDLE,                     /* nothing to do: wait for a run or a post */
+	VCPU_STOPPED,                  /* end: hvd stops the session */
+	VCPU_DESTROYED,                /* end: the client destroyed the vCPU */
+};
+
+struct vcpu_loop {
+	struct hvd_vcpu *v;
+	struct hvd_op *op;             /* VCPU_CALL's */
+	uint32_t req;                  /* VCPU_RUN's */
+	uint32_t done;                 /* the last run answered */
+	uint32_t wake;                 /* v->wake before the last look at the queue */
+};
+
+static enum vcpu_state vcpu_look(struct vcpu_loop *l)
+{
+	struct hvd_vcpu *v = l->v;
+
+	/* A run requested after the stop must not look served. */
+	if (atomic_load(&v->stop))
+		return VCPU_STOPPED;
+	if ((l->op = op_pop(v)))
+		return VCPU_CALL;
+	if (atomic_load(&v->stop))
+		return VCPU_STOPPED;
+	l->req = hvd_runpage_server_request(v->page);
+	if (l->req != l->done)
+		return VCPU_RUN;
+	/* Read before the last look at the queue: a post after it moves the
+	 * word, and the wait does not sleep. */
+	l->wake = atomic_load(&v->wake);
+	if (op_pending(v))
+		return VCPU_LOOK;
+	return VCPU_IDLE;
+}
+
+static enum vcpu_state vcpu_call(struct vcpu_loop *l)
+{
+	struct hvd_vcpu *v = l->v;
+	struct hvd_op *op = l->op;
+
+	l->op = NULL;
+	if (op->destroy) {
+		op->status = hvs_errno_to_hv(backend_destroy(v));
+		op_done(v, op);
+		return VCPU_DESTROYED;
 	}
-	if (!destroyed) {
-		pthread_mutex_lock(&v->lock);
-		int r = hvb_vcpu_destroy(v->vcpu);
-		v->vcpu = NULL;
-		pthread_mutex_unlock(&v->lock);
+	/* The owner thread waits for this reply, so the page is quiescent:
+	 * take its state, act, give it back. */
+	struct hvs_state copy;
+	memcpy(&copy, (const void *)&v->page->state, sizeof(copy));
+	state_in(v, &copy);
+	hvd_vcpuop_run(v, op);
+	state_out(v, &v->page->state);
+	op_done(v, op);
+	return VCPU_LOOK;
+}
+
+static enum vcpu_state vcpu_serve_run(struct vcpu_loop *l)
+{
+	do_run(l->v, l->req);
+	l->done = l->req;
+	return VCPU_LOOK;
+}
+
+static enum vcpu_state vcpu_idle(struct vcpu_loop *l)
+{
+	struct hvd_vcpu *v = l->v;
+
+	/* Poll briefly for the next run, unless the tenant's CPU is metered
+	 * (then the spin would be charged to it and spend its budget on
+	 * waiting rather than on its guest). */
+	hvd_runpage_server_wait(v->page, l->done, &v->wake, l->wake, v->charging ? 0 : SPIN_NS,
+				&v->stop, WAIT_NS);
+	return VCPU_LOOK;
+}
+
+/* The vCPU (unless the client destroyed it), the timer, and an answer
+ * for the calls that raced with the end, so no client thread waits
+ * forever. */
+static void vcpu_teardown(struct hvd_vcpu *v, enum vcpu_state end)
+{
+	if (end != VCPU_DESTROYED) {
+		int r = backend_destroy(v);
 		if (r < 0)
 			hvd_warn("vcpu %u: destroy failed: %s", v->id, strerror(-r));
 	}
@@ -415,18 +396,47 @@ static void *vcpu_main(void *arg)
 	v->has_timer = false;
 	pthread_mutex_unlock(&v->lock);
 	atomic_store(&v->exited, true);
-	/* Calls that raced with the end of this vCPU get an answer, so no
-	 * client thread waits forever. */
 	for (struct hvd_op *op; (op = op_pop(v));) {
 		op->status = HV_BAD_ARGUMENT;
 		op->destroy = false;
 		op_done(v, op);
 	}
+}
+
+static void *vcpu_main(void *arg)
+{
+	struct vcpu_loop l = { .v = arg };
+	enum vcpu_state st = VCPU_LOOK;
+
+	vcpu_setup(l.v);
+	while (st != VCPU_STOPPED && st != VCPU_DESTROYED) {
+		switch (st) {
+		case VCPU_LOOK:
+			st = vcpu_look(&l);
+			break;
+		case VCPU_CALL:
+			st = vcpu_call(&l);
+			break;
+		case VCPU_RUN:
+			st = vcpu_serve_run(&l);
+			break;
+		case VCPU_IDLE:
+			st = vcpu_idle(&l);
+			break;
+		case VCPU_STOPPED:
+		case VCPU_DESTROYED:
+			break;
+		}
+	}
+	vcpu_teardown(l.v, st);
 	return NULL;
 }
 
+/* ---- the loop thread's calls ---- */
+
 int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out)
 {
+	const struct hvb_ops *be = s->d->be;
 	struct hvd_vcpu *v;
 	int r;
 
@@ -438,7 +448,7 @@ int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out)
 	v->page = MAP_FAILED;
 	pthread_mutex_init(&v->lock, NULL);
 	v->ops_tail = &v->ops;
-	v->page_size = (sizeof(struct hvd_run_page) + 4095) & ~(size_t)4095;
+	v->page_size = hvd_runpage_size();
 
 	v->page_fd = memfd_create("hvd-run-page", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (v->page_fd < 0) {
@@ -455,19 +465,18 @@ int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out)
 		r = -errno;
 		goto err;
 	}
-	r = hvb_vcpu_create(s->vm, 0, &v->vcpu);
+	r = be->vcpu_create(s->vm, 0, &v->vcpu);
 	if (r < 0)
 		goto err;
-	v->id = hvb_vcpu_id(v->vcpu);
-	hvb_vcpu_set_throttle(v->vcpu, vcpu_throttle, v);
+	v->id = be->vcpu_id(v->vcpu);
+	be->vcpu_set_throttle(v->vcpu, vcpu_throttle, v);
 	/* No thread yet: this only records the budget (and its rate). */
 	hvd_vcpu_set_budget(v, s->tenant ? &s->tenant->cpu : NULL);
-	v->page->magic = HVD_RUN_PAGE_MAGIC;
-	v->page->version = HVD_RUN_PAGE_VERSION;
-	hvb_vcpu_export(v->vcpu, &v->page->state);
+	hvd_runpage_server_init(v->page);
+	state_out(v, &v->page->state);
 	r = pthread_create(&v->thread, NULL, vcpu_main, v);
 	if (r) {
-		hvb_vcpu_destroy(v->vcpu);
+		be->vcpu_destroy(v->vcpu);
 		r = -r;
 		goto err;
 	}
@@ -501,7 +510,7 @@ void hvd_vcpu_kick(struct hvd_vcpu *v)
 	/* Under the lock: the thread may be destroying the vCPU. */
 	pthread_mutex_lock(&v->lock);
 	if (v->vcpu)
-		hvb_vcpu_kick(v->vcpu);
+		v->session->d->be->vcpu_kick(v->vcpu);
 	pthread_mutex_unlock(&v->lock);
 }
 

@@ -14,8 +14,6 @@ void hvd_vcpu_kick(struct hvd_vcpu *v);
 void hvd_vcpu_stop(struct hvd_vcpu *v);
 /* Charge the vCPU's CPU time to budget `b` from now on (NULL: nobody). */
 void hvd_vcpu_set_budget(struct hvd_vcpu *v, struct hvd_cpu_budget *b);
-/* Set a budget's rate (percent of one CPU, 0 = unlimited). */
-void hvd_cpu_budget_set(struct hvd_cpu_budget *b, uint32_t percent);
 /* Join the thread (which must have been stopped or destroyed) and free
  * `v`. The loop thread or a session's reaper. */
 void hvd_vcpu_free(struct hvd_vcpu *v);

@@ -1,23 +1,24 @@
 /*
  * libhvdirect: Apple's Hypervisor.framework API in-process, on the backend.
  *
- * Apple's API is process-global by design (one VM per process, vCPUs owned
- * by threads), so this layer holds the process's one VM and the vCPU-to-
- * thread table; the backend underneath has no globals. Backend errors
- * (negative errno) become hv_return_t in exactly one place, hv_from_errno.
+ * The front end (api/) holds Apple's process model and checks the
+ * arguments; this is its local transport: each call goes to the backend
+ * through its ops table (backend/hvb_ops.h). The backend has no globals;
+ * this file keeps the one host the process opens with its first VM.
+ * Backend errors (negative errno) become hv_return_t in exactly one place,
+ * hv_from_errno.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
-#include <Hypervisor/hv.h>
-#include <Hypervisor/hv_vmx.h>
-
-#include "hvb.h"
+#include "hva.h"
+#include "hvb_ops.h"
 #include "hvs_errmap.h"
+
+_Static_assert(HVB_MAX_VCPUS <= HVA_MAX_VCPUS, "backend vCPU ids fit the front end's table");
+
+#define BE (&hvb_x86_ops)
 
 /* The one place libhvdirect maps backend errors. */
 static hv_return_t hv_from_errno(int err)
@@ -25,205 +26,105 @@ static hv_return_t hv_from_errno(int err)
 	return hvs_errno_to_hv(err);
 }
 
-struct vcpu_slot {
-	struct hvb_vcpu *vcpu;
-	pthread_t owner;
-};
-
-static struct {
-	pthread_mutex_t lock;
-	struct hvb_host *host;
-	struct hvb_vm *vm;
-	struct vcpu_slot vcpus[HVB_MAX_VCPUS];
-} g = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-
-static void fork_prepare(void)
+/* The front end's handles are the backend's objects. */
+static struct hvb_vm *vm_of(struct hva_vm *vm)
 {
-	pthread_mutex_lock(&g.lock);
+	return (struct hvb_vm *)vm;
 }
 
-static void fork_parent(void)
+static struct hvb_vcpu *vcpu_of(struct hva_vcpu *vcpu)
 {
-	pthread_mutex_unlock(&g.lock);
+	return (struct hvb_vcpu *)vcpu;
 }
 
-/* A forked child has no VM (Apple models a VM as its process): drop the
- * child's copies of the parent's objects. */
-static void fork_child(void)
-{
-	if (g.vm)
-		hvb_vm_abandon(g.vm);
-	if (g.host)
-		hvb_host_destroy(g.host);
-	memset(g.vcpus, 0, sizeof(g.vcpus));
-	g.vm = NULL;
-	g.host = NULL;
-	pthread_mutex_init(&g.lock, NULL);
-}
-
-static void fork_register(void)
-{
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
-}
-
-/* Look up a vCPU the calling thread owns. */
-static hv_return_t own_vcpu(hv_vcpuid_t id, struct hvb_vcpu **out)
-{
-	hv_return_t ret = HV_SUCCESS;
-	pthread_mutex_lock(&g.lock);
-	if (!g.vm)
-		ret = HV_NO_DEVICE;
-	else if (id >= HVB_MAX_VCPUS || !g.vcpus[id].vcpu ||
-		 !pthread_equal(g.vcpus[id].owner, pthread_self()))
-		ret = HV_BAD_ARGUMENT;
-	else
-		*out = g.vcpus[id].vcpu;
-	pthread_mutex_unlock(&g.lock);
-	return ret;
-}
-
-#define WITH_VCPU(id, v)                             \
-	struct hvb_vcpu *v = NULL;                   \
-	do {                                         \
-		hv_return_t wr_ = own_vcpu((id), &v); \
-		if (wr_ != HV_SUCCESS)               \
-			return wr_;                  \
-	} while (0)
+/* Opened by the first hv_vm_create and kept for the process's later VMs;
+ * written under the front end's VM lock, read by hv_capability without
+ * it. */
+static _Atomic(struct hvb_host *) host;
 
 /* ---- VM ---- */
 
-hv_return_t hv_capability(hv_capability_t capability, uint64_t *value)
+static hv_return_t direct_vm_create(hv_vm_options_t flags, struct hva_vm **out)
 {
-	hv_return_t ret = HV_SUCCESS;
-	if (!value)
-		return HV_BAD_ARGUMENT;
-	pthread_mutex_lock(&g.lock);
-	if (!g.host) {
-		ret = HV_NO_DEVICE;
-	} else if (capability == HV_CAP_VCPUMAX) {
-		*value = hvb_host_info(g.host)->max_vcpus;
-	} else if (capability == HV_CAP_ADDRSPACEMAX) {
-		*value = 1; /* the default space only: KVM has one per VM */
-	} else {
-		ret = HV_BAD_ARGUMENT;
-	}
-	pthread_mutex_unlock(&g.lock);
-	return ret;
-}
-
-hv_return_t hv_vm_create(hv_vm_options_t flags)
-{
-	const hv_vm_options_t known = HV_VM_SPECIFY_MITIGATIONS | HV_VM_MITIGATION_A_ENABLE |
-		HV_VM_MITIGATION_B_ENABLE | HV_VM_MITIGATION_C_ENABLE |
-		HV_VM_MITIGATION_D_ENABLE | HV_VM_MITIGATION_E_ENABLE;
-	int r = 0;
-
-	if (flags & HV_VM_ACCEL_APIC)
-		return HV_UNSUPPORTED;
-	if (flags & ~known)
-		return HV_BAD_ARGUMENT;
-	pthread_once(&fork_once, fork_register);
-	pthread_mutex_lock(&g.lock);
-	if (g.vm) {
-		r = -EBUSY;
-		goto out;
-	}
-	if (!g.host && (r = hvb_host_create(NULL, &g.host)) < 0) {
-		g.host = NULL;
-		if (r == -ENOENT)
-			r = -ENODEV;
-		goto out;
-	}
-	r = hvb_vm_create(g.host, flags, &g.vm);
-	if (r < 0)
-		g.vm = NULL;
-out:
-	pthread_mutex_unlock(&g.lock);
-	return hv_from_errno(r);
-}
-
-hv_return_t hv_vm_destroy(void)
-{
+	struct hvb_host *h = atomic_load(&host);
+	struct hvb_vm *vm;
 	int r;
-	pthread_mutex_lock(&g.lock);
-	if (!g.vm) {
-		pthread_mutex_unlock(&g.lock);
-		return HV_NO_DEVICE;
+
+	if (!h) {
+		if ((r = BE->host_create(NULL, &h)) < 0)
+			return hv_from_errno(r == -ENOENT ? -ENODEV : r);
+		atomic_store(&host, h);
 	}
-	r = hvb_vm_destroy(g.vm);
+	r = BE->vm_create(h, flags, &vm);
 	if (r == 0)
-		g.vm = NULL;
-	pthread_mutex_unlock(&g.lock);
+		*out = (struct hva_vm *)vm;
 	return hv_from_errno(r);
 }
 
-/* VM-wide calls: the backend locks the VM itself; g.lock only guards the
- * pointer against a concurrent hv_vm_destroy. */
-static hv_return_t with_vm(struct hvb_vm **vm)
+static hv_return_t direct_vm_destroy(struct hva_vm *vm)
 {
-	pthread_mutex_lock(&g.lock);
-	*vm = g.vm;
-	pthread_mutex_unlock(&g.lock);
-	return *vm ? HV_SUCCESS : HV_NO_DEVICE;
+	return hv_from_errno(BE->vm_destroy(vm_of(vm)));
 }
 
-static uint32_t mem_flags(hv_memory_flags_t f, bool *ok)
+/* The child's copies of the parent's VM and host, without KVM calls. */
+static void direct_fork_child(struct hva_vm *vm)
 {
-	*ok = !(f & ~(hv_memory_flags_t)(HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC));
-	return (uint32_t)f;
+	struct hvb_host *h = atomic_load(&host);
+	if (vm)
+		BE->vm_abandon(vm_of(vm));
+	if (h)
+		BE->host_destroy(h);
+	atomic_store(&host, NULL);
 }
 
-hv_return_t hv_vm_map(hv_uvaddr_t uva, hv_gpaddr_t gpa, size_t size,
-		      hv_memory_flags_t flags)
+/* Needs the host only, not a VM: it answers after hv_vm_destroy too. */
+static hv_return_t direct_capability(struct hva_vm *vm, hv_capability_t cap, uint64_t *value)
 {
-	struct hvb_vm *vm;
-	bool ok;
-	uint32_t f = mem_flags(flags, &ok);
-	hv_return_t ret = with_vm(&vm);
-	if (ret != HV_SUCCESS)
-		return ret;
-	if (!ok)
+	struct hvb_host *h = atomic_load(&host);
+	(void)vm;
+	if (!h)
+		return HV_NO_DEVICE;
+	if (cap == HV_CAP_VCPUMAX)
+		*value = BE->host_info(h)->max_vcpus;
+	else if (cap == HV_CAP_ADDRSPACEMAX)
+		*value = 1; /* the default space only: KVM has one per VM */
+	else
 		return HV_BAD_ARGUMENT;
-	return hv_from_errno(hvb_vm_map(vm, (void *)(uintptr_t)uva, gpa, size, f));
+	return HV_SUCCESS;
 }
 
-hv_return_t hv_vm_unmap(hv_gpaddr_t gpa, size_t size)
+static hv_return_t direct_vmx_read_capability(hv_vmx_capability_t field, uint64_t *value)
 {
-	struct hvb_vm *vm;
-	hv_return_t ret = with_vm(&vm);
-	if (ret != HV_SUCCESS)
-		return ret;
-	return hv_from_errno(hvb_vm_unmap(vm, gpa, size));
+	return hv_from_errno(BE->x86->read_capability(NULL, (unsigned)field, value));
 }
 
-hv_return_t hv_vm_protect(hv_gpaddr_t gpa, size_t size, hv_memory_flags_t flags)
+static hv_return_t direct_vm_map(struct hva_vm *vm, void *uva, hv_gpaddr_t gpa, size_t size,
+				 hv_memory_flags_t flags)
 {
-	struct hvb_vm *vm;
-	bool ok;
-	uint32_t f = mem_flags(flags, &ok);
-	hv_return_t ret = with_vm(&vm);
-	if (ret != HV_SUCCESS)
-		return ret;
-	if (!ok)
-		return HV_BAD_ARGUMENT;
-	return hv_from_errno(hvb_vm_protect(vm, gpa, size, f));
+	return hv_from_errno(BE->vm_map(vm_of(vm), uva, gpa, size, (uint32_t)flags));
 }
 
-hv_return_t hv_vm_sync_tsc(uint64_t tsc)
+static hv_return_t direct_vm_unmap(struct hva_vm *vm, hv_gpaddr_t gpa, size_t size)
 {
-	struct hvb_vm *vm;
-	hv_return_t ret = with_vm(&vm);
-	if (ret != HV_SUCCESS)
-		return ret;
-	return hv_from_errno(hvb_vm_sync_tsc(vm, tsc));
+	return hv_from_errno(BE->vm_unmap(vm_of(vm), gpa, size));
 }
 
-hv_return_t hv_vm_allocate(void **uvap, size_t size, hv_allocate_flags_t flags)
+static hv_return_t direct_vm_protect(struct hva_vm *vm, hv_gpaddr_t gpa, size_t size,
+				     hv_memory_flags_t flags)
 {
-	if (!uvap || size == 0 || (size & 4095) || flags != HV_ALLOCATE_DEFAULT)
-		return HV_BAD_ARGUMENT;
+	/* The backend checks the flags. */
+	return hv_from_errno(BE->vm_protect(vm_of(vm), gpa, size, (uint32_t)flags));
+}
+
+static hv_return_t direct_vm_sync_tsc(struct hva_vm *vm, uint64_t tsc)
+{
+	return hv_from_errno(BE->x86->sync_tsc(vm_of(vm), tsc));
+}
+
+/* The caller's own memory is guest memory already: plain anonymous
+ * memory. */
+static hv_return_t direct_vm_allocate(void **uvap, size_t size)
+{
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return HV_NO_RESOURCES;
@@ -231,286 +132,142 @@ hv_return_t hv_vm_allocate(void **uvap, size_t size, hv_allocate_flags_t flags)
 	return HV_SUCCESS;
 }
 
-hv_return_t hv_vm_deallocate(void *uva, size_t size)
+static hv_return_t direct_vm_deallocate(void *uva, size_t size)
 {
-	if (!uva || ((uintptr_t)uva & 4095) || size == 0 || (size & 4095))
-		return HV_BAD_ARGUMENT;
 	return munmap(uva, size) == 0 ? HV_SUCCESS : HV_BAD_ARGUMENT;
 }
 
-/* ---- vCPU lifecycle ---- */
+/* ---- vCPUs ---- */
 
-hv_return_t hv_vcpu_create(hv_vcpuid_t *vcpu, hv_vcpu_options_t flags)
+static hv_return_t direct_vcpu_create(struct hva_vm *vm, hv_vcpu_options_t flags,
+				      hv_vcpuid_t *id, struct hva_vcpu **out)
 {
 	struct hvb_vcpu *v;
-	int r;
-
-	if (!vcpu)
-		return HV_BAD_ARGUMENT;
-	if (flags & HV_VCPU_TSC_RELATIVE)
-		return HV_UNSUPPORTED;
-	if (flags & ~(hv_vcpu_options_t)HV_VCPU_ACCEL_RDPMC)
-		return HV_BAD_ARGUMENT;
-	pthread_mutex_lock(&g.lock);
-	if (!g.vm) {
-		pthread_mutex_unlock(&g.lock);
-		return HV_NO_DEVICE;
-	}
-	/* One vCPU per thread. */
-	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++) {
-		if (g.vcpus[i].vcpu && pthread_equal(g.vcpus[i].owner, pthread_self())) {
-			pthread_mutex_unlock(&g.lock);
-			return HV_BUSY;
-		}
-	}
-	r = hvb_vcpu_create(g.vm, flags, &v);
+	int r = BE->vcpu_create(vm_of(vm), flags, &v);
 	if (r == 0) {
-		unsigned id = hvb_vcpu_id(v);
-		g.vcpus[id].vcpu = v;
-		g.vcpus[id].owner = pthread_self();
-		*vcpu = id;
+		*id = BE->vcpu_id(v);
+		*out = (struct hva_vcpu *)v;
 	}
-	pthread_mutex_unlock(&g.lock);
 	return hv_from_errno(r);
 }
 
-hv_return_t hv_vcpu_destroy(hv_vcpuid_t vcpu)
+static hv_return_t direct_vcpu_destroy(struct hva_vcpu *vcpu, bool *gone)
 {
-	WITH_VCPU(vcpu, v);
-	pthread_mutex_lock(&g.lock);
-	g.vcpus[vcpu].vcpu = NULL;
-	int r = hvb_vcpu_destroy(v);
-	pthread_mutex_unlock(&g.lock);
-	return hv_from_errno(r);
+	*gone = true;
+	return hv_from_errno(BE->vcpu_destroy(vcpu_of(vcpu)));
 }
 
-hv_return_t hv_vcpu_set_space(hv_vcpuid_t vcpu, hv_vm_space_t asid)
+/* Under the VM lock, so none of the vCPUs is destroyed meanwhile. */
+static hv_return_t direct_interrupt(struct hva_vm *vm, const hv_vcpuid_t *ids, unsigned n)
 {
-	WITH_VCPU(vcpu, v);
-	(void)v;
-	return asid == HV_VM_SPACE_DEFAULT ? HV_SUCCESS : HV_UNSUPPORTED;
-}
-
-/* ---- vCPU state ---- */
-
-hv_return_t hv_vcpu_read_register(hv_vcpuid_t vcpu, hv_x86_reg_t reg, uint64_t *value)
-{
-	WITH_VCPU(vcpu, v);
-	if (!value)
-		return HV_BAD_ARGUMENT;
-	return hv_from_errno(hvb_vcpu_read_reg(v, (unsigned)reg, value));
-}
-
-hv_return_t hv_vcpu_write_register(hv_vcpuid_t vcpu, hv_x86_reg_t reg, uint64_t value)
-{
-	WITH_VCPU(vcpu, v);
-	return hv_from_errno(hvb_vcpu_write_reg(v, (unsigned)reg, value));
-}
-
-hv_return_t hv_vcpu_read_fpstate(hv_vcpuid_t vcpu, void *buffer, size_t size)
-{
-	WITH_VCPU(vcpu, v);
-	if (!buffer)
-		return HV_BAD_ARGUMENT;
-	return hv_from_errno(hvb_vcpu_read_fpstate(v, buffer, size));
-}
-
-hv_return_t hv_vcpu_write_fpstate(hv_vcpuid_t vcpu, void *buffer, size_t size)
-{
-	WITH_VCPU(vcpu, v);
-	if (!buffer)
-		return HV_BAD_ARGUMENT;
-	return hv_from_errno(hvb_vcpu_write_fpstate(v, buffer, size));
-}
-
-hv_return_t hv_vcpu_enable_native_msr(hv_vcpuid_t vcpu, uint32_t msr, bool enable)
-{
-	WITH_VCPU(vcpu, v);
-	return hv_from_errno(hvb_vcpu_enable_native_msr(v, msr, enable));
-}
-
-hv_return_t hv_vcpu_enable_managed_msr(hv_vcpuid_t vcpu, uint32_t msr, bool enable)
-{
-	WITH_VCPU(vcpu, v);
-	(void)v; (void)msr; (void)enable;
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_set_msr_access(hv_vcpuid_t vcpu, uint32_t msr, hv_msr_flags_t flags)
-{
-	WITH_VCPU(vcpu, v);
-	(void)v; (void)msr; (void)flags;
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_read_msr(hv_vcpuid_t vcpu, uint32_t msr, uint64_t *value)
-{
-	WITH_VCPU(vcpu, v);
-	if (!value)
-		return HV_BAD_ARGUMENT;
-	return hv_from_errno(hvb_vcpu_read_msr(v, msr, value));
-}
-
-hv_return_t hv_vcpu_write_msr(hv_vcpuid_t vcpu, uint32_t msr, uint64_t value)
-{
-	WITH_VCPU(vcpu, v);
-	return hv_from_errno(hvb_vcpu_write_msr(v, msr, value));
-}
-
-hv_return_t hv_vcpu_flush(hv_vcpuid_t vcpu)
-{
-	/* Deprecated in macOS 11; Apple's returns HV_UNSUPPORTED. */
-	WITH_VCPU(vcpu, v);
-	(void)v;
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_invalidate_tlb(hv_vcpuid_t vcpu)
-{
-	WITH_VCPU(vcpu, v);
-	return hv_from_errno(hvb_vcpu_invalidate_tlb(v));
-}
-
-hv_return_t hv_vcpu_run(hv_vcpuid_t vcpu)
-{
-	WITH_VCPU(vcpu, v);
-	return hv_from_errno(hvb_vcpu_run(v));
-}
-
-hv_return_t hv_vcpu_run_until(hv_vcpuid_t vcpu, uint64_t deadline)
-{
-	WITH_VCPU(vcpu, v);
-	/* Deadlines need the VMX preemption timer, which this backend does
-	 * not offer (HV_VMX_CAP_PREEMPTION_TIMER reads 0): Apple's answer for
-	 * such CPUs is HV_UNSUPPORTED. */
-	if (deadline != HV_DEADLINE_FOREVER)
-		return HV_UNSUPPORTED;
-	return hv_from_errno(hvb_vcpu_run(v));
-}
-
-hv_return_t hv_vcpu_interrupt(hv_vcpuid_t *vcpus, unsigned int vcpu_count)
-{
-	hv_return_t ret = HV_SUCCESS;
-	if (!vcpus || vcpu_count == 0)
-		return HV_BAD_ARGUMENT;
-	pthread_mutex_lock(&g.lock);
-	if (!g.vm) {
-		ret = HV_NO_DEVICE;
-		goto out;
-	}
-	for (unsigned i = 0; i < vcpu_count; i++) {
-		if (vcpus[i] >= HVB_MAX_VCPUS || !g.vcpus[vcpus[i]].vcpu) {
-			ret = HV_BAD_ARGUMENT;
-			goto out;
-		}
-	}
-	for (unsigned i = 0; i < vcpu_count; i++)
-		hvb_vcpu_kick(g.vcpus[vcpus[i]].vcpu);
-out:
-	pthread_mutex_unlock(&g.lock);
-	return ret;
-}
-
-hv_return_t hv_vcpu_get_exec_time(hv_vcpuid_t vcpu, uint64_t *time)
-{
-	WITH_VCPU(vcpu, v);
-	if (!time)
-		return HV_BAD_ARGUMENT;
-	return hv_from_errno(hvb_vcpu_exec_time(v, time));
-}
-
-hv_return_t hv_vcpu_get_idle_time(hv_vcpuid_t vcpu, uint64_t *time)
-{
-	WITH_VCPU(vcpu, v);
-	(void)v;
-	if (!time)
-		return HV_BAD_ARGUMENT;
-	/* HLT always exits to the client here, so no time is spent idling
-	 * inside the hypervisor. */
-	*time = 0;
+	(void)vm;
+	for (unsigned i = 0; i < n; i++)
+		if (!hva_vcpu_lookup(ids[i]))
+			return HV_BAD_ARGUMENT;
+	for (unsigned i = 0; i < n; i++)
+		BE->vcpu_kick(vcpu_of(hva_vcpu_lookup(ids[i])));
 	return HV_SUCCESS;
 }
 
-hv_return_t hv_vcpu_set_tsc_relative(hv_vcpuid_t vcpu, int64_t offset)
+static hv_return_t direct_read_reg(struct hva_vcpu *vcpu, hv_x86_reg_t reg, uint64_t *value)
 {
-	WITH_VCPU(vcpu, v);
-	(void)v; (void)offset;
-	return HV_UNSUPPORTED;
+	return hv_from_errno(BE->x86->read_reg(vcpu_of(vcpu), (unsigned)reg, value));
 }
 
-hv_return_t hv_vcpu_vmx_status(hv_vcpuid_t vcpu, uint32_t *status)
+static hv_return_t direct_write_reg(struct hva_vcpu *vcpu, hv_x86_reg_t reg, uint64_t value)
 {
-	WITH_VCPU(vcpu, v);
-	(void)v; (void)status;
-	return HV_UNSUPPORTED;
+	return hv_from_errno(BE->x86->write_reg(vcpu_of(vcpu), (unsigned)reg, value));
 }
 
-/* ---- VMX ---- */
-
-hv_return_t hv_vmx_vcpu_read_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t *value)
+static hv_return_t direct_read_vmcs(struct hva_vcpu *vcpu, uint32_t field, uint64_t *value)
 {
-	WITH_VCPU(vcpu, v);
-	if (!value)
-		return HV_BAD_ARGUMENT;
-	return hv_from_errno(hvb_vcpu_read_vmcs(v, field, value));
+	return hv_from_errno(BE->x86->read_vmcs(vcpu_of(vcpu), field, value));
 }
 
-hv_return_t hv_vmx_vcpu_write_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t value)
+static hv_return_t direct_write_vmcs(struct hva_vcpu *vcpu, uint32_t field, uint64_t value)
 {
-	WITH_VCPU(vcpu, v);
-	return hv_from_errno(hvb_vcpu_write_vmcs(v, field, value));
+	return hv_from_errno(BE->x86->write_vmcs(vcpu_of(vcpu), field, value));
 }
 
-hv_return_t hv_vmx_vcpu_get_cap_write_vmcs(hv_vcpuid_t vcpu, uint32_t field,
-					   uint64_t *allowed_0, uint64_t *allowed_1)
+static hv_return_t direct_cap_write_vmcs(struct hva_vcpu *vcpu, uint32_t field,
+					 uint64_t *allowed_0, uint64_t *allowed_1)
 {
-	WITH_VCPU(vcpu, v);
-	if (!allowed_0 || !allowed_1)
-		return HV_BAD_ARGUMENT;
-	return hv_from_errno(hvb_vcpu_cap_write_vmcs(v, field, allowed_0, allowed_1));
+	return hv_from_errno(BE->x86->cap_write_vmcs(vcpu_of(vcpu), field, allowed_0, allowed_1));
 }
 
-/* Nested VMX (shadow VMCS) needs KVM_CAP_NESTED_STATE, absent here. */
-hv_return_t hv_vmx_vcpu_read_shadow_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t *value)
+static hv_return_t direct_read_msr(struct hva_vcpu *vcpu, uint32_t msr, uint64_t *value)
 {
-	WITH_VCPU(vcpu, v);
-	(void)v; (void)field; (void)value;
-	return HV_UNSUPPORTED;
+	return hv_from_errno(BE->x86->read_msr(vcpu_of(vcpu), msr, value));
 }
 
-hv_return_t hv_vmx_vcpu_write_shadow_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t value)
+static hv_return_t direct_write_msr(struct hva_vcpu *vcpu, uint32_t msr, uint64_t value)
 {
-	WITH_VCPU(vcpu, v);
-	(void)v; (void)field; (void)value;
-	return HV_UNSUPPORTED;
+	return hv_from_errno(BE->x86->write_msr(vcpu_of(vcpu), msr, value));
 }
 
-hv_return_t hv_vmx_vcpu_set_shadow_access(hv_vcpuid_t vcpu, uint32_t field,
-					  hv_shadow_flags_t flags)
+static hv_return_t direct_enable_native_msr(struct hva_vcpu *vcpu, uint32_t msr, bool enable)
 {
-	WITH_VCPU(vcpu, v);
-	(void)v; (void)field; (void)flags;
-	return HV_UNSUPPORTED;
+	return hv_from_errno(BE->x86->enable_native_msr(vcpu_of(vcpu), msr, enable));
 }
 
-hv_return_t hv_vmx_read_capability(hv_vmx_capability_t field, uint64_t *value)
+static hv_return_t direct_read_fpstate(struct hva_vcpu *vcpu, void *buffer, size_t size)
 {
-	if (!value)
-		return HV_BAD_ARGUMENT;
-	return hv_from_errno(hvb_vmx_read_capability(NULL, (unsigned)field, value));
+	return hv_from_errno(BE->x86->read_fpstate(vcpu_of(vcpu), buffer, size));
 }
 
-hv_return_t hv_vmx_vcpu_set_apic_address(hv_vcpuid_t vcpu, hv_gpaddr_t gpa)
+static hv_return_t direct_write_fpstate(struct hva_vcpu *vcpu, const void *buffer, size_t size)
 {
-	WITH_VCPU(vcpu, v);
-	(void)v; (void)gpa;
-	return HV_UNSUPPORTED;
+	return hv_from_errno(BE->x86->write_fpstate(vcpu_of(vcpu), buffer, size));
 }
 
-hv_return_t hv_vmx_vcpu_set_apic_address_space(hv_vcpuid_t vcpu, hv_vm_space_t asid,
-					       hv_gpaddr_t gpa)
+static hv_return_t direct_invalidate_tlb(struct hva_vcpu *vcpu)
 {
-	WITH_VCPU(vcpu, v);
-	(void)v; (void)asid; (void)gpa;
-	return HV_UNSUPPORTED;
+	return hv_from_errno(BE->x86->invalidate_tlb(vcpu_of(vcpu)));
 }
+
+static hv_return_t direct_exec_time(struct hva_vcpu *vcpu, uint64_t *ns)
+{
+	return hv_from_errno(BE->vcpu_exec_time(vcpu_of(vcpu), ns));
+}
+
+static hv_return_t direct_run(struct hva_vcpu *vcpu)
+{
+	return hv_from_errno(BE->vcpu_run(vcpu_of(vcpu)));
+}
+
+const struct hva_transport hva_transport = {
+	/* Each id is checked; there is no message to fill. */
+	.max_interrupt = ~0u,
+
+	.vm_open = NULL,
+	.vm_create = direct_vm_create,
+	.vm_destroy = direct_vm_destroy,
+	.fork_child = direct_fork_child,
+
+	.capability = direct_capability,
+	.vmx_read_capability = direct_vmx_read_capability,
+	.vm_map = direct_vm_map,
+	.vm_unmap = direct_vm_unmap,
+	.vm_protect = direct_vm_protect,
+	.vm_sync_tsc = direct_vm_sync_tsc,
+	.vm_allocate = direct_vm_allocate,
+	.vm_deallocate = direct_vm_deallocate,
+
+	.vcpu_create = direct_vcpu_create,
+	.vcpu_destroy = direct_vcpu_destroy,
+	.interrupt = direct_interrupt,
+
+	.read_reg = direct_read_reg,
+	.write_reg = direct_write_reg,
+	.read_vmcs = direct_read_vmcs,
+	.write_vmcs = direct_write_vmcs,
+	.cap_write_vmcs = direct_cap_write_vmcs,
+	.read_msr = direct_read_msr,
+	.write_msr = direct_write_msr,
+	.enable_native_msr = direct_enable_native_msr,
+	.read_fpstate = direct_read_fpstate,
+	.write_fpstate = direct_write_fpstate,
+	.invalidate_tlb = direct_invalidate_tlb,
+	.exec_time = direct_exec_time,
+	.run = direct_run,
+};

@@ -33,7 +33,8 @@
 /*
  * One per vCPU, in a memfd mapped by the client and by hvd. The client owns
  * `state` between runs (register and VMCS access are plain memory access);
- * hv_vcpu_run hands it to hvd's vCPU thread and waits for the exit:
+ * hv_vcpu_run hands it to hvd's vCPU thread and waits for the exit
+ * (hvd_runpage.c holds both sides of the hand-off):
  *
  *   client: req_seq++ ; wake hvd if daemon_sleeping ; spin, then sleep on
  *           done_seq (client_sleeping = 1) until done_seq == req_seq

@@ -24,7 +24,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -36,13 +35,13 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hvbench.h"
+#include "hvd_runpage.h"
 
 extern const unsigned char guest_spin_start[], guest_spin_end[];
 
@@ -124,17 +123,6 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
-static void futex_wait(_Atomic uint32_t *w, uint32_t val, long ns)
-{
-	struct timespec ts = { ns / 1000000000l, ns % 1000000000l };
-	syscall(SYS_futex, w, FUTEX_WAIT, val, ns ? &ts : NULL, NULL, 0);
-}
-
-static void futex_wake(_Atomic uint32_t *w)
-{
-	syscall(SYS_futex, w, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-}
-
 static void kill_everything(void);
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -203,7 +191,7 @@ static void child_fail(const char *what, hv_return_t r)
 	snprintf(me->what, sizeof(me->what), "%s", what);
 	atomic_store(&me->state, ST_FAILED);
 	atomic_fetch_add(&sh->ready, 1);
-	futex_wake(&sh->ready);
+	hvd_runpage_futex_wake(&sh->ready);
 	_exit(1);
 }
 
@@ -321,7 +309,7 @@ static void report_ready(void)
 {
 	atomic_store(&me->state, ST_READY);
 	atomic_fetch_add(&sh->ready, 1);
-	futex_wake(&sh->ready);
+	hvd_runpage_futex_wake(&sh->ready);
 }
 
 /* Wait until *w is `val`; 0 = off. */
@@ -329,7 +317,7 @@ static void wait_for(_Atomic uint32_t *w, uint32_t val)
 {
 	uint32_t cur;
 	while ((cur = atomic_load(w)) != val)
-		futex_wait(w, cur, 0);
+		hvd_runpage_futex_wait(w, cur, 0);
 }
 
 static void measure_exits(hv_vcpuid_t vcpu, enum cond c)
@@ -430,7 +418,7 @@ static void child_main(unsigned idx, enum role role, unsigned tenant)
 		/* Loaded client j runs while more than j clients are asked to. */
 		for (uint32_t j = idx - 1, cur;;) {
 			while ((cur = atomic_load(&sh->load)) <= j)
-				futex_wait(&sh->load, cur, 0);
+				hvd_runpage_futex_wait(&sh->load, cur, 0);
 			while (atomic_load_explicit(&sh->load, memory_order_relaxed) > j) {
 				round_trip(vcpu, HVBENCH_PORT);
 				atomic_fetch_add_explicit(&me->runs, 1, memory_order_relaxed);
@@ -465,7 +453,7 @@ static void child_main(unsigned idx, enum role role, unsigned tenant)
 		for (;;) {
 			uint32_t s;
 			while ((s = atomic_load(&sh->cmd_seq)) == seen)
-				futex_wait(&sh->cmd_seq, seen, 0);
+				hvd_runpage_futex_wait(&sh->cmd_seq, seen, 0);
 			seen = s;
 			if (sh->cmd == CMD_EXITS)
 				measure_exits(vcpu, (enum cond)sh->cond);
@@ -474,7 +462,7 @@ static void child_main(unsigned idx, enum role role, unsigned tenant)
 			else
 				_exit(0);
 			atomic_store(&sh->done_seq, seen);
-			futex_wake(&sh->done_seq);
+			hvd_runpage_futex_wake(&sh->done_seq);
 		}
 	}
 	}
@@ -508,7 +496,7 @@ static void wait_ready(unsigned target, unsigned first, const char *what)
 	while ((cur = atomic_load(&sh->ready)) < target) {
 		if (now_ns() > deadline)
 			die("%s: only %u of %u clients became ready in 60 s", what, cur, target);
-		futex_wait(&sh->ready, cur, 100000000l);
+		hvd_runpage_futex_wait(&sh->ready, cur, 100000000l);
 	}
 	for (unsigned i = first; i < nslots; i++) {
 		struct slot *s = &sh->slot[i];
@@ -537,12 +525,12 @@ static void measurer_do(uint32_t cmd, enum cond c)
 	sh->cond = c;
 	uint32_t seq = atomic_load(&sh->cmd_seq) + 1;
 	atomic_store(&sh->cmd_seq, seq);
-	futex_wake(&sh->cmd_seq);
+	hvd_runpage_futex_wake(&sh->cmd_seq);
 	uint64_t deadline = now_ns() + 120ull * 1000000000ull;
 	while (atomic_load(&sh->done_seq) != seq) {
 		if (now_ns() > deadline)
 			die("the measuring client does not answer");
-		futex_wait(&sh->done_seq, seq - 1, 100000000l);
+		hvd_runpage_futex_wait(&sh->done_seq, seq - 1, 100000000l);
 		int st;
 		if (waitpid(sh->slot[0].pid, &st, WNOHANG) == sh->slot[0].pid)
 			die("the measuring client died: %s: 0x%08x", sh->slot[0].what,
@@ -1217,7 +1205,7 @@ int main(int argc, char **argv)
 		for (int k = 0; k < 2; k++) {
 			enum cond c = order[k];
 			atomic_store(&sh->load, c == C_LOAD ? P.load : 0);
-			futex_wake(&sh->load);
+			hvd_runpage_futex_wake(&sh->load);
 			sleep_ms(100);
 			struct cpu a, b;
 			uint64_t runs0 = sum_runs(R_LOAD, roles);
@@ -1255,7 +1243,7 @@ int main(int argc, char **argv)
 	       "host busy%");
 	for (unsigned k = 1; k <= P.load; k = k < P.load && 2 * k > P.load ? P.load : 2 * k) {
 		atomic_store(&sh->load, k);
-		futex_wake(&sh->load);
+		hvd_runpage_futex_wake(&sh->load);
 		sleep_ms(100);
 		struct cpu a, b;
 		uint64_t r0 = sum_runs(R_LOAD, roles);
@@ -1332,7 +1320,7 @@ int main(int argc, char **argv)
 			enum cond c = order[k];
 			uint64_t w0 = now_ns();
 			atomic_store(&sh->noisy, c == C_NOISY);
-			futex_wake(&sh->noisy);
+			hvd_runpage_futex_wake(&sh->noisy);
 			sleep_ms(100);
 			struct cpu a, b;
 			read_cpu(&a);

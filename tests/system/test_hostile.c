@@ -685,7 +685,7 @@ static void raw_real_mode(struct hvs_state *st, uint64_t ivt)
 		state_vmcs(st, rest[i].field, rest[i].value);
 }
 
-/* One hv_vcpu_run by hand on the run page (client/hvc_api.c's run()).
+/* One hv_vcpu_run by hand on the run page (hvd_runpage_client_run's steps).
  * false if hvd never answered: it died, or took longer than SYS_WAIT_MS. */
 static bool raw_run(struct hvd_run_page *page, int32_t *result)
 {
