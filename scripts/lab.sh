@@ -464,6 +464,13 @@ lab_test() {
 			r_test=${running#*$'\t'}
 			why="the emulated machine stalled (no output for ${LAB_STALL} s); killed and rebooted"
 			[ $rc = 4 ] && why="the test host died: $(grep -m1 -E 'Kernel panic|BUG' "$job/console.log" || echo 'no kernel message')"
+			cp "$job/console.log" "$job/console.boot$boots.log"
+			if ! grep -q '^@@lab up' "$job/out.log"; then
+				# The machine never reached the job: no test ran, none
+				# is blamed; the next boot tries again (counted).
+				log "boot $boots: the test host stalled before its job started; booting again"
+				continue
+			fi
 			if [ -n "$r_test" ]; then
 				log "inconclusive: $r_item $r_test: $why"
 				awk -F'\t' -v OFS='\t' -v i="$r_item" -v t="$r_test" -v w="$why" \
@@ -477,7 +484,6 @@ lab_test() {
 					!done && $3 == "pending" && (i == "" || $1 == i) { $3 = "inconclusive"; $4 = w; done = 1 } { print }' \
 					"$state" > "$state.new" && mv "$state.new" "$state"
 			fi
-			cp "$job/console.log" "$job/console.boot$boots.log"
 			;;
 		esac
 	done
