@@ -53,6 +53,63 @@ struct hvb_arch_x86 {
 	int (*invalidate_tlb)(struct hvb_vcpu *vcpu);
 };
 
+/* The arm64 host as the arm64 API reports it (hv_vm_config_get_*,
+ * hv_vcpu_config_get_*, hv_vm_get_max_vcpu_count). */
+struct hvb_a64_host {
+	uint32_t ipa_max, ipa_default;  /* bits */
+	uint32_t max_vcpus;
+	bool el2;                       /* EL2 guests possible (nested virt) */
+	bool smccc_filter;              /* HVC/SMC reach the client (6.4+) */
+	bool counter_offset;            /* KVM_ARM_SET_COUNTER_OFFSET */
+	/* hv_feature_reg_t 0..13 (0 where KVM has none) and CCSIDR_EL1 for
+	 * hv_cache_type_t DATA, INSTRUCTION at levels 1..8 (0: no cache). */
+	uint64_t feature[14];
+	uint64_t ccsidr[2][8];
+};
+
+/* The GIC as hv_gic_config sets it (all addresses IPAs; a 0 size or count
+ * means "not configured"). */
+struct hvb_a64_gic_config {
+	uint64_t dist_base;
+	uint64_t redist_base;
+	uint64_t msi_base;              /* with msi_count != 0 */
+	uint32_t msi_intid_base, msi_count;
+};
+
+/* Register spaces of the GIC calls (hv_gic_get/set_*_reg). */
+enum hvb_a64_gic_space {
+	HVB_GIC_DIST = 1,    /* reg: hv_gic_distributor_reg_t offset; no vCPU */
+	HVB_GIC_REDIST = 2,  /* reg: hv_gic_redistributor_reg_t offset of the vCPU's */
+	HVB_GIC_ICC = 3,     /* reg: hv_gic_icc_reg_t sysreg encoding, the vCPU's */
+	HVB_GIC_ICH = 4,     /* EL2 only */
+	HVB_GIC_ICV = 5,     /* EL2 only */
+	HVB_GIC_MSI = 6,     /* reg: hv_gic_msi_reg_t offset in the MSI frame; no vCPU */
+};
+
+/* Calls of Apple's arm64 API beyond the generic table. The vCPU's state is
+ * struct ha64_state (a64/ha64.h): vcpu_import/vcpu_export copy it, and
+ * vcpu_run does its `op` (RUN or SYNC). vm_create's options are
+ * HA64_VMOPT_*; vcpu_create's are 0. */
+struct hvb_arch_arm64 {
+	int (*host_query)(const struct hvb_host *host, struct hvb_a64_host *out);
+	/* One GIC per VM, after vm_create and before the first vCPU. */
+	int (*gic_create)(struct hvb_vm *vm, const struct hvb_a64_gic_config *cfg);
+	int (*gic_set_spi)(struct hvb_vm *vm, uint32_t intid, bool level);
+	int (*gic_send_msi)(struct hvb_vm *vm, uint64_t addr, uint32_t intid);
+	/* `vcpu` for REDIST/ICC/ICH/ICV (the caller is its owner), NULL else. */
+	int (*gic_reg)(struct hvb_vm *vm, struct hvb_vcpu *vcpu, enum hvb_a64_gic_space space,
+		       uint32_t reg, bool write, uint64_t *value);
+	int (*gic_redist_base)(struct hvb_vm *vm, struct hvb_vcpu *vcpu, uint64_t *base);
+	/* The GIC's state as an opaque versioned blob (malloc'd, caller frees),
+	 * and back; reset to the architectural reset values. */
+	int (*gic_state_get)(struct hvb_vm *vm, void **blob, size_t *size);
+	int (*gic_state_set)(struct hvb_vm *vm, const void *blob, size_t size);
+	int (*gic_reset)(struct hvb_vm *vm);
+	/* The vCPU's last exit, for statistics (hvctl show): Apple's reason and
+	 * the syndrome's EC (0 unless an exception). */
+	void (*last_exit)(const struct hvb_vcpu *vcpu, uint32_t *reason, uint32_t *ec);
+};
+
 struct hvb_ops {
 	const char *name;             /* for logs: "x86-kvm" */
 	enum hvb_arch arch;
@@ -94,9 +151,12 @@ struct hvb_ops {
 
 	/* The architecture's own calls: the one matching `arch` is set. */
 	const struct hvb_arch_x86 *x86;
+	const struct hvb_arch_arm64 *arm64;
 };
 
 /* Apple's Intel API on x86 KVM. */
 extern const struct hvb_ops hvb_x86_ops;
+/* Apple's arm64 API on KVM/arm64 (backend/hvb64_*.c, arm64 builds only). */
+extern const struct hvb_ops hvb_a64_ops;
 
 #endif

@@ -57,6 +57,7 @@ endfunction()
 #
 #          folder    its targets                    may link (directly or through another)
 hvd_module(.         TARGETS hv_headers)
+hvd_module(a64       TARGETS ha64)
 hvd_module(vmcs      TARGETS hvs                    LINKS hv_headers)
 hvd_module(api       TARGETS hva                    LINKS hv_headers)
 hvd_module(backend   TARGETS hvb                    LINKS hvs hv_headers)

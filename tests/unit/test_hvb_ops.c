@@ -32,7 +32,8 @@ Test(hvb_ops, every_entry_is_set)
 {
 	cr_expect_str_eq(hvb_x86_ops.name, "x86-kvm");
 	expect_all_set(&hvb_x86_ops, offsetof(struct hvb_ops, kick_signal),
-		       sizeof(struct hvb_ops), "hvb_x86_ops");
+		       offsetof(struct hvb_ops, arm64), "hvb_x86_ops");
+	cr_expect_null(hvb_x86_ops.arm64, "an x86 backend has no arm64 calls");
 	cr_assert_not_null(hvb_x86_ops.x86);
 	expect_all_set(hvb_x86_ops.x86, 0, sizeof(struct hvb_arch_x86), "x86 calls");
 }
