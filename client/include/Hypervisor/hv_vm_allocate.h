@@ -1,11 +1,20 @@
 /*
  * hv_vm_allocate.h: allocation of memory meant to back guest RAM.
+ *
+ * Shared by both architectures, as Apple's is; only where hv_return_t
+ * comes from differs (hv_error.h on x86, arm64/hv/hv_kern_types.h on
+ * arm64, whose code lists differ).
  */
 #ifndef __HYPERVISOR_HV_VM_ALLOCATE__
 #define __HYPERVISOR_HV_VM_ALLOCATE__
 
 #include <Hypervisor/hv_base.h>
+#if defined(__arm64__) || defined(__aarch64__)
+#include <Hypervisor/hv_vm_types.h>
+#include <arm64/hv/hv_kern_types.h>
+#else
 #include <Hypervisor/hv_error.h>
+#endif
 
 HV_DECLS_BEGIN
 
