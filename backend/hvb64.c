@@ -314,18 +314,28 @@ static int a64_vm_create(struct hvb_host *h, uint64_t options, struct hvb_vm **o
 		free(vm);
 		return e;
 	}
-	/* HVC and SMC to the client, as on macOS: every range the filter may
-	 * take (the Arm architecture range 0x80000000-0x8000ffff stays the
-	 * kernel's). Absent before 6.4: HVC then never exits. */
-	struct kvm_smccc_filter lo = { .base = 0, .nr_functions = 0x80000000u,
-				       .action = KVM_SMCCC_FILTER_FWD_TO_USER };
-	struct kvm_smccc_filter hi = { .base = 0x80010000u, .nr_functions = 0x7fff0000u,
-				       .action = KVM_SMCCC_FILTER_FWD_TO_USER };
-	struct kvm_device_attr a = { .group = KVM_ARM_VM_SMCCC_CTRL, .attr = KVM_ARM_VM_SMCCC_FILTER };
-	a.addr = (uint64_t)(uintptr_t)&lo;
-	if (ioctl(vm->fd, KVM_SET_DEVICE_ATTR, &a) == 0) {
-		a.addr = (uint64_t)(uintptr_t)&hi;
-		vm->smccc_filter = ioctl(vm->fd, KVM_SET_DEVICE_ATTR, &a) == 0;
+	/* HVC and SMC to the client, as on macOS: every function id the
+	 * filter may take. KVM keeps the Arm architecture calls
+	 * (0x80000000-0x8000ffff, 0xc0000000-0xc000ffff) and its vendor
+	 * hypervisor services (0x86000000-0x8600ffff, 0xc6000000-0xc600ffff,
+	 * measured: EEXIST over them) and refuses ranges
+	 * over them; base + count must fit 32 bits. Absent before 6.4: HVC
+	 * then never exits (docs/differences.md). */
+	static const uint32_t ranges[][2] = {
+		{ 0x00000000u, 0x80000000u }, { 0x80010000u, 0x86000000u },
+		{ 0x86010000u, 0xc0000000u }, { 0xc0010000u, 0xc6000000u },
+		{ 0xc6010000u, 0xffffffffu },
+	};
+	vm->smccc_filter = true;
+	for (unsigned i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		struct kvm_smccc_filter f = { .base = ranges[i][0],
+					      .nr_functions = ranges[i][1] - ranges[i][0],
+					      .action = KVM_SMCCC_FILTER_FWD_TO_USER };
+		struct kvm_device_attr a = { .group = KVM_ARM_VM_SMCCC_CTRL,
+					     .attr = KVM_ARM_VM_SMCCC_FILTER,
+					     .addr = (uint64_t)(uintptr_t)&f };
+		if (ioctl(vm->fd, KVM_SET_DEVICE_ATTR, &a) < 0)
+			vm->smccc_filter = false;
 	}
 	h->a64.smccc_filter = vm->smccc_filter;
 	*out = vm;

@@ -61,6 +61,7 @@ int main(void)
 	struct hvb_host *host;
 	struct hvb_vm *vm;
 	struct hvb_a64_host hi;
+	setvbuf(stdout, NULL, _IOLBF, 0); /* a stalled test still shows how far it got */
 	int r = be->host_create(NULL, &host);
 	CHECK(r == 0, "host_create: %s", strerror(-r));
 	if (r)
@@ -82,7 +83,7 @@ int main(void)
 		0xf9000041, /* str x1, [x2] */
 		0xf9400443, /* ldr x3, [x2, #8] */
 		0xd4000842, /* hvc #0x42 */
-		0xd40000a3, /* smc #5 */
+		0xd4000003, /* smc #0 (KVM refuses SMC with an immediate: UNDEF) */
 		0x14000000, /* b . */
 	};
 	memcpy(mem, code, sizeof(code));
@@ -132,8 +133,8 @@ int main(void)
 		CHECK(rd(3) == 0xabcdef, "the guest saw the client's load value");
 		r = enter(HA64_OP_RUN);
 		esr = st.exit.syndrome;
-		CHECK(r == 0 && (esr >> 26) == 0x17 && (esr & 0xffff) == 5,
-		      "smc #5: EC 0x17 with the immediate (esr %#llx)", (unsigned long long)esr);
+		CHECK(r == 0 && (esr >> 26) == 0x17 && (esr & 0xffff) == 0,
+		      "smc #0: EC 0x17 (esr %#llx)", (unsigned long long)esr);
 		CHECK(rd(PC) == CODE + 20, "PC on the SMC, as Apple leaves it (%#llx)",
 		      (unsigned long long)rd(PC));
 		wr(PC, rd(PC) + 4);
