@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "ha64.h"
 #include "hvb_ops.h"
@@ -53,7 +55,18 @@ static void wr(unsigned i, uint64_t v)
 	ha64_set_bit(st.valid, i);
 }
 
+static void *cancel_later(void *arg)
+{
+	(void)arg;
+	struct timespec ts = { 0, 300 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	be->vcpu_kick(vcpu);
+	return NULL;
+}
+
 #define CODE 0x10000ull
+#define TIMER (CODE + 0x1000)
+#define VBAR (CODE + 0x2000)
 #define MMIO 0x90000000ull
 
 int main(void)
@@ -87,6 +100,18 @@ int main(void)
 		0x14000000, /* b . */
 	};
 	memcpy(mem, code, sizeof(code));
+	static const uint32_t timer[] = {
+		0xd53be040, /* mrs x0, cntvct_el0 */
+		0x91004000, /* add x0, x0, #16 */
+		0xd51be340, /* msr cntv_cval_el0, x0 */
+		0xd2800021, /* mov x1, #1 */
+		0xd51be321, /* msr cntv_ctl_el0, x1: enabled, not masked */
+		0xd5033fdf, /* isb */
+		0x14000000, /* b . */
+	};
+	memcpy((char *)mem + (TIMER - CODE), timer, sizeof(timer));
+	/* IRQ from the current EL with SP_ELx: VBAR + 0x280. */
+	mem[(VBAR - CODE + 0x280) / 4] = 0xd40000e2; /* hvc #7 */
 	r = be->vm_map(vm, mem, CODE, 0x10000, HVB_MEM_READ | HVB_MEM_WRITE | HVB_MEM_EXEC);
 	CHECK(r == 0, "vm_map: %s", strerror(-r));
 	r = be->vcpu_create(vm, 0, &vcpu);
@@ -139,6 +164,39 @@ int main(void)
 		      (unsigned long long)rd(PC));
 		wr(PC, rd(PC) + 4);
 	}
+
+	/* The vtimer: an exit when it fires, Apple's mask set by it, no
+	 * second one while masked. */
+	wr(PC, TIMER);
+	r = enter(HA64_OP_RUN);
+	CHECK(r == 0 && st.exit.reason == HA64_EXIT_VTIMER, "vtimer fired: VTIMER_ACTIVATED (reason %u)",
+	      st.exit.reason);
+	CHECK(st.ctl & HA64_CTL_VTIMER_MASK, "the exit set the vtimer mask");
+	pthread_t t;
+	pthread_create(&t, NULL, cancel_later, NULL);
+	r = enter(HA64_OP_RUN);
+	pthread_join(t, NULL);
+	CHECK(r == 0 && st.exit.reason == HA64_EXIT_CANCELED,
+	      "masked: no second vtimer exit; a kick from another thread cancels (reason %u)",
+	      st.exit.reason);
+	st.ctl &= ~HA64_CTL_VTIMER_MASK;
+	r = enter(HA64_OP_RUN);
+	CHECK(r == 0 && st.exit.reason == HA64_EXIT_VTIMER,
+	      "unmasked while still asserted: VTIMER_ACTIVATED again (reason %u)", st.exit.reason);
+
+	/* A pending IRQ for one run: taken through VBAR_EL1 + 0x280. */
+	int cntv_ctl = ha64_sys_index(0xdf19), vbar = ha64_sys_index(0xc600);
+	wr((unsigned)cntv_ctl, 0);
+	wr((unsigned)vbar, VBAR);
+	wr(CPSR, 0x345); /* EL1h, IRQs unmasked */
+	wr(PC, TIMER + 24);
+	st.ctl |= HA64_CTL_IRQ;
+	r = enter(HA64_OP_RUN);
+	esr = st.exit.syndrome;
+	CHECK(r == 0 && st.exit.reason == HA64_EXIT_EXCEPTION && (esr >> 26) == 0x16 &&
+	      (esr & 0xffff) == 7, "pending IRQ taken: the handler's hvc #7 (reason %u esr %#llx)",
+	      st.exit.reason, (unsigned long long)esr);
+	CHECK(!(st.ctl & HA64_CTL_IRQ), "the pending IRQ is cleared when the run returns");
 
 	be->vcpu_kick(vcpu);
 	r = enter(HA64_OP_RUN);
