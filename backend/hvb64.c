@@ -1,0 +1,937 @@
+/*
+ * hvb64: Apple's arm64 Hypervisor.framework semantics on KVM/arm64 (the
+ * arm64 backend behind struct hvb_ops, hvb_a64_ops). WORK IN PROGRESS:
+ * not yet run in the arm64 lab; see issue 13's notes.
+ *
+ * The vCPU's API state is a struct ha64_state (a64/ha64.h): the caller
+ * imports the client's copy, vcpu_run does its op, the caller exports the
+ * result. Registers move to and from KVM one ONE_REG at a time (arm64 has
+ * no bulk register ioctl), only those the client wrote (dirty) or reads
+ * (want).
+ *
+ * Exits Apple reports and how they are made from KVM's:
+ *   data abort (EC 0x24)  KVM_EXIT_MMIO: the syndrome rebuilt from the
+ *                         instruction at PC (ha64_decode.c); KVM's own
+ *                         completion is run at once with immediate_exit and
+ *                         undone (PC and Rt put back), so that the client
+ *                         sees the faulting instruction and completes the
+ *                         access itself, as on macOS
+ *   HVC / SMC (0x16/0x17) KVM_EXIT_HYPERCALL from the SMCCC filter (6.4+):
+ *                         immediate from the instruction; SMC's PC moved
+ *                         back onto the SMC, where Apple leaves it
+ *   vtimer                run->s.regs.device_irq_level (user-space irqchip)
+ *                         under Apple's mask
+ *   canceled              a kick: immediate_exit + the kick signal
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ha64.h"
+#include "ha64_decode.h"
+#include "hvb_ops.h"
+
+/* Newer than the 6.1 UAPI headers Debian 12 cross-compiles with. */
+#ifndef KVM_ARM_VM_SMCCC_CTRL
+#define KVM_ARM_VM_SMCCC_CTRL 0
+#define KVM_ARM_VM_SMCCC_FILTER 0
+struct kvm_smccc_filter {
+	__u32 base;
+	__u32 nr_functions;
+	__u8 action;
+	__u8 pad[15];
+};
+#define KVM_SMCCC_FILTER_FWD_TO_USER 2
+#define KVM_HYPERCALL_EXIT_SMC (1u << 0)
+#endif
+
+#define MAX_MAPS 64
+#define KICK_SIGNAL (SIGRTMIN + 1)
+#define DFSC_TRANSLATION_L3 0x07u
+#define DFSC_PERMISSION_L3 0x0fu
+
+struct hvb_host {
+	int kvm;
+	int run_size;
+	struct hvb_host_info info;
+	struct hvb_a64_host a64;
+};
+
+struct map {
+	uint64_t gpa, size;
+	void *hva;
+	uint32_t flags;
+	uint32_t slot;
+	bool used;
+};
+
+struct hvb_vm {
+	struct hvb_host *host;
+	int fd;
+	pthread_mutex_t lock;
+	struct map maps[MAX_MAPS];
+	uint32_t nvcpus;
+	bool smccc_filter;
+	bool has_run;
+};
+
+struct hvb_vcpu {
+	struct hvb_vm *vm;
+	int fd;
+	unsigned id;
+	struct kvm_run *run;
+	pthread_t thread;
+	_Atomic bool cancel;
+	hvb_throttle_fn throttle;
+	void *throttle_ctx;
+	uint64_t exec_ns;
+	bool irq_line, fiq_line;       /* KVM_IRQ_LINE levels we set */
+	bool debug_on;
+	struct ha64_state st;          /* the backend's own copy */
+	uint32_t last_reason, last_ec;
+};
+
+/* ---- ONE_REG ---- */
+
+static int get_one(int fd, uint64_t id, void *val)
+{
+	struct kvm_one_reg r = { .id = id, .addr = (uint64_t)(uintptr_t)val };
+	return ioctl(fd, KVM_GET_ONE_REG, &r) < 0 ? -errno : 0;
+}
+
+static int set_one(int fd, uint64_t id, const void *val)
+{
+	struct kvm_one_reg r = { .id = id, .addr = (uint64_t)(uintptr_t)val };
+	return ioctl(fd, KVM_SET_ONE_REG, &r) < 0 ? -errno : 0;
+}
+
+static int get64(int fd, uint64_t id, uint64_t *v)
+{
+	return get_one(fd, id, v);
+}
+
+static int set64(int fd, uint64_t id, uint64_t v)
+{
+	return set_one(fd, id, &v);
+}
+
+#define ID_PC 0x6030000000100040ull
+#define ID_X(n) (0x6030000000100000ull + 2u * (n))
+#define ID_SP_EL0 0x603000000010003eull
+#define ID_SP_EL1 0x6030000000100044ull
+#define ID_CPSR 0x6030000000100042ull
+#define ID_PTIMER_CNT 0x603000000013df01ull /* KVM_REG_ARM_PTIMER_CNT */
+#define ID_PTIMER_CVAL 0x603000000013df12ull
+#define ID_TIMER_CNT 0x603000000013df1aull  /* KVM_REG_ARM_TIMER_CNT */
+
+/* One register of the table from KVM into st->val. */
+static int reg_read(struct hvb_vcpu *v, unsigned i)
+{
+	const struct ha64_reg *r = &ha64_regs[i];
+	uint64_t *val = v->st.val[i];
+	if (r->flags & HA64_RF_NOKVM)
+		return -ENOENT;
+	if (r->apple == 0xc081 && r->kind == HA64_SYS) { /* ACTLR_EL1: EnTSO only, never set */
+		val[0] = 0;
+		return 0;
+	}
+	if (r->apple == 0xdf10 && r->kind == HA64_SYS) { /* CNTP_TVAL: CVAL - count */
+		uint64_t cval, cnt;
+		int e = get64(v->fd, ID_PTIMER_CVAL, &cval);
+		if (!e)
+			e = get64(v->fd, ID_PTIMER_CNT, &cnt);
+		val[0] = (uint64_t)(int64_t)(int32_t)(uint32_t)(cval - cnt);
+		return e;
+	}
+	if (r->flags & HA64_RF_U32) {
+		uint32_t w;
+		int e = get_one(v->fd, r->kvm_id, &w);
+		val[0] = w;
+		return e;
+	}
+	return get_one(v->fd, r->kvm_id, val);
+}
+
+static int reg_write(struct hvb_vcpu *v, unsigned i)
+{
+	const struct ha64_reg *r = &ha64_regs[i];
+	const uint64_t *val = v->st.val[i];
+	if (r->flags & HA64_RF_NOKVM)
+		return -ENOENT;
+	if (r->apple == 0xc081 && r->kind == HA64_SYS) /* TSO cannot be had here */
+		return (val[0] & 2u) ? -ENOTSUP : 0;
+	if (r->apple == 0xdf10 && r->kind == HA64_SYS) {
+		uint64_t cnt;
+		int e = get64(v->fd, ID_PTIMER_CNT, &cnt);
+		return e ? e : set64(v->fd, ID_PTIMER_CVAL, cnt + (uint64_t)(int64_t)(int32_t)val[0]);
+	}
+	if (r->flags & HA64_RF_U32) {
+		uint32_t w = (uint32_t)val[0];
+		return set_one(v->fd, r->kvm_id, &w);
+	}
+	return set_one(v->fd, r->kvm_id, val);
+}
+
+/* Write what the client changed; the first failure is reported in the
+ * state (error, error_reg) and stops the op. */
+static int flush_dirty(struct hvb_vcpu *v)
+{
+	for (unsigned w = 0; w < HA64_WORDS; w++)
+		while (v->st.dirty[w]) {
+			unsigned i = w * 64u + (unsigned)__builtin_ctzll(v->st.dirty[w]);
+			int e = reg_write(v, i);
+			ha64_clear_bit(v->st.dirty, i);
+			if (e) {
+				v->st.error = -e;
+				v->st.error_reg = i;
+				ha64_clear_bit(v->st.valid, i);
+				return e;
+			}
+			ha64_set_bit(v->st.valid, i);
+		}
+	return 0;
+}
+
+/* Refresh the registers the client reads; `all`: after a run, when every
+ * value is stale. */
+static int refresh(struct hvb_vcpu *v, bool all)
+{
+	for (unsigned w = 0; w < HA64_WORDS; w++) {
+		uint64_t todo = all ? v->st.want[w] : v->st.want[w] & ~v->st.valid[w];
+		if (all)
+			v->st.valid[w] = 0;
+		while (todo) {
+			unsigned i = w * 64u + (unsigned)__builtin_ctzll(todo);
+			todo &= todo - 1u;
+			if (reg_read(v, i) == 0)
+				ha64_set_bit(v->st.valid, i);
+		}
+	}
+	return 0;
+}
+
+/* ---- host ---- */
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+static int a64_kick_signal(void)
+{
+	return KICK_SIGNAL;
+}
+
+static int a64_guard_install(void)
+{
+	return 0; /* the arm64 backend copies no guest memory but the instruction word */
+}
+
+static int a64_host_create(const char *dev_path, struct hvb_host **out)
+{
+	struct hvb_host *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->kvm = open(dev_path ? dev_path : "/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (h->kvm < 0) {
+		int e = -errno;
+		free(h);
+		return e;
+	}
+	h->run_size = ioctl(h->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	h->info.api_version = ioctl(h->kvm, KVM_GET_API_VERSION, 0);
+	h->info.vcpu_mmap_size = h->run_size;
+	int n = ioctl(h->kvm, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	h->info.max_vcpus = n > 0 ? (uint32_t)n : 1;
+	if (h->info.max_vcpus > HVB_MAX_VCPUS)
+		h->info.max_vcpus = HVB_MAX_VCPUS;
+	n = ioctl(h->kvm, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+	h->info.nr_memslots = n > 0 ? (uint32_t)n : 32;
+	n = ioctl(h->kvm, KVM_CHECK_EXTENSION, KVM_CAP_ARM_VM_IPA_SIZE);
+	h->a64.ipa_max = n > 0 ? (uint32_t)n : 40;
+	h->a64.ipa_default = h->a64.ipa_max < 40 ? h->a64.ipa_max : 40;
+	h->a64.max_vcpus = h->info.max_vcpus;
+	if (h->run_size <= 0 || ioctl(h->kvm, KVM_CHECK_EXTENSION, KVM_CAP_ARM_USER_IRQ) <= 0 ||
+	    ioctl(h->kvm, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) <= 0) {
+		close(h->kvm);
+		free(h);
+		return -ENOTSUP;
+	}
+	struct sigaction sa = { .sa_handler = kick_handler, .sa_flags = SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	sigaction(KICK_SIGNAL, &sa, NULL);
+	*out = h;
+	return 0;
+}
+
+static void a64_host_destroy(struct hvb_host *h)
+{
+	if (h) {
+		close(h->kvm);
+		free(h);
+	}
+}
+
+static const struct hvb_host_info *a64_host_info(const struct hvb_host *h)
+{
+	return &h->info;
+}
+
+static int a64_host_query(const struct hvb_host *h, struct hvb_a64_host *out)
+{
+	*out = h->a64;
+	return 0;
+}
+
+/* ---- VM and memory ---- */
+
+static int a64_vm_create(struct hvb_host *h, uint64_t options, struct hvb_vm **out)
+{
+	if (options & ~HA64_VMOPT_KNOWN)
+		return -EINVAL;
+	if (options & (HA64_VMOPT_EL2 | HA64_VMOPT_GRANULE_16K))
+		return -ENOTSUP; /* no nested virtualisation; the stage-2 granule is the host's */
+	unsigned ipa = (unsigned)(options & HA64_VMOPT_IPA_MASK);
+	if (ipa && (ipa < 32 || ipa > h->a64.ipa_max))
+		return -EINVAL;
+	struct hvb_vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->host = h;
+	pthread_mutex_init(&vm->lock, NULL);
+	vm->fd = ioctl(h->kvm, KVM_CREATE_VM, (unsigned long)(ipa ? ipa : h->a64.ipa_default));
+	if (vm->fd < 0) {
+		int e = -errno;
+		free(vm);
+		return e;
+	}
+	/* HVC and SMC to the client, as on macOS: every function id the
+	 * filter may take. KVM keeps the Arm architecture calls
+	 * (0x80000000-0x8000ffff, 0xc0000000-0xc000ffff) and its vendor
+	 * hypervisor services (0x86000000-0x8600ffff, 0xc6000000-0xc600ffff,
+	 * measured: EEXIST over them) and refuses ranges
+	 * over them; base + count must fit 32 bits. Absent before 6.4: HVC
+	 * then never exits (docs/differences.md). */
+	static const uint32_t ranges[][2] = {
+		{ 0x00000000u, 0x80000000u }, { 0x80010000u, 0x86000000u },
+		{ 0x86010000u, 0xc0000000u }, { 0xc0010000u, 0xc6000000u },
+		{ 0xc6010000u, 0xffffffffu },
+	};
+	vm->smccc_filter = true;
+	for (unsigned i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		struct kvm_smccc_filter f = { .base = ranges[i][0],
+					      .nr_functions = ranges[i][1] - ranges[i][0],
+					      .action = KVM_SMCCC_FILTER_FWD_TO_USER };
+		struct kvm_device_attr a = { .group = KVM_ARM_VM_SMCCC_CTRL,
+					     .attr = KVM_ARM_VM_SMCCC_FILTER,
+					     .addr = (uint64_t)(uintptr_t)&f };
+		if (ioctl(vm->fd, KVM_SET_DEVICE_ATTR, &a) < 0)
+			vm->smccc_filter = false;
+	}
+	h->a64.smccc_filter = vm->smccc_filter;
+	*out = vm;
+	return 0;
+}
+
+static int a64_vm_destroy(struct hvb_vm *vm)
+{
+	if (vm->nvcpus)
+		return -EBUSY;
+	close(vm->fd);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+	return 0;
+}
+
+static void a64_vm_abandon(struct hvb_vm *vm)
+{
+	close(vm->fd);
+	free(vm);
+}
+
+static int slot_set(struct hvb_vm *vm, struct map *m, bool present)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = m->slot,
+		.flags = (m->flags & HVB_MEM_WRITE) ? 0 : KVM_MEM_READONLY,
+		.guest_phys_addr = m->gpa,
+		.memory_size = present ? m->size : 0,
+		.userspace_addr = (uint64_t)(uintptr_t)m->hva,
+	};
+	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
+static int a64_vm_map(struct hvb_vm *vm, void *hva, uint64_t gpa, uint64_t size, uint32_t flags)
+{
+	int e = -ENOSPC;
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i < MAX_MAPS; i++)
+		if (vm->maps[i].used && gpa < vm->maps[i].gpa + vm->maps[i].size &&
+		    vm->maps[i].gpa < gpa + size) {
+			e = -EEXIST;
+			goto out;
+		}
+	for (unsigned i = 0; i < MAX_MAPS; i++) {
+		struct map *m = &vm->maps[i];
+		if (m->used)
+			continue;
+		*m = (struct map){ .gpa = gpa, .size = size, .hva = hva, .flags = flags, .slot = i };
+		/* No read permission: no slot at all, so that accesses exit. */
+		e = (flags & HVB_MEM_READ) ? slot_set(vm, m, true) : 0;
+		m->used = e == 0;
+		break;
+	}
+out:
+	pthread_mutex_unlock(&vm->lock);
+	return e;
+}
+
+/* Whole mappings only, so far (Apple allows sub-ranges: a known gap). */
+static struct map *find_exact(struct hvb_vm *vm, uint64_t gpa, uint64_t size)
+{
+	for (unsigned i = 0; i < MAX_MAPS; i++)
+		if (vm->maps[i].used && vm->maps[i].gpa == gpa && vm->maps[i].size == size)
+			return &vm->maps[i];
+	return NULL;
+}
+
+static int a64_vm_unmap(struct hvb_vm *vm, uint64_t gpa, uint64_t size)
+{
+	pthread_mutex_lock(&vm->lock);
+	struct map *m = find_exact(vm, gpa, size);
+	int e = m ? ((m->flags & HVB_MEM_READ) ? slot_set(vm, m, false) : 0) : -ENOENT;
+	if (m && !e)
+		m->used = false;
+	pthread_mutex_unlock(&vm->lock);
+	return e;
+}
+
+static int a64_vm_protect(struct hvb_vm *vm, uint64_t gpa, uint64_t size, uint32_t flags)
+{
+	pthread_mutex_lock(&vm->lock);
+	struct map *m = find_exact(vm, gpa, size);
+	int e = m ? 0 : -ENOENT;
+	if (m && (m->flags & HVB_MEM_READ))
+		e = slot_set(vm, m, false); /* KVM changes a slot's flags only by re-creating it */
+	if (m && !e) {
+		m->flags = flags;
+		if (flags & HVB_MEM_READ)
+			e = slot_set(vm, m, true);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return e;
+}
+
+static void a64_vm_usage(struct hvb_vm *vm, uint64_t *bytes, uint32_t *mappings)
+{
+	*bytes = 0;
+	*mappings = 0;
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i < MAX_MAPS; i++)
+		if (vm->maps[i].used) {
+			*bytes += vm->maps[i].size;
+			(*mappings)++;
+		}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+static size_t a64_vm_maps(struct hvb_vm *vm, struct hvb_map_info *out, size_t max)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i < MAX_MAPS && n < max; i++)
+		if (vm->maps[i].used)
+			out[n++] = (struct hvb_map_info){ vm->maps[i].gpa, vm->maps[i].size,
+							 vm->maps[i].flags };
+	pthread_mutex_unlock(&vm->lock);
+	return n;
+}
+
+static bool a64_vm_hva_in_use(struct hvb_vm *vm, const void *hva, uint64_t size)
+{
+	uintptr_t a = (uintptr_t)hva;
+	bool used = false;
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i < MAX_MAPS; i++) {
+		uintptr_t b = (uintptr_t)vm->maps[i].hva;
+		if (vm->maps[i].used && a < b + vm->maps[i].size && b < a + size)
+			used = true;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return used;
+}
+
+/* The host address of guest-physical `gpa` for `len` bytes, or NULL. */
+static void *gpa_to_hva(struct hvb_vm *vm, uint64_t gpa, size_t len)
+{
+	void *p = NULL;
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i < MAX_MAPS; i++) {
+		struct map *m = &vm->maps[i];
+		if (m->used && gpa >= m->gpa && gpa + len <= m->gpa + m->size)
+			p = (char *)m->hva + (gpa - m->gpa);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return p;
+}
+
+/* ---- vCPUs ---- */
+
+static int a64_vcpu_create(struct hvb_vm *vm, uint64_t options, struct hvb_vcpu **out)
+{
+	if (options)
+		return -EINVAL;
+	struct hvb_vcpu *v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->vm = vm;
+	pthread_mutex_lock(&vm->lock);
+	v->id = vm->nvcpus; /* KVM cannot reuse an id: destroyed vCPUs keep theirs */
+	v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)v->id);
+	int e = v->fd < 0 ? -errno : 0;
+	if (!e)
+		vm->nvcpus++;
+	pthread_mutex_unlock(&vm->lock);
+	if (e)
+		goto fail;
+	v->run = mmap(NULL, (size_t)vm->host->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		e = -errno;
+		goto fail_fd;
+	}
+	struct kvm_vcpu_init init;
+	if (ioctl(vm->fd, KVM_ARM_PREFERRED_TARGET, &init) < 0) {
+		e = -errno;
+		goto fail_map;
+	}
+	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
+	if (ioctl(v->fd, KVM_ARM_VCPU_INIT, &init) < 0) {
+		e = -errno;
+		goto fail_map;
+	}
+	/* Apple's vCPUs start with SCTLR_EL1 0 (QEMU's note) and MPIDR as the
+	 * client sets it; KVM's MPIDR follows the vCPU id, which is ours. */
+	set64(v->fd, 0x603000000013c080ull, 0);
+	v->thread = pthread_self();
+	v->st.op = HA64_OP_SYNC;
+	/* The vtimer offset as KVM set it: the host counter minus the guest's. */
+	uint64_t guest;
+	if (get64(v->fd, ID_TIMER_CNT, &guest) == 0) {
+		uint64_t host;
+		__asm__ volatile("mrs %0, cntvct_el0" : "=r"(host));
+		v->st.vtimer_offset = host - guest;
+	}
+	*out = v;
+	return 0;
+fail_map:
+	munmap(v->run, (size_t)vm->host->run_size);
+fail_fd:
+	close(v->fd);
+	pthread_mutex_lock(&vm->lock);
+	vm->nvcpus--; /* wrong if another vCPU came meanwhile; KVM keeps the id anyway */
+	pthread_mutex_unlock(&vm->lock);
+fail:
+	free(v);
+	return e;
+}
+
+static int a64_vcpu_destroy(struct hvb_vcpu *v)
+{
+	munmap(v->run, (size_t)v->vm->host->run_size);
+	close(v->fd);
+	pthread_mutex_lock(&v->vm->lock);
+	v->vm->nvcpus--;
+	pthread_mutex_unlock(&v->vm->lock);
+	free(v);
+	return 0;
+}
+
+static unsigned a64_vcpu_id(const struct hvb_vcpu *v)
+{
+	return v->id;
+}
+
+static int a64_vcpu_kick(struct hvb_vcpu *v)
+{
+	atomic_store(&v->cancel, true);
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	int e = pthread_kill(v->thread, KICK_SIGNAL);
+	return -e;
+}
+
+static void a64_vcpu_set_throttle(struct hvb_vcpu *v, hvb_throttle_fn fn, void *ctx)
+{
+	v->throttle = fn;
+	v->throttle_ctx = ctx;
+}
+
+static int a64_vcpu_exec_time(struct hvb_vcpu *v, uint64_t *ns)
+{
+	*ns = v->exec_ns;
+	return 0;
+}
+
+static void a64_vcpu_import(struct hvb_vcpu *v, const struct hvb_arch_state *client)
+{
+	const struct ha64_state *c = (const struct ha64_state *)client;
+	struct ha64_state *st = &v->st;
+	st->op = c->op;
+	st->ctl = c->ctl;
+	if (c->ctl & HA64_CTL_OFFSET_DIRTY)
+		st->vtimer_offset = c->vtimer_offset;
+	memcpy(st->want, c->want, sizeof(st->want));
+	memcpy(st->dirty, c->dirty, sizeof(st->dirty));
+	for (unsigned w = 0; w < HA64_WORDS; w++)
+		for (uint64_t d = c->dirty[w]; d; d &= d - 1u) {
+			unsigned i = w * 64u + (unsigned)__builtin_ctzll(d);
+			if (i < HA64_NREGS)
+				memcpy(st->val[i], c->val[i], sizeof(st->val[i]));
+		}
+	if (!ha64_check(st))
+		st->op = 0; /* refused by vcpu_run */
+}
+
+static void a64_vcpu_export(const struct hvb_vcpu *v, struct hvb_arch_state *out)
+{
+	memcpy(out, &v->st, sizeof(v->st));
+}
+
+static uint64_t host_ns(clockid_t c)
+{
+	struct timespec ts;
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int irq_line(struct hvb_vcpu *v, unsigned line, bool level)
+{
+	struct kvm_irq_level irq = {
+		.irq = (KVM_ARM_IRQ_TYPE_CPU << KVM_ARM_IRQ_TYPE_SHIFT) |
+		       ((v->id & 0xffu) << KVM_ARM_IRQ_VCPU_SHIFT) | line,
+		.level = level,
+	};
+	return ioctl(v->vm->fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
+/* The guest's instruction at its PC (MMU off: PC is the IPA; with the MMU
+ * on a stage-1 walk is still missing: no syndrome then). */
+static bool fetch_insn(struct hvb_vcpu *v, uint64_t pc, uint32_t *insn)
+{
+	uint64_t sctlr;
+	if (get64(v->fd, 0x603000000013c080ull, &sctlr) || (sctlr & 1u))
+		return false;
+	const void *p = gpa_to_hva(v->vm, pc, 4);
+	if (!p)
+		return false;
+	memcpy(insn, p, 4);
+	return true;
+}
+
+static void exit_exception(struct hvb_vcpu *v, uint64_t esr, uint64_t va, uint64_t pa)
+{
+	v->st.exit = (struct ha64_exit){ .reason = HA64_EXIT_EXCEPTION, .syndrome = esr,
+					  .virtual_address = va, .physical_address = pa };
+}
+
+/* KVM_EXIT_MMIO into Apple's data abort; KVM's pending completion undone. */
+static int exit_mmio(struct hvb_vcpu *v)
+{
+	uint64_t pa = v->run->mmio.phys_addr;
+	bool write = v->run->mmio.is_write;
+	uint64_t pc, old_rt = 0, base = 0, index = 0;
+	uint32_t insn;
+	struct ha64_ldst d;
+	bool have = false;
+	int e = get64(v->fd, ID_PC, &pc);
+	if (e)
+		return e;
+	if (fetch_insn(v, pc, &insn) && ha64_decode_ldst(insn, &d)) {
+		have = true;
+		if (d.srt != 31)
+			get64(v->fd, ID_X(d.srt), &old_rt);
+		if (d.rn == 31) {
+			uint64_t cpsr;
+			get64(v->fd, ID_CPSR, &cpsr);
+			get64(v->fd, (cpsr & 1u) ? ID_SP_EL1 : ID_SP_EL0, &base);
+		} else {
+			get64(v->fd, ID_X(d.rn), &base);
+		}
+		if (d.rm >= 0 && d.rm != 31)
+			get64(v->fd, ID_X((unsigned)d.rm), &index);
+	}
+	/* Let KVM finish its access without entering the guest, then put PC
+	 * (and a load's Rt) back: the client completes it, as on macOS. */
+	memset(v->run->mmio.data, 0, sizeof(v->run->mmio.data));
+	v->run->immediate_exit = 1;
+	if (ioctl(v->fd, KVM_RUN, 0) == 0 || errno != EINTR)
+		return -EIO;
+	v->run->immediate_exit = 0;
+	e = set64(v->fd, ID_PC, pc);
+	if (!e && have && !write && d.srt != 31)
+		e = set64(v->fd, ID_X(d.srt), old_rt);
+	uint64_t va = have ? ha64_ldst_va(&d, base, index) : pa;
+	bool ro = false;
+	pthread_mutex_lock(&v->vm->lock);
+	for (unsigned i = 0; i < MAX_MAPS; i++)
+		if (v->vm->maps[i].used && pa >= v->vm->maps[i].gpa &&
+		    pa < v->vm->maps[i].gpa + v->vm->maps[i].size)
+			ro = true;
+	pthread_mutex_unlock(&v->vm->lock);
+	exit_exception(v, ha64_data_abort_esr(have ? &d : NULL, write,
+					      ro ? DFSC_PERMISSION_L3 : DFSC_TRANSLATION_L3),
+		       va, pa);
+	return e;
+}
+
+static int exit_hypercall(struct hvb_vcpu *v)
+{
+	/* 6.4+ `flags` shares `longmode`'s place in the 6.1 headers. */
+	bool smc = v->run->hypercall.longmode & KVM_HYPERCALL_EXIT_SMC;
+	uint64_t pc;
+	uint32_t insn;
+	uint16_t imm = 0;
+	bool is_smc;
+	int e = get64(v->fd, ID_PC, &pc);
+	if (e)
+		return e;
+	/* KVM's PC is past the instruction; Apple leaves SMC's on it. */
+	if (fetch_insn(v, pc - 4, &insn) && ha64_decode_hvc_smc(insn, &imm, &is_smc))
+		smc = is_smc;
+	if (smc)
+		e = set64(v->fd, ID_PC, pc - 4);
+	exit_exception(v, ha64_hvc_smc_esr(smc, imm), 0, 0);
+	return e;
+}
+
+static bool vtimer_due(struct hvb_vcpu *v)
+{
+	return (v->run->s.regs.device_irq_level & KVM_ARM_DEV_EL1_VTIMER) &&
+	       !(v->st.ctl & HA64_CTL_VTIMER_MASK);
+}
+
+static void exit_vtimer(struct hvb_vcpu *v)
+{
+	v->st.ctl |= HA64_CTL_VTIMER_MASK;
+	v->st.exit = (struct ha64_exit){ .reason = HA64_EXIT_VTIMER };
+}
+
+/* The run loop: until KVM gives an exit Apple reports. */
+static int run_loop(struct hvb_vcpu *v)
+{
+	for (;;) {
+		if (atomic_exchange(&v->cancel, false)) {
+			v->run->immediate_exit = 0;
+			v->st.exit = (struct ha64_exit){ .reason = HA64_EXIT_CANCELED };
+			return 0;
+		}
+		if (v->vm->has_run && vtimer_due(v)) {
+			exit_vtimer(v);
+			return 0;
+		}
+		if (v->throttle)
+			while (!atomic_load(&v->cancel)) {
+				uint64_t ns = v->throttle(v->throttle_ctx);
+				if (!ns)
+					break;
+				struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+				nanosleep(&ts, NULL);
+			}
+		v->vm->has_run = true;
+		uint64_t t0 = host_ns(CLOCK_THREAD_CPUTIME_ID);
+		int r = ioctl(v->fd, KVM_RUN, 0);
+		int err = errno;
+		v->exec_ns += host_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
+		if (r < 0) {
+			if (err == EINTR)
+				continue; /* a kick (cancel, checked above) or the quota's timer */
+			return -err;
+		}
+		switch (v->run->exit_reason) {
+		case KVM_EXIT_MMIO:
+			return exit_mmio(v);
+		case KVM_EXIT_HYPERCALL:
+			return exit_hypercall(v);
+		case KVM_EXIT_INTR:
+			if (vtimer_due(v)) {
+				exit_vtimer(v);
+				return 0;
+			}
+			continue;
+		default:
+			v->st.exit = (struct ha64_exit){ .reason = HA64_EXIT_UNKNOWN };
+			return 0;
+		}
+	}
+}
+
+static int a64_vcpu_run(struct hvb_vcpu *v)
+{
+	struct ha64_state *st = &v->st;
+	v->thread = pthread_self();
+	st->error = 0;
+	if (st->op != HA64_OP_RUN && st->op != HA64_OP_SYNC)
+		return -EINVAL;
+	int e = flush_dirty(v);
+	if (!e && (st->ctl & HA64_CTL_OFFSET_DIRTY)) {
+		uint64_t host;
+		__asm__ volatile("mrs %0, cntvct_el0" : "=r"(host));
+		e = set64(v->fd, ID_TIMER_CNT, host - st->vtimer_offset);
+		st->ctl &= ~HA64_CTL_OFFSET_DIRTY;
+	}
+	if (!e && !!(st->ctl & HA64_CTL_TRAP_DEBUG) != v->debug_on) {
+		struct kvm_guest_debug dbg = { 0 };
+		if (st->ctl & HA64_CTL_TRAP_DEBUG)
+			dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP;
+		e = ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0 ? -errno : 0;
+		if (!e)
+			v->debug_on = !v->debug_on;
+	}
+	if (e || st->op == HA64_OP_SYNC) {
+		refresh(v, false);
+		st->exec_ns = v->exec_ns;
+		return e;
+	}
+	bool irq = st->ctl & HA64_CTL_IRQ, fiq = st->ctl & HA64_CTL_FIQ;
+	if (irq != v->irq_line && !(e = irq_line(v, KVM_ARM_IRQ_CPU_IRQ, irq)))
+		v->irq_line = irq;
+	if (!e && fiq != v->fiq_line && !(e = irq_line(v, KVM_ARM_IRQ_CPU_FIQ, fiq)))
+		v->fiq_line = fiq;
+	if (!e)
+		e = run_loop(v);
+	/* Apple clears the pending interrupts when the run returns. */
+	st->ctl &= ~(HA64_CTL_IRQ | HA64_CTL_FIQ);
+	if (v->irq_line && irq_line(v, KVM_ARM_IRQ_CPU_IRQ, false) == 0)
+		v->irq_line = false;
+	if (v->fiq_line && irq_line(v, KVM_ARM_IRQ_CPU_FIQ, false) == 0)
+		v->fiq_line = false;
+	refresh(v, true);
+	st->exec_ns = v->exec_ns;
+	v->last_reason = st->exit.reason;
+	v->last_ec = st->exit.reason == HA64_EXIT_EXCEPTION ? (uint32_t)(st->exit.syndrome >> 26) & 0x3fu : 0;
+	return e;
+}
+
+/* ---- the GIC: not yet (issue 13) ---- */
+
+static int gic_create(struct hvb_vm *vm, const struct hvb_a64_gic_config *cfg)
+{
+	(void)vm;
+	(void)cfg;
+	return -ENOTSUP;
+}
+
+static int gic_set_spi(struct hvb_vm *vm, uint32_t intid, bool level)
+{
+	(void)vm;
+	(void)intid;
+	(void)level;
+	return -ENODEV;
+}
+
+static int gic_send_msi(struct hvb_vm *vm, uint64_t addr, uint32_t intid)
+{
+	(void)vm;
+	(void)addr;
+	(void)intid;
+	return -ENODEV;
+}
+
+static int gic_reg(struct hvb_vm *vm, struct hvb_vcpu *vcpu, enum hvb_a64_gic_space space,
+		   uint32_t reg, bool write, uint64_t *value)
+{
+	(void)vm;
+	(void)vcpu;
+	(void)space;
+	(void)reg;
+	(void)write;
+	(void)value;
+	return -ENODEV;
+}
+
+static int gic_redist_base(struct hvb_vm *vm, struct hvb_vcpu *vcpu, uint64_t *base)
+{
+	(void)vm;
+	(void)vcpu;
+	(void)base;
+	return -ENODEV;
+}
+
+static int gic_state_get(struct hvb_vm *vm, void **blob, size_t *size)
+{
+	(void)vm;
+	(void)blob;
+	(void)size;
+	return -ENODEV;
+}
+
+static int gic_state_set(struct hvb_vm *vm, const void *blob, size_t size)
+{
+	(void)vm;
+	(void)blob;
+	(void)size;
+	return -ENODEV;
+}
+
+static int gic_reset(struct hvb_vm *vm)
+{
+	(void)vm;
+	return -ENODEV;
+}
+
+static void last_exit(const struct hvb_vcpu *v, uint32_t *reason, uint32_t *ec)
+{
+	*reason = v->last_reason;
+	*ec = v->last_ec;
+}
+
+static const struct hvb_arch_arm64 a64_calls = {
+	.host_query = a64_host_query,
+	.gic_create = gic_create,
+	.gic_set_spi = gic_set_spi,
+	.gic_send_msi = gic_send_msi,
+	.gic_reg = gic_reg,
+	.gic_redist_base = gic_redist_base,
+	.gic_state_get = gic_state_get,
+	.gic_state_set = gic_state_set,
+	.gic_reset = gic_reset,
+	.last_exit = last_exit,
+};
+
+const struct hvb_ops hvb_a64_ops = {
+	.name = "arm64-kvm",
+	.arch = HVB_ARCH_ARM64,
+	.arch_state_size = sizeof(struct ha64_state),
+	.kick_signal = a64_kick_signal,
+	.guard_install = a64_guard_install,
+	.host_create = a64_host_create,
+	.host_destroy = a64_host_destroy,
+	.host_info = a64_host_info,
+	.vm_create = a64_vm_create,
+	.vm_destroy = a64_vm_destroy,
+	.vm_abandon = a64_vm_abandon,
+	.vm_map = a64_vm_map,
+	.vm_unmap = a64_vm_unmap,
+	.vm_protect = a64_vm_protect,
+	.vm_usage = a64_vm_usage,
+	.vm_maps = a64_vm_maps,
+	.vm_hva_in_use = a64_vm_hva_in_use,
+	.vcpu_create = a64_vcpu_create,
+	.vcpu_destroy = a64_vcpu_destroy,
+	.vcpu_id = a64_vcpu_id,
+	.vcpu_run = a64_vcpu_run,
+	.vcpu_kick = a64_vcpu_kick,
+	.vcpu_set_throttle = a64_vcpu_set_throttle,
+	.vcpu_exec_time = a64_vcpu_exec_time,
+	.vcpu_import = a64_vcpu_import,
+	.vcpu_export = a64_vcpu_export,
+	.arm64 = &a64_calls,
+};
