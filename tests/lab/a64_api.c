@@ -81,6 +81,8 @@ int main(void)
 		0x14000000,                         /* b . */
 	};
 	memcpy(ram + 0x400, timer, sizeof(timer));
+	ram[0x800] = 0xd53be041; /* mrs x1, cntvct_el0 */
+	ram[0x801] = 0xf9000041; /* str x1, [x2] */
 	CHECK(hv_vm_map(ram, RAM, 0x10000, HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC) == HV_SUCCESS,
 	      "hv_vm_map");
 	CHECK(hv_vm_map(ram, RAM + 0x1000, 0x1000, HV_MEMORY_READ) == HV_BAD_ARGUMENT,
@@ -161,6 +163,22 @@ int main(void)
 	hv_vcpu_set_vtimer_mask(vcpu, false);
 	CHECK(hv_vcpu_run(vcpu) == HV_SUCCESS && exit->reason == HV_EXIT_REASON_VTIMER_ACTIVATED,
 	      "unmasked: VTIMER_ACTIVATED again");
+	/* CNTVCT_EL0 = host counter - offset, as the guest reads it. */
+	uint64_t off, before, after, seen = 0;
+	__asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(off));
+	off /= 2; /* guest time = half the host's: no wrap to worry about */
+	CHECK(hv_vcpu_set_vtimer_offset(vcpu, off) == HV_SUCCESS, "hv_vcpu_set_vtimer_offset");
+	hv_vcpu_set_reg(vcpu, HV_REG_PC, RAM + 0x2000);
+	hv_vcpu_set_reg(vcpu, HV_REG_X2, MMIO);
+	__asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(before));
+	r = hv_vcpu_run(vcpu);
+	__asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(after));
+	hv_vcpu_get_reg(vcpu, HV_REG_X1, &seen);
+	CHECK(r == HV_SUCCESS && (exit->exception.syndrome >> 26) == 0x24 && seen >= before - off &&
+	      seen <= after - off, "the guest's counter is the host's minus the offset (%llu in [%llu, %llu])",
+	      (unsigned long long)seen, (unsigned long long)(before - off), (unsigned long long)(after - off));
+	uint64_t got = 0;
+	CHECK(hv_vcpu_get_vtimer_offset(vcpu, &got) == HV_SUCCESS && got == off, "offset read back");
 	uint64_t ns = 0;
 	CHECK(hv_vcpu_get_exec_time(vcpu, &ns) == HV_SUCCESS && ns > 0, "exec time %llu ns",
 	      (unsigned long long)ns);
