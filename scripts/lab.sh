@@ -41,6 +41,7 @@ kind=${1:-}
 action=${2:-}
 case "$kind/$action" in
 amd/test | amd/run | amd/selftest | amd/shell-script) ;;
+arm64/test | arm64/run | arm64/selftest | arm64/shell-script) ;;
 *)
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
 	exit 2
@@ -104,7 +105,7 @@ poweroff -f
 EOF
 }
 
-[ "$action" = shell-script ] && { guest_init; exit 0; }
+[ "$action" = shell-script ] && [ "$kind" = amd ] && { guest_init; exit 0; }
 
 # --- what the host needs ----------------------------------------------------
 need_packages() {
@@ -157,13 +158,14 @@ module_order() {
 		local name=$1 f deps d
 		case "$seen" in *" $name "*) return ;; esac
 		seen="$seen$name "
-		f=$(find "$mods" -name "$name.ko" -o -name "${name//_/-}.ko" | head -1)
+		f=$(find "$mods" -name "$name.ko" -o -name "${name//_/-}.ko" \
+			-o -name "$name.ko.xz" -o -name "${name//_/-}.ko.xz" | head -1)
 		[ -n "$f" ] || return 0 # built in
-		deps=$(strings -a "$f" | sed -n 's/^depends=//p' | tr ',' ' ')
+		deps=$(xz -dcf "$f" | strings -a | sed -n 's/^depends=//p' | tr ',' ' ')
 		for d in $deps; do visit "$d"; done
 		out+=("$f")
 	}
-	for m in virtio_pci 9pnet_virtio 9p overlay kvm_amd; do visit "$m"; done
+	for m in ${lab_modules:-virtio_pci 9pnet_virtio 9p overlay kvm_amd}; do visit "$m"; done
 	printf '%s\n' "${out[@]}"
 }
 
@@ -520,6 +522,248 @@ lab_selftest() {
 	[ $rc = 124 ] || die "selftest: a stalled machine was not stopped by the watchdog (status $rc)"
 	log "selftest: status and output come back; a stall is killed after 15 s"
 }
+
+# --- arm64: a QEMU virt machine at EL2 whose kernel runs KVM/arm64 -----------
+# Debian's 6.12 arm64 kernel (KVM built in, VHE), an arm64 busybox, the same
+# 9p root under a tmpfs overlay. The root's programs are x86: the job runs
+# under the arm64 busybox (copied into the overlay at /.lab), so job scripts
+# are POSIX sh and commands are arm64 binaries (static ones need nothing
+# else). Kernel messages go to the PL011 (ttyAMA0), the job's output to a
+# virtio-serial port; the watchdog is amd's.
+a64_guest_init() {
+	cat <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs dev /dev
+for m in $(cat /lib/modules/order); do
+	insmod /lib/modules/$m.ko || echo "lab-init: insmod $m failed"
+done
+arg() { sed -n "s/.*\blab\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+job=$(arg job)
+mkdir -p /host /rw /new
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=loose,ro hostroot /host
+mount -t tmpfs -o size=75% tmpfs /rw
+mkdir -p /rw/upper /rw/work
+mount -t overlay -o lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work overlay /new
+for d in proc sys dev; do mount --move /$d /new/$d; done
+mount -t tmpfs tmpfs /new/run
+mkdir -p /new/dev/shm /new/dev/pts "/new$job" /new/.lab/bin
+mount -t tmpfs tmpfs /new/dev/shm
+mount -t devpts devpts /new/dev/pts
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 lab "/new$job"
+# The host's programs are x86: the job's shell and tools are this busybox.
+cp /bin/busybox /new/.lab/busybox
+for a in $(/bin/busybox --list); do ln -sf /.lab/busybox /new/.lab/bin/$a; done
+echo 1 > /new/proc/sys/kernel/panic_on_oops
+hostname lab
+out=$(ls /new/dev/vport*p1 | head -1)
+echo "lab-init: running $job/job.sh, output to $out"
+chroot /new /.lab/busybox sh -c "cd '$job' && exec /.lab/busybox sh ./job.sh" > "$out" 2>&1 < /new/dev/null
+echo $? > "/new$job/rc"
+sync
+echo "lab-init: done"
+poweroff -f
+EOF
+}
+
+a64_need_packages() {
+	local missing=()
+	command -v qemu-system-aarch64 > /dev/null || missing+=(qemu-system-arm)
+	command -v aarch64-linux-gnu-gcc > /dev/null || missing+=(gcc-aarch64-linux-gnu)
+	command -v cpio > /dev/null || missing+=(cpio)
+	command -v xz > /dev/null || missing+=(xz-utils)
+	if [ ${#missing[@]} -gt 0 ]; then
+		log "installing ${missing[*]}"
+		apt-get update -qq > /dev/null || true
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" > /dev/null ||
+			die "could not install ${missing[*]}"
+	fi
+	dpkg --print-foreign-architectures | grep -qx arm64 ||
+		die "arm64 is not a dpkg architecture here (dpkg --add-architecture arm64; apt-get update)"
+}
+
+# a64_unpack PKG: PKG:arm64 downloaded and unpacked into $LAB_CACHE/arm64/PKG
+# (never installed); prints the directory.
+a64_unpack() {
+	local pkg=$1 dir=$LAB_CACHE/arm64/$1 tmp
+	if [ ! -f "$dir/.unpacked" ]; then
+		log "fetching $pkg:arm64"
+		tmp=$(mktemp -d)
+		chmod 777 "$tmp"
+		(cd "$tmp" && apt-get download "$pkg:arm64" > /dev/null 2>&1) ||
+			{ rm -rf "$tmp"; die "apt-get download $pkg:arm64 failed"; }
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		dpkg -x "$tmp"/*.deb "$dir"
+		rm -rf "$tmp"
+		touch "$dir/.unpacked"
+	fi
+	echo "$dir"
+}
+
+# Debian's 6.12 arm64 kernel (what linux-image-6.12-arm64 depends on; the
+# SMCCC filter, the counter offset and 52-bit IPA are 6.12's) and busybox.
+a64_fetch() {
+	local pkg
+	pkg=$(apt-cache depends linux-image-6.12-arm64:arm64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-6\.12\.[^:]*-arm64\)\(:arm64\)\{0,1\}$/\1/p' | head -1)
+	[ -n "$pkg" ] || pkg=$(ls "$LAB_CACHE/arm64" 2>/dev/null | sed -n 's/^\(linux-image-6\.12\..*-arm64\)$/\1/p' | tail -1)
+	[ -n "$pkg" ] || die "cannot find Debian's linux-image-6.12-arm64 (apt-get update?)"
+	kdir=$(a64_unpack "$pkg")
+	kver=${pkg#linux-image-}
+	vmlinuz=$kdir/boot/vmlinuz-$kver
+	[ -f "$vmlinuz" ] || die "no kernel image in $kdir"
+	busybox=$(a64_unpack busybox-static)/bin/busybox
+	[ -x "$busybox" ] || die "no busybox in busybox-static:arm64"
+}
+
+a64_build_initrd() {
+	local sum dir f
+	sum=$( (a64_guest_init; echo "$kver"; sha256sum "$busybox") | sha256sum | cut -c1-16)
+	initrd=$LAB_CACHE/arm64/initrd-$kver-$sum.cpio.gz
+	[ -f "$initrd" ] && return
+	log "building the initramfs"
+	dir=$(mktemp -d)
+	mkdir -p "$dir"/{bin,proc,sys,dev,lib/modules}
+	cp "$busybox" "$dir/bin/busybox"
+	a64_guest_init > "$dir/init"
+	chmod 755 "$dir/init"
+	# busybox's insmod takes the modules uncompressed.
+	while read -r f; do
+		xz -dcf "$f" > "$dir/lib/modules/$(basename "$f" .xz)"
+		basename "$(basename "$f" .xz)" .ko >> "$dir/lib/modules/order"
+	done < <(lab_modules="9pnet_virtio 9p overlay" module_order)
+	(cd "$dir" && find . | cpio -o -H newc --quiet | gzip -1) > "$initrd.tmp"
+	mv "$initrd.tmp" "$initrd"
+	rm -rf "$dir"
+}
+
+# The lab's own arm64 programs (tests/lab/a64_*.c), static, into $a64_build.
+a64_build_programs() {
+	local c out
+	mkdir -p "$a64_build"
+	for c in tests/lab/a64_*.c; do
+		[ -e "$c" ] || continue
+		out=$a64_build/$(basename "$c" .c)
+		[ "$out" -nt "$c" ] && continue
+		aarch64-linux-gnu-gcc -std=c11 -O2 -Wall -Wextra -Werror -static -o "$out" "$c" ||
+			die "could not build $c"
+	done
+}
+
+# a64_boot JOBDIR: as boot (same results), on the arm64 machine.
+a64_boot() {
+	local job=$1 qpid size now last tailpid=
+	: > "$job/out.log"
+	: > "$job/console.log"
+	rm -f "$job/rc" "$job/mon.in" "$job/mon.out"
+	mkfifo "$job/mon.in" "$job/mon.out"
+	qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 \
+		-cpu max,pauth-impdef=on -smp "${LAB_SMP:-1}" -m "${LAB_MEM:-1024}" \
+		-display none -monitor pipe:"$job/mon" -no-reboot -nodefaults \
+		-kernel "$vmlinuz" -initrd "$initrd" \
+		-append "console=ttyAMA0 panic=-1 nokaslr rdinit=/init lab.job=$job" \
+		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+		-virtfs local,path="$job",mount_tag=lab,security_model=none,multidevs=remap \
+		-serial file:"$job/console.log" \
+		-device virtio-serial-pci -chardev file,id=labout,path="$job/out.log" \
+		-device virtserialport,chardev=labout,name=lab.out 2> "$job/qemu.log" &
+	qpid=$!
+	exec {mon_in}<> "$job/mon.in" {mon_out}<> "$job/mon.out"
+	if [ "${LAB_STREAM:-0}" = 1 ]; then
+		tail -n +1 -F --pid=$qpid "$job/out.log" 2>/dev/null &
+		tailpid=$!
+	fi
+	last=$(date +%s)
+	size=0
+	stalled=0
+	while kill -0 $qpid 2>/dev/null; do
+		sleep 1
+		now=$(date +%s)
+		if [ "$(stat -c %s "$job/out.log")" != "$size" ]; then
+			size=$(stat -c %s "$job/out.log")
+			last=$now
+		elif [ $((now - last)) -ge "$LAB_STALL" ]; then
+			stalled=1
+			{
+				echo "--- lab watchdog: the machine's CPUs at the stall (QEMU monitor)"
+				printf 'info cpus\ninfo registers -a\n' >&$mon_in
+				timeout 5 cat <&$mon_out | tr -d '\r' | grep -v '^(qemu)' || true
+			} >> "$job/console.log"
+			kill -KILL $qpid 2>/dev/null || true
+			break
+		fi
+	done
+	wait $qpid 2>/dev/null || true
+	exec {mon_in}>&- {mon_out}<&-
+	[ -n "$tailpid" ] && { sleep 0.5; kill $tailpid 2>/dev/null || true; wait $tailpid 2>/dev/null || true; }
+	[ $stalled = 1 ] && return 3
+	[ -f "$job/rc" ] && return 0
+	return 4
+}
+
+# POSIX sh quoting (the job runs under busybox sh, not bash).
+sh_quote() { printf "'%s' " "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+
+a64_job_prologue() {
+	cat <<EOF
+set -u
+export PATH=/.lab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/tmp LANG=C
+cd $root
+echo "@@lab up \$(uname -r)"
+EOF
+	[ -n "${LAB_PRELUDE:-}" ] && printf '( %s ) &\n' "$LAB_PRELUDE"
+	return 0
+}
+
+a64_run() {
+	local rc q
+	new_job_dir
+	{
+		a64_job_prologue
+		for q in "$@"; do sh_quote "$q"; done
+		printf '\nexit $?\n'
+	} > "$job/job.sh"
+	rc=0
+	boot_rc=0
+	LAB_STREAM=1 a64_boot "$job" > >(grep --line-buffered -v '^@@lab ') || boot_rc=$?
+	case $boot_rc in
+	0) rc=$(cat "$job/rc") ;;
+	3) log "no output for ${LAB_STALL}s: the emulated machine stalled; killed"; rc=124 ;;
+	*) log "the test host died:"; tail -20 "$job/console.log" >&2; rc=125 ;;
+	esac
+	return "$rc"
+}
+
+a64_selftest() {
+	local rc=0 out
+	out=$(a64_run sh -c 'echo lab-selftest-output; exit 7' 2>&1) || rc=$?
+	[ $rc = 7 ] && [[ $out == *lab-selftest-output* ]] ||
+		die "selftest: a command's status and output did not come back (status $rc): $out"
+	rc=0
+	LAB_STALL=15 a64_run sh -c 'echo started; sleep 600' > /dev/null 2>&1 || rc=$?
+	[ $rc = 124 ] || die "selftest: a stalled machine was not stopped by the watchdog (status $rc)"
+	log "selftest: status and output come back; a stall is killed after 15 s"
+}
+
+if [ "$kind" = arm64 ]; then
+	a64_build=$(realpath -m "${LAB_BUILD_ARM64:-build-arm64}")
+	a64_need_packages
+	a64_fetch
+	a64_build_initrd
+	[ "$action" = shell-script ] && { a64_guest_init; exit 0; }
+	a64_build_programs
+	case $action in
+	run) a64_run "$@" ;;
+	selftest) a64_selftest ;;
+	test) a64_test ;;
+	esac
+	exit
+fi
 
 need_packages
 fetch_kernel
