@@ -750,6 +750,73 @@ a64_selftest() {
 	log "selftest: status and output come back; a stall is killed after 15 s"
 }
 
+# test: every lab program (build-arm64/a64_*) in one boot, each passed
+# (exit 0) or failed; a program the watchdog stopped, or that the host died
+# under, is inconclusive, and the machine is booted again for the rest.
+a64_test() {
+	local p name boots=0 rc t0 t1 running
+	new_job_dir
+	state=$job/state
+	: > "$state"
+	for p in "$a64_build"/a64_*; do
+		[ -x "$p" ] && printf '%s\tpending\t\n' "$(basename "$p")" >> "$state"
+	done
+	[ -s "$state" ] || die "no lab programs in $a64_build"
+	: > "$job/all-out.log"
+	log "$(wc -l < "$state") programs; watchdog ${LAB_STALL}s"
+	while awk -F'\t' '$2 == "pending" { f = 1 } END { exit !f }' "$state"; do
+		boots=$((boots + 1))
+		[ $boots -le 4 ] || { log "too many reboots; the rest is inconclusive"; break; }
+		{
+			a64_job_prologue
+			awk -F'\t' -v b="$a64_build" '$2 == "pending" {
+				printf "echo \"@@lab begin %s\"\n%s/%s\necho \"@@lab end %s $?\"\n", $1, b, $1, $1 }' "$state"
+		} > "$job/job.sh"
+		t0=$(date +%s)
+		rc=0
+		LAB_STREAM=${LAB_VERBOSE:-0} a64_boot "$job" || rc=$?
+		t1=$(date +%s)
+		tr -d '\r' < "$job/out.log" >> "$job/all-out.log"
+		# Ended programs: by status. The one begun and not ended: running.
+		running=$(tr -d '\r' < "$job/out.log" | awk '/^@@lab begin / { r = $3 } /^@@lab end / { r = "" } END { print r }')
+		tr -d '\r' < "$job/out.log" | awk -F'\t' -v OFS='\t' -v st="$state" '
+			FNR == NR && /^@@lab end / { split($0, w, " "); res[w[3]] = (w[4] == 0 ? "passed" : "failed\texit status " w[4]); next }
+			FNR != NR { if ($2 == "pending" && ($1 in res)) print $1, res[$1]; else print }' - "$state" > "$state.new"
+		mv "$state.new" "$state"
+		log "boot $boots: $((t1 - t0)) s"
+		case $rc in
+		0) awk -F'\t' -v OFS='\t' '$2 == "pending" { $2 = "failed"; $3 = "no result" } { print }' "$state" > "$state.new" ;;
+		*)
+			why="the emulated machine stalled (no output for ${LAB_STALL} s); killed and rebooted"
+			[ $rc = 4 ] && why="the test host died: $(grep -m1 -E 'Kernel panic|BUG' "$job/console.log" || echo 'no kernel message')"
+			cp "$job/console.log" "$job/console.boot$boots.log"
+			grep -q '^@@lab up' "$job/out.log" || { log "boot $boots: stalled before its job started; booting again"; continue; }
+			# Nothing running: the first pending program takes the blame.
+			awk -F'\t' -v OFS='\t' -v r="$running" -v w="$why" '
+				!done && $2 == "pending" && (r == "" || $1 == r) { $2 = "inconclusive"; $3 = w; done = 1 } { print }' \
+				"$state" > "$state.new"
+			;;
+		esac
+		mv "$state.new" "$state"
+	done
+	awk -F'\t' -v OFS='\t' '$2 == "pending" { $2 = "inconclusive"; $3 = "not run: too many reboots" } { print }' \
+		"$state" > "$state.new" && mv "$state.new" "$state"
+	local passed failed inconclusive
+	echo "lab arm64: per-program results"
+	awk -F'\t' '{ printf "  %-12s %s%s\n", $2, $1, ($3 != "" ? "  (" $3 ")" : "") }' "$state"
+	count() { awk -F'\t' -v s="$1" '$2 == s { n++ } END { print n + 0 }' "$state"; }
+	passed=$(count passed)
+	failed=$(count failed)
+	inconclusive=$(count inconclusive)
+	if [ "$failed" -gt 0 ] || [ "${LAB_VERBOSE:-0}" = 1 ]; then
+		echo "--- output of the runs:"
+		grep -v '^@@lab up' "$job/all-out.log"
+	fi
+	[ -n "${LAB_RESULTS:-}" ] && cp "$state" "$LAB_RESULTS"
+	echo "lab arm64: $passed passed, $failed failed, $inconclusive inconclusive"
+	[ "$failed" -eq 0 ]
+}
+
 if [ "$kind" = arm64 ]; then
 	a64_build=$(realpath -m "${LAB_BUILD_ARM64:-build-arm64}")
 	a64_need_packages
