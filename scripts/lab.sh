@@ -15,6 +15,14 @@
 #   scripts/lab.sh amd selftest      the script's own checks: an exit status
 #                                    comes back, a stalled machine is killed
 #   scripts/lab.sh amd shell-script  print the guest's init (for reading)
+#   scripts/lab.sh arm64 run|selftest|test|shell-script
+#                                    the same on an arm64 host with
+#                                    KVM/arm64 (QEMU virt at EL2): CMD is an
+#                                    arm64 program (static: the shared root
+#                                    is x86) run under busybox sh; test runs
+#                                    the static programs tests/lab/a64_*.c
+#                                    (closing line "lab arm64: N passed,
+#                                    M failed, K inconclusive")
 #
 # The test host is Debian's own kernel (downloaded and unpacked, never
 # installed) booted by qemu-system-x86_64 with nested SVM and nested
@@ -29,10 +37,11 @@
 #
 # Environment: LAB_BUILD (build tree, default build; built if needed),
 # LAB_CACHE (kernel and initramfs, default /var/cache/hvd-lab), LAB_STALL
-# (seconds, default 100), LAB_SMP (2), LAB_MEM (4G), LAB_KEEP=1 keeps the
-# run directory, LAB_ONLY (test: an extended glob of test names to run,
-# e.g. 'exits/*'), LAB_SKIP_BUILD=1, LAB_PRELUDE (a command started in the
-# background before the job).
+# (seconds, default 100), LAB_SMP (2; arm64 1), LAB_MEM (4G; arm64 1024),
+# LAB_KEEP=1 keeps the run directory, LAB_ONLY (test: an extended glob of
+# test names to run, e.g. 'exits/*'), LAB_SKIP_BUILD=1, LAB_PRELUDE (a
+# command started in the background before the job), LAB_BUILD_ARM64
+# (arm64: where tests/lab/a64_*.c are cross-built, default build-arm64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -41,6 +50,7 @@ kind=${1:-}
 action=${2:-}
 case "$kind/$action" in
 amd/test | amd/run | amd/selftest | amd/shell-script) ;;
+arm64/test | arm64/run | arm64/selftest | arm64/shell-script) ;;
 *)
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
 	exit 2
@@ -54,6 +64,12 @@ fi
 
 LAB_CACHE=${LAB_CACHE:-/var/cache/hvd-lab}
 LAB_STALL=${LAB_STALL:-100}
+if [ "$kind" = arm64 ]; then
+	# One CPU: labs.md's measurements; what KVM/arm64 does is the point,
+	# not parallel vCPUs.
+	LAB_SMP=${LAB_SMP:-1}
+	LAB_MEM=${LAB_MEM:-1024}
+fi
 LAB_SMP=${LAB_SMP:-2}
 LAB_MEM=${LAB_MEM:-4G}
 build=$(realpath -m "${LAB_BUILD:-build}")
@@ -104,7 +120,7 @@ poweroff -f
 EOF
 }
 
-[ "$action" = shell-script ] && { guest_init; exit 0; }
+[ "$action" = shell-script ] && [ "$kind" = amd ] && { guest_init; exit 0; }
 
 # --- what the host needs ----------------------------------------------------
 need_packages() {
@@ -157,13 +173,14 @@ module_order() {
 		local name=$1 f deps d
 		case "$seen" in *" $name "*) return ;; esac
 		seen="$seen$name "
-		f=$(find "$mods" -name "$name.ko" -o -name "${name//_/-}.ko" | head -1)
+		f=$(find "$mods" -name "$name.ko" -o -name "${name//_/-}.ko" \
+			-o -name "$name.ko.xz" -o -name "${name//_/-}.ko.xz" | head -1)
 		[ -n "$f" ] || return 0 # built in
-		deps=$(strings -a "$f" | sed -n 's/^depends=//p' | tr ',' ' ')
+		deps=$(xz -dcf "$f" | strings -a | sed -n 's/^depends=//p' | tr ',' ' ')
 		for d in $deps; do visit "$d"; done
 		out+=("$f")
 	}
-	for m in virtio_pci 9pnet_virtio 9p overlay kvm_amd; do visit "$m"; done
+	for m in ${lab_modules:-virtio_pci 9pnet_virtio 9p overlay kvm_amd}; do visit "$m"; done
 	printf '%s\n' "${out[@]}"
 }
 
@@ -520,6 +537,315 @@ lab_selftest() {
 	[ $rc = 124 ] || die "selftest: a stalled machine was not stopped by the watchdog (status $rc)"
 	log "selftest: status and output come back; a stall is killed after 15 s"
 }
+
+# --- arm64: a QEMU virt machine at EL2 whose kernel runs KVM/arm64 -----------
+# Debian's 6.12 arm64 kernel (KVM built in, VHE), an arm64 busybox, the same
+# 9p root under a tmpfs overlay. The root's programs are x86: the job runs
+# under the arm64 busybox (copied into the overlay at /.lab), so job scripts
+# are POSIX sh and commands are arm64 binaries (static ones need nothing
+# else). Kernel messages go to the PL011 (ttyAMA0), the job's output to a
+# virtio-serial port; the watchdog is amd's.
+a64_guest_init() {
+	cat <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs dev /dev
+for m in $(cat /lib/modules/order); do
+	insmod /lib/modules/$m.ko || echo "lab-init: insmod $m failed"
+done
+arg() { sed -n "s/.*\blab\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+job=$(arg job)
+mkdir -p /host /rw /new
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=loose,ro hostroot /host
+mount -t tmpfs -o size=75% tmpfs /rw
+mkdir -p /rw/upper /rw/work
+mount -t overlay -o lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work overlay /new
+for d in proc sys dev; do mount --move /$d /new/$d; done
+mount -t tmpfs tmpfs /new/run
+mkdir -p /new/dev/shm /new/dev/pts "/new$job" /new/.lab/bin
+mount -t tmpfs tmpfs /new/dev/shm
+mount -t devpts devpts /new/dev/pts
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 lab "/new$job"
+# The host's programs are x86: the job's shell and tools are this busybox.
+cp /bin/busybox /new/.lab/busybox
+for a in $(/bin/busybox --list); do ln -sf /.lab/busybox /new/.lab/bin/$a; done
+echo 1 > /new/proc/sys/kernel/panic_on_oops
+hostname lab
+out=$(ls /new/dev/vport*p1 | head -1)
+echo "lab-init: running $job/job.sh, output to $out"
+chroot /new /.lab/busybox sh -c "cd '$job' && exec /.lab/busybox sh ./job.sh" > "$out" 2>&1 < /new/dev/null
+echo $? > "/new$job/rc"
+sync
+echo "lab-init: done"
+poweroff -f
+EOF
+}
+
+a64_need_packages() {
+	local missing=()
+	command -v qemu-system-aarch64 > /dev/null || missing+=(qemu-system-arm)
+	command -v aarch64-linux-gnu-gcc > /dev/null || missing+=(gcc-aarch64-linux-gnu)
+	command -v cpio > /dev/null || missing+=(cpio)
+	command -v xz > /dev/null || missing+=(xz-utils)
+	if [ ${#missing[@]} -gt 0 ]; then
+		log "installing ${missing[*]}"
+		apt-get update -qq > /dev/null || true
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" > /dev/null ||
+			die "could not install ${missing[*]}"
+	fi
+	dpkg --print-foreign-architectures | grep -qx arm64 ||
+		die "arm64 is not a dpkg architecture here (dpkg --add-architecture arm64; apt-get update)"
+}
+
+# a64_unpack PKG: PKG:arm64 downloaded and unpacked into $LAB_CACHE/arm64/PKG
+# (never installed); prints the directory.
+a64_unpack() {
+	local pkg=$1 dir=$LAB_CACHE/arm64/$1 tmp
+	if [ ! -f "$dir/.unpacked" ]; then
+		log "fetching $pkg:arm64"
+		tmp=$(mktemp -d)
+		chmod 777 "$tmp"
+		(cd "$tmp" && apt-get download "$pkg:arm64" > /dev/null 2>&1) ||
+			{ rm -rf "$tmp"; die "apt-get download $pkg:arm64 failed"; }
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		dpkg -x "$tmp"/*.deb "$dir"
+		rm -rf "$tmp"
+		touch "$dir/.unpacked"
+	fi
+	echo "$dir"
+}
+
+# Debian's 6.12 arm64 kernel (what linux-image-6.12-arm64 depends on; the
+# SMCCC filter, the counter offset and 52-bit IPA are 6.12's) and busybox.
+a64_fetch() {
+	local pkg
+	pkg=$(apt-cache depends linux-image-6.12-arm64:arm64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-6\.12\.[^:]*-arm64\)\(:arm64\)\{0,1\}$/\1/p' | head -1)
+	[ -n "$pkg" ] || pkg=$(ls "$LAB_CACHE/arm64" 2>/dev/null | sed -n 's/^\(linux-image-6\.12\..*-arm64\)$/\1/p' | tail -1)
+	[ -n "$pkg" ] || die "cannot find Debian's linux-image-6.12-arm64 (apt-get update?)"
+	kdir=$(a64_unpack "$pkg")
+	kver=${pkg#linux-image-}
+	vmlinuz=$kdir/boot/vmlinuz-$kver
+	[ -f "$vmlinuz" ] || die "no kernel image in $kdir"
+	busybox=$(a64_unpack busybox-static)/bin/busybox
+	[ -x "$busybox" ] || die "no busybox in busybox-static:arm64"
+}
+
+a64_build_initrd() {
+	local sum dir f
+	sum=$( (a64_guest_init; echo "$kver"; sha256sum "$busybox") | sha256sum | cut -c1-16)
+	initrd=$LAB_CACHE/arm64/initrd-$kver-$sum.cpio.gz
+	[ -f "$initrd" ] && return
+	log "building the initramfs"
+	dir=$(mktemp -d)
+	mkdir -p "$dir"/{bin,proc,sys,dev,lib/modules}
+	cp "$busybox" "$dir/bin/busybox"
+	a64_guest_init > "$dir/init"
+	chmod 755 "$dir/init"
+	# busybox's insmod takes the modules uncompressed.
+	while read -r f; do
+		xz -dcf "$f" > "$dir/lib/modules/$(basename "$f" .xz)"
+		basename "$(basename "$f" .xz)" .ko >> "$dir/lib/modules/order"
+	done < <(lab_modules="9pnet_virtio 9p overlay" module_order)
+	(cd "$dir" && find . | cpio -o -H newc --quiet | gzip -1) > "$initrd.tmp"
+	mv "$initrd.tmp" "$initrd"
+	rm -rf "$dir"
+}
+
+# The lab's own arm64 programs (tests/lab/a64_*.c), static, into $a64_build.
+a64_build_programs() {
+	local c out
+	mkdir -p "$a64_build"
+	for c in tests/lab/a64_*.c; do
+		[ -e "$c" ] || continue
+		out=$a64_build/$(basename "$c" .c)
+		[ "$out" -nt "$c" ] && continue
+		aarch64-linux-gnu-gcc -std=c11 -O2 -Wall -Wextra -Werror -static -o "$out" "$c" ||
+			die "could not build $c"
+	done
+}
+
+# a64_boot JOBDIR: as boot (same results), on the arm64 machine.
+a64_boot() {
+	local job=$1 qpid size now last tailpid=
+	: > "$job/out.log"
+	: > "$job/console.log"
+	rm -f "$job/rc" "$job/mon.in" "$job/mon.out"
+	mkfifo "$job/mon.in" "$job/mon.out"
+	qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 \
+		-cpu max,pauth-impdef=on -smp "$LAB_SMP" -m "$LAB_MEM" \
+		-display none -monitor pipe:"$job/mon" -no-reboot -nodefaults \
+		-kernel "$vmlinuz" -initrd "$initrd" \
+		-append "console=ttyAMA0 panic=-1 nokaslr rdinit=/init lab.job=$job" \
+		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+		-virtfs local,path="$job",mount_tag=lab,security_model=none,multidevs=remap \
+		-serial file:"$job/console.log" \
+		-device virtio-serial-pci -chardev file,id=labout,path="$job/out.log" \
+		-device virtserialport,chardev=labout,name=lab.out 2> "$job/qemu.log" &
+	qpid=$!
+	exec {mon_in}<> "$job/mon.in" {mon_out}<> "$job/mon.out"
+	if [ "${LAB_STREAM:-0}" = 1 ]; then
+		tail -n +1 -F --pid=$qpid "$job/out.log" 2>/dev/null &
+		tailpid=$!
+	fi
+	last=$(date +%s)
+	size=0
+	stalled=0
+	while kill -0 $qpid 2>/dev/null; do
+		sleep 1
+		now=$(date +%s)
+		if [ "$(stat -c %s "$job/out.log")" != "$size" ]; then
+			size=$(stat -c %s "$job/out.log")
+			last=$now
+		elif [ $((now - last)) -ge "$LAB_STALL" ]; then
+			stalled=1
+			{
+				echo "--- lab watchdog: the machine's CPUs at the stall (QEMU monitor)"
+				printf 'info cpus\ninfo registers -a\n' >&$mon_in
+				timeout 5 cat <&$mon_out | tr -d '\r' | grep -v '^(qemu)' || true
+			} >> "$job/console.log"
+			kill -KILL $qpid 2>/dev/null || true
+			break
+		fi
+	done
+	wait $qpid 2>/dev/null || true
+	exec {mon_in}>&- {mon_out}<&-
+	[ -n "$tailpid" ] && { sleep 0.5; kill $tailpid 2>/dev/null || true; wait $tailpid 2>/dev/null || true; }
+	[ $stalled = 1 ] && return 3
+	[ -f "$job/rc" ] && return 0
+	return 4
+}
+
+# POSIX sh quoting (the job runs under busybox sh, not bash).
+sh_quote() { printf "'%s' " "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+
+a64_job_prologue() {
+	cat <<EOF
+set -u
+export PATH=/.lab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/tmp LANG=C
+cd $root
+echo "@@lab up \$(uname -r)"
+EOF
+	[ -n "${LAB_PRELUDE:-}" ] && printf '( %s ) &\n' "$LAB_PRELUDE"
+	return 0
+}
+
+a64_run() {
+	local rc q
+	new_job_dir
+	{
+		a64_job_prologue
+		for q in "$@"; do sh_quote "$q"; done
+		printf '\nexit $?\n'
+	} > "$job/job.sh"
+	rc=0
+	boot_rc=0
+	LAB_STREAM=1 a64_boot "$job" > >(grep --line-buffered -v '^@@lab ') || boot_rc=$?
+	case $boot_rc in
+	0) rc=$(cat "$job/rc") ;;
+	3) log "no output for ${LAB_STALL}s: the emulated machine stalled; killed"; rc=124 ;;
+	*) log "the test host died:"; tail -20 "$job/console.log" >&2; rc=125 ;;
+	esac
+	return "$rc"
+}
+
+a64_selftest() {
+	local rc=0 out
+	out=$(a64_run sh -c 'echo lab-selftest-output; exit 7' 2>&1) || rc=$?
+	[ $rc = 7 ] && [[ $out == *lab-selftest-output* ]] ||
+		die "selftest: a command's status and output did not come back (status $rc): $out"
+	rc=0
+	LAB_STALL=15 a64_run sh -c 'echo started; sleep 600' > /dev/null 2>&1 || rc=$?
+	[ $rc = 124 ] || die "selftest: a stalled machine was not stopped by the watchdog (status $rc)"
+	log "selftest: status and output come back; a stall is killed after 15 s"
+}
+
+# test: every lab program (build-arm64/a64_*) in one boot, each passed
+# (exit 0) or failed; a program the watchdog stopped, or that the host died
+# under, is inconclusive, and the machine is booted again for the rest.
+a64_test() {
+	local p name boots=0 rc t0 t1 running
+	new_job_dir
+	state=$job/state
+	: > "$state"
+	for p in "$a64_build"/a64_*; do
+		[ -x "$p" ] && printf '%s\tpending\t\n' "$(basename "$p")" >> "$state"
+	done
+	[ -s "$state" ] || die "no lab programs in $a64_build"
+	: > "$job/all-out.log"
+	log "$(wc -l < "$state") programs; watchdog ${LAB_STALL}s"
+	while awk -F'\t' '$2 == "pending" { f = 1 } END { exit !f }' "$state"; do
+		boots=$((boots + 1))
+		[ $boots -le 4 ] || { log "too many reboots; the rest is inconclusive"; break; }
+		{
+			a64_job_prologue
+			awk -F'\t' -v b="$a64_build" '$2 == "pending" {
+				printf "echo \"@@lab begin %s\"\n%s/%s\necho \"@@lab end %s $?\"\n", $1, b, $1, $1 }' "$state"
+		} > "$job/job.sh"
+		t0=$(date +%s)
+		rc=0
+		LAB_STREAM=${LAB_VERBOSE:-0} a64_boot "$job" || rc=$?
+		t1=$(date +%s)
+		tr -d '\r' < "$job/out.log" >> "$job/all-out.log"
+		# Ended programs: by status. The one begun and not ended: running.
+		running=$(tr -d '\r' < "$job/out.log" | awk '/^@@lab begin / { r = $3 } /^@@lab end / { r = "" } END { print r }')
+		tr -d '\r' < "$job/out.log" | awk -F'\t' -v OFS='\t' -v st="$state" '
+			FNR == NR && /^@@lab end / { split($0, w, " "); res[w[3]] = (w[4] == 0 ? "passed" : "failed\texit status " w[4]); next }
+			FNR != NR { if ($2 == "pending" && ($1 in res)) print $1, res[$1]; else print }' - "$state" > "$state.new"
+		mv "$state.new" "$state"
+		log "boot $boots: $((t1 - t0)) s"
+		case $rc in
+		0) awk -F'\t' -v OFS='\t' '$2 == "pending" { $2 = "failed"; $3 = "no result" } { print }' "$state" > "$state.new" ;;
+		*)
+			why="the emulated machine stalled (no output for ${LAB_STALL} s); killed and rebooted"
+			[ $rc = 4 ] && why="the test host died: $(grep -m1 -E 'Kernel panic|BUG' "$job/console.log" || echo 'no kernel message')"
+			cp "$job/console.log" "$job/console.boot$boots.log"
+			grep -q '^@@lab up' "$job/out.log" || { log "boot $boots: stalled before its job started; booting again"; continue; }
+			# Nothing running: the first pending program takes the blame.
+			awk -F'\t' -v OFS='\t' -v r="$running" -v w="$why" '
+				!done && $2 == "pending" && (r == "" || $1 == r) { $2 = "inconclusive"; $3 = w; done = 1 } { print }' \
+				"$state" > "$state.new"
+			;;
+		esac
+		mv "$state.new" "$state"
+	done
+	awk -F'\t' -v OFS='\t' '$2 == "pending" { $2 = "inconclusive"; $3 = "not run: too many reboots" } { print }' \
+		"$state" > "$state.new" && mv "$state.new" "$state"
+	local passed failed inconclusive
+	echo "lab arm64: per-program results"
+	awk -F'\t' '{ printf "  %-12s %s%s\n", $2, $1, ($3 != "" ? "  (" $3 ")" : "") }' "$state"
+	count() { awk -F'\t' -v s="$1" '$2 == s { n++ } END { print n + 0 }' "$state"; }
+	passed=$(count passed)
+	failed=$(count failed)
+	inconclusive=$(count inconclusive)
+	if [ "$failed" -gt 0 ] || [ "${LAB_VERBOSE:-0}" = 1 ]; then
+		echo "--- output of the runs:"
+		grep -v '^@@lab up' "$job/all-out.log"
+	fi
+	[ -n "${LAB_RESULTS:-}" ] && cp "$state" "$LAB_RESULTS"
+	echo "lab arm64: $passed passed, $failed failed, $inconclusive inconclusive"
+	[ "$failed" -eq 0 ]
+}
+
+if [ "$kind" = arm64 ]; then
+	a64_build=$(realpath -m "${LAB_BUILD_ARM64:-build-arm64}")
+	a64_need_packages
+	a64_fetch
+	a64_build_initrd
+	[ "$action" = shell-script ] && { a64_guest_init; exit 0; }
+	a64_build_programs
+	case $action in
+	run) a64_run "$@" ;;
+	selftest) a64_selftest ;;
+	test) a64_test ;;
+	esac
+	exit
+fi
 
 need_packages
 fetch_kernel

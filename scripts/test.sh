@@ -14,7 +14,9 @@
 #      (scripts/valgrind.sh);
 #   6. the conformance suites, examples and system tests once more on
 #      kvm_amd, inside a test host that QEMU emulates (scripts/lab.sh amd
-#      test; HVD_TEST_LAB=0 leaves it out).
+#      test; HVD_TEST_LAB=0 leaves it out), then raw KVM/arm64 in an
+#      arm64 test host (scripts/lab.sh arm64 selftest and test: the lab's
+#      static arm64 programs, cross-built into build-arm64).
 # Usage: scripts/test.sh [build-dir]   (HVD_TEST_QUICK=1: step 1 only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,4 +50,6 @@ scripts/valgrind.sh "$build"
 if [ "${HVD_TEST_LAB:-1}" = 1 ]; then
   LAB_BUILD="$build" LAB_SKIP_BUILD=1 scripts/lab.sh amd selftest
   LAB_BUILD="$build" LAB_SKIP_BUILD=1 scripts/lab.sh amd test
+  LAB_BUILD_ARM64="$build-arm64" scripts/lab.sh arm64 selftest
+  LAB_BUILD_ARM64="$build-arm64" scripts/lab.sh arm64 test
 fi
