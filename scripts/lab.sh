@@ -590,14 +590,25 @@ a64_need_packages() {
 	command -v aarch64-linux-gnu-gcc > /dev/null || missing+=(gcc-aarch64-linux-gnu)
 	command -v cpio > /dev/null || missing+=(cpio)
 	command -v xz > /dev/null || missing+=(xz-utils)
-	if [ ${#missing[@]} -gt 0 ]; then
-		log "installing ${missing[*]}"
+	# KVM's arm64 UAPI headers and a static libc for the lab's programs.
+	[ -f /usr/aarch64-linux-gnu/include/linux/kvm.h ] &&
+		[ -f /usr/aarch64-linux-gnu/lib/libc.a ] || missing+=(libc6-dev-arm64-cross)
+	# The kernel and busybox are arm64 packages, downloaded (never
+	# installed): apt must know the architecture.
+	local update=
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		log "adding arm64 as a dpkg architecture (for apt-get download only)"
+		dpkg --add-architecture arm64 || die "dpkg --add-architecture arm64 failed"
+		update=1
+	fi
+	if [ ${#missing[@]} -gt 0 ] || [ -n "$update" ]; then
+		[ ${#missing[@]} -gt 0 ] && log "installing ${missing[*]}"
 		apt-get update -qq > /dev/null || true
+	fi
+	if [ ${#missing[@]} -gt 0 ]; then
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" > /dev/null ||
 			die "could not install ${missing[*]}"
 	fi
-	dpkg --print-foreign-architectures | grep -qx arm64 ||
-		die "arm64 is not a dpkg architecture here (dpkg --add-architecture arm64; apt-get update)"
 }
 
 # a64_unpack PKG: PKG:arm64 downloaded and unpacked into $LAB_CACHE/arm64/PKG
@@ -656,16 +667,23 @@ a64_build_initrd() {
 	rm -rf "$dir"
 }
 
-# The lab's own arm64 programs (tests/lab/a64_*.c), static, into $a64_build.
+# The lab's own arm64 programs (tests/lab/a64_*.c, and the arm64 examples
+# as a64_<name>), static, into $a64_build. A program built from more than
+# its own file names the rest in a `lab64-build:` line (include
+# directories and sources, relative to the source root); those are rebuilt
+# every time, since any of their sources may have changed.
 a64_build_programs() {
-	local c out
+	local c out extra
 	mkdir -p "$a64_build"
-	for c in tests/lab/a64_*.c; do
+	for c in tests/lab/a64_*.c examples/hello64/hello64.c; do
 		[ -e "$c" ] || continue
-		out=$a64_build/$(basename "$c" .c)
-		[ "$out" -nt "$c" ] && continue
-		aarch64-linux-gnu-gcc -std=c11 -O2 -Wall -Wextra -Werror -static -o "$out" "$c" ||
-			die "could not build $c"
+		out=$(basename "$c" .c)
+		out=$a64_build/a64_${out#a64_}
+		extra=$(sed -n 's/.*lab64-build: *//p' "$c" | head -1)
+		[ -z "$extra" ] && [ "$out" -nt "$c" ] && continue
+		# shellcheck disable=SC2086 # $extra is a list of words
+		aarch64-linux-gnu-gcc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -static \
+			-o "$out" "$c" $extra -lpthread || die "could not build $c"
 	done
 }
 

@@ -16,7 +16,8 @@
 #      kvm_amd, inside a test host that QEMU emulates (scripts/lab.sh amd
 #      test; HVD_TEST_LAB=0 leaves it out), then raw KVM/arm64 in an
 #      arm64 test host (scripts/lab.sh arm64 selftest and test: the lab's
-#      static arm64 programs, cross-built into build-arm64).
+#      static arm64 programs: raw KVM facts, the arm64 backend, Apple's arm64
+#      API in-process, the hello64 example; cross-built into build-arm64).
 # Usage: scripts/test.sh [build-dir]   (HVD_TEST_QUICK=1: step 1 only)
 set -euo pipefail
 cd "$(dirname "$0")/.."

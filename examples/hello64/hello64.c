@@ -12,6 +12,8 @@
  *     -Iclient/include a64/ha64_*.c backend/hvb64.c api/hva64_api.c \
  *     direct/hv_direct64.c examples/hello64/hello64.c -lpthread -o hello64
  *   scripts/lab.sh arm64 run -- "$PWD/hello64"
+ *
+ * lab64-build: -Ia64 -Iapi -Ibackend -Iclient/include a64/ha64_decode.c a64/ha64_regs.c backend/hvb64.c api/hva64_api.c direct/hv_direct64.c
  */
 #include <stdio.h>
 #include <string.h>

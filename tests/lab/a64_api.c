@@ -6,6 +6,8 @@
  * HVC, system registers, the vtimer with Apple's mask, hv_vcpus_exit from
  * another thread, and the error cases. Plain C (no Criterion in the arm64
  * lab yet): `ok`/`FAIL` lines, non-zero exit on failures.
+ *
+ * lab64-build: -Ia64 -Iapi -Ibackend -Iclient/include a64/ha64_decode.c a64/ha64_regs.c backend/hvb64.c api/hva64_api.c direct/hv_direct64.c
  */
 #include <pthread.h>
 #include <stdio.h>

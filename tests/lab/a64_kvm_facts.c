@@ -17,7 +17,9 @@
  * file system is x86 and has no arm64 libraries.
  */
 /* MAP_ANONYMOUS, O_CLOEXEC: built with -std=c11 outside CMake. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
