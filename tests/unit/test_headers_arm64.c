@@ -168,8 +168,8 @@ Test(headers_arm64, object_types_are_opaque_pointers)
 
 #define CHECK_OFFSET(type, field, off)                                         \
 	cr_expect_eq(offsetof(type, field), (size_t)(off),                     \
-	    "offsetof(%s, %s) is %zu, expected %d", #type, #field,             \
-	    offsetof(type, field), (off))
+	    "offsetof(%s, %s) is %zu, expected %zu", #type, #field,            \
+	    offsetof(type, field), (size_t)(off))
 
 Test(headers_arm64, exit_record_layout)
 {
