@@ -150,9 +150,9 @@ static hv_return_t d_vcpu_enter(struct hva64_vcpu *vcpu)
 	struct vcpu *v = (struct vcpu *)vcpu;
 	BE->vcpu_import(v->b, (const struct hvb_arch_state *)&v->st);
 	int e = BE->vcpu_run(v->b);
+	/* The backend clears each dirty bit as it writes the register: what
+	 * stays dirty (after a refused write) is tried again next time. */
 	BE->vcpu_export(v->b, (struct hvb_arch_state *)&v->st);
-	/* Only what the client wrote is marked dirty on its side. */
-	memset(v->st.dirty, 0, sizeof(v->st.dirty));
 	return hv_from_errno(e);
 }
 
