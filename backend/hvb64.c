@@ -591,7 +591,7 @@ static void a64_vcpu_import(struct hvb_vcpu *v, const struct hvb_arch_state *cli
 	memcpy(st->want, c->want, sizeof(st->want));
 	memcpy(st->dirty, c->dirty, sizeof(st->dirty));
 	for (unsigned w = 0; w < HA64_WORDS; w++)
-		for (uint64_t d = c->dirty[w]; d; d &= d - 1u) {
+		for (uint64_t d = st->dirty[w]; d; d &= d - 1u) {
 			unsigned i = w * 64u + (unsigned)__builtin_ctzll(d);
 			if (i < HA64_NREGS)
 				memcpy(st->val[i], c->val[i], sizeof(st->val[i]));

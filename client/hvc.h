@@ -25,6 +25,8 @@ bool hvc_connected(void);
 bool hvc_daemon_alive(void);
 /* The VMX capabilities hvd reported at the handshake. */
 int hvc_vmx_capability(unsigned cap, uint64_t *value);
+/* arm64: the host as hvd reported it at the handshake (connects first). */
+int hvc_arm64_host(hvdp_Arm64Host *out);
 uint32_t hvc_max_vcpus(void);
 /* The nonce hvd sent in its HelloReply; vm_create echoes it. */
 uint64_t hvc_session_nonce(void);

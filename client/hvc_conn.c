@@ -14,8 +14,8 @@
 #include <pb_decode.h>
 #include <pb_encode.h>
 
-#include <Hypervisor/hv_error.h>
 
+#include "hvs_errmap.h"
 #include "hvc.h"
 
 static struct {
@@ -26,6 +26,7 @@ static struct {
 	uint32_t caps_status[33];
 	uint32_t max_vcpus;
 	uint64_t nonce;                /* this connection's, from HelloReply */
+	hvdp_Arm64Host arm64_host;     /* arm64 */
 } conn = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
 
 static int send_msg(int fd, const uint8_t *buf, size_t len, int send_fd)
@@ -187,12 +188,20 @@ int hvc_connect(void)
 		r = -ENOSPC;
 		goto out;
 	}
+	/* hvd before the arm64 port sent no arch: x86. */
+	uint32_t arch = resp.hello.arch ? resp.hello.arch : HVD_ARCH_X86_64;
+	bool host_ok = HVD_ARCH == HVD_ARCH_ARM64 ?
+		resp.hello.has_arm64_host &&
+			resp.hello.arm64_host.feature_count == 14 &&
+			resp.hello.arm64_host.ccsidr_count == 16 :
+		resp.hello.vmx_caps_count == 33 && resp.hello.vmx_caps_status_count == 33;
 	if (resp.status != 0 || !resp.has_hello ||
 	    resp.hello.version != HVD_PROTOCOL_VERSION ||
 	    resp.hello.run_page_version != HVD_RUN_PAGE_VERSION ||
 	    resp.hello.run_page_size != sizeof(struct hvd_run_page) ||
-	    resp.hello.vmx_caps_count != 33 || resp.hello.vmx_caps_status_count != 33) {
-		/* A daemon of another version: refuse rather than guess. */
+	    arch != HVD_ARCH || !host_ok) {
+		/* A daemon of another version or architecture: refuse rather
+		 * than guess. */
 		close(conn.fd);
 		conn.fd = -1;
 		r = -EPROTONOSUPPORT;
@@ -200,6 +209,7 @@ int hvc_connect(void)
 	}
 	memcpy(conn.caps, resp.hello.vmx_caps, sizeof(conn.caps));
 	memcpy(conn.caps_status, resp.hello.vmx_caps_status, sizeof(conn.caps_status));
+	conn.arm64_host = resp.hello.arm64_host;
 	conn.max_vcpus = resp.hello.max_vcpus;
 	conn.nonce = resp.hello.session_nonce;
 out:
@@ -236,6 +246,14 @@ int hvc_vmx_capability(unsigned cap, uint64_t *value)
 		return -(int)conn.caps_status[cap];
 	*value = conn.caps[cap];
 	return 0;
+}
+
+int hvc_arm64_host(hvdp_Arm64Host *out)
+{
+	int r = hvc_connect();
+	if (r == 0)
+		*out = conn.arm64_host;
+	return r;
 }
 
 uint32_t hvc_max_vcpus(void)

@@ -115,7 +115,9 @@ struct hvd_vcpu {
 	_Atomic uint32_t wake;         /* bumped by posts and stops: a futex word */
 	_Atomic uint64_t runs;
 	_Atomic uint32_t last_exit;
-	_Atomic uint64_t exits[72];    /* by basic exit reason; [71] = other */
+	/* x86: by basic exit reason, [71] = other. arm64: by exception
+	 * class (0..63), then HVD_A64_EXIT_BASE + Apple's other reasons. */
+	_Atomic uint64_t exits[72];
 	/* The CPU quota. `budget` is the tenant's, under `lock` (a reload
 	 * may move the session to another tenant); the rest is the vCPU
 	 * thread's own. */

@@ -10,8 +10,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-#include <Hypervisor/hv_error.h>
 
+#include "hvs_errmap.h"
 #include "hvd.h"
 #include "hvd_admin.h"
 #include "hvd_audit.h"

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <Hypervisor/hv.h>
 
 #include "hvd.h"
 #include "hvd_admin.h"

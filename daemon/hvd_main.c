@@ -130,8 +130,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&d, 0, sizeof(d));
-	/* The backend: x86 on KVM, the only one so far (backend/hvb_ops.h). */
+	/* The backend of the architecture built for (backend/hvb_ops.h). */
+#if defined(__aarch64__)
+	d.be = &hvb_a64_ops;
+#else
 	d.be = &hvb_x86_ops;
+#endif
 	hvd_testhooks_read(&d.test);
 	d.loop = uv_default_loop();
 	d.listen_fd = -1;

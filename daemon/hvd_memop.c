@@ -20,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <Hypervisor/hv.h>
 
 #include "hvd.h"
 #include "hvd_log.h"

@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <stdio.h>
 
+#if !defined(__aarch64__)
 #include <Hypervisor/hv.h>
+#endif
 
 #include "hvd.h"
 #include "hvd_audit.h"
@@ -21,28 +23,58 @@
 #include "hvd_time.h"
 #include "hvd_vcpu.h"
 
+/* What the architecture's API asks of the host: the VMX capabilities
+ * (x86), or what hv_vm_config_get_* and the vCPU's ID registers report
+ * (arm64). */
+static void hello_host(struct hvd_session *s, Hvdp__HelloReply *hello)
+{
+	const struct hvb_ops *be = s->d->be;
+
+	if (be->x86) {
+		static uint64_t caps[33];
+		static uint32_t caps_status[33];
+		for (unsigned i = 0; i < 33; i++) {
+			int r = be->x86->read_capability(s->d->host, i, &caps[i]);
+			caps_status[i] = r < 0 ? (uint32_t)-r : 0;
+			if (r < 0)
+				caps[i] = 0;
+		}
+		hello->n_vmx_caps = 33;
+		hello->vmx_caps = caps;
+		hello->n_vmx_caps_status = 33;
+		hello->vmx_caps_status = caps_status;
+	}
+	if (be->arm64) {
+		static Hvdp__Arm64Host a;
+		static struct hvb_a64_host h;
+		hvdp__arm64_host__init(&a);
+		if (be->arm64->host_query(s->d->host, &h) < 0)
+			return; /* no arm64_host: the client reports no device */
+		a.ipa_max = h.ipa_max;
+		a.ipa_default = h.ipa_default;
+		a.el2 = h.el2;
+		a.smccc_filter = h.smccc_filter;
+		a.counter_offset = h.counter_offset;
+		a.n_feature = sizeof(h.feature) / sizeof(h.feature[0]);
+		a.feature = h.feature;
+		a.n_ccsidr = sizeof(h.ccsidr) / sizeof(h.ccsidr[0][0]);
+		a.ccsidr = &h.ccsidr[0][0];
+		hello->arm64_host = &a;
+	}
+}
+
 int hvd_rpc_hello(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	static Hvdp__HelloReply hello;
-	static uint64_t caps[33];
-	static uint32_t caps_status[33];
 	(void)fd;
 
 	hvdp__hello_reply__init(&hello);
 	hello.version = HVD_PROTOCOL_VERSION;
 	hello.run_page_size = (uint32_t)sizeof(struct hvd_run_page);
 	hello.run_page_version = HVD_RUN_PAGE_VERSION;
+	hello.arch = HVD_ARCH;
 	hello.max_vcpus = s->d->be->host_info(s->d->host)->max_vcpus;
-	for (unsigned i = 0; i < 33; i++) {
-		int r = s->d->be->x86->read_capability(s->d->host, i, &caps[i]);
-		caps_status[i] = r < 0 ? (uint32_t)-r : 0;
-		if (r < 0)
-			caps[i] = 0;
-	}
-	hello.n_vmx_caps = 33;
-	hello.vmx_caps = caps;
-	hello.n_vmx_caps_status = 33;
-	hello.vmx_caps_status = caps_status;
+	hello_host(s, &hello);
 	hello.session_nonce = s->nonce;
 	resp->hello = &hello;
 	const struct hvp_limits *lim = hvp_limits(s->d->policy);
@@ -121,11 +153,20 @@ static void vm_create_checked(struct hvd_session *s, int err, const struct hvp_i
 
 int hvd_rpc_vm_create(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
+	uint64_t flags = req->vm_create->flags;
+	(void)fd;
+
+#if defined(__aarch64__)
+	/* The HA64_VMOPT_* options: the backend checks each against the
+	 * host (IPA size, EL2). */
+	if (s->vm)
+		resp->status = HV_BUSY;
+	else if (flags & ~HA64_VMOPT_KNOWN)
+		resp->status = HV_BAD_ARGUMENT;
+#else
 	const uint64_t known = HV_VM_SPECIFY_MITIGATIONS | HV_VM_MITIGATION_A_ENABLE |
 		HV_VM_MITIGATION_B_ENABLE | HV_VM_MITIGATION_C_ENABLE |
 		HV_VM_MITIGATION_D_ENABLE | HV_VM_MITIGATION_E_ENABLE;
-	uint64_t flags = req->vm_create->flags;
-	(void)fd;
 
 	if (s->vm)
 		resp->status = HV_BUSY;
@@ -133,6 +174,7 @@ int hvd_rpc_vm_create(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response 
 		resp->status = HV_UNSUPPORTED;
 	else if (flags & ~known)
 		resp->status = HV_BAD_ARGUMENT;
+#endif
 	if (resp->status != HV_SUCCESS)
 		return -1;
 	if (!s->exe_bound) {
@@ -160,13 +202,21 @@ int hvd_rpc_vm_create(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response 
 int hvd_rpc_vm_sync_tsc(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	(void)fd;
-	resp->status = hvd_status_from_errno(s->d->be->x86->sync_tsc(s->vm, req->vm_sync_tsc->tsc));
+	/* An x86 call: refused by an arm64 hvd (a client may send anything). */
+	resp->status = s->d->be->x86 ?
+		hvd_status_from_errno(s->d->be->x86->sync_tsc(s->vm, req->vm_sync_tsc->tsc)) :
+		HV_UNSUPPORTED;
 	return -1;
 }
 
 int hvd_rpc_capability(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	(void)fd;
+#if defined(__aarch64__)
+	/* hv_capability is Intel's; arm64 clients ask the HelloReply. */
+	(void)s, (void)req;
+	resp->status = HV_UNSUPPORTED;
+#else
 	switch (req->capability->which) {
 	case HV_CAP_VCPUMAX:
 		resp->value = s->d->be->host_info(s->d->host)->max_vcpus;
@@ -177,6 +227,7 @@ int hvd_rpc_capability(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response
 	default:
 		resp->status = HV_BAD_ARGUMENT;
 	}
+#endif
 	return -1;
 }
 
@@ -186,6 +237,13 @@ int hvd_rpc_vcpu_create(struct hvd_session *s, Hvdp__Request *req, Hvdp__Respons
 	uint64_t flags = req->vcpu_create->flags;
 	(void)fd;
 
+#if defined(__aarch64__)
+	/* arm64's hv_vcpu_create has a config, not flags: nothing to ask. */
+	if (flags) {
+		resp->status = HV_BAD_ARGUMENT;
+		return -1;
+	}
+#else
 	if (flags & HV_VCPU_TSC_RELATIVE) {
 		resp->status = HV_UNSUPPORTED;
 		return -1;
@@ -194,6 +252,7 @@ int hvd_rpc_vcpu_create(struct hvd_session *s, Hvdp__Request *req, Hvdp__Respons
 		resp->status = HV_BAD_ARGUMENT;
 		return -1;
 	}
+#endif
 	int r = hvd_vcpu_start(s, &v);
 	resp->status = hvd_status_from_errno(r);
 	if (r < 0)

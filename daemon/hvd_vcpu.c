@@ -19,8 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <Hypervisor/hv_error.h>
+#if !defined(__aarch64__)
 #include <Hypervisor/hv_vmx.h>
+#endif
 
 #include "hvs_errmap.h"
 #include "hvd.h"
@@ -184,13 +185,15 @@ static uint64_t vcpu_throttle(void *ctx)
 /* ---- the vCPU thread ---- */
 
 /* The run page's state is the backend's architectural state (x86:
- * struct hvs_state): take the client's copy in, give the backend's out. */
-static void state_in(struct hvd_vcpu *v, const struct hvs_state *st)
+ * struct hvs_state; arm64: struct ha64_state): take the client's copy in,
+ * give the backend's out. The import checks what it takes (a client may
+ * have written anything there). */
+static void state_in(struct hvd_vcpu *v, const hvd_run_state *st)
 {
 	v->session->d->be->vcpu_import(v->vcpu, (const struct hvb_arch_state *)st);
 }
 
-static void state_out(struct hvd_vcpu *v, struct hvs_state *st)
+static void state_out(struct hvd_vcpu *v, hvd_run_state *st)
 {
 	v->session->d->be->vcpu_export(v->vcpu, (struct hvb_arch_state *)st);
 }
@@ -211,7 +214,9 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 {
 	const struct hvb_ops *be = v->session->d->be;
 	struct hvd_run_page *page = v->page;
-	struct hvs_state copy;
+	/* Static per thread: the arm64 state is ~8 KiB, too much for the
+	 * stacks of a sandboxed thread to carry twice. */
+	static __thread hvd_run_state copy;
 	int r;
 
 	memcpy(&copy, (const void *)&page->state, sizeof(copy));
@@ -235,11 +240,26 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 	if (atomic_load(&v->stop))
 		result = HV_ERROR;
 	/* Statistics for hvctl show, from our own copy of the exit. */
-	uint64_t full = 0;
-	be->x86->read_vmcs(v->vcpu, VMCS_RO_EXIT_REASON, &full);
-	uint32_t reason = (uint32_t)full & 0xffff;
+	uint32_t full = 0, reason;
+#if defined(__aarch64__)
+	/* By exception class, then Apple's other reasons; a SYNC (register
+	 * write-through between runs) is not a run. */
+	uint32_t why, ec;
+	if (copy.op != HA64_OP_RUN) {
+		hvd_runpage_server_reply(page, seq, result);
+		return;
+	}
+	be->arm64->last_exit(v->vcpu, &why, &ec);
+	full = why == HA64_EXIT_EXCEPTION ? ec : HVD_A64_EXIT_BASE + why;
+	reason = full;
+#else
+	uint64_t field = 0;
+	be->x86->read_vmcs(v->vcpu, VMCS_RO_EXIT_REASON, &field);
+	full = (uint32_t)field;
+	reason = full & 0xffff;
+#endif
 	atomic_fetch_add(&v->exits[reason < 71 ? reason : 71], 1);
-	atomic_store(&v->last_exit, (uint32_t)full);
+	atomic_store(&v->last_exit, full);
 	atomic_fetch_add(&v->runs, 1);
 	hvd_runpage_server_reply(page, seq, result);
 }
@@ -352,7 +372,7 @@ static enum vcpu_state vcpu_call(struct vcpu_loop *l)
 	}
 	/* The owner thread waits for this reply, so the page is quiescent:
 	 * take its state, act, give it back. */
-	struct hvs_state copy;
+	static __thread hvd_run_state copy;
 	memcpy(&copy, (const void *)&v->page->state, sizeof(copy));
 	state_in(v, &copy);
 	hvd_vcpuop_run(v, op);

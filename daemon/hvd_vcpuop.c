@@ -31,6 +31,12 @@ void hvd_vcpuop_run(struct hvd_vcpu *v, struct hvd_op *op)
 	struct hvb_vcpu *vc = v->vcpu;
 	int r = 0;
 
+	/* Every call here but exec time is x86's: an arm64 hvd refuses them
+	 * (its vCPU state is all on the run page). */
+	if (!v->session->d->be->x86 && req->op_case != HVDP__REQUEST__OP_VCPU_EXEC_TIME) {
+		op->status = HV_UNSUPPORTED;
+		return;
+	}
 	switch (req->op_case) {
 	case HVDP__REQUEST__OP_VCPU_REG:
 		if (req->vcpu_reg->write)

@@ -13,8 +13,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <Hypervisor/hv_error.h>
 
+#include "hvs_errmap.h"
 #include "ipc.h"
 #include "out.h"
 

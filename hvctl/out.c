@@ -10,10 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if !defined(__aarch64__)
 #include <Hypervisor/hv_arch_vmx.h>
-#include <Hypervisor/hv_error.h>
-#include <Hypervisor/hv_types.h>
+#endif
 
+#include "hvd_protocol.h"
+#include "hvs_errmap.h"
 #include "out.h"
 #include "subcommands.h"
 
@@ -61,7 +63,12 @@ const char *hvctl_status_name(int32_t status)
 		{ HV_NO_RESOURCES, "HV_NO_RESOURCES" },
 		{ HV_NO_DEVICE, "HV_NO_DEVICE" },
 		{ HV_DENIED, "HV_DENIED" },
+#if defined(__aarch64__)
+		{ HV_ILLEGAL_GUEST_STATE, "HV_ILLEGAL_GUEST_STATE" },
+		{ HV_EXISTS, "HV_EXISTS" },
+#else
 		{ HV_FAULT, "HV_FAULT" },
+#endif
 		{ HV_UNSUPPORTED, "HV_UNSUPPORTED" },
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -70,6 +77,23 @@ const char *hvctl_status_name(int32_t status)
 	return NULL;
 }
 
+#if defined(__aarch64__)
+/* arm64 hvd counts exits by the syndrome's exception class (the ARM ARM's
+ * EC values), then Apple's other reasons from HVD_A64_EXIT_BASE. */
+#define EC(v, name) [v] = "EC_" #name
+static const char *const exit_names[] = {
+	EC(0x00, UNKNOWN), EC(0x01, WFX), EC(0x07, FP_ASIMD), EC(0x0e, ILLEGAL_STATE),
+	EC(0x15, SVC64), EC(0x16, HVC64), EC(0x17, SMC64), EC(0x18, SYS64),
+	EC(0x19, SVE), EC(0x20, IABT_LOWER), EC(0x21, IABT_CURRENT), EC(0x22, PC_ALIGN),
+	EC(0x24, DABT_LOWER), EC(0x25, DABT_CURRENT), EC(0x26, SP_ALIGN),
+	EC(0x2c, FP_EXC64), EC(0x2f, SERROR), EC(0x30, BREAKPOINT_LOWER),
+	EC(0x32, SOFTWARE_STEP_LOWER), EC(0x34, WATCHPOINT_LOWER), EC(0x3c, BRK64),
+	[HVD_A64_EXIT_BASE + 0] = "CANCELED",
+	[HVD_A64_EXIT_BASE + 2] = "VTIMER_ACTIVATED",
+	[HVD_A64_EXIT_BASE + 3] = "UNKNOWN",
+};
+#undef EC
+#else
 /* Indexed by Apple's own VMX_REASON_* constants, so only the spelling is
  * written here; the numbers come from hv_arch_vmx.h. */
 #define R(name) [VMX_REASON_##name] = #name
@@ -88,6 +112,7 @@ static const char *const exit_names[] = {
 	R(SPP_EVENT), R(UMWAIT), R(TPAUSE),
 };
 #undef R
+#endif
 
 const char *hvctl_exit_name(uint32_t reason)
 {

@@ -9,7 +9,27 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+/* The vCPU state on the run page is the API's own, per architecture: the
+ * VMCS model's (vmcs/hvs.h) on x86, the arm64 state (a64/ha64.h) on arm64. */
+#if defined(__aarch64__)
+#include "ha64.h"
+typedef struct ha64_state hvd_run_state;
+#define HVD_ARCH HVD_ARCH_ARM64
+#else
 #include "hvs.h"
+typedef struct hvs_state hvd_run_state;
+#define HVD_ARCH HVD_ARCH_X86_64
+#endif
+
+/* The exit counts hvctl shows (VcpuInfo.exits): on x86 by VMX basic exit
+ * reason; on arm64 by the syndrome's exception class (0..63) for
+ * HV_EXIT_REASON_EXCEPTION, and HVD_A64_EXIT_BASE + Apple's reason for the
+ * others. */
+#define HVD_A64_EXIT_BASE 64
+
+/* HelloReply.arch. */
+#define HVD_ARCH_X86_64 1
+#define HVD_ARCH_ARM64 2
 
 /* Bumped on any incompatible change to hvd.proto or the run page. */
 #define HVD_PROTOCOL_VERSION 1
@@ -58,7 +78,7 @@ struct hvd_run_page {
 	 * at once instead of spinning (spinning would starve the peer). */
 	_Atomic uint32_t client_cpu;
 	_Atomic uint32_t daemon_cpu;
-	struct hvs_state state;
+	hvd_run_state state;
 };
 
 #endif

@@ -22,6 +22,16 @@
 #define SYS_futex_waitv 449
 #endif
 
+/* The spin-wait hint: PAUSE on x86, YIELD on arm64. */
+static inline void cpu_relax(void)
+{
+#if defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__builtin_ia32_pause();
+#endif
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -64,7 +74,7 @@ int hvd_runpage_client_run(struct hvd_run_page *p, uint32_t seq, uint64_t spin_n
 	uint64_t until = cpu == (int)atomic_load(&p->daemon_cpu) ? 0 : now_ns() + spin_ns;
 	while (atomic_load_explicit(&p->done_seq, memory_order_acquire) != seq) {
 		if (now_ns() < until) {
-			__builtin_ia32_pause();
+			cpu_relax();
 			continue;
 		}
 		atomic_store(&p->client_sleeping, 1);
@@ -140,7 +150,7 @@ void hvd_runpage_server_wait(struct hvd_run_page *p, uint32_t done, _Atomic uint
 	bool no_spin = !spin_ns || sched_getcpu() == (int)atomic_load(&p->client_cpu);
 	while (!no_spin && now_ns() < until && atomic_load(&p->req_seq) == done &&
 	       atomic_load(wake) == wake_seen)
-		__builtin_ia32_pause();
+		cpu_relax();
 	if (atomic_load(&p->req_seq) != done || atomic_load(wake) != wake_seen)
 		return;
 	atomic_store(&p->daemon_sleeping, 1);
