@@ -146,7 +146,11 @@ static const struct rule vcpu_allowed[] = {
 
 static const struct rule loop_allowed[] = {
 	/* The event loop and the clients' socket. */
+	/* arm64 has only the p/at forms of some calls (glibc's epoll_wait,
+	 * readlink and unlink make them): the x86 names are pseudo-numbers
+	 * there, which libseccomp leaves out. */
 	ANY(epoll_wait, "libuv waiting for events"),
+	ANY(epoll_pwait, "libuv waiting for events (arm64's only form)"),
 	ANY(epoll_ctl, "libuv watching and unwatching descriptors"),
 	ANY(accept4, "new client connections"),
 	ANY(recvmsg, "requests, with the descriptor they may carry (SCM_RIGHTS)"),
@@ -180,6 +184,7 @@ static const struct rule loop_allowed[] = {
 	ANY(lseek, "stdio: the audit log opened for appending, /etc/localtime"),
 	ANY(getdents64, "listing the grants directory (SIGHUP)"),
 	ANY(unlink, "removing the socket path at shutdown"),
+	ANY(unlinkat, "the same (arm64's only form)"),
 
 	/* Memory: never executable (as hvd.service's MemoryDenyWriteExecute). */
 	IF(mmap, MASKED(2, PROT_EXEC, 0),
@@ -515,6 +520,7 @@ static const struct rule ident_allowed[] = {
 	ANY(close, "files read, pidfds"),
 	ANY(newfstatat, "an executable's identity; the owners of mapped libraries"),
 	ANY(readlink, "/proc/PID/exe: the executable's path"),
+	ANY(readlinkat, "the same (arm64's only form)"),
 	ANY(lseek, "stdio reading /proc/PID/maps"),
 	IF(pidfd_send_signal, EQ(1, 0), "whether the peer still lives (signal 0 only)"),
 	IF(kill, EQ(1, 0), "the same by pid, without pidfd signals"),
@@ -581,6 +587,7 @@ static const struct rule janitor_allowed[] = {
 	ANY(write, "telling hvd the socket is gone"),
 	ANY(newfstatat, "is the socket still the one hvd made?"),
 	ANY(unlink, "removing it"),
+	ANY(unlinkat, "the same (arm64's only form)"),
 	ANY(exit_group, "the end"),
 };
 

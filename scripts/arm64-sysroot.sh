@@ -104,6 +104,15 @@ while read -r p v; do pkgs+=("$p:arm64=$v"); done <<< "$list"
 rm -rf "$dir.new"
 mkdir -p "$dir.new"
 for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$dir.new"; done
+# Merged /usr, as an installed Debian 12 has it: one library directory,
+# which the lab binds over the test host's /usr/lib/aarch64-linux-gnu.
+for d in lib bin sbin; do
+	[ -d "$dir.new/$d" ] && [ ! -L "$dir.new/$d" ] || continue
+	mkdir -p "$dir.new/usr/$d"
+	cp -a "$dir.new/$d/." "$dir.new/usr/$d/"
+	rm -rf "$dir.new/$d"
+	ln -s "usr/$d" "$dir.new/$d"
+done
 # Absolute symlinks (libfoo.so -> /lib/aarch64-linux-gnu/libfoo.so.1) would
 # point into the build machine: make them relative to the sysroot.
 find "$dir.new" -type l -lname '/*' | while read -r l; do

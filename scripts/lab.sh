@@ -17,12 +17,19 @@
 #   scripts/lab.sh amd shell-script  print the guest's init (for reading)
 #   scripts/lab.sh arm64 run|selftest|test|shell-script
 #                                    the same on an arm64 host with
-#                                    KVM/arm64 (QEMU virt at EL2): CMD is an
-#                                    arm64 program (static: the shared root
-#                                    is x86) run under busybox sh; test runs
-#                                    the static programs tests/lab/a64_*.c
-#                                    (closing line "lab arm64: N passed,
-#                                    M failed, K inconclusive")
+#                                    KVM/arm64 (QEMU virt at EL2): the tree
+#                                    cross-built for arm64 (CMake with
+#                                    cmake/aarch64-linux-gnu.cmake, on the
+#                                    sysroot of scripts/arm64-sysroot.sh,
+#                                    whose libraries the test host uses),
+#                                    an arm64 hvd started for `run`; CMD
+#                                    runs under busybox sh; test runs the
+#                                    programs of the build's lab64-tests.txt
+#                                    (the arm64 suites, both variants, and
+#                                    the examples) and the static programs
+#                                    tests/lab/a64_*.c (closing line "lab
+#                                    arm64: N passed, M failed, K
+#                                    inconclusive")
 #
 # The test host is Debian's own kernel (downloaded and unpacked, never
 # installed) booted by qemu-system-x86_64 with nested SVM and nested
@@ -41,7 +48,8 @@
 # LAB_KEEP=1 keeps the run directory, LAB_ONLY (test: an extended glob of
 # test names to run, e.g. 'exits/*'), LAB_SKIP_BUILD=1, LAB_PRELUDE (a
 # command started in the background before the job), LAB_BUILD_ARM64
-# (arm64: where tests/lab/a64_*.c are cross-built, default build-arm64).
+# (arm64: the cross build tree, default build-arm64), HVD_ARM64_SYSROOT
+# (arm64: the sysroot, default /var/cache/hvd-lab/arm64/sysroot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -569,6 +577,14 @@ mkdir -p /new/dev/shm /new/dev/pts "/new$job" /new/.lab/bin
 mount -t tmpfs tmpfs /new/dev/shm
 mount -t devpts devpts /new/dev/pts
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 lab "/new$job"
+# The cross build's shared libraries: the sysroot's (merged /usr) where the
+# arm64 dynamic loader looks, whatever this machine has installed there.
+sysroot=$(arg sysroot)
+if [ -n "$sysroot" ] && [ -d "/new$sysroot/usr/lib/aarch64-linux-gnu" ]; then
+	mkdir -p /new/usr/lib/aarch64-linux-gnu
+	mount --bind "/new$sysroot/usr/lib/aarch64-linux-gnu" /new/usr/lib/aarch64-linux-gnu
+	ln -sf aarch64-linux-gnu/ld-linux-aarch64.so.1 /new/usr/lib/ld-linux-aarch64.so.1
+fi
 # The host's programs are x86: the job's shell and tools are this busybox.
 cp /bin/busybox /new/.lab/busybox
 for a in $(/bin/busybox --list); do ln -sf /.lab/busybox /new/.lab/bin/$a; done
@@ -698,7 +714,7 @@ a64_boot() {
 		-cpu max,pauth-impdef=on -smp "$LAB_SMP" -m "$LAB_MEM" \
 		-display none -monitor pipe:"$job/mon" -no-reboot -nodefaults \
 		-kernel "$vmlinuz" -initrd "$initrd" \
-		-append "console=ttyAMA0 panic=-1 nokaslr rdinit=/init lab.job=$job" \
+		-append "console=ttyAMA0 panic=-1 nokaslr rdinit=/init lab.job=$job lab.sysroot=$a64_sysroot" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs local,path="$job",mount_tag=lab,security_model=none,multidevs=remap \
 		-serial file:"$job/console.log" \
@@ -741,13 +757,38 @@ a64_boot() {
 # POSIX sh quoting (the job runs under busybox sh, not bash).
 sh_quote() { printf "'%s' " "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 
+# The job's environment, and lab_hvd CMD...: CMD with the arm64 hvd of the
+# build tree started on \$HVD_SOCKET for it; its status, or 125 when hvd did
+# not start, 1 when hvd failed after a command that passed (hvd's log is
+# printed then, or when the command failed).
 a64_job_prologue() {
 	cat <<EOF
 set -u
 export PATH=/.lab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp LANG=C
+export HVD_TEST_DAEMON=$a64_build/daemon/hvd HVD_TEST_HVCTL=$a64_build/hvctl/hvctl
 cd $root
 echo "@@lab up \$(uname -r)"
+lab_hvd() {
+	export HVD_SOCKET=/run/hvd/hvd.sock
+	mkdir -p /run/hvd
+	rm -f \$HVD_SOCKET
+	$a64_build/daemon/hvd --socket \$HVD_SOCKET --log-level \${HVD_LOG_LEVEL:-warn} 2> /tmp/hvd.log &
+	hvd_pid=\$!
+	i=0
+	while [ ! -S \$HVD_SOCKET ] && [ \$i -lt 500 ]; do sleep 0.02; i=\$((i + 1)); done
+	[ -S \$HVD_SOCKET ] || { echo "lab: hvd did not start:"; cat /tmp/hvd.log; return 125; }
+	"\$@"
+	st=\$?
+	kill -TERM \$hvd_pid 2>/dev/null
+	wait \$hvd_pid
+	hst=\$?
+	if [ \$st -ne 0 ] || [ \$hst -ne 0 ]; then
+		[ -s /tmp/hvd.log ] && { echo "--- hvd's log:"; cat /tmp/hvd.log; }
+		[ \$st -eq 0 ] && { echo "lab: hvd exited with status \$hst"; st=1; }
+	fi
+	return \$st
+}
 EOF
 	[ -n "${LAB_PRELUDE:-}" ] && printf '( %s ) &\n' "$LAB_PRELUDE"
 	return 0
@@ -758,6 +799,8 @@ a64_run() {
 	new_job_dir
 	{
 		a64_job_prologue
+		# The selftest's commands need no hvd (nor a build tree).
+		[ "$action" = run ] && printf 'lab_hvd '
 		for q in "$@"; do sh_quote "$q"; done
 		printf '\nexit $?\n'
 	} > "$job/job.sh"
@@ -791,8 +834,20 @@ a64_test() {
 	new_job_dir
 	state=$job/state
 	: > "$state"
+	# The cross build's tests (lab64-tests.txt: name, how, command), then
+	# the static programs; each as a line of the job (in $job/cmds).
+	: > "$job/cmds"
+	local name how cmd
+	while IFS=$'\t' read -r name how cmd; do
+		[ -n "$name" ] || continue
+		case $how in hvd) cmd="lab_hvd $cmd" ;; esac
+		printf '%s\tpending\t\n' "$name" >> "$state"
+		printf '%s\t%s\n' "$name" "$cmd" >> "$job/cmds"
+	done < "$a64_build/lab64-tests.txt"
 	for p in "$a64_build"/a64_*; do
-		[ -x "$p" ] && printf '%s\tpending\t\n' "$(basename "$p")" >> "$state"
+		[ -x "$p" ] || continue
+		printf '%s\tpending\t\n' "$(basename "$p")" >> "$state"
+		printf '%s\t%s\n' "$(basename "$p")" "$p" >> "$job/cmds"
 	done
 	[ -s "$state" ] || die "no lab programs in $a64_build"
 	: > "$job/all-out.log"
@@ -802,8 +857,9 @@ a64_test() {
 		[ $boots -le 4 ] || { log "too many reboots; the rest is inconclusive"; break; }
 		{
 			a64_job_prologue
-			awk -F'\t' -v b="$a64_build" '$2 == "pending" {
-				printf "echo \"@@lab begin %s\"\n%s/%s\necho \"@@lab end %s $?\"\n", $1, b, $1, $1 }' "$state"
+			awk -F'\t' 'FNR == NR { cmd[$1] = $2; next } $2 == "pending" {
+				printf "echo \"@@lab begin %s\"\n%s\necho \"@@lab end %s $?\"\n", $1, cmd[$1], $1 }' \
+				"$job/cmds" "$state"
 		} > "$job/job.sh"
 		t0=$(date +%s)
 		rc=0
@@ -850,12 +906,26 @@ a64_test() {
 	[ "$failed" -eq 0 ]
 }
 
+# The tree cross-built for arm64 into $a64_build, on the sysroot.
+a64_build_tree() {
+	[ "${LAB_SKIP_BUILD:-0}" = 1 ] && [ -f "$a64_build/lab64-tests.txt" ] && return
+	log "cross-building for arm64 in $a64_build"
+	cmake -S . -B "$a64_build" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/aarch64-linux-gnu.cmake" \
+		-DHVD_ARM64_SYSROOT="$a64_sysroot" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHVD_WERROR=ON \
+		> "$a64_build.cmake.log" 2>&1 || { cat "$a64_build.cmake.log" >&2; die "arm64 configure failed"; }
+	cmake --build "$a64_build" -j2 > "$a64_build.cmake.log" 2>&1 ||
+		{ tail -40 "$a64_build.cmake.log" >&2; die "arm64 build failed"; }
+	rm -f "$a64_build.cmake.log"
+}
+
 if [ "$kind" = arm64 ]; then
 	a64_build=$(realpath -m "${LAB_BUILD_ARM64:-build-arm64}")
 	a64_need_packages
+	a64_sysroot=$(scripts/arm64-sysroot.sh "${HVD_ARM64_SYSROOT:-$LAB_CACHE/arm64/sysroot}" | tail -1)
 	a64_fetch
 	a64_build_initrd
 	[ "$action" = shell-script ] && { a64_guest_init; exit 0; }
+	a64_build_tree
 	a64_build_programs
 	case $action in
 	run) a64_run "$@" ;;
