@@ -566,6 +566,7 @@ for m in $(cat /lib/modules/order); do
 done
 arg() { sed -n "s/.*\blab\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 job=$(arg job)
+sysroot=$(arg sysroot)
 mkdir -p /host /rw /new
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=loose,ro hostroot /host
 mount -t tmpfs -o size=75% tmpfs /rw
@@ -579,11 +580,13 @@ mount -t devpts devpts /new/dev/pts
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 lab "/new$job"
 # The cross build's shared libraries: the sysroot's (merged /usr) where the
 # arm64 dynamic loader looks, whatever this machine has installed there.
-sysroot=$(arg sysroot)
 if [ -n "$sysroot" ] && [ -d "/new$sysroot/usr/lib/aarch64-linux-gnu" ]; then
 	mkdir -p /new/usr/lib/aarch64-linux-gnu
-	mount --bind "/new$sysroot/usr/lib/aarch64-linux-gnu" /new/usr/lib/aarch64-linux-gnu
+	mount -o bind "/new$sysroot/usr/lib/aarch64-linux-gnu" /new/usr/lib/aarch64-linux-gnu ||
+		echo "lab-init: could not bind the sysroot's libraries"
 	ln -sf aarch64-linux-gnu/ld-linux-aarch64.so.1 /new/usr/lib/ld-linux-aarch64.so.1
+else
+	echo "lab-init: no sysroot libraries at '$sysroot'"
 fi
 # The host's programs are x86: the job's shell and tools are this busybox.
 cp /bin/busybox /new/.lab/busybox
