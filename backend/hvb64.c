@@ -38,21 +38,8 @@
 
 #include "ha64.h"
 #include "ha64_decode.h"
+#include "hvb64_uapi.h"
 #include "hvb_ops.h"
-
-/* Newer than the 6.1 UAPI headers Debian 12 cross-compiles with. */
-#ifndef KVM_ARM_VM_SMCCC_CTRL
-#define KVM_ARM_VM_SMCCC_CTRL 0
-#define KVM_ARM_VM_SMCCC_FILTER 0
-struct kvm_smccc_filter {
-	__u32 base;
-	__u32 nr_functions;
-	__u8 action;
-	__u8 pad[15];
-};
-#define KVM_SMCCC_FILTER_FWD_TO_USER 2
-#define KVM_HYPERCALL_EXIT_SMC (1u << 0)
-#endif
 
 #define MAX_MAPS 64
 #define KICK_SIGNAL (SIGRTMIN + 1)
