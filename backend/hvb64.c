@@ -569,11 +569,14 @@ static int a64_vcpu_exec_time(struct hvb_vcpu *v, uint64_t *ns)
 
 static void a64_vcpu_import(struct hvb_vcpu *v, const struct hvb_arch_state *client)
 {
+	/* `client` may be shared memory its owner changes meanwhile (hvd's
+	 * run page): each byte is read once, and every decision is made on
+	 * the private copy. */
 	const struct ha64_state *c = (const struct ha64_state *)client;
 	struct ha64_state *st = &v->st;
 	st->op = c->op;
 	st->ctl = c->ctl;
-	if (c->ctl & HA64_CTL_OFFSET_DIRTY)
+	if (st->ctl & HA64_CTL_OFFSET_DIRTY)
 		st->vtimer_offset = c->vtimer_offset;
 	memcpy(st->want, c->want, sizeof(st->want));
 	memcpy(st->dirty, c->dirty, sizeof(st->dirty));
@@ -587,9 +590,20 @@ static void a64_vcpu_import(struct hvb_vcpu *v, const struct hvb_arch_state *cli
 		st->op = 0; /* refused by vcpu_run */
 }
 
+/* Only what the client may read: the bitmaps and scalars, the registers
+ * that are valid, the exit. (A register that is not valid is never read
+ * from val; copying all 215 of them was most of an exit's copying.) */
 static void a64_vcpu_export(const struct hvb_vcpu *v, struct hvb_arch_state *out)
 {
-	memcpy(out, &v->st, sizeof(v->st));
+	struct ha64_state *o = (struct ha64_state *)out;
+	const struct ha64_state *st = &v->st;
+	memcpy(o, st, offsetof(struct ha64_state, val));
+	for (unsigned w = 0; w < HA64_WORDS; w++)
+		for (uint64_t b = st->valid[w]; b; b &= b - 1u) {
+			unsigned i = w * 64u + (unsigned)__builtin_ctzll(b);
+			memcpy(o->val[i], st->val[i], sizeof(o->val[i]));
+		}
+	o->exit = st->exit;
 }
 
 static uint64_t host_ns(clockid_t c)

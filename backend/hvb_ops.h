@@ -88,7 +88,10 @@ enum hvb_a64_gic_space {
 
 /* Calls of Apple's arm64 API beyond the generic table. The vCPU's state is
  * struct ha64_state (a64/ha64.h): vcpu_import/vcpu_export copy it, and
- * vcpu_run does its `op` (RUN or SYNC). vm_create's options are
+ * vcpu_run does its `op` (RUN or SYNC). vcpu_import reads each byte of the
+ * client's state at most once and checks what it took (ha64_check), so hvd
+ * imports straight from the shared run page; vcpu_export writes the
+ * scalars, bitmaps, exit record and the valid registers only. vm_create's options are
  * HA64_VMOPT_*; vcpu_create's are 0. */
 struct hvb_arch_arm64 {
 	int (*host_query)(const struct hvb_host *host, struct hvb_a64_host *out);

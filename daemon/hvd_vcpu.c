@@ -198,6 +198,21 @@ static void state_out(struct hvd_vcpu *v, hvd_run_state *st)
 	v->session->d->be->vcpu_export(v->vcpu, (struct hvb_arch_state *)st);
 }
 
+/* The client's state, taken in once. x86's import reads some fields more
+ * than once, so it gets a private copy first; arm64's reads each byte of
+ * the client's state at most once (hvb_ops.h), so it reads the page itself
+ * and an exit copies ~8 KiB less. */
+static void state_take(struct hvd_vcpu *v)
+{
+#if defined(__aarch64__)
+	state_in(v, (const hvd_run_state *)&v->page->state);
+#else
+	static __thread hvd_run_state copy;
+	memcpy(&copy, (const void *)&v->page->state, sizeof(copy));
+	state_in(v, &copy);
+#endif
+}
+
 /* The backend's vCPU goes (under the lock: hvd_vcpu_kick may be using
  * it). */
 static int backend_destroy(struct hvd_vcpu *v)
@@ -214,13 +229,14 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 {
 	const struct hvb_ops *be = v->session->d->be;
 	struct hvd_run_page *page = v->page;
-	/* Static per thread: the arm64 state is ~8 KiB, too much for the
-	 * stacks of a sandboxed thread to carry twice. */
-	static __thread hvd_run_state copy;
+#if defined(__aarch64__)
+	/* For the statistics only (a client changing it meanwhile only
+	 * miscounts its own exits). */
+	uint32_t op = page->state.op;
+#endif
 	int r;
 
-	memcpy(&copy, (const void *)&page->state, sizeof(copy));
-	state_in(v, &copy);
+	state_take(v);
 	hvd_runpage_server_begin(page);
 	r = be->vcpu_run(v->vcpu);
 	if (v->wait_start) {
@@ -245,7 +261,7 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 	/* By exception class, then Apple's other reasons; a SYNC (register
 	 * write-through between runs) is not a run. */
 	uint32_t why, ec;
-	if (copy.op != HA64_OP_RUN) {
+	if (op != HA64_OP_RUN) {
 		hvd_runpage_server_reply(page, seq, result);
 		return;
 	}
@@ -372,9 +388,7 @@ static enum vcpu_state vcpu_call(struct vcpu_loop *l)
 	}
 	/* The owner thread waits for this reply, so the page is quiescent:
 	 * take its state, act, give it back. */
-	static __thread hvd_run_state copy;
-	memcpy(&copy, (const void *)&v->page->state, sizeof(copy));
-	state_in(v, &copy);
+	state_take(v);
 	hvd_vcpuop_run(v, op);
 	state_out(v, &v->page->state);
 	op_done(v, op);
