@@ -1,12 +1,12 @@
 /*
  * Apple's arm64 API (hv_vm_*, hv_vcpu_*, configuration objects) over a
- * transport (api/hva64.h). WORK IN PROGRESS (issue 13): the in-process
- * transport exists (direct/hv_direct64.c), hvd's does not yet; the GIC and
- * SME calls are not here yet.
+ * transport (api/hva64.h): in-process (direct/hv_direct64.c) or through
+ * hvd (client/hvc_remote64.c).
  *
  * Registers live in the vCPU's struct ha64_state: a read of a valid
  * register is a load, of another one a SYNC through the transport (after
- * which the backend keeps it fresh at every exit); a write is a store and
+ * which the backend keeps it fresh at every exit, as it does any register
+ * the client wrote); a write is a store and
  * a dirty bit, written by the backend before the next run, except system
  * registers, written through at once so that a value KVM refuses is
  * refused by hv_vcpu_set_sys_reg itself.
@@ -389,12 +389,16 @@ static hv_return_t get(struct vcpu_slot *s, int i, uint64_t out[2])
 	return HV_SUCCESS;
 }
 
+/* Register `i` written through the state. Written once, it is wanted: a
+ * client that sets PC or CPSR reads them back after the exits to come, and
+ * that read must not cost a call to the hypervisor. */
 static void put(struct vcpu_slot *s, int i, uint64_t lo, uint64_t hi)
 {
 	s->st->val[i][0] = lo;
 	s->st->val[i][1] = hi;
 	ha64_set_bit(s->st->dirty, (unsigned)i);
 	ha64_set_bit(s->st->valid, (unsigned)i);
+	ha64_set_bit(s->st->want, (unsigned)i);
 }
 
 API hv_return_t hv_vcpu_get_reg(hv_vcpu_t vcpu, hv_reg_t reg, uint64_t *value)

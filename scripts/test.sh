@@ -14,10 +14,11 @@
 #      (scripts/valgrind.sh);
 #   6. the conformance suites, examples and system tests once more on
 #      kvm_amd, inside a test host that QEMU emulates (scripts/lab.sh amd
-#      test; HVD_TEST_LAB=0 leaves it out), then raw KVM/arm64 in an
-#      arm64 test host (scripts/lab.sh arm64 selftest and test: the lab's
-#      static arm64 programs: raw KVM facts, the arm64 backend, Apple's arm64
-#      API in-process, the hello64 example; cross-built into build-arm64).
+#      test; HVD_TEST_LAB=0 leaves it out), then KVM/arm64 in an arm64
+#      test host (scripts/lab.sh arm64 selftest and test: the tree
+#      cross-built for arm64 into build-arm64 on the sysroot of
+#      scripts/arm64-sysroot.sh, hvd and both libraries with the arm64
+#      suites and examples, plus the lab's static arm64 programs).
 # Usage: scripts/test.sh [build-dir]   (HVD_TEST_QUICK=1: step 1 only)
 set -euo pipefail
 cd "$(dirname "$0")/.."

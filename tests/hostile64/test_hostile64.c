@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -403,4 +404,94 @@ Test(hostile64, x86_calls_refused)
 	}
 	close(sock);
 	assert_hvd_serves("x86-only calls to an arm64 hvd");
+}
+
+/* ---- registers between runs need no hvd ---- */
+
+/* hvd's pid, from the socket it listens on. */
+static pid_t hvd_pid(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", getenv("HVD_SOCKET"));
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	struct ucred cred = { 0 };
+	socklen_t len = sizeof(cred);
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		cred.pid = -1;
+	close(s);
+	return cred.pid;
+}
+
+/* With hvd stopped (SIGSTOP), every register read and written between
+ * runs still answers: they are the run page's, no call reaches hvd (one
+ * that did would wait for ever; the alarm turns that into a failure). */
+static volatile sig_atomic_t stage;
+
+/* The call of `stage` waited for hvd: exit 50 + stage. */
+static void stalled(int sig)
+{
+	(void)sig;
+	_exit(50 + stage);
+}
+
+static int regs_offline(void *arg)
+{
+	pid_t daemon = (pid_t)(intptr_t)arg;
+	int r = guest_up();
+	if (r)
+		return r;
+	uint64_t v;
+	hv_simd_fp_uchar16_t q;
+	/* Read once: from now on refreshed at every exit. */
+	for (unsigned i = HV_REG_X0; i <= HV_REG_CPSR; i++)
+		if (hv_vcpu_get_reg(vcpu, (hv_reg_t)i, &v) != HV_SUCCESS)
+			return 40;
+	for (unsigned i = HV_SIMD_FP_REG_Q0; i <= HV_SIMD_FP_REG_Q31; i++)
+		if (hv_vcpu_get_simd_fp_reg(vcpu, (hv_simd_fp_reg_t)i, &q) != HV_SUCCESS)
+			return 41;
+	if (hv_vcpu_get_sys_reg(vcpu, HV_SYS_REG_SCTLR_EL1, &v) != HV_SUCCESS ||
+	    hv_vcpu_get_sys_reg(vcpu, HV_SYS_REG_VBAR_EL1, &v) != HV_SUCCESS)
+		return 42;
+	if (hv_vcpu_run(vcpu) != HV_SUCCESS)
+		return 43;
+	if (kill(daemon, SIGSTOP) < 0)
+		return 44;
+	signal(SIGALRM, stalled);
+	alarm(20);
+	int bad = 0;
+	for (int round = 0; round < 1000; round++) {
+		stage = 1;
+		for (unsigned i = HV_REG_X0; i <= HV_REG_CPSR; i++)
+			bad |= hv_vcpu_get_reg(vcpu, (hv_reg_t)i, &v) != HV_SUCCESS;
+		stage = 2;
+		for (unsigned i = HV_SIMD_FP_REG_Q0; i <= HV_SIMD_FP_REG_Q31; i++)
+			bad |= hv_vcpu_get_simd_fp_reg(vcpu, (hv_simd_fp_reg_t)i, &q) != HV_SUCCESS;
+		stage = 3;
+		bad |= hv_vcpu_get_sys_reg(vcpu, HV_SYS_REG_SCTLR_EL1, &v) != HV_SUCCESS;
+		stage = 4;
+		bad |= hv_vcpu_set_reg(vcpu, HV_REG_X5, (uint64_t)round) != HV_SUCCESS;
+		stage = 5;
+		bad |= hv_vcpu_get_reg(vcpu, HV_REG_X5, &v) != HV_SUCCESS || v != (uint64_t)round;
+	}
+	alarm(0);
+	kill(daemon, SIGCONT);
+	if (bad)
+		return 45;
+	/* And the written X5 reached the vCPU at the next run. */
+	if (hv_vcpu_run(vcpu) != HV_SUCCESS || hv_vcpu_get_reg(vcpu, HV_REG_X5, &v) != HV_SUCCESS ||
+	    v != 999)
+		return 46;
+	return 0;
+}
+
+Test(hostile64, registers_between_runs_need_no_hvd, .timeout = 120)
+{
+	pid_t daemon = hvd_pid();
+	cr_assert(daemon > 0, "hvd's pid from SO_PEERCRED");
+	int st = status_of(child(regs_offline, (void *)(intptr_t)daemon));
+	kill(daemon, SIGCONT); /* whatever the child managed */
+	cr_assert_eq(st, 0, "register access with hvd stopped: status %d (51..55: the call "
+		     "of that stage waited for hvd)", st);
+	assert_hvd_serves("register access with hvd stopped");
 }
