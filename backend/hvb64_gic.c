@@ -27,7 +27,9 @@
  *
  * State. An own format: a header (magic, version, geometry, a checksum)
  * and a list of register writes in the order a restore makes them; see
- * struct state_hdr. The reset state is the one KVM gives right after
+ * struct state_hdr. Pending state in it is KVM's user-space view (the
+ * latch; line levels apart), not the architectural one the register
+ * calls give (pending_rw). The reset state is the one KVM gives right after
  * initialisation, captured then: hv_gic_reset restores it.
  */
 #include <errno.h>
@@ -287,6 +289,60 @@ bool hvb64__gic_mmio(struct hvb_vcpu *v)
 
 /* ---- registers ---- */
 
+/* Level-sensitive interrupts among 32 (bit set), from their two ICFGR
+ * words (Int_config bit 1 of each 2-bit field: 1 edge, 0 level). */
+static uint32_t level_mask(uint32_t cfg_lo, uint32_t cfg_hi)
+{
+	uint32_t m = 0;
+	for (unsigned i = 0; i < 16; i++) {
+		if (!(cfg_lo >> (2 * i + 1) & 1u))
+			m |= 1u << i;
+		if (!(cfg_hi >> (2 * i + 1) & 1u))
+			m |= 1u << (16 + i);
+	}
+	return m;
+}
+
+/*
+ * KVM's user-space view of pending state is not the architectural one:
+ * GICD_ISPENDR<n> (and GICR_ISPENDR0) read the software latch only and a
+ * write sets the latch to exactly the value; ICPENDR is RAZ/WI. Apple's
+ * calls speak the architecture (a write of 1 sets, of 1 to IC* clears; a
+ * read includes a level-sensitive line held high), made here from the
+ * latch, the line levels and the configuration. Read-modify-write: the
+ * VM is meant to be stopped (Apple: the owner, or VM-wide calls).
+ */
+static int pending_rw(struct hvb64_gic *g, bool redist, uint64_t mpidr, uint32_t reg, bool write,
+		      uint32_t *val)
+{
+	uint32_t base = redist ? GICR_SGI + GICD_ISPENDR : GICD_ISPENDR;
+	bool clear = reg >= base + IC_OFFSET;
+	uint32_t is = clear ? reg - IC_OFFSET : reg, n = (is - base) / 4u, intid = n * 32u;
+	uint32_t cfg = (redist ? GICR_SGI : 0) + GICD_ICFGR + 8u * n;
+	uint32_t latch, lv, c0, c1;
+	int e = redist ? redist32(g, mpidr, is, &latch, false) : dist32(g, is, &latch, false);
+	if (!e && write) {
+		latch = clear ? latch & ~*val : latch | *val;
+		return redist ? redist32(g, mpidr, is, &latch, true) : dist32(g, is, &latch, true);
+	}
+	if (!e)
+		e = level32(g, mpidr, intid, &lv, false);
+	if (!e)
+		e = redist ? redist32(g, mpidr, cfg, &c0, false) : dist32(g, cfg, &c0, false);
+	if (!e)
+		e = redist ? redist32(g, mpidr, cfg + 4, &c1, false) : dist32(g, cfg + 4, &c1, false);
+	if (!e)
+		*val = latch | (lv & level_mask(c0, c1));
+	return e;
+}
+
+static bool is_pending_reg(bool redist, uint32_t reg)
+{
+	if (redist)
+		return reg == GICR_SGI + GICD_ISPENDR || reg == GICR_SGI + GICD_ISPENDR + IC_OFFSET;
+	return reg >= GICD_ISPENDR + 4 && reg < GICD_ISPENDR + 2 * IC_OFFSET; /* ISPENDR0: RAZ/WI */
+}
+
 static bool dist_is64(uint32_t reg)
 {
 	return reg >= GICD_IROUTER + 8u * 32u && reg < GICD_IROUTER + 8u * 1020u;
@@ -324,7 +380,10 @@ int hvb64__gic_reg(struct hvb_vm *vm, struct hvb_vcpu *vcpu, enum hvb_a64_gic_sp
 		is64 = space == HVB_GIC_DIST ? dist_is64(reg) : reg == GICR_TYPER;
 		if (write && !is64 && hi)
 			return -EINVAL;
-		e = space == HVB_GIC_DIST ? dist32(g, reg, &lo, write) : redist32(g, mpidr, reg, &lo, write);
+		if (is_pending_reg(space == HVB_GIC_REDIST, reg))
+			e = pending_rw(g, space == HVB_GIC_REDIST, mpidr, reg, write, &lo);
+		else
+			e = space == HVB_GIC_DIST ? dist32(g, reg, &lo, write) : redist32(g, mpidr, reg, &lo, write);
 		if (!e && is64)
 			e = space == HVB_GIC_DIST ? dist32(g, reg + 4, &hi, write)
 						  : redist32(g, mpidr, reg + 4, &hi, write);
@@ -335,7 +394,7 @@ int hvb64__gic_reg(struct hvb_vm *vm, struct hvb_vcpu *vcpu, enum hvb_a64_gic_sp
 		/* KVM has every ICC register of Apple's list but ICC_RPR_EL1. */
 		e = attr_rw(g->fd, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS, mpidr | (reg & KVM_DEV_ARM_VGIC_SYSREG_INSTR_MASK),
 			    value, write);
-		if (e == -ENXIO)
+		if (e == -ENXIO || e == -ENOENT)
 			e = -ENOTSUP;
 		break;
 	case HVB_GIC_MSI:
@@ -372,10 +431,10 @@ int hvb64__gic_redist_base(struct hvb_vm *vm, struct hvb_vcpu *vcpu, uint64_t *b
 /*
  * The blob: a header, then `count` entries, each a register write of the
  * restore in order. Pending, active and enable bits are written after
- * clearing all of the word's bits (the IC* register 0x80 above); pending
- * bits that only follow a level-sensitive line held high are left to the
- * line level, restored before them, so that a restore does not add a
- * software-pending latch. The checksum (FNV-1a, 64 bits, over header with
+ * clearing all of the word's bits (the IC* register 0x80 above; for
+ * pending, where KVM's ISPENDR write sets the latch exactly and ICPENDR
+ * is WI, that is harmless); line levels are restored before them. The
+ * checksum (FNV-1a, 64 bits, over header with
  * sum 0 and entries) guards against damage, not forgery: every entry is
  * also checked against the registers it may name before anything is
  * written.
@@ -445,24 +504,9 @@ static uint64_t state_sum(const struct state_hdr *h, const struct state_ent *ent
 	return fnv1a(s, ent, (size_t)h->count * sizeof(*ent));
 }
 
-/* Level-sensitive interrupts among 32 (bit set), from their two ICFGR
- * words (Int_config bit 1 of each 2-bit field: 1 edge, 0 level). */
-static uint32_t level_mask(uint32_t cfg_lo, uint32_t cfg_hi)
-{
-	uint32_t m = 0;
-	for (unsigned i = 0; i < 16; i++) {
-		if (!(cfg_lo >> (2 * i + 1) & 1u))
-			m |= 1u << i;
-		if (!(cfg_hi >> (2 * i + 1) & 1u))
-			m |= 1u << (16 + i);
-	}
-	return m;
-}
-
-/* Pending, active, enabled (in that order) of one group of 32; `level`
- * masks the pending bits that the line level accounts for. */
+/* Pending, active, enabled (in that order) of one group of 32. */
 static void put_bits(struct builder *b, struct hvb64_gic *g, uint16_t kind, uint16_t vcpu, uint64_t mpidr,
-		     uint32_t is_pend, uint32_t is_act, uint32_t is_en, uint32_t level_high)
+		     uint32_t is_pend, uint32_t is_act, uint32_t is_en)
 {
 	const uint32_t regs[3] = { is_pend, is_act, is_en };
 	for (unsigned i = 0; i < 3 && !b->err; i++) {
@@ -472,7 +516,7 @@ static void put_bits(struct builder *b, struct hvb64_gic *g, uint16_t kind, uint
 			b->err = e;
 			return;
 		}
-		put(b, kind, vcpu, regs[i], i == 0 ? v & ~level_high : v, ENT_CLEAR_FIRST);
+		put(b, kind, vcpu, regs[i], v, ENT_CLEAR_FIRST);
 	}
 }
 
@@ -511,24 +555,18 @@ static int state_save(struct hvb64_gic *g, void **blob, size_t *size)
 	for (uint32_t i = 32; i < HVB64_GIC_NR_IRQS; i++)
 		put_read(&b, g, ENT_DIST, 0, 0, GICD_IROUTER + 8 * i);
 	for (uint32_t i = 32; i < HVB64_GIC_NR_IRQS && !b.err; i += 32) {
-		uint32_t lv, c0, c1;
-		b.err = level32(g, mpidr, i, &lv, false);
-		if (!b.err)
-			b.err = dist32(g, GICD_ICFGR + i / 4, &c0, false);
-		if (!b.err)
-			b.err = dist32(g, GICD_ICFGR + i / 4 + 4, &c1, false);
-		if (b.err)
+		uint32_t lv;
+		if ((b.err = level32(g, mpidr, i, &lv, false)))
 			break;
 		put(&b, ENT_LEVEL, (uint16_t)v0->id, i, lv, 0);
-		put_bits(&b, g, ENT_DIST, 0, 0, GICD_ISPENDR + i / 8, GICD_ISACTIVER + i / 8, GICD_ISENABLER + i / 8,
-			 lv & level_mask(c0, c1));
+		put_bits(&b, g, ENT_DIST, 0, 0, GICD_ISPENDR + i / 8, GICD_ISACTIVER + i / 8, GICD_ISENABLER + i / 8);
 	}
 	/* Each vCPU's redistributor (SGI frame): group, PPI configuration,
 	 * priorities, levels, pending, active, enabled. */
 	for (unsigned id = 0; id < HVB_MAX_VCPUS && !b.err; id++) {
 		struct hvb_vcpu *v = g->vcpu[id];
 		uint64_t m;
-		uint32_t lv, c0, c1;
+		uint32_t lv;
 		if (!v)
 			continue;
 		vcpus |= 1ull << id;
@@ -540,15 +578,11 @@ static int state_save(struct hvb64_gic *g, void **blob, size_t *size)
 			put_read(&b, g, ENT_REDIST, (uint16_t)id, m, GICR_SGI + GICD_IPRIORITYR + i);
 		if (!b.err)
 			b.err = level32(g, m, 0, &lv, false);
-		if (!b.err)
-			b.err = redist32(g, m, GICR_SGI + GICD_ICFGR, &c0, false);
-		if (!b.err)
-			b.err = redist32(g, m, GICR_SGI + GICD_ICFGR + 4, &c1, false);
 		if (b.err)
 			break;
 		put(&b, ENT_LEVEL, (uint16_t)id, 0, lv, 0);
 		put_bits(&b, g, ENT_REDIST, (uint16_t)id, m, GICR_SGI + GICD_ISPENDR, GICR_SGI + GICD_ISACTIVER,
-			 GICR_SGI + GICD_ISENABLER, lv & level_mask(c0, c1));
+			 GICR_SGI + GICD_ISENABLER);
 	}
 	if (b.err) {
 		free(b.ent);
