@@ -176,6 +176,19 @@ static void *create_vcpu_thread(void *arg)
 	return NULL;
 }
 
+/* While the vCPU waits in WFI: a distributor call (KVM locks all vCPUs
+ * for it: HV_BUSY), then an MSI, which must wake the vCPU. */
+static void *msi_later(void *arg)
+{
+	hv_return_t *r = arg;
+	struct timespec ts = { 0, 300 * 1000 * 1000 };
+	uint64_t v;
+	nanosleep(&ts, NULL);
+	r[0] = hv_gic_get_distributor_reg(D(HV_GIC_DISTRIBUTOR_REG_GICD_CTLR), &v);
+	r[1] = hv_gic_send_msi(MSI + HV_GIC_REG_GICM_SET_SPI_NSR, MSI_BASE + 1);
+	return NULL;
+}
+
 static hv_gic_config_t make_config(void)
 {
 	hv_gic_config_t c = hv_gic_config_create();
@@ -356,13 +369,18 @@ int main(void)
 	      "the guest's own MSI write to the frame: no exit, INTID %llu taken", (unsigned long long)val);
 	CHECK(report(&off, &val) && off == 32 && val == (MSI_BASE << 16 | MSI_COUNT),
 	      "the guest read GICM_TYPER %#llx from the frame", (unsigned long long)val);
-	CHECK(hv_gic_send_msi(MSI + HV_GIC_REG_GICM_SET_SPI_NSR, MSI_BASE + 1) == HV_SUCCESS, "hv_gic_send_msi(%u)",
-	      MSI_BASE + 1);
-	CHECK(report(&off, &val) && off == 40 && val == MSI_BASE + 1, "the guest took the host's MSI, INTID %llu",
+	hv_return_t later[2] = { 0, 0 };
+	pthread_t t;
+	pthread_create(&t, NULL, msi_later, later);
+	bool got = report(&off, &val);
+	pthread_join(t, NULL);
+	CHECK(later[1] == HV_SUCCESS && got && off == 40 && val == MSI_BASE + 1,
+	      "hv_gic_send_msi(%u) from another thread woke the guest in WFI; it took INTID %llu", MSI_BASE + 1,
 	      (unsigned long long)val);
+	CHECK(later[0] == HV_BUSY, "a distributor call while the vCPU runs: HV_BUSY (%#x; KVM locks all vCPUs)",
+	      later[0]);
 
 	hv_return_t other = HV_SUCCESS;
-	pthread_t t;
 	pthread_create(&t, NULL, create_vcpu_thread, &other);
 	pthread_join(t, NULL);
 	CHECK(other == HV_BUSY, "a vCPU after the GIC is live: HV_BUSY (%#x)", other);
@@ -411,14 +429,16 @@ int main(void)
 	      "no state refused");
 	CHECK(dist(HV_GIC_DISTRIBUTOR_REG_GICD_IPRIORITYR10) == 0xa0a0a0a0, "nothing written by a refused state");
 	free(bad);
-	free(blob);
 
 	CHECK(hv_gic_reset() == HV_SUCCESS, "hv_gic_reset");
 	CHECK((dist(HV_GIC_DISTRIBUTOR_REG_GICD_ISENABLER1) & 0x700) == 0 &&
 	      dist(HV_GIC_DISTRIBUTOR_REG_GICD_ISPENDR1) == 0 && dist(HV_GIC_DISTRIBUTOR_REG_GICD_IPRIORITYR10) == 0 &&
 	      !(dist(HV_GIC_DISTRIBUTOR_REG_GICD_CTLR) & 2), "reset: enables, pending, priorities, CTLR as at start");
 
-	CHECK(hv_vcpu_destroy(vcpu) == HV_SUCCESS && hv_vm_destroy() == HV_SUCCESS, "teardown");
+	CHECK(hv_vcpu_destroy(vcpu) == HV_SUCCESS, "hv_vcpu_destroy");
+	CHECK(hv_gic_set_state(blob, size) == HV_BAD_ARGUMENT, "a state of other vCPUs refused");
+	free(blob);
+	CHECK(hv_vm_destroy() == HV_SUCCESS, "hv_vm_destroy");
 	CHECK(hv_gic_set_spi(SPI_HOST, true) == HV_BAD_ARGUMENT, "no GIC after hv_vm_destroy");
 	cfg = make_config();
 	CHECK(hv_vm_create(NULL) == HV_SUCCESS && hv_gic_create(cfg) == HV_SUCCESS && hv_vm_destroy() == HV_SUCCESS,
