@@ -534,6 +534,15 @@ static void put_read(struct builder *b, struct hvb64_gic *g, uint16_t kind, uint
 		put(b, kind, vcpu, off, v, 0);
 }
 
+/* EBUSY when a vCPU of the VM is in KVM_RUN (KVM's attribute calls lock
+ * all vCPUs), found with one cheap call before the state code reads any
+ * vCPU's MPIDR_EL1: that read would wait for the vCPU's exit. */
+static int none_running(struct hvb64_gic *g)
+{
+	uint32_t v;
+	return dist32(g, GICD_CTLR, &v, false);
+}
+
 static int state_save(struct hvb64_gic *g, void **blob, size_t *size)
 {
 	struct builder b = { 0 };
@@ -541,7 +550,9 @@ static int state_save(struct hvb64_gic *g, void **blob, size_t *size)
 	uint64_t mpidr = 0, vcpus = 0;
 	if (!v0)
 		return -EBUSY;
-	b.err = mpidr_attr(v0, &mpidr);
+	b.err = none_running(g);
+	if (!b.err)
+		b.err = mpidr_attr(v0, &mpidr);
 	/* Distributor: control, groups, configuration, priorities, routes,
 	 * then levels, pending, active, enabled. IROUTER's upper word (Aff3)
 	 * is RAZ/WI in KVM and left out. */
@@ -637,16 +648,32 @@ static bool ent_ok(const struct state_hdr *h, const struct state_ent *e)
 	}
 }
 
+static int state_apply(struct hvb64_gic *g, const struct state_hdr *h, const struct state_ent *ent);
+
+/* The client's bytes may sit anywhere: checked and applied from an
+ * aligned copy. */
 static int state_load(struct hvb64_gic *g, const void *blob, size_t size)
 {
-	const struct state_hdr *h = blob;
-	if (size < sizeof(*h) || h->magic != STATE_MAGIC || h->version != STATE_VERSION ||
-	    h->hdr_size != sizeof(*h) || h->nr_irqs != HVB64_GIC_NR_IRQS ||
-	    size != sizeof(*h) + (size_t)h->count * sizeof(struct state_ent))
+	struct state_hdr h;
+	if (size < sizeof(h))
 		return -EINVAL;
-	const struct state_ent *ent = (const struct state_ent *)(h + 1);
-	if (state_sum(h, ent) != h->sum)
+	memcpy(&h, blob, sizeof(h));
+	if (h.magic != STATE_MAGIC || h.version != STATE_VERSION || h.hdr_size != sizeof(h) ||
+	    h.nr_irqs != HVB64_GIC_NR_IRQS || size != sizeof(h) + (size_t)h.count * sizeof(struct state_ent))
 		return -EINVAL;
+	struct state_ent *ent = malloc(h.count ? (size_t)h.count * sizeof(*ent) : 1);
+	if (!ent)
+		return -ENOMEM;
+	memcpy(ent, (const unsigned char *)blob + sizeof(h), (size_t)h.count * sizeof(*ent));
+	int e = state_sum(&h, ent) == h.sum ? none_running(g) : -EINVAL;
+	if (!e)
+		e = state_apply(g, &h, ent);
+	free(ent);
+	return e;
+}
+
+static int state_apply(struct hvb64_gic *g, const struct state_hdr *h, const struct state_ent *ent)
+{
 	/* The vCPUs must be the ones saved (their ids; affinities are read
 	 * now, so a client that sets MPIDR_EL1 before restoring is fine). */
 	uint64_t mpidr[HVB_MAX_VCPUS] = { 0 };

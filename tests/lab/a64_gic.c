@@ -418,6 +418,10 @@ int main(void)
 	      "restored: enables, pending INTID 44, priorities");
 	CHECK(hv_gic_get_redistributor_reg(vcpu, HV_GIC_REDISTRIBUTOR_REG_GICR_IPRIORITYR5, &v) == HV_SUCCESS &&
 	      v == 0x80808080, "restored: the redistributor's priorities (%#llx)", (unsigned long long)v);
+	unsigned char *odd = malloc(size + 1);
+	memcpy(odd + 1, blob, size);
+	CHECK(hv_gic_set_state(odd + 1, size) == HV_SUCCESS, "a state at an odd address restored");
+	free(odd);
 	unsigned char *bad = malloc(size ? size : 1);
 	memcpy(bad, blob, size);
 	bad[size / 2] ^= 0x40;
