@@ -356,6 +356,44 @@ static struct hvb_vcpu *first_vcpu(struct hvb64_gic *g)
 	return NULL;
 }
 
+#define ICC_AP0R0 0xc644u
+#define ICC_AP1R0 0xc648u
+#define ICC_RPR 0xc65bu
+#define ICC_CTLR 0xc664u
+
+static int icc_rw(struct hvb64_gic *g, uint64_t mpidr, uint32_t reg, uint64_t *value, bool write)
+{
+	return attr_rw(g->fd, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS, mpidr | (reg & KVM_DEV_ARM_VGIC_SYSREG_INSTR_MASK),
+		       value, write);
+}
+
+/* ICC_RPR_EL1, which KVM does not give: the group priority of the
+ * highest active priority, from the active-priority registers (bit n of
+ * AP0R<m>/AP1R<m> = group priority (32m + n) << (8 - bits), where bits =
+ * ICC_CTLR_EL1.PRIbits + 1 and there are 2^(bits - 5) of each); 0xff when
+ * nothing is active. */
+static int icc_rpr(struct hvb64_gic *g, uint64_t mpidr, uint64_t *value)
+{
+	uint64_t ctlr;
+	int e = icc_rw(g, mpidr, ICC_CTLR, &ctlr, false);
+	unsigned bits = (unsigned)(ctlr >> 8 & 7u) + 1u;
+	if (e || bits < 5)
+		return e ? e : -ENOTSUP;
+	for (unsigned m = 0; m < 1u << (bits - 5); m++) {
+		uint64_t a0, a1;
+		if ((e = icc_rw(g, mpidr, ICC_AP0R0 + m, &a0, false)) ||
+		    (e = icc_rw(g, mpidr, ICC_AP1R0 + m, &a1, false)))
+			return e;
+		uint32_t act = (uint32_t)(a0 | a1);
+		if (act) {
+			*value = (uint64_t)(32u * m + (unsigned)__builtin_ctz(act)) << (8u - bits);
+			return 0;
+		}
+	}
+	*value = 0xff;
+	return 0;
+}
+
 int hvb64__gic_reg(struct hvb_vm *vm, struct hvb_vcpu *vcpu, enum hvb_a64_gic_space space,
 		   uint32_t reg, bool write, uint64_t *value)
 {
@@ -391,9 +429,12 @@ int hvb64__gic_reg(struct hvb_vm *vm, struct hvb_vcpu *vcpu, enum hvb_a64_gic_sp
 			*value = (uint64_t)(is64 ? hi : 0) << 32 | lo;
 		break;
 	case HVB_GIC_ICC:
-		/* KVM has every ICC register of Apple's list but ICC_RPR_EL1. */
-		e = attr_rw(g->fd, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS, mpidr | (reg & KVM_DEV_ARM_VGIC_SYSREG_INSTR_MASK),
-			    value, write);
+		/* KVM has every ICC register of Apple's list but ICC_RPR_EL1
+		 * (read-only), made here. */
+		if (reg == ICC_RPR)
+			e = write ? -EINVAL : icc_rpr(g, mpidr, value);
+		else
+			e = icc_rw(g, mpidr, reg, value, write);
 		if (e == -ENXIO || e == -ENOENT)
 			e = -ENOTSUP;
 		break;

@@ -316,8 +316,9 @@ int main(void)
 	      "ICC_PMR_EL1 round trip (%#llx)", (unsigned long long)v);
 	CHECK(hv_gic_get_icc_reg(vcpu, HV_GIC_ICC_REG_SRE_EL1, &v) == HV_SUCCESS && (v & 1),
 	      "ICC_SRE_EL1.SRE set (%#llx)", (unsigned long long)v);
-	hv_return_t r = hv_gic_get_icc_reg(vcpu, HV_GIC_ICC_REG_RPR_EL1, &v);
-	CHECK(r == HV_UNSUPPORTED, "ICC_RPR_EL1: HV_UNSUPPORTED (KVM has no access to it; %#x)", r);
+	CHECK(hv_gic_get_icc_reg(vcpu, HV_GIC_ICC_REG_RPR_EL1, &v) == HV_SUCCESS && v == 0xff,
+	      "ICC_RPR_EL1 %#llx: idle", (unsigned long long)v);
+	CHECK(hv_gic_set_icc_reg(vcpu, HV_GIC_ICC_REG_RPR_EL1, 0) == HV_BAD_ARGUMENT, "ICC_RPR_EL1 is read-only");
 	CHECK(hv_gic_get_icc_reg(vcpu, HV_GIC_ICC_REG_SRE_EL2, &v) == HV_BAD_ARGUMENT &&
 	      hv_gic_get_ich_reg(vcpu, HV_GIC_ICH_REG_HCR_EL2, &v) == HV_BAD_ARGUMENT &&
 	      hv_gic_get_icv_reg(vcpu, HV_GIC_ICV_REG_PMR_EL1, &v) == HV_BAD_ARGUMENT,
@@ -360,6 +361,8 @@ int main(void)
 	CHECK(report(&off, &val) && off == 8 && val == SPI_HOST, "the guest took INTID %llu from ICC_IAR1_EL1",
 	      (unsigned long long)val);
 	CHECK(dist(HV_GIC_DISTRIBUTOR_REG_GICD_ISACTIVER1) & (1u << (SPI_HOST - 32)), "SPI %u active", SPI_HOST);
+	CHECK(hv_gic_get_icc_reg(vcpu, HV_GIC_ICC_REG_RPR_EL1, &v) == HV_SUCCESS && v == 0xa0,
+	      "ICC_RPR_EL1 %#llx: the running priority is SPI %u's (0xa0)", (unsigned long long)v, SPI_HOST);
 	CHECK(hv_gic_set_spi(SPI_HOST, false) == HV_SUCCESS, "line lowered");
 
 	CHECK(report(&off, &val) && off == 16 && val == 27,
