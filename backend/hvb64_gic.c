@@ -289,6 +289,16 @@ bool hvb64__gic_mmio(struct hvb_vcpu *v)
 
 /* ---- registers ---- */
 
+/* EBUSY when a vCPU of the VM is in KVM_RUN (KVM's attribute calls lock
+ * all vCPUs), found with one cheap call before the state code reads any
+ * vCPU's MPIDR_EL1: that read would wait for the vCPU's exit. */
+static int none_running(struct hvb64_gic *g)
+{
+	uint32_t v;
+	return dist32(g, GICD_CTLR, &v, false);
+}
+
+
 /* Level-sensitive interrupts among 32 (bit set), from their two ICFGR
  * words (Int_config bit 1 of each 2-bit field: 1 edge, 0 level). */
 static uint32_t level_mask(uint32_t cfg_lo, uint32_t cfg_hi)
@@ -408,6 +418,17 @@ int hvb64__gic_reg(struct hvb_vm *vm, struct hvb_vcpu *vcpu, enum hvb_a64_gic_sp
 		if (!vcpu)
 			return -EINVAL;
 		if ((e = mpidr_attr(vcpu, &mpidr)))
+			return e;
+	} else if (space == HVB_GIC_DIST && is_pending_reg(false, reg)) {
+		/* SPI line levels are read through a vCPU (any): the first,
+		 * unless one is running (its MPIDR would wait for its exit). */
+		pthread_mutex_lock(&vm->lock);
+		struct hvb_vcpu *v0 = first_vcpu(g);
+		e = v0 ? none_running(g) : -EBUSY;
+		if (!e)
+			e = mpidr_attr(v0, &mpidr);
+		pthread_mutex_unlock(&vm->lock);
+		if (e)
 			return e;
 	}
 	uint32_t lo = (uint32_t)*value, hi = (uint32_t)(*value >> 32);
@@ -573,15 +594,6 @@ static void put_read(struct builder *b, struct hvb64_gic *g, uint16_t kind, uint
 		b->err = e;
 	else
 		put(b, kind, vcpu, off, v, 0);
-}
-
-/* EBUSY when a vCPU of the VM is in KVM_RUN (KVM's attribute calls lock
- * all vCPUs), found with one cheap call before the state code reads any
- * vCPU's MPIDR_EL1: that read would wait for the vCPU's exit. */
-static int none_running(struct hvb64_gic *g)
-{
-	uint32_t v;
-	return dist32(g, GICD_CTLR, &v, false);
 }
 
 static int state_save(struct hvb64_gic *g, void **blob, size_t *size)

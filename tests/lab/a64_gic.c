@@ -280,6 +280,9 @@ int main(void)
 	CHECK(hv_vm_map(ram, RAM, 0x10000, HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC) == HV_SUCCESS,
 	      "hv_vm_map");
 	CHECK(hv_vcpu_create(&vcpu, &vexit, NULL) == HV_SUCCESS, "hv_vcpu_create");
+	/* Affinity routing: the client numbers its vCPUs in MPIDR_EL1 (as
+	 * libkrun does, in Aff1) and routes SPIs there. */
+	CHECK(hv_vcpu_set_sys_reg(vcpu, HV_SYS_REG_MPIDR_EL1, 0x80000100) == HV_SUCCESS, "MPIDR_EL1 Aff1 = 1");
 	hv_ipa_t rd = 0;
 	CHECK(hv_gic_get_redistributor_base(vcpu, &rd) == HV_SUCCESS && rd == GICR, "redistributor base %#llx",
 	      (unsigned long long)rd);
@@ -293,6 +296,8 @@ int main(void)
 	CHECK(hv_gic_set_distributor_reg(D(HV_GIC_DISTRIBUTOR_REG_GICD_IROUTER50), 0x10203) == HV_SUCCESS &&
 	      dist(HV_GIC_DISTRIBUTOR_REG_GICD_IROUTER50) == 0x10203, "GICD_IROUTER50 (64-bit) round trip");
 	hv_gic_set_distributor_reg(D(HV_GIC_DISTRIBUTOR_REG_GICD_IROUTER50), 0);
+	for (unsigned i = SPI_HOST; i <= MSI_BASE + 1; i++)
+		hv_gic_set_distributor_reg(D(HV_GIC_DISTRIBUTOR_REG_GICD_IROUTER32 + 8 * (i - 32)), 0x100);
 	CHECK(hv_gic_get_distributor_reg(D(0x6104), &v) == HV_BAD_ARGUMENT &&
 	      hv_gic_get_distributor_reg(D(0x0002), &v) == HV_BAD_ARGUMENT &&
 	      hv_gic_get_distributor_reg(D(0x8000), &v) == HV_BAD_ARGUMENT, "offsets outside Apple's enum refused");
@@ -301,7 +306,8 @@ int main(void)
 	uint64_t rtyper = 0, mpidr = 0;
 	hv_vcpu_get_sys_reg(vcpu, HV_SYS_REG_MPIDR_EL1, &mpidr);
 	CHECK(hv_gic_get_redistributor_reg(vcpu, HV_GIC_REDISTRIBUTOR_REG_GICR_TYPER, &rtyper) == HV_SUCCESS &&
-	      (rtyper >> 32) == (mpidr & 0xffffff) && (rtyper & 0x10) && ((rtyper >> 8) & 0xffff) == 0,
+	      (rtyper >> 32) == 0x100 && (mpidr & 0xffffff) == 0x100 && (rtyper & 0x10) &&
+	      ((rtyper >> 8) & 0xffff) == 0,
 	      "GICR_TYPER %#llx: the vCPU's affinity (MPIDR %#llx), Last", (unsigned long long)rtyper,
 	      (unsigned long long)mpidr);
 	CHECK(hv_gic_set_redistributor_reg(vcpu, HV_GIC_REDISTRIBUTOR_REG_GICR_IPRIORITYR5, 0x80808080) ==
