@@ -106,6 +106,7 @@ static const uint32_t guest[] = {
 
 static hv_vcpu_t vcpu;
 static hv_vcpu_exit_t *vexit;
+static _Atomic hv_vcpu_t watched; /* the vCPU whose run the watchdog times */
 
 /* A guest waiting for an interrupt that never comes would block in KVM
  * for ever: a run longer than 10 s is cancelled (and then fails). */
@@ -128,7 +129,8 @@ static void *watchdog(void *arg)
 		long t = atomic_load(&run_since);
 		if (t && now_s() - t > 10) {
 			printf("     (a run took over 10 s: cancelled)\n");
-			hv_vcpus_exit(&vcpu, 1);
+			hv_vcpu_t w = atomic_load(&watched);
+			hv_vcpus_exit(&w, 1);
 			atomic_store(&run_since, 0);
 		}
 	}
@@ -138,8 +140,9 @@ static void *watchdog(void *arg)
 /* Runs to the guest's next report: its offset from REPORT and the value
  * stored (PC moved past the store, as a client does); false if the exit
  * was anything else. */
-static bool report(uint64_t *off, uint64_t *val)
+static bool report_of(hv_vcpu_t vcpu, hv_vcpu_exit_t *vexit, uint64_t *off, uint64_t *val)
 {
+	atomic_store(&watched, vcpu);
 	atomic_store(&run_since, now_s());
 	hv_return_t r = hv_vcpu_run(vcpu);
 	atomic_store(&run_since, 0);
@@ -156,6 +159,11 @@ static bool report(uint64_t *off, uint64_t *val)
 	hv_vcpu_set_reg(vcpu, HV_REG_PC, pc + 4);
 	*off = pa - REPORT;
 	return true;
+}
+
+static bool report(uint64_t *off, uint64_t *val)
+{
+	return report_of(vcpu, vexit, off, val);
 }
 
 static uint64_t dist(uint32_t reg)
@@ -187,6 +195,96 @@ static void *msi_later(void *arg)
 	r[0] = hv_gic_get_distributor_reg(D(HV_GIC_DISTRIBUTOR_REG_GICD_CTLR), &v);
 	r[1] = hv_gic_send_msi(MSI + HV_GIC_REG_GICM_SET_SPI_NSR, MSI_BASE + 1);
 	return NULL;
+}
+
+static hv_gic_config_t make_config(void);
+
+/* Two vCPUs: the second, on its own thread, runs the guest; an SPI routed
+ * to its affinity reaches it; redistributor bases, GICR_TYPER numbers and
+ * Last bits, and the state cover both. */
+static pthread_barrier_t step;
+static hv_vcpu_t vcpu1;
+static uint32_t *ram2;
+
+static void *second_vcpu(void *arg)
+{
+	(void)arg;
+	hv_vcpu_exit_t *e;
+	uint64_t v = 0, off = ~0ull, val = 0;
+	hv_ipa_t rd = 0;
+	CHECK(hv_vcpu_create(&vcpu1, &e, NULL) == HV_SUCCESS, "second vCPU created (its own thread)");
+	pthread_barrier_wait(&step); /* 1: both exist */
+	CHECK(hv_vcpu_set_sys_reg(vcpu1, HV_SYS_REG_MPIDR_EL1, 0x80000200) == HV_SUCCESS, "its MPIDR_EL1 Aff1 = 2");
+	CHECK(hv_gic_get_redistributor_base(vcpu1, &rd) == HV_SUCCESS && rd == GICR + 0x20000,
+	      "its redistributor base %#llx", (unsigned long long)rd);
+	hv_vcpu_set_reg(vcpu1, HV_REG_PC, RAM);
+	hv_vcpu_set_reg(vcpu1, HV_REG_CPSR, 0x3c5);
+	hv_vcpu_set_reg(vcpu1, HV_REG_X2, REPORT);
+	hv_vcpu_set_reg(vcpu1, HV_REG_X3, rd);
+	hv_vcpu_set_reg(vcpu1, HV_REG_X4, GICD);
+	hv_vcpu_set_reg(vcpu1, HV_REG_X6, MSI);
+	CHECK(report_of(vcpu1, e, &off, &val) && off == 0, "the second vCPU's guest set up its GIC");
+	CHECK(hv_gic_get_redistributor_reg(vcpu1, HV_GIC_REDISTRIBUTOR_REG_GICR_ISENABLER0, &v) == HV_SUCCESS &&
+	      (v >> 27 & 1), "its own redistributor took its write (GICR_ISENABLER0 %#llx)", (unsigned long long)v);
+	CHECK(hv_gic_get_redistributor_reg(vcpu1, HV_GIC_REDISTRIBUTOR_REG_GICR_TYPER, &v) == HV_SUCCESS &&
+	      (v >> 32) == 0x200 && (v & 0x10) && ((v >> 8) & 0xffff) == 1,
+	      "its GICR_TYPER %#llx: affinity 0.0.2.0, processor 1, Last", (unsigned long long)v);
+	pthread_barrier_wait(&step); /* 2: ready; the main thread raises the SPI */
+	pthread_barrier_wait(&step); /* 3 */
+	CHECK(report_of(vcpu1, e, &off, &val) && off == 8 && val == SPI_HOST,
+	      "the SPI routed to Aff1 = 2 reached the second vCPU (INTID %llu)", (unsigned long long)val);
+	pthread_barrier_wait(&step); /* 4: the main thread saves and restores */
+	pthread_barrier_wait(&step); /* 5 */
+	CHECK(hv_vcpu_destroy(vcpu1) == HV_SUCCESS, "second vCPU destroyed");
+	return NULL;
+}
+
+static void two_vcpus(void)
+{
+	hv_gic_config_t c = make_config();
+	CHECK(hv_vm_create(NULL) == HV_SUCCESS && hv_gic_create(c) == HV_SUCCESS, "two vCPUs: VM and GIC");
+	os_release(c);
+	hv_vm_allocate((void **)&ram2, 0x10000, HV_ALLOCATE_DEFAULT);
+	memcpy(ram2, guest, sizeof(guest));
+	hv_vm_map(ram2, RAM, 0x10000, HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC);
+	hv_vcpu_exit_t *e;
+	uint64_t v = 0;
+	hv_ipa_t rd = 0;
+	CHECK(hv_vcpu_create(&vcpu, &e, NULL) == HV_SUCCESS, "first vCPU");
+	pthread_barrier_init(&step, NULL, 2);
+	pthread_t t;
+	pthread_create(&t, NULL, second_vcpu, NULL);
+	pthread_barrier_wait(&step); /* 1 */
+	pthread_barrier_wait(&step); /* 2 */
+	CHECK(hv_gic_get_redistributor_base(vcpu, &rd) == HV_SUCCESS && rd == GICR, "first redistributor %#llx",
+	      (unsigned long long)rd);
+	CHECK(hv_gic_get_redistributor_reg(vcpu, HV_GIC_REDISTRIBUTOR_REG_GICR_TYPER, &v) == HV_SUCCESS &&
+	      !(v & 0x10) && ((v >> 8) & 0xffff) == 0, "the first one's GICR_TYPER %#llx: processor 0, not Last",
+	      (unsigned long long)v);
+	CHECK(hv_gic_set_distributor_reg(D(HV_GIC_DISTRIBUTOR_REG_GICD_IROUTER32 + 8 * (SPI_HOST - 32)), 0x200) ==
+	      HV_SUCCESS && hv_gic_set_spi(SPI_HOST, true) == HV_SUCCESS, "SPI %u routed to Aff1 = 2 and raised", SPI_HOST);
+	pthread_barrier_wait(&step); /* 3 */
+	pthread_barrier_wait(&step); /* 4 */
+	hv_gic_set_spi(SPI_HOST, false);
+	hv_gic_set_redistributor_reg(vcpu, HV_GIC_REDISTRIBUTOR_REG_GICR_IPRIORITYR1, 0x40404040);
+	hv_gic_state_t s = hv_gic_state_create();
+	size_t size = 0;
+	void *blob = NULL;
+	if (s && hv_gic_state_get_size(s, &size) == HV_SUCCESS && (blob = malloc(size)))
+		hv_gic_state_get_data(s, blob);
+	os_release(s);
+	hv_gic_set_redistributor_reg(vcpu, HV_GIC_REDISTRIBUTOR_REG_GICR_IPRIORITYR1, 0);
+	hv_gic_set_distributor_reg(D(HV_GIC_DISTRIBUTOR_REG_GICD_IROUTER32 + 8 * (SPI_HOST - 32)), 0);
+	CHECK(blob && hv_gic_set_state(blob, size) == HV_SUCCESS &&
+	      hv_gic_get_redistributor_reg(vcpu, HV_GIC_REDISTRIBUTOR_REG_GICR_IPRIORITYR1, &v) == HV_SUCCESS &&
+	      v == 0x40404040 && dist(HV_GIC_DISTRIBUTOR_REG_GICD_IROUTER32 + 8 * (SPI_HOST - 32)) == 0x200,
+	      "two vCPUs: state (%zu bytes) restored, a redistributor's and a route", size);
+	free(blob);
+	pthread_barrier_wait(&step); /* 5 */
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&step);
+	CHECK(hv_vcpu_destroy(vcpu) == HV_SUCCESS && hv_vm_destroy() == HV_SUCCESS, "two vCPUs: teardown");
+	hv_vm_deallocate(ram2, 0x10000);
 }
 
 static hv_gic_config_t make_config(void)
@@ -458,6 +556,7 @@ int main(void)
 	      "a new VM gets a new GIC");
 	os_release(cfg);
 	hv_vm_deallocate(ram, 0x10000);
+	two_vcpus();
 	atomic_store(&done, true);
 	pthread_join(wd, NULL);
 	printf("a64_gic: %s\n", failures ? "FAILED" : "passed");
