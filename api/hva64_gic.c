@@ -322,14 +322,17 @@ static bool redist_reg_ok(uint32_t r)
 }
 
 /* hv_gic_icc_reg_t without ICC_SRE_EL2 (EL2 guests only, which this port
- * cannot have). */
+ * cannot have), plus AP0R1-3 and AP1R1-3 by their encodings: Apple's
+ * header lets clients step from AP0R0/AP1R0 over the arrays (QEMU does
+ * for more than 5 priority bits). */
 static bool icc_reg_ok(uint32_t r)
 {
+	if ((r >= HV_GIC_ICC_REG_AP0R0_EL1 && r <= HV_GIC_ICC_REG_AP0R0_EL1 + 3) ||
+	    (r >= HV_GIC_ICC_REG_AP1R0_EL1 && r <= HV_GIC_ICC_REG_AP1R0_EL1 + 3))
+		return true;
 	switch (r) {
 	case HV_GIC_ICC_REG_PMR_EL1:
 	case HV_GIC_ICC_REG_BPR0_EL1:
-	case HV_GIC_ICC_REG_AP0R0_EL1:
-	case HV_GIC_ICC_REG_AP1R0_EL1:
 	case HV_GIC_ICC_REG_RPR_EL1:
 	case HV_GIC_ICC_REG_BPR1_EL1:
 	case HV_GIC_ICC_REG_CTLR_EL1:

@@ -350,7 +350,9 @@ static bool is_pending_reg(bool redist, uint32_t reg)
 {
 	if (redist)
 		return reg == GICR_SGI + GICD_ISPENDR || reg == GICR_SGI + GICD_ISPENDR + IC_OFFSET;
-	return reg >= GICD_ISPENDR + 4 && reg < GICD_ISPENDR + 2 * IC_OFFSET; /* ISPENDR0: RAZ/WI */
+	/* ISPENDR0 and ICPENDR0 (the private interrupts) are RAZ/WI here. */
+	return (reg >= GICD_ISPENDR + 4 && reg < GICD_ISPENDR + IC_OFFSET) ||
+	       (reg >= GICD_ISPENDR + IC_OFFSET + 4 && reg < GICD_ISPENDR + 2 * IC_OFFSET);
 }
 
 static bool dist_is64(uint32_t reg)

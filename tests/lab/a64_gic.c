@@ -420,6 +420,15 @@ int main(void)
 	      "ICC_PMR_EL1 round trip (%#llx)", (unsigned long long)v);
 	CHECK(hv_gic_get_icc_reg(vcpu, HV_GIC_ICC_REG_SRE_EL1, &v) == HV_SUCCESS && (v & 1),
 	      "ICC_SRE_EL1.SRE set (%#llx)", (unsigned long long)v);
+	uint64_t ctlr = 0;
+	hv_gic_get_icc_reg(vcpu, HV_GIC_ICC_REG_CTLR_EL1, &ctlr);
+	hv_return_t r = hv_gic_get_icc_reg(vcpu, (hv_gic_icc_reg_t)(HV_GIC_ICC_REG_AP1R0_EL1 + 1), &v);
+	CHECK(((ctlr >> 8 & 7) + 1 >= 6) ? r == HV_SUCCESS : r == HV_BAD_ARGUMENT,
+	      "ICC_AP1R1_EL1 by its encoding: there with 6 or more priority bits (here %u: %#x)",
+	      (unsigned)(ctlr >> 8 & 7) + 1, r);
+	CHECK(hv_gic_get_distributor_reg(D(HV_GIC_DISTRIBUTOR_REG_GICD_ICPENDR0), &v) == HV_SUCCESS && v == 0 &&
+	      hv_gic_get_distributor_reg(D(HV_GIC_DISTRIBUTOR_REG_GICD_ISENABLER0), &v) == HV_SUCCESS && v == 0,
+	      "the distributor's private banks read as zero");
 	CHECK(hv_gic_get_icc_reg(vcpu, HV_GIC_ICC_REG_RPR_EL1, &v) == HV_SUCCESS && v == 0xff,
 	      "ICC_RPR_EL1 %#llx: idle", (unsigned long long)v);
 	CHECK(hv_gic_set_icc_reg(vcpu, HV_GIC_ICC_REG_RPR_EL1, 0) == HV_BAD_ARGUMENT, "ICC_RPR_EL1 is read-only");
