@@ -422,6 +422,9 @@ int main(void)
 	      "ICC_SRE_EL1.SRE set (%#llx)", (unsigned long long)v);
 	uint64_t ctlr = 0;
 	hv_gic_get_icc_reg(vcpu, HV_GIC_ICC_REG_CTLR_EL1, &ctlr);
+	CHECK(hv_gic_set_icc_reg(vcpu, HV_GIC_ICC_REG_CTLR_EL1, ctlr) == HV_SUCCESS &&
+	      hv_gic_set_icc_reg(vcpu, HV_GIC_ICC_REG_CTLR_EL1, ctlr ^ (1u << 8)) == HV_BAD_ARGUMENT,
+	      "ICC_CTLR_EL1 %#llx written back; with other PRIbits refused (KVM)", (unsigned long long)ctlr);
 	hv_return_t r = hv_gic_get_icc_reg(vcpu, (hv_gic_icc_reg_t)(HV_GIC_ICC_REG_AP1R0_EL1 + 1), &v);
 	CHECK(((ctlr >> 8 & 7) + 1 >= 6) ? r == HV_SUCCESS : r == HV_BAD_ARGUMENT,
 	      "ICC_AP1R1_EL1 by its encoding: there with 6 or more priority bits (here %u: %#x)",
