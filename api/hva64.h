@@ -126,12 +126,14 @@ extern const struct hva64_transport hva64_transport;
 
 /* GIC geometry the front end reports (hv_gic_get_*) and the backends
  * build: GICv3 distributor 64 KiB, a redistributor 2 x 64 KiB per vCPU,
- * 64 KiB alignment, SPIs 32..1019, one 64 KiB GICv2m-style MSI frame. */
+ * 64 KiB alignment, SPIs 32..991 (KVM's vGIC has at most 992 interrupts:
+ * NR_IRQS is at most 1023 and a multiple of 32), one 64 KiB GICv2m-style
+ * MSI frame. */
 #define HVA64_GIC_DIST_SIZE 0x10000ull
 #define HVA64_GIC_REDIST_SIZE 0x20000ull
 #define HVA64_GIC_ALIGN 0x10000ull
 #define HVA64_GIC_MSI_SIZE 0x10000ull
 #define HVA64_GIC_SPI_BASE 32u
-#define HVA64_GIC_SPI_COUNT 988u
+#define HVA64_GIC_SPI_COUNT 960u
 
 #endif

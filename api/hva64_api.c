@@ -1,7 +1,8 @@
 /*
  * Apple's arm64 API (hv_vm_*, hv_vcpu_*, configuration objects) over a
  * transport (api/hva64.h): in-process (direct/hv_direct64.c) or through
- * hvd (client/hvc_remote64.c).
+ * hvd (client/hvc_remote64.c). The GIC and SME calls are in
+ * api/hva64_gic.c.
  *
  * Registers live in the vCPU's struct ha64_state: a read of a valid
  * register is a load, of another one a SYNC through the transport (after
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "hva64.h"
+#include "hva64_priv.h"
 
 #define API __attribute__((visibility("default")))
 
@@ -59,7 +61,7 @@ static hv_return_t host_info(void)
 API void *os_retain(void *object)
 {
 	uint32_t *o = object;
-	if (o && (o[0] == VM_CONFIG_MAGIC || o[0] == VCPU_CONFIG_MAGIC))
+	if (o && (o[0] == VM_CONFIG_MAGIC || o[0] == VCPU_CONFIG_MAGIC || hva64__gic_object(o[0])))
 		__atomic_add_fetch(&o[1], 1, __ATOMIC_RELAXED);
 	return object;
 }
@@ -67,7 +69,7 @@ API void *os_retain(void *object)
 API void os_release(void *object)
 {
 	uint32_t *o = object;
-	if (o && (o[0] == VM_CONFIG_MAGIC || o[0] == VCPU_CONFIG_MAGIC) &&
+	if (o && (o[0] == VM_CONFIG_MAGIC || o[0] == VCPU_CONFIG_MAGIC || hva64__gic_object(o[0])) &&
 	    __atomic_sub_fetch(&o[1], 1, __ATOMIC_ACQ_REL) == 0) {
 		o[0] = 0;
 		free(o);
@@ -258,8 +260,10 @@ API hv_return_t hv_vm_destroy(void)
 		for (unsigned i = 0; i < HVA64_MAX_VCPUS; i++)
 			if (slots[i].used)
 				r = HV_BUSY;
-		if (r == HV_SUCCESS && (r = T->vm_destroy(the_vm)) == HV_SUCCESS)
+		if (r == HV_SUCCESS && (r = T->vm_destroy(the_vm)) == HV_SUCCESS) {
 			the_vm = NULL;
+			hva64__gic_vm_gone();
+		}
 	}
 	pthread_mutex_unlock(&lock);
 	return r;
@@ -459,8 +463,9 @@ static int sys_index(struct vcpu_slot *s, hv_sys_reg_t reg)
 {
 	(void)s;
 	int i = ha64_sys_index(reg);
-	if (i < 0 || (ha64_regs[i].flags & (HA64_RF_EL2 | HA64_RF_GIC | HA64_RF_NOKVM)))
-		return -1; /* no EL2 guests, no GIC yet, nothing KVM lacks */
+	if (i < 0 || (ha64_regs[i].flags & (HA64_RF_EL2 | HA64_RF_NOKVM)) ||
+	    ((ha64_regs[i].flags & HA64_RF_GIC) && !hva64__gic_exists()))
+		return -1; /* no EL2 guests, CNTP_* only with a GIC, nothing KVM lacks */
 	return i;
 }
 
@@ -506,6 +511,8 @@ API hv_return_t hv_vcpu_set_pending_interrupt(hv_vcpu_t vcpu, hv_interrupt_type_
 	struct vcpu_slot *s = owned(vcpu);
 	if (!s || type > HV_INTERRUPT_TYPE_FIQ)
 		return HV_BAD_ARGUMENT;
+	if (pending && hva64__gic_exists())
+		return HV_UNSUPPORTED; /* KVM takes no IRQ/FIQ line beside its vGIC */
 	uint32_t bit = type == HV_INTERRUPT_TYPE_IRQ ? HA64_CTL_IRQ : HA64_CTL_FIQ;
 	s->st->ctl = pending ? s->st->ctl | bit : s->st->ctl & ~bit;
 	return HV_SUCCESS;
@@ -622,4 +629,40 @@ API hv_return_t hv_vcpu_set_vtimer_offset(hv_vcpu_t vcpu, uint64_t offset)
 	s->st->vtimer_offset = offset;
 	s->st->ctl |= HA64_CTL_OFFSET_DIRTY;
 	return HV_SUCCESS;
+}
+
+/* ---- for api/hva64_gic.c (hva64_priv.h) ---- */
+
+void hva64__lock(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+void hva64__unlock(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+struct hva64_vm *hva64__vm(void)
+{
+	return the_vm;
+}
+
+bool hva64__any_vcpu(void)
+{
+	for (unsigned i = 0; i < HVA64_MAX_VCPUS; i++)
+		if (slots[i].used)
+			return true;
+	return false;
+}
+
+struct hva64_vcpu *hva64__vcpu(hv_vcpu_t vcpu)
+{
+	return vcpu < HVA64_MAX_VCPUS && slots[vcpu].used ? slots[vcpu].t : NULL;
+}
+
+struct hva64_vcpu *hva64__owned(hv_vcpu_t vcpu)
+{
+	struct vcpu_slot *s = owned(vcpu);
+	return s ? s->t : NULL;
 }

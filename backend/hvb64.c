@@ -38,54 +38,13 @@
 
 #include "ha64.h"
 #include "ha64_decode.h"
+#include "hvb64_priv.h"
 #include "hvb64_uapi.h"
 #include "hvb_ops.h"
 
-#define MAX_MAPS 64
 #define KICK_SIGNAL (SIGRTMIN + 1)
 #define DFSC_TRANSLATION_L3 0x07u
 #define DFSC_PERMISSION_L3 0x0fu
-
-struct hvb_host {
-	int kvm;
-	int run_size;
-	struct hvb_host_info info;
-	struct hvb_a64_host a64;
-};
-
-struct map {
-	uint64_t gpa, size;
-	void *hva;
-	uint32_t flags;
-	uint32_t slot;
-	bool used;
-};
-
-struct hvb_vm {
-	struct hvb_host *host;
-	int fd;
-	pthread_mutex_t lock;
-	struct map maps[MAX_MAPS];
-	uint32_t nvcpus;
-	bool smccc_filter;
-	bool has_run;
-};
-
-struct hvb_vcpu {
-	struct hvb_vm *vm;
-	int fd;
-	unsigned id;
-	struct kvm_run *run;
-	pthread_t thread;
-	_Atomic bool cancel;
-	hvb_throttle_fn throttle;
-	void *throttle_ctx;
-	uint64_t exec_ns;
-	bool irq_line, fiq_line;       /* KVM_IRQ_LINE levels we set */
-	bool debug_on;
-	struct ha64_state st;          /* the backend's own copy */
-	uint32_t last_reason, last_ec;
-};
 
 /* ---- ONE_REG ---- */
 
@@ -333,6 +292,7 @@ static int a64_vm_destroy(struct hvb_vm *vm)
 {
 	if (vm->nvcpus)
 		return -EBUSY;
+	hvb64__gic_vm_destroy(vm);
 	close(vm->fd);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
@@ -341,6 +301,7 @@ static int a64_vm_destroy(struct hvb_vm *vm)
 
 static void a64_vm_abandon(struct hvb_vm *vm)
 {
+	hvb64__gic_vm_destroy(vm);
 	close(vm->fd);
 	free(vm);
 }
@@ -517,6 +478,9 @@ static int a64_vcpu_create(struct hvb_vm *vm, uint64_t options, struct hvb_vcpu 
 		__asm__ volatile("mrs %0, cntvct_el0" : "=r"(host));
 		v->st.vtimer_offset = host - guest;
 	}
+	pthread_mutex_lock(&vm->lock);
+	hvb64__gic_vcpu_add(v);
+	pthread_mutex_unlock(&vm->lock);
 	*out = v;
 	return 0;
 fail_map:
@@ -533,6 +497,7 @@ fail:
 
 static int a64_vcpu_destroy(struct hvb_vcpu *v)
 {
+	hvb64__gic_vcpu_remove(v);
 	munmap(v->run, (size_t)v->vm->host->run_size);
 	close(v->fd);
 	pthread_mutex_lock(&v->vm->lock);
@@ -758,6 +723,8 @@ static int run_loop(struct hvb_vcpu *v)
 		}
 		switch (v->run->exit_reason) {
 		case KVM_EXIT_MMIO:
+			if (hvb64__gic_mmio(v))
+				continue; /* the GIC's MSI frame, done in here as on macOS */
 			return exit_mmio(v);
 		case KVM_EXIT_HYPERCALL:
 			return exit_hypercall(v);
@@ -801,8 +768,9 @@ static int a64_vcpu_run(struct hvb_vcpu *v)
 		st->exec_ns = v->exec_ns;
 		return e;
 	}
+	e = hvb64__gic_before_run(v);
 	bool irq = st->ctl & HA64_CTL_IRQ, fiq = st->ctl & HA64_CTL_FIQ;
-	if (irq != v->irq_line && !(e = irq_line(v, KVM_ARM_IRQ_CPU_IRQ, irq)))
+	if (!e && irq != v->irq_line && !(e = irq_line(v, KVM_ARM_IRQ_CPU_IRQ, irq)))
 		v->irq_line = irq;
 	if (!e && fiq != v->fiq_line && !(e = irq_line(v, KVM_ARM_IRQ_CPU_FIQ, fiq)))
 		v->fiq_line = fiq;
@@ -821,72 +789,7 @@ static int a64_vcpu_run(struct hvb_vcpu *v)
 	return e;
 }
 
-/* ---- the GIC: not yet (issue 13) ---- */
-
-static int gic_create(struct hvb_vm *vm, const struct hvb_a64_gic_config *cfg)
-{
-	(void)vm;
-	(void)cfg;
-	return -ENOTSUP;
-}
-
-static int gic_set_spi(struct hvb_vm *vm, uint32_t intid, bool level)
-{
-	(void)vm;
-	(void)intid;
-	(void)level;
-	return -ENODEV;
-}
-
-static int gic_send_msi(struct hvb_vm *vm, uint64_t addr, uint32_t intid)
-{
-	(void)vm;
-	(void)addr;
-	(void)intid;
-	return -ENODEV;
-}
-
-static int gic_reg(struct hvb_vm *vm, struct hvb_vcpu *vcpu, enum hvb_a64_gic_space space,
-		   uint32_t reg, bool write, uint64_t *value)
-{
-	(void)vm;
-	(void)vcpu;
-	(void)space;
-	(void)reg;
-	(void)write;
-	(void)value;
-	return -ENODEV;
-}
-
-static int gic_redist_base(struct hvb_vm *vm, struct hvb_vcpu *vcpu, uint64_t *base)
-{
-	(void)vm;
-	(void)vcpu;
-	(void)base;
-	return -ENODEV;
-}
-
-static int gic_state_get(struct hvb_vm *vm, void **blob, size_t *size)
-{
-	(void)vm;
-	(void)blob;
-	(void)size;
-	return -ENODEV;
-}
-
-static int gic_state_set(struct hvb_vm *vm, const void *blob, size_t size)
-{
-	(void)vm;
-	(void)blob;
-	(void)size;
-	return -ENODEV;
-}
-
-static int gic_reset(struct hvb_vm *vm)
-{
-	(void)vm;
-	return -ENODEV;
-}
+/* ---- the GIC: backend/hvb64_gic.c ---- */
 
 static void last_exit(const struct hvb_vcpu *v, uint32_t *reason, uint32_t *ec)
 {
@@ -896,14 +799,14 @@ static void last_exit(const struct hvb_vcpu *v, uint32_t *reason, uint32_t *ec)
 
 static const struct hvb_arch_arm64 a64_calls = {
 	.host_query = a64_host_query,
-	.gic_create = gic_create,
-	.gic_set_spi = gic_set_spi,
-	.gic_send_msi = gic_send_msi,
-	.gic_reg = gic_reg,
-	.gic_redist_base = gic_redist_base,
-	.gic_state_get = gic_state_get,
-	.gic_state_set = gic_state_set,
-	.gic_reset = gic_reset,
+	.gic_create = hvb64__gic_create,
+	.gic_set_spi = hvb64__gic_set_spi,
+	.gic_send_msi = hvb64__gic_send_msi,
+	.gic_reg = hvb64__gic_reg,
+	.gic_redist_base = hvb64__gic_redist_base,
+	.gic_state_get = hvb64__gic_state_get,
+	.gic_state_set = hvb64__gic_state_set,
+	.gic_reset = hvb64__gic_reset,
 	.last_exit = last_exit,
 };
 

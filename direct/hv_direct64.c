@@ -3,8 +3,7 @@
  * arm64 backend's ops table (backend/hvb_ops.h, hvb_a64_ops). The vCPU's
  * ha64_state is the transport's own, imported into the backend before each
  * op and exported after. Backend errors (negative errno) become
- * hv_return_t in one place, hv_from_errno. WORK IN PROGRESS (issue 13): no
- * GIC yet.
+ * hv_return_t in one place, hv_from_errno. WORK IN PROGRESS (issue 13).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -168,6 +167,55 @@ static hv_return_t d_vcpus_exit(struct hva64_vm *vm, const uint32_t *ids, unsign
 	return r;
 }
 
+/* ---- the GIC: the backend's vGICv3 (backend/hvb64_gic.c) ---- */
+
+static hv_return_t d_gic_create(struct hva64_vm *vm, const struct hva64_gic_config *cfg)
+{
+	struct hvb_a64_gic_config c = { .dist_base = cfg->dist_base, .redist_base = cfg->redist_base,
+					.msi_base = cfg->msi_base, .msi_intid_base = cfg->msi_intid_base,
+					.msi_count = cfg->msi_count };
+	return hv_from_errno(BE->arm64->gic_create((struct hvb_vm *)vm, &c));
+}
+
+static hv_return_t d_gic_set_spi(struct hva64_vm *vm, uint32_t intid, bool level)
+{
+	return hv_from_errno(BE->arm64->gic_set_spi((struct hvb_vm *)vm, intid, level));
+}
+
+static hv_return_t d_gic_send_msi(struct hva64_vm *vm, uint64_t addr, uint32_t intid)
+{
+	return hv_from_errno(BE->arm64->gic_send_msi((struct hvb_vm *)vm, addr, intid));
+}
+
+static hv_return_t d_gic_reg(struct hva64_vm *vm, struct hva64_vcpu *vcpu, enum hva64_gic_space space,
+			     uint32_t reg, bool write, uint64_t *value)
+{
+	struct hvb_vcpu *b = vcpu ? ((struct vcpu *)vcpu)->b : NULL;
+	/* enum hva64_gic_space has enum hvb_a64_gic_space's values. */
+	return hv_from_errno(BE->arm64->gic_reg((struct hvb_vm *)vm, b, (enum hvb_a64_gic_space)space, reg,
+						 write, value));
+}
+
+static hv_return_t d_gic_redist_base(struct hva64_vm *vm, struct hva64_vcpu *vcpu, uint64_t *base)
+{
+	return hv_from_errno(BE->arm64->gic_redist_base((struct hvb_vm *)vm, ((struct vcpu *)vcpu)->b, base));
+}
+
+static hv_return_t d_gic_state_get(struct hva64_vm *vm, void **blob, size_t *size)
+{
+	return hv_from_errno(BE->arm64->gic_state_get((struct hvb_vm *)vm, blob, size));
+}
+
+static hv_return_t d_gic_state_set(struct hva64_vm *vm, const void *blob, size_t size)
+{
+	return hv_from_errno(BE->arm64->gic_state_set((struct hvb_vm *)vm, blob, size));
+}
+
+static hv_return_t d_gic_reset(struct hva64_vm *vm)
+{
+	return hv_from_errno(BE->arm64->gic_reset((struct hvb_vm *)vm));
+}
+
 const struct hva64_transport hva64_transport = {
 	.vm_open = d_vm_open,
 	.host_info = d_host_info,
@@ -183,4 +231,12 @@ const struct hva64_transport hva64_transport = {
 	.vcpu_destroy = d_vcpu_destroy,
 	.vcpu_enter = d_vcpu_enter,
 	.vcpus_exit = d_vcpus_exit,
+	.gic_create = d_gic_create,
+	.gic_set_spi = d_gic_set_spi,
+	.gic_send_msi = d_gic_send_msi,
+	.gic_reg = d_gic_reg,
+	.gic_redist_base = d_gic_redist_base,
+	.gic_state_get = d_gic_state_get,
+	.gic_state_set = d_gic_state_set,
+	.gic_reset = d_gic_reset,
 };

@@ -13,7 +13,7 @@
  *     direct/hv_direct64.c examples/hello64/hello64.c -lpthread -o hello64
  *   scripts/lab.sh arm64 run -- "$PWD/hello64"
  *
- * lab64-build: -Ia64 -Iapi -Ibackend -Iclient/include a64/ha64_decode.c a64/ha64_regs.c backend/hvb64.c api/hva64_api.c direct/hv_direct64.c
+ * lab64-build: -Ia64 -Iapi -Ibackend -Iclient/include a64/ha64_decode.c a64/ha64_regs.c backend/hvb64.c backend/hvb64_gic.c api/hva64_api.c api/hva64_gic.c direct/hv_direct64.c
  */
 #include <stdio.h>
 #include <string.h>

@@ -7,7 +7,7 @@
  * another thread, and the error cases. Plain C (no Criterion in the arm64
  * lab yet): `ok`/`FAIL` lines, non-zero exit on failures.
  *
- * lab64-build: -Ia64 -Iapi -Ibackend -Iclient/include a64/ha64_decode.c a64/ha64_regs.c backend/hvb64.c api/hva64_api.c direct/hv_direct64.c
+ * lab64-build: -Ia64 -Iapi -Ibackend -Iclient/include a64/ha64_decode.c a64/ha64_regs.c backend/hvb64.c backend/hvb64_gic.c api/hva64_api.c api/hva64_gic.c direct/hv_direct64.c
  */
 #include <pthread.h>
 #include <stdio.h>

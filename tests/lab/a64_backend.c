@@ -6,7 +6,7 @@
  * Plain C (no Criterion in the arm64 lab yet): prints `ok`/`FAIL` lines,
  * exits non-zero on the first failure.
  *
- * lab64-build: -Ia64 -Ibackend -Iclient/include a64/ha64_decode.c a64/ha64_regs.c backend/hvb64.c
+ * lab64-build: -Ia64 -Ibackend -Iclient/include a64/ha64_decode.c a64/ha64_regs.c backend/hvb64.c backend/hvb64_gic.c
  *
  *   aarch64-linux-gnu-gcc -static -Ia64 -Ibackend -Iclient/include
  *     a64/ha64_*.c backend/hvb64.c tests/lab/a64_backend.c -lpthread
