@@ -124,7 +124,14 @@ static int reg_write(struct hvb_vcpu *v, unsigned i)
 		uint32_t w = (uint32_t)val[0];
 		return set_one(v->fd, r->kvm_id, &w);
 	}
-	return set_one(v->fd, r->kvm_id, val);
+	int e = set_one(v->fd, r->kvm_id, val);
+	if (e == 0 && r->kvm_id == HVB64_ID_MPIDR) {
+		/* KVM may keep only some bits: the cache holds what it kept. */
+		uint64_t kept;
+		if (get64(v->fd, HVB64_ID_MPIDR, &kept) == 0)
+			atomic_store(&v->mpidr, kept);
+	}
+	return e;
 }
 
 /* Write what the client changed; the first failure is reported in the
@@ -469,6 +476,9 @@ static int a64_vcpu_create(struct hvb_vm *vm, uint64_t options, struct hvb_vcpu 
 	/* Apple's vCPUs start with SCTLR_EL1 0 (QEMU's note) and MPIDR as the
 	 * client sets it; KVM's MPIDR follows the vCPU id, which is ours. */
 	set64(v->fd, 0x603000000013c080ull, 0);
+	uint64_t mpidr = 0;
+	get64(v->fd, HVB64_ID_MPIDR, &mpidr);
+	atomic_store(&v->mpidr, mpidr);
 	v->thread = pthread_self();
 	v->st.op = HA64_OP_SYNC;
 	/* The vtimer offset as KVM set it: the host counter minus the guest's. */

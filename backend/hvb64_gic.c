@@ -40,7 +40,6 @@
 
 #include "hvb64_priv.h"
 
-#define ID_MPIDR 0x603000000013c005ull /* MPIDR_EL1, op0 3 op1 0 CRn 0 CRm 0 op2 5 */
 
 #define GICD_CTLR 0x0000u
 #define GICD_IGROUPR 0x0080u
@@ -77,13 +76,10 @@ static int attr_rw(int fd, uint32_t group, uint64_t attr, void *val, bool write)
 
 /* The vCPU's affinity as the attribute groups take it (Aff3.Aff2.Aff1.Aff0
  * in bits 63:32). The client may have rewritten MPIDR_EL1 (Apple's GIC
- * routes by it), so it is read each time. */
+ * routes by it): the backend's copy follows every write (hvb64_priv.h). */
 static int mpidr_attr(const struct hvb_vcpu *v, uint64_t *attr)
 {
-	uint64_t mpidr;
-	struct kvm_one_reg r = { .id = ID_MPIDR, .addr = (uint64_t)(uintptr_t)&mpidr };
-	if (ioctl(v->fd, KVM_GET_ONE_REG, &r) < 0)
-		return -errno;
+	uint64_t mpidr = atomic_load(&v->mpidr);
 	*attr = ((mpidr & 0xffffffull) | ((mpidr >> 32 & 0xffu) << 24)) << 32;
 	return 0;
 }
@@ -290,8 +286,7 @@ bool hvb64__gic_mmio(struct hvb_vcpu *v)
 /* ---- registers ---- */
 
 /* EBUSY when a vCPU of the VM is in KVM_RUN (KVM's attribute calls lock
- * all vCPUs), found with one cheap call before the state code reads any
- * vCPU's MPIDR_EL1: that read would wait for the vCPU's exit. */
+ * all vCPUs), found with one cheap call before a call of many. */
 static int none_running(struct hvb64_gic *g)
 {
 	uint32_t v;

@@ -60,7 +60,14 @@ struct hvb_vcpu {
 	bool debug_on;
 	struct ha64_state st;          /* the backend's own copy */
 	uint32_t last_reason, last_ec;
+	/* MPIDR_EL1 as KVM has it (read at creation, kept at each write):
+	 * the GIC's attribute calls name a vCPU by it, and reading it from
+	 * KVM would wait for a run of that vCPU to end (hvd calls the GIC
+	 * from its loop thread, which must never wait on a guest). */
+	_Atomic uint64_t mpidr;
 };
+
+#define HVB64_ID_MPIDR 0x603000000013c005ull /* MPIDR_EL1: op0 3 op1 0 CRn 0 CRm 0 op2 5 */
 
 /* ---- backend/hvb64_gic.c ---- */
 

@@ -8,9 +8,12 @@
  * hvd: the front end reads and writes it as plain memory, and both a run
  * and a write-through (HA64_OP_RUN, HA64_OP_SYNC) are one hand-off of the
  * page (proto/hvd_runpage.c). The host's limits and ID registers came with
- * the handshake. Errors are mapped to hv_return_t in one place, hvc_status.
+ * the handshake. The GIC calls are VM-wide RPCs; its state travels in a
+ * sealed memfd. Errors are mapped to hv_return_t in one place, hvc_status.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -269,55 +272,131 @@ static hv_return_t remote_vcpus_exit(struct hva64_vm *vm, const uint32_t *ids, u
 	return call(&req, -1);
 }
 
-/* ---- the GIC: not served through hvd yet (docs/arm64.md) ---- */
+/* ---- the GIC: VM-wide RPCs (hvd_gic.c) ---- */
 
-static hv_return_t no_gic_create(struct hva64_vm *vm, const struct hva64_gic_config *cfg)
+/* An RPC with a value in its answer (NULL: none wanted). */
+static hv_return_t value_call(hvdp_Request *req, int send_fd, uint64_t *value, int *recv_fd)
 {
-	(void)vm, (void)cfg;
-	return HV_UNSUPPORTED;
+	hvdp_Response resp;
+	int r = hvc_rpc(req, send_fd, &resp, recv_fd);
+	if (r < 0)
+		return hvc_status(r);
+	if (value && resp.status == HV_SUCCESS)
+		*value = resp.value;
+	return resp.status;
 }
 
-static hv_return_t no_gic_set_spi(struct hva64_vm *vm, uint32_t intid, bool level)
+static hv_return_t remote_gic_create(struct hva64_vm *vm, const struct hva64_gic_config *cfg)
 {
-	(void)vm, (void)intid, (void)level;
-	return HV_UNSUPPORTED;
-}
-
-static hv_return_t no_gic_send_msi(struct hva64_vm *vm, uint64_t addr, uint32_t intid)
-{
-	(void)vm, (void)addr, (void)intid;
-	return HV_UNSUPPORTED;
-}
-
-static hv_return_t no_gic_reg(struct hva64_vm *vm, struct hva64_vcpu *vcpu,
-			      enum hva64_gic_space space, uint32_t reg, bool write, uint64_t *value)
-{
-	(void)vm, (void)vcpu, (void)space, (void)reg, (void)write, (void)value;
-	return HV_UNSUPPORTED;
-}
-
-static hv_return_t no_gic_redist_base(struct hva64_vm *vm, struct hva64_vcpu *vcpu, uint64_t *base)
-{
-	(void)vm, (void)vcpu, (void)base;
-	return HV_UNSUPPORTED;
-}
-
-static hv_return_t no_gic_state_get(struct hva64_vm *vm, void **blob, size_t *size)
-{
-	(void)vm, (void)blob, (void)size;
-	return HV_UNSUPPORTED;
-}
-
-static hv_return_t no_gic_state_set(struct hva64_vm *vm, const void *blob, size_t size)
-{
-	(void)vm, (void)blob, (void)size;
-	return HV_UNSUPPORTED;
-}
-
-static hv_return_t no_gic_reset(struct hva64_vm *vm)
-{
+	hvdp_Request req = hvdp_Request_init_zero;
 	(void)vm;
-	return HV_UNSUPPORTED;
+	req.which_op = hvdp_Request_gic_create_tag;
+	req.op.gic_create = (hvdp_GicCreate){ .dist_base = cfg->dist_base,
+					      .redist_base = cfg->redist_base,
+					      .msi_base = cfg->msi_base,
+					      .msi_intid_base = cfg->msi_intid_base,
+					      .msi_count = cfg->msi_count };
+	return call(&req, -1);
+}
+
+static hv_return_t remote_gic_set_spi(struct hva64_vm *vm, uint32_t intid, bool level)
+{
+	hvdp_Request req = hvdp_Request_init_zero;
+	(void)vm;
+	req.which_op = hvdp_Request_gic_spi_tag;
+	req.op.gic_spi.intid = intid;
+	req.op.gic_spi.level = level;
+	return call(&req, -1);
+}
+
+static hv_return_t remote_gic_send_msi(struct hva64_vm *vm, uint64_t addr, uint32_t intid)
+{
+	hvdp_Request req = hvdp_Request_init_zero;
+	(void)vm;
+	req.which_op = hvdp_Request_gic_msi_tag;
+	req.op.gic_msi.addr = addr;
+	req.op.gic_msi.intid = intid;
+	return call(&req, -1);
+}
+
+static hv_return_t remote_gic_reg(struct hva64_vm *vm, struct hva64_vcpu *vcpu,
+				  enum hva64_gic_space space, uint32_t reg, bool write, uint64_t *value)
+{
+	hvdp_Request req = hvdp_Request_init_zero;
+	(void)vm;
+	req.which_op = hvdp_Request_gic_reg_tag;
+	req.op.gic_reg.space = (uint32_t)space;
+	req.op.gic_reg.reg = reg;
+	req.op.gic_reg.write = write;
+	req.op.gic_reg.value = write ? *value : 0;
+	req.op.gic_reg.vcpu = vcpu ? vcpu->id : 0;
+	return value_call(&req, -1, write ? NULL : value, NULL);
+}
+
+/* GicReg's space 0 (hvd_gic.c). */
+static hv_return_t remote_gic_redist_base(struct hva64_vm *vm, struct hva64_vcpu *vcpu, uint64_t *base)
+{
+	return remote_gic_reg(vm, vcpu, (enum hva64_gic_space)0, 0, false, base);
+}
+
+/* The blob comes in a sealed memfd of hvd's. */
+static hv_return_t remote_gic_state_get(struct hva64_vm *vm, void **blob, size_t *size)
+{
+	hvdp_Request req = hvdp_Request_init_zero;
+	uint64_t n = 0;
+	int fd = -1;
+	(void)vm;
+	req.which_op = hvdp_Request_gic_state_tag;
+	hv_return_t r = value_call(&req, -1, &n, &fd);
+	if (r == HV_SUCCESS && (fd < 0 || n == 0 || n > HVD_MAX_GIC_STATE))
+		r = HV_ERROR;
+	void *b = r == HV_SUCCESS ? malloc((size_t)n) : NULL;
+	if (r == HV_SUCCESS && !b)
+		r = HV_NO_RESOURCES;
+	if (b && pread(fd, b, (size_t)n, 0) != (ssize_t)n) {
+		free(b);
+		b = NULL;
+		r = HV_ERROR;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (r == HV_SUCCESS) {
+		*blob = b;
+		*size = (size_t)n;
+	}
+	return r;
+}
+
+/* The blob goes in a memfd sealed against shrinking (hvd refuses any
+ * other descriptor). */
+static hv_return_t remote_gic_state_set(struct hva64_vm *vm, const void *blob, size_t size)
+{
+	hvdp_Request req = hvdp_Request_init_zero;
+	(void)vm;
+	if (size == 0 || size > HVD_MAX_GIC_STATE)
+		return HV_BAD_ARGUMENT;
+	int fd = memfd_create("hvclient-gic-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return HV_NO_RESOURCES;
+	if (pwrite(fd, blob, size, 0) != (ssize_t)size ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+		close(fd);
+		return HV_NO_RESOURCES;
+	}
+	req.which_op = hvdp_Request_gic_state_tag;
+	req.op.gic_state.write = true;
+	req.op.gic_state.size = size;
+	hv_return_t r = call(&req, fd);
+	close(fd);
+	return r;
+}
+
+static hv_return_t remote_gic_reset(struct hva64_vm *vm)
+{
+	hvdp_Request req = hvdp_Request_init_zero;
+	(void)vm;
+	req.which_op = hvdp_Request_gic_reset_tag;
+	return call(&req, -1);
 }
 
 const struct hva64_transport hva64_transport = {
@@ -335,12 +414,12 @@ const struct hva64_transport hva64_transport = {
 	.vcpu_destroy = remote_vcpu_destroy,
 	.vcpu_enter = remote_vcpu_enter,
 	.vcpus_exit = remote_vcpus_exit,
-	.gic_create = no_gic_create,
-	.gic_set_spi = no_gic_set_spi,
-	.gic_send_msi = no_gic_send_msi,
-	.gic_reg = no_gic_reg,
-	.gic_redist_base = no_gic_redist_base,
-	.gic_state_get = no_gic_state_get,
-	.gic_state_set = no_gic_state_set,
-	.gic_reset = no_gic_reset,
+	.gic_create = remote_gic_create,
+	.gic_set_spi = remote_gic_set_spi,
+	.gic_send_msi = remote_gic_send_msi,
+	.gic_reg = remote_gic_reg,
+	.gic_redist_base = remote_gic_redist_base,
+	.gic_state_get = remote_gic_state_get,
+	.gic_state_set = remote_gic_state_set,
+	.gic_reset = remote_gic_reset,
 };

@@ -14,6 +14,7 @@
 #include "hvd_admin.h"
 #include "hvd_audit.h"
 #include "hvd_dispatch.h"
+#include "hvd_gic.h"
 #include "hvd_log.h"
 #include "hvd_memop.h"
 #include "hvd_ops.h"
@@ -69,6 +70,12 @@ static const struct handler handlers[] = {
 	ROW(ADMIN_CLIENTS, "admin_clients", hvd_admin_clients, false, HVP_ACT_ADMIN_READ),
 	ROW(ADMIN_POLICY_RELOAD, "admin_policy_reload", hvd_admin_policy_reload, false, HVP_ACT_ADMIN),
 	ROW(ADMIN_POLICY_EXPLAIN, "admin_policy_explain", hvd_admin_policy_explain, false, HVP_ACT_EXPLAIN),
+	ROW(GIC_CREATE, "gic_create", hvd_gic_create, true, HVP_ACT_VM),
+	ROW(GIC_SPI, "gic_spi", hvd_gic_spi, true, HVP_ACT_VM),
+	ROW(GIC_MSI, "gic_msi", hvd_gic_msi, true, HVP_ACT_VM),
+	ROW(GIC_REG, "gic_reg", hvd_gic_reg, true, HVP_ACT_VM),
+	ROW(GIC_STATE, "gic_state", hvd_gic_state, true, HVP_ACT_VM),
+	ROW(GIC_RESET, "gic_reset", hvd_gic_reset, true, HVP_ACT_VM),
 };
 
 /* A new RPC in hvd.proto without a row here fails the build: the count
@@ -197,8 +204,9 @@ void hvd_dispatch(struct hvd_session *s, Hvdp__Request *req, int fd)
 		resp.status = HV_UNSUPPORTED;
 		goto reply;
 	}
-	/* A descriptor only travels with vm_map. */
-	if (fd >= 0 && req->op_case != HVDP__REQUEST__OP_VM_MAP) {
+	/* A descriptor only travels with vm_map and a GIC state write. */
+	if (fd >= 0 && req->op_case != HVDP__REQUEST__OP_VM_MAP &&
+	    req->op_case != HVDP__REQUEST__OP_GIC_STATE) {
 		close(fd);
 		fd = -1;
 		resp.status = HV_BAD_ARGUMENT;
@@ -251,6 +259,10 @@ reply:
 	if (fd >= 0)
 		close(fd);
 	hvd_session_reply(s, &resp, out_fd);
+	/* The other descriptors sent are hvd's own (a run page); a GIC state
+	 * is the client's copy. */
+	if (out_fd >= 0 && req->op_case == HVDP__REQUEST__OP_GIC_STATE)
+		close(out_fd);
 	hvd_admin_reply_free(&resp);
 	/* A refused handshake (version, max_clients) ends the connection
 	 * once the client has the reason. */

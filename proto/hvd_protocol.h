@@ -27,6 +27,10 @@ typedef struct hvs_state hvd_run_state;
  * others. */
 #define HVD_A64_EXIT_BASE 64
 
+/* The largest GIC state blob either side accepts (GicState): the state of
+ * a 992-interrupt vGICv3 with 64 vCPUs is well under it. */
+#define HVD_MAX_GIC_STATE (1u << 20)
+
 /* HelloReply.arch. */
 #define HVD_ARCH_X86_64 1
 #define HVD_ARCH_ARM64 2

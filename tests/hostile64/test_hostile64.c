@@ -15,6 +15,7 @@
  * which has no x86 ops table to call.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -286,21 +288,34 @@ Test(hostile64, scribble_during_runs_next_to_a_good_client, .timeout = 240)
 static int sock;
 static uint32_t next_id = 1;
 
-static Hvdp__Response *rpc(Hvdp__Request *req, int *fd_out)
+/* One exchange on the raw connection, `send_fd` (or -1) with the request. */
+static Hvdp__Response *rpc_fd(Hvdp__Request *req, int send_fd, int *fd_out)
 {
 	static uint8_t buf[HVD_MAX_ADMIN_MESSAGE];
 	req->id = next_id++;
 	size_t len = hvdp__request__get_packed_size(req);
 	cr_assert(len <= sizeof(buf));
 	hvdp__request__pack(req, buf);
-	cr_assert_eq(send(sock, buf, len, MSG_NOSIGNAL), (ssize_t)len, "send: %s", strerror(errno));
 	union {
 		struct cmsghdr align;
 		char b[CMSG_SPACE(sizeof(int))];
 	} ctl;
-	struct iovec iov = { buf, sizeof(buf) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
-			      .msg_controllen = sizeof(ctl.b) };
+	struct iovec iov = { buf, len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (send_fd >= 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.b;
+		msg.msg_controllen = sizeof(ctl.b);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &send_fd, sizeof(int));
+	}
+	cr_assert_eq(sendmsg(sock, &msg, MSG_NOSIGNAL), (ssize_t)len, "send: %s", strerror(errno));
+	iov = (struct iovec){ buf, sizeof(buf) };
+	msg = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+			       .msg_controllen = sizeof(ctl.b) };
 	ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 	cr_assert(n > 0, "hvd closed the connection (or failed: %s) on request %u",
 		  strerror(errno), req->op_case);
@@ -310,6 +325,67 @@ static Hvdp__Response *rpc(Hvdp__Request *req, int *fd_out)
 	Hvdp__Response *resp = hvdp__response__unpack(NULL, (size_t)n, buf);
 	cr_assert(resp, "hvd's reply does not decode");
 	return resp;
+}
+
+static Hvdp__Response *rpc(Hvdp__Request *req, int *fd_out)
+{
+	return rpc_fd(req, -1, fd_out);
+}
+
+static Hvdp__Response *gic_create_call(void)
+{
+	Hvdp__GicCreate gc = HVDP__GIC_CREATE__INIT;
+	gc.dist_base = 0x08000000;
+	gc.redist_base = 0x080a0000;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	req.op_case = HVDP__REQUEST__OP_GIC_CREATE;
+	req.gic_create = &gc;
+	return rpc(&req, NULL);
+}
+
+/* Connected, greeted, with a VM (and a GIC if `gic`) and one vCPU (its id
+ * in *vcpu_id). */
+static void raw_session(uint32_t *vcpu_id, bool gic)
+{
+	const char *path = getenv("HVD_SOCKET");
+	cr_assert(path, "HVD_SOCKET is set by the lab");
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	cr_assert(connect(sock, (struct sockaddr *)&a, sizeof(a)) == 0, "connect: %s",
+		  strerror(errno));
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__Hello hello = HVDP__HELLO__INIT;
+	hello.version = HVD_PROTOCOL_VERSION;
+	req.op_case = HVDP__REQUEST__OP_HELLO;
+	req.hello = &hello;
+	Hvdp__Response *r = rpc(&req, NULL);
+	cr_assert_eq(r->status, HV_SUCCESS);
+	Hvdp__VmCreate vc = HVDP__VM_CREATE__INIT;
+	vc.session_nonce = r->hello->session_nonce;
+	hvdp__response__free_unpacked(r, NULL);
+	req = (Hvdp__Request)HVDP__REQUEST__INIT;
+	req.op_case = HVDP__REQUEST__OP_VM_CREATE;
+	req.vm_create = &vc;
+	r = rpc(&req, NULL);
+	cr_assert_eq(r->status, HV_SUCCESS);
+	hvdp__response__free_unpacked(r, NULL);
+	if (gic) {
+		r = gic_create_call();
+		cr_assert_eq(r->status, HV_SUCCESS, "hv_gic_create: %#x", (unsigned)r->status);
+		hvdp__response__free_unpacked(r, NULL);
+	}
+	Hvdp__VcpuCreate cc = HVDP__VCPU_CREATE__INIT;
+	req = (Hvdp__Request)HVDP__REQUEST__INIT;
+	req.op_case = HVDP__REQUEST__OP_VCPU_CREATE;
+	req.vcpu_create = &cc;
+	int page = -1;
+	r = rpc(&req, &page);
+	cr_assert_eq(r->status, HV_SUCCESS);
+	*vcpu_id = r->vcpu;
+	hvdp__response__free_unpacked(r, NULL);
+	if (page >= 0)
+		close(page);
 }
 
 Test(hostile64, x86_calls_refused)
@@ -494,4 +570,98 @@ Test(hostile64, registers_between_runs_need_no_hvd, .timeout = 120)
 	cr_assert_eq(st, 0, "register access with hvd stopped: status %d (51..55: the call "
 		     "of that stage waited for hvd)", st);
 	assert_hvd_serves("register access with hvd stopped");
+}
+
+/* ---- the GIC calls with hostile arguments ---- */
+
+/* GicReg.space values (docs/protocol.md; api/hva64.h's HVA64_GIC_*). */
+enum { SPACE_DIST = 1, SPACE_ICC = 3 };
+
+static int32_t gic_state_write(int fd, uint64_t size)
+{
+	Hvdp__GicState g = HVDP__GIC_STATE__INIT;
+	g.write = true;
+	g.size = size;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	req.op_case = HVDP__REQUEST__OP_GIC_STATE;
+	req.gic_state = &g;
+	Hvdp__Response *r = rpc_fd(&req, fd, NULL);
+	int32_t st = r->status;
+	hvdp__response__free_unpacked(r, NULL);
+	return st;
+}
+
+static int32_t gic_reg(uint32_t space, uint32_t vcpu_id)
+{
+	Hvdp__GicReg g = HVDP__GIC_REG__INIT;
+	g.space = space;
+	g.vcpu = vcpu_id;
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	req.op_case = HVDP__REQUEST__OP_GIC_REG;
+	req.gic_reg = &g;
+	Hvdp__Response *r = rpc(&req, NULL);
+	int32_t st = r->status;
+	hvdp__response__free_unpacked(r, NULL);
+	return st;
+}
+
+static int sealed_memfd(const void *data, size_t n, unsigned seals)
+{
+	int fd = memfd_create("hostile", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	cr_assert(fd >= 0);
+	cr_assert(write(fd, data, n) == (ssize_t)n);
+	if (seals)
+		cr_assert(fcntl(fd, F_ADD_SEALS, seals) == 0);
+	return fd;
+}
+
+Test(hostile64, gic_calls_with_hostile_arguments, .timeout = 120)
+{
+	uint32_t id;
+	raw_session(&id, false);
+	/* Without a GIC: refused, nothing else. */
+	cr_expect_neq(gic_reg(SPACE_DIST, 0), HV_SUCCESS, "a GIC register without a GIC");
+	/* Apple's order: the GIC before any vCPU (this session has one). */
+	Hvdp__Response *r = gic_create_call();
+	cr_expect_eq(r->status, HV_BUSY, "a GIC after a vCPU: %#x", (unsigned)r->status);
+	hvdp__response__free_unpacked(r, NULL);
+	close(sock);
+
+	raw_session(&id, true);
+	r = gic_create_call();
+	cr_expect_neq(r->status, HV_SUCCESS, "a second GIC");
+	hvdp__response__free_unpacked(r, NULL);
+	cr_expect_eq(gic_reg(SPACE_DIST, 0), HV_SUCCESS, "GICD_CTLR reads");
+
+	cr_expect_eq(gic_reg(99, id), HV_BAD_ARGUMENT, "an unknown GIC space");
+	cr_expect_eq(gic_reg(SPACE_ICC, 63), HV_BAD_ARGUMENT, "a vCPU of no one's");
+
+	/* State blobs: each refused, and hvd not stalled by any of them. */
+	static uint8_t junk[4096];
+	memset(junk, 0x5a, sizeof(junk));
+	int pipefd[2];
+	cr_assert(pipe(pipefd) == 0);
+	int sp[2];
+	cr_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
+	int unsealed = sealed_memfd(junk, sizeof(junk), 0);
+	int short_fd = sealed_memfd(junk, 16, F_SEAL_SHRINK | F_SEAL_GROW);
+	int garbage = sealed_memfd(junk, sizeof(junk), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	cr_expect_eq(gic_state_write(-1, sizeof(junk)), HV_BAD_ARGUMENT, "no descriptor");
+	cr_expect_eq(gic_state_write(pipefd[0], sizeof(junk)), HV_BAD_ARGUMENT, "a pipe (a read would block)");
+	cr_expect_eq(gic_state_write(sp[0], sizeof(junk)), HV_BAD_ARGUMENT, "a socket");
+	cr_expect_eq(gic_state_write(unsealed, sizeof(junk)), HV_BAD_ARGUMENT, "a memfd that may shrink");
+	cr_expect_eq(gic_state_write(short_fd, sizeof(junk)), HV_BAD_ARGUMENT, "a size beyond the memfd");
+	cr_expect_eq(gic_state_write(garbage, (uint64_t)HVD_MAX_GIC_STATE + 1), HV_BAD_ARGUMENT,
+		     "more than HVD_MAX_GIC_STATE");
+	cr_expect_eq(gic_state_write(garbage, sizeof(junk)), HV_BAD_ARGUMENT,
+		     "garbage state (the backend's check)");
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(sp[0]);
+	close(sp[1]);
+	close(unsealed);
+	close(short_fd);
+	close(garbage);
+	close(sock);
+	assert_hvd_serves("GIC calls with hostile arguments");
 }

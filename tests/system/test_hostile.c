@@ -946,3 +946,45 @@ Test(hostile, client_that_never_reads_replies_is_dropped)
 	close(fd);
 	expect_hvd_unharmed();
 }
+
+/* ---- the arm64 GIC calls sent to an x86 hvd ---- */
+
+/* Each refused with HV_UNSUPPORTED; the memfd that came with a GIC state
+ * write is released (expect_hvd_unharmed counts hvd's descriptors). */
+Test(hostile, gic_calls_refused_by_an_x86_hvd)
+{
+	int fd = raw_connect();
+	raw_hello(fd);
+	raw_vm_create(fd);
+
+	Hvdp__GicCreate create = HVDP__GIC_CREATE__INIT;
+	Hvdp__GicSpi spi = HVDP__GIC_SPI__INIT;
+	Hvdp__GicMsi msi = HVDP__GIC_MSI__INIT;
+	Hvdp__GicReg reg = HVDP__GIC_REG__INIT;
+	Hvdp__GicState state = HVDP__GIC_STATE__INIT;
+	Hvdp__GicReset reset = HVDP__GIC_RESET__INIT;
+	struct {
+		Hvdp__Request__OpCase op;
+		void *msg;
+	} calls[] = {
+		{ HVDP__REQUEST__OP_GIC_CREATE, &create }, { HVDP__REQUEST__OP_GIC_SPI, &spi },
+		{ HVDP__REQUEST__OP_GIC_MSI, &msi },       { HVDP__REQUEST__OP_GIC_REG, &reg },
+		{ HVDP__REQUEST__OP_GIC_STATE, &state },   { HVDP__REQUEST__OP_GIC_RESET, &reset },
+	};
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		Hvdp__Request req = HVDP__REQUEST__INIT;
+		req.op_case = calls[i].op;
+		req.gic_create = calls[i].msg; /* the oneof's members share one slot */
+		cr_expect_eq(raw_call(fd, &req, NULL, 0), HV_UNSUPPORTED, "GIC call %d", (int)calls[i].op);
+	}
+	state.write = true;
+	state.size = 4096;
+	int mem = memfd_sized(4096, F_SEAL_SHRINK | F_SEAL_GROW);
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	req.op_case = HVDP__REQUEST__OP_GIC_STATE;
+	req.gic_state = &state;
+	cr_expect_eq(raw_call(fd, &req, &mem, 1), HV_UNSUPPORTED, "a GIC state write");
+	close(mem);
+	close(fd);
+	expect_hvd_unharmed();
+}

@@ -1,6 +1,8 @@
 /*
- * Apple's GIC API (hv_gic_*, macOS 15) in-process on KVM/arm64's in-kernel
- * vGICv3, in the arm64 lab. Written only against <Hypervisor/Hypervisor.h>.
+ * Apple's GIC API (hv_gic_*, macOS 15) on KVM/arm64's in-kernel vGICv3, in
+ * the arm64 lab, built twice: in-process (gic64_direct, libhvdirect) and
+ * through hvd (gic64_hvd, libhvclient). Written only against
+ * <Hypervisor/Hypervisor.h>.
  * A guest enables its GIC CPU interface (ICC_SRE_EL1, ICC_PMR_EL1,
  * ICC_IGRPEN1_EL1), the distributor and three SPIs, and the vtimer's PPI
  * in its redistributor, then takes, by ICC_IAR1_EL1, an SPI the host
@@ -11,8 +13,6 @@
  * the order rules, register round trips in every space, state save and
  * restore, damaged state refused, reset, and the SME calls. Plain C:
  * `ok`/`FAIL` lines, non-zero exit on failures.
- *
- * lab64-build: -Ia64 -Iapi -Ibackend -Iclient/include a64/ha64_decode.c a64/ha64_regs.c backend/hvb64.c backend/hvb64_gic.c api/hva64_api.c api/hva64_gic.c direct/hv_direct64.c
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -140,23 +140,23 @@ static void *watchdog(void *arg)
 /* Runs to the guest's next report: its offset from REPORT and the value
  * stored (PC moved past the store, as a client does); false if the exit
  * was anything else. */
-static bool report_of(hv_vcpu_t vcpu, hv_vcpu_exit_t *vexit, uint64_t *off, uint64_t *val)
+static bool report_of(hv_vcpu_t cpu, hv_vcpu_exit_t *ex, uint64_t *off, uint64_t *val)
 {
-	atomic_store(&watched, vcpu);
+	atomic_store(&watched, cpu);
 	atomic_store(&run_since, now_s());
-	hv_return_t r = hv_vcpu_run(vcpu);
+	hv_return_t r = hv_vcpu_run(cpu);
 	atomic_store(&run_since, 0);
-	uint64_t esr = vexit->exception.syndrome, pa = vexit->exception.physical_address;
-	if (r != HV_SUCCESS || vexit->reason != HV_EXIT_REASON_EXCEPTION || (esr >> 26) != 0x24 ||
+	uint64_t esr = ex->exception.syndrome, pa = ex->exception.physical_address;
+	if (r != HV_SUCCESS || ex->reason != HV_EXIT_REASON_EXCEPTION || (esr >> 26) != 0x24 ||
 	    pa < REPORT || pa >= REPORT + 0x100) {
-		printf("     (run %#x: exit reason %u, esr %#llx, address %#llx)\n", r, vexit->reason,
+		printf("     (run %#x: exit reason %u, esr %#llx, address %#llx)\n", r, ex->reason,
 		       (unsigned long long)esr, (unsigned long long)pa);
 		return false;
 	}
 	uint64_t pc;
-	hv_vcpu_get_reg(vcpu, HV_REG_X0 + ((esr >> 16) & 31), val);
-	hv_vcpu_get_reg(vcpu, HV_REG_PC, &pc);
-	hv_vcpu_set_reg(vcpu, HV_REG_PC, pc + 4);
+	hv_vcpu_get_reg(cpu, HV_REG_X0 + ((esr >> 16) & 31), val);
+	hv_vcpu_get_reg(cpu, HV_REG_PC, &pc);
+	hv_vcpu_set_reg(cpu, HV_REG_PC, pc + 4);
 	*off = pa - REPORT;
 	return true;
 }
