@@ -3,7 +3,7 @@
  * arm64 backend's ops table (backend/hvb_ops.h, hvb_a64_ops). The vCPU's
  * ha64_state is the transport's own, imported into the backend before each
  * op and exported after. Backend errors (negative errno) become
- * hv_return_t in one place, hv_from_errno. WORK IN PROGRESS (issue 13).
+ * hv_return_t in one place, hv_from_errno.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,21 +12,14 @@
 
 #include "hva64.h"
 #include "hvb_ops.h"
+#include "hvs_errmap.h"
 
 #define BE (&hvb_a64_ops)
 
+/* The one errno table of every boundary (vmcs/hvs_errmap.h). */
 static hv_return_t hv_from_errno(int err)
 {
-	switch (err) {
-	case 0: return HV_SUCCESS;
-	case -EBUSY: return HV_BUSY;
-	case -ENOMEM: case -ENOSPC: return HV_NO_RESOURCES;
-	case -ENOENT: case -ENODEV: return HV_NO_DEVICE;
-	case -EACCES: case -EPERM: return HV_DENIED;
-	case -EEXIST: case -EINVAL: return HV_BAD_ARGUMENT;
-	case -ENOTSUP: return HV_UNSUPPORTED;
-	default: return HV_ERROR;
-	}
+	return hvs_errno_to_hv(err);
 }
 
 struct vcpu {
@@ -39,7 +32,11 @@ static struct vcpu *vcpus[HVA64_MAX_VCPUS];
 
 static hv_return_t d_vm_open(void)
 {
-	return host ? HV_SUCCESS : hv_from_errno(BE->host_create(NULL, &host));
+	if (host)
+		return HV_SUCCESS;
+	/* No /dev/kvm is no device, not a bad argument. */
+	int e = BE->host_create(NULL, &host);
+	return hv_from_errno(e == -ENOENT ? -ENODEV : e);
 }
 
 static hv_return_t d_host_info(struct hva64_host *out)
@@ -85,13 +82,13 @@ static hv_return_t d_vm_map(struct hva64_vm *vm, void *uva, uint64_t ipa, size_t
 static hv_return_t d_vm_unmap(struct hva64_vm *vm, uint64_t ipa, size_t size)
 {
 	int e = BE->vm_unmap((struct hvb_vm *)vm, ipa, size);
-	return e == -ENOENT ? HV_BAD_ARGUMENT : hv_from_errno(e);
+	return hv_from_errno(e); /* -ENOENT, no such mapping: HV_BAD_ARGUMENT */
 }
 
 static hv_return_t d_vm_protect(struct hva64_vm *vm, uint64_t ipa, size_t size, uint64_t flags)
 {
 	int e = BE->vm_protect((struct hvb_vm *)vm, ipa, size, (uint32_t)flags);
-	return e == -ENOENT ? HV_BAD_ARGUMENT : hv_from_errno(e);
+	return hv_from_errno(e); /* -ENOENT, no such mapping: HV_BAD_ARGUMENT */
 }
 
 static hv_return_t d_vm_allocate(void **uvap, size_t size)

@@ -26,10 +26,8 @@
 #                                    runs under busybox sh; test runs the
 #                                    programs of the build's lab64-tests.txt
 #                                    (the arm64 suites, both variants, and
-#                                    the examples) and the static programs
-#                                    tests/lab/a64_*.c (closing line "lab
-#                                    arm64: N passed, M failed, K
-#                                    inconclusive")
+#                                    the examples; closing line "lab arm64:
+#                                    N passed, M failed, K inconclusive")
 #
 # The test host is Debian's own kernel (downloaded and unpacked, never
 # installed) booted by qemu-system-x86_64 with nested SVM and nested
@@ -686,26 +684,6 @@ a64_build_initrd() {
 	rm -rf "$dir"
 }
 
-# The lab's own arm64 programs (tests/lab/a64_*.c, and the arm64 examples
-# as a64_<name>), static, into $a64_build. A program built from more than
-# its own file names the rest in a `lab64-build:` line (include
-# directories and sources, relative to the source root); those are rebuilt
-# every time, since any of their sources may have changed.
-a64_build_programs() {
-	local c out extra
-	mkdir -p "$a64_build"
-	for c in tests/lab/a64_*.c examples/hello64/hello64.c; do
-		[ -e "$c" ] || continue
-		out=$(basename "$c" .c)
-		out=$a64_build/a64_${out#a64_}
-		extra=$(sed -n 's/.*lab64-build: *//p' "$c" | head -1)
-		[ -z "$extra" ] && [ "$out" -nt "$c" ] && continue
-		# shellcheck disable=SC2086 # $extra is a list of words
-		aarch64-linux-gnu-gcc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -static \
-			-o "$out" "$c" $extra -lpthread || die "could not build $c"
-	done
-}
-
 # a64_boot JOBDIR: as boot (same results), on the arm64 machine.
 a64_boot() {
 	local job=$1 qpid size now last tailpid=
@@ -829,7 +807,7 @@ a64_selftest() {
 	log "selftest: status and output come back; a stall is killed after 15 s"
 }
 
-# test: every lab program (build-arm64/a64_*) in one boot, each passed
+# test: every program of lab64-tests.txt in one boot, each passed
 # (exit 0) or failed; a program the watchdog stopped, or that the host died
 # under, is inconclusive, and the machine is booted again for the rest.
 a64_test() {
@@ -837,8 +815,8 @@ a64_test() {
 	new_job_dir
 	state=$job/state
 	: > "$state"
-	# The cross build's tests (lab64-tests.txt: name, how, command), then
-	# the static programs; each as a line of the job (in $job/cmds).
+	# The cross build's tests (lab64-tests.txt: name, how, command), each
+	# as a line of the job (in $job/cmds).
 	: > "$job/cmds"
 	local name how cmd
 	while IFS=$'\t' read -r name how cmd; do
@@ -847,11 +825,6 @@ a64_test() {
 		printf '%s\tpending\t\n' "$name" >> "$state"
 		printf '%s\t%s\n' "$name" "$cmd" >> "$job/cmds"
 	done < "$a64_build/lab64-tests.txt"
-	for p in "$a64_build"/a64_*; do
-		[ -x "$p" ] || continue
-		printf '%s\tpending\t\n' "$(basename "$p")" >> "$state"
-		printf '%s\t%s\n' "$(basename "$p")" "$p" >> "$job/cmds"
-	done
 	[ -s "$state" ] || die "no lab programs in $a64_build"
 	: > "$job/all-out.log"
 	log "$(wc -l < "$state") programs; watchdog ${LAB_STALL}s"
@@ -929,7 +902,6 @@ if [ "$kind" = arm64 ]; then
 	a64_build_initrd
 	[ "$action" = shell-script ] && { a64_guest_init; exit 0; }
 	a64_build_tree
-	a64_build_programs
 	case $action in
 	run) a64_run "$@" ;;
 	selftest) a64_selftest ;;

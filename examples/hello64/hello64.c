@@ -7,13 +7,9 @@
  * does MMIO: decode the data abort's syndrome, take the byte from Rt,
  * step PC past the store.
  *
- * In the arm64 lab (static, in-process through libhvdirect's arm64 path):
- *   aarch64-linux-gnu-gcc -static -std=gnu11 -D_GNU_SOURCE -Ia64 -Iapi -Ibackend \
- *     -Iclient/include a64/ha64_*.c backend/hvb64.c api/hva64_api.c \
- *     direct/hv_direct64.c examples/hello64/hello64.c -lpthread -o hello64
- *   scripts/lab.sh arm64 run -- "$PWD/hello64"
- *
- * lab64-build: -Ia64 -Iapi -Ibackend -Iclient/include a64/ha64_decode.c a64/ha64_regs.c backend/hvb64.c backend/hvb64_gic.c api/hva64_api.c api/hva64_gic.c direct/hv_direct64.c
+ * Built for arm64 as hello64 (through hvd) and hello64-direct
+ * (in-process); in the arm64 lab, with hvd started:
+ *   scripts/lab.sh arm64 run -- "$PWD/build-arm64/examples/hello64/hello64"
  */
 #include <stdio.h>
 #include <string.h>

@@ -571,6 +571,6 @@ int main(void)
 	two_vcpus();
 	atomic_store(&done, true);
 	pthread_join(wd, NULL);
-	printf("a64_gic: %s\n", failures ? "FAILED" : "passed");
+	printf("gic64: %s\n", failures ? "FAILED" : "passed");
 	return failures ? 1 : 0;
 }

@@ -1,13 +1,11 @@
 /*
- * Apple's arm64 API in-process (libhvdirect's arm64 front end and
- * transport on the arm64 backend), on real KVM/arm64 in the arm64 lab.
- * Written only against <Hypervisor/Hypervisor.h>: a guest's MMIO store
+ * Apple's arm64 API on real KVM/arm64 in the arm64 lab, built twice:
+ * in-process (api64_direct, libhvdirect) and through hvd (api64_hvd,
+ * libhvclient). Written only against <Hypervisor/Hypervisor.h>: a guest's MMIO store
  * and load handled the way QEMU's hvf does (syndrome decode, Rt, PC + 4),
  * HVC, system registers, the vtimer with Apple's mask, hv_vcpus_exit from
- * another thread, and the error cases. Plain C (no Criterion in the arm64
- * lab yet): `ok`/`FAIL` lines, non-zero exit on failures.
- *
- * lab64-build: -Ia64 -Iapi -Ibackend -Iclient/include a64/ha64_decode.c a64/ha64_regs.c backend/hvb64.c backend/hvb64_gic.c api/hva64_api.c api/hva64_gic.c direct/hv_direct64.c
+ * another thread, and the error cases. Plain C: `ok`/`FAIL` lines,
+ * non-zero exit on failures.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -190,6 +188,6 @@ int main(void)
 	CHECK(hv_vcpu_destroy(vcpu) == HV_SUCCESS, "hv_vcpu_destroy");
 	CHECK(hv_vm_destroy() == HV_SUCCESS, "hv_vm_destroy");
 	CHECK(hv_vm_deallocate(ram, 0x10000) == HV_SUCCESS, "hv_vm_deallocate");
-	printf("a64_api: %s\n", failures ? "FAILED" : "passed");
+	printf("api64: %s\n", failures ? "FAILED" : "passed");
 	return failures ? 1 : 0;
 }

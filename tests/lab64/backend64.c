@@ -3,13 +3,7 @@
  * a guest's MMIO store and load, HVC and SMC come back as Apple's exits
  * (syndrome, addresses, PC where Apple leaves it), the client's own
  * completion (Rt, PC + 4) is what the guest sees, and a kick cancels.
- * Plain C (no Criterion in the arm64 lab yet): prints `ok`/`FAIL` lines,
- * exits non-zero on the first failure.
- *
- * lab64-build: -Ia64 -Ibackend -Iclient/include a64/ha64_decode.c a64/ha64_regs.c backend/hvb64.c backend/hvb64_gic.c
- *
- *   aarch64-linux-gnu-gcc -static -Ia64 -Ibackend -Iclient/include
- *     a64/ha64_*.c backend/hvb64.c tests/lab/a64_backend.c -lpthread
+ * Plain C: prints `ok`/`FAIL` lines, exits non-zero on the first failure.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -210,6 +204,6 @@ int main(void)
 	CHECK(be->vcpu_destroy(vcpu) == 0, "vcpu_destroy");
 	CHECK(be->vm_destroy(vm) == 0, "vm_destroy");
 	be->host_destroy(host);
-	printf("a64_backend: %s\n", failures ? "FAILED" : "passed");
+	printf("backend64: %s\n", failures ? "FAILED" : "passed");
 	return failures ? 1 : 0;
 }

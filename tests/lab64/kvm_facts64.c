@@ -1,5 +1,5 @@
 /*
- * a64_kvm_facts: raw KVM/arm64 measured in the arm64 lab host
+ * kvm_facts64: raw KVM/arm64 measured in the arm64 lab host
  * (scripts/lab.sh arm64 test), as the arm64 backend will use it.
  *
  * A VM at the host's largest IPA size, one vCPU (the preferred target),
