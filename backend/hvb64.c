@@ -350,40 +350,121 @@ out:
 	return e;
 }
 
-/* Whole mappings only, so far (Apple allows sub-ranges: a known gap). */
-static struct map *find_exact(struct hvb_vm *vm, uint64_t gpa, uint64_t size)
+/*
+ * hv_vm_unmap and hv_vm_protect on any page-aligned range that mappings
+ * cover without a hole, as Apple allows: each mapping the range cuts is
+ * split, its slot re-created as up to three (the part before, the range's
+ * part, the part after), since KVM changes a memslot only by deleting and
+ * re-creating it. A vCPU running meanwhile may see the range absent for a
+ * moment (an exit to the client), as with a whole mapping. Under vm->lock.
+ */
+static int free_maps(const struct hvb_vm *vm)
+{
+	int n = 0;
+	for (unsigned i = 0; i < MAX_MAPS; i++)
+		n += !vm->maps[i].used;
+	return n;
+}
+
+static struct map *map_at(struct hvb_vm *vm, uint64_t gpa)
 {
 	for (unsigned i = 0; i < MAX_MAPS; i++)
-		if (vm->maps[i].used && vm->maps[i].gpa == gpa && vm->maps[i].size == size)
+		if (vm->maps[i].used && vm->maps[i].gpa <= gpa && gpa - vm->maps[i].gpa < vm->maps[i].size)
 			return &vm->maps[i];
 	return NULL;
 }
 
-static int a64_vm_unmap(struct hvb_vm *vm, uint64_t gpa, uint64_t size)
+static struct map *map_new(struct hvb_vm *vm, const struct map *from, uint64_t gpa, uint64_t end,
+			   uint32_t flags)
 {
+	for (unsigned i = 0; i < MAX_MAPS; i++)
+		if (!vm->maps[i].used) {
+			vm->maps[i] = (struct map){ .gpa = gpa, .size = end - gpa,
+						    .hva = (char *)from->hva + (gpa - from->gpa),
+						    .flags = flags, .slot = i, .used = true };
+			return &vm->maps[i];
+		}
+	return NULL; /* cannot be: the caller counted */
+}
+
+/* A mapping's slot made present (if readable) or absent. */
+static int map_slot(struct hvb_vm *vm, struct map *m, bool present)
+{
+	return (m->flags & HVB_MEM_READ) ? slot_set(vm, m, present) : 0;
+}
+
+/* Cut `m` at [gpa, end): the range's part gets `flags`, or goes if unmap. */
+static int map_cut(struct hvb_vm *vm, struct map *m, uint64_t gpa, uint64_t end, bool unmap,
+		   uint32_t flags)
+{
+	struct map old = *m;
+	uint64_t lo = old.gpa > gpa ? old.gpa : gpa;
+	uint64_t hi = old.gpa + old.size < end ? old.gpa + old.size : end;
+	struct map *part[3] = { NULL, NULL, NULL };
+	int e = map_slot(vm, m, false);
+	if (e)
+		return e;
+	m->used = false;
+	if (old.gpa < lo)
+		part[0] = map_new(vm, &old, old.gpa, lo, old.flags);
+	if (!unmap)
+		part[1] = map_new(vm, &old, lo, hi, flags);
+	if (hi < old.gpa + old.size)
+		part[2] = map_new(vm, &old, hi, old.gpa + old.size, old.flags);
+	for (unsigned i = 0; i < 3 && !e; i++)
+		if (part[i])
+			e = map_slot(vm, part[i], true);
+	if (!e)
+		return 0;
+	/* Put the mapping back as it was. */
+	for (unsigned i = 0; i < 3; i++)
+		if (part[i]) {
+			map_slot(vm, part[i], false);
+			part[i]->used = false;
+		}
+	*m = old;
+	map_slot(vm, m, true);
+	return e;
+}
+
+static int range_change(struct hvb_vm *vm, uint64_t gpa, uint64_t size, bool unmap, uint32_t flags)
+{
+	uint64_t end = gpa + size;
+	if (size == 0 || end < gpa || (gpa | size) & (uint64_t)(sysconf(_SC_PAGESIZE) - 1))
+		return -EINVAL;
 	pthread_mutex_lock(&vm->lock);
-	struct map *m = find_exact(vm, gpa, size);
-	int e = m ? ((m->flags & HVB_MEM_READ) ? slot_set(vm, m, false) : 0) : -ENOENT;
-	if (m && !e)
-		m->used = false;
+	/* Covered without a hole, and room for the parts at every step (a
+	 * cut frees its mapping's entry, then takes one per part). */
+	int e = 0, room = free_maps(vm);
+	for (uint64_t at = gpa; at < end && !e;) {
+		struct map *m = map_at(vm, at);
+		if (!m) {
+			e = -ENOENT;
+			break;
+		}
+		room += 1 - (m->gpa < gpa) - (m->gpa + m->size > end) - !unmap;
+		if (room < 0)
+			e = -ENOSPC;
+		at = m->gpa + m->size;
+	}
+	for (uint64_t at = gpa; at < end && !e;) {
+		struct map *m = map_at(vm, at);
+		uint64_t next = m->gpa + m->size;
+		e = map_cut(vm, m, gpa, end, unmap, flags);
+		at = next;
+	}
 	pthread_mutex_unlock(&vm->lock);
 	return e;
 }
 
+static int a64_vm_unmap(struct hvb_vm *vm, uint64_t gpa, uint64_t size)
+{
+	return range_change(vm, gpa, size, true, 0);
+}
+
 static int a64_vm_protect(struct hvb_vm *vm, uint64_t gpa, uint64_t size, uint32_t flags)
 {
-	pthread_mutex_lock(&vm->lock);
-	struct map *m = find_exact(vm, gpa, size);
-	int e = m ? 0 : -ENOENT;
-	if (m && (m->flags & HVB_MEM_READ))
-		e = slot_set(vm, m, false); /* KVM changes a slot's flags only by re-creating it */
-	if (m && !e) {
-		m->flags = flags;
-		if (flags & HVB_MEM_READ)
-			e = slot_set(vm, m, true);
-	}
-	pthread_mutex_unlock(&vm->lock);
-	return e;
+	return range_change(vm, gpa, size, false, flags);
 }
 
 static void a64_vm_usage(struct hvb_vm *vm, uint64_t *bytes, uint32_t *mappings)
