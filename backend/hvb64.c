@@ -38,6 +38,7 @@
 
 #include "ha64.h"
 #include "ha64_decode.h"
+#include "ha64_walk.h"
 #include "hvb64_priv.h"
 #include "hvb64_uapi.h"
 #include "hvb_ops.h"
@@ -71,6 +72,10 @@ static int set64(int fd, uint64_t id, uint64_t v)
 }
 
 #define ID_PC 0x6030000000100040ull
+#define ID_SCTLR_EL1 0x603000000013c080ull
+#define ID_TTBR0_EL1 0x603000000013c100ull
+#define ID_TTBR1_EL1 0x603000000013c101ull
+#define ID_TCR_EL1 0x603000000013c102ull
 #define ID_X(n) (0x6030000000100000ull + 2u * (n))
 #define ID_SP_EL0 0x603000000010003eull
 #define ID_SP_EL1 0x6030000000100044ull
@@ -506,18 +511,27 @@ static bool a64_vm_hva_in_use(struct hvb_vm *vm, const void *hva, uint64_t size)
 	return used;
 }
 
-/* The host address of guest-physical `gpa` for `len` bytes, or NULL. */
-static void *gpa_to_hva(struct hvb_vm *vm, uint64_t gpa, size_t len)
+/* `len` bytes of guest-physical memory at `gpa` copied into `out`: false
+ * if not all mapped. Copied under the lock: hvd lets go of its view of a
+ * client's memory only after vm_unmap took it out of the table. */
+static bool gpa_read(struct hvb_vm *vm, uint64_t gpa, void *out, size_t len)
 {
-	void *p = NULL;
+	bool ok = false;
 	pthread_mutex_lock(&vm->lock);
-	for (unsigned i = 0; i < MAX_MAPS; i++) {
+	for (unsigned i = 0; i < MAX_MAPS && !ok; i++) {
 		struct map *m = &vm->maps[i];
-		if (m->used && gpa >= m->gpa && gpa + len <= m->gpa + m->size)
-			p = (char *)m->hva + (gpa - m->gpa);
+		if (m->used && gpa >= m->gpa && gpa - m->gpa <= m->size && len <= m->size - (gpa - m->gpa)) {
+			memcpy(out, (const char *)m->hva + (gpa - m->gpa), len);
+			ok = true;
+		}
 	}
 	pthread_mutex_unlock(&vm->lock);
-	return p;
+	return ok;
+}
+
+static int read_desc(void *ctx, uint64_t ipa, uint64_t *out)
+{
+	return gpa_read(ctx, ipa, out, sizeof(*out)) ? 0 : -1;
 }
 
 /* ---- vCPUs ---- */
@@ -556,7 +570,7 @@ static int a64_vcpu_create(struct hvb_vm *vm, uint64_t options, struct hvb_vcpu 
 	}
 	/* Apple's vCPUs start with SCTLR_EL1 0 (QEMU's note) and MPIDR as the
 	 * client sets it; KVM's MPIDR follows the vCPU id, which is ours. */
-	set64(v->fd, 0x603000000013c080ull, 0);
+	set64(v->fd, ID_SCTLR_EL1, 0);
 	uint64_t mpidr = 0;
 	get64(v->fd, HVB64_ID_MPIDR, &mpidr);
 	atomic_store(&v->mpidr, mpidr);
@@ -679,18 +693,22 @@ static int irq_line(struct hvb_vcpu *v, unsigned line, bool level)
 	return ioctl(v->vm->fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
 }
 
-/* The guest's instruction at its PC (MMU off: PC is the IPA; with the MMU
- * on a stage-1 walk is still missing: no syndrome then). */
+/* The guest's instruction at its PC: with the MMU off PC is the IPA,
+ * with it on the guest's own tables say (a64/ha64_walk.c; an instruction
+ * the guest just executed is mapped, unless it changed its tables since). */
 static bool fetch_insn(struct hvb_vcpu *v, uint64_t pc, uint32_t *insn)
 {
-	uint64_t sctlr;
-	if (get64(v->fd, 0x603000000013c080ull, &sctlr) || (sctlr & 1u))
+	struct ha64_mmu mmu = { 0 };
+	uint64_t ipa;
+	if (get64(v->fd, ID_SCTLR_EL1, &mmu.sctlr))
 		return false;
-	const void *p = gpa_to_hva(v->vm, pc, 4);
-	if (!p)
+	if ((mmu.sctlr & 1u) &&
+	    (get64(v->fd, ID_TCR_EL1, &mmu.tcr) || get64(v->fd, ID_TTBR0_EL1, &mmu.ttbr0) ||
+	     get64(v->fd, ID_TTBR1_EL1, &mmu.ttbr1)))
 		return false;
-	memcpy(insn, p, 4);
-	return true;
+	if (ha64_translate(&mmu, pc, read_desc, v->vm, &ipa) < 0 || (ipa & 3u))
+		return false;
+	return gpa_read(v->vm, ipa, insn, sizeof(*insn));
 }
 
 static void exit_exception(struct hvb_vcpu *v, uint64_t esr, uint64_t va, uint64_t pa)
