@@ -218,6 +218,16 @@ static int a64_host_create(const char *dev_path, struct hvb_host **out)
 	h->a64.ipa_max = n > 0 ? (uint32_t)n : 40;
 	h->a64.ipa_default = h->a64.ipa_max < 40 ? h->a64.ipa_max : 40;
 	h->a64.max_vcpus = h->info.max_vcpus;
+	h->a64.counter_offset = ioctl(h->kvm, KVM_CHECK_EXTENSION, KVM_CAP_COUNTER_OFFSET) > 0;
+	/* The SMCCC filter is a VM attribute: ask a scratch VM, so that the
+	 * host reports it before the client's first VM (HelloReply, logs). */
+	int probe = ioctl(h->kvm, KVM_CREATE_VM, (unsigned long)h->a64.ipa_default);
+	if (probe >= 0) {
+		struct kvm_device_attr a = { .group = KVM_ARM_VM_SMCCC_CTRL,
+					     .attr = KVM_ARM_VM_SMCCC_FILTER };
+		h->a64.smccc_filter = ioctl(probe, KVM_HAS_DEVICE_ATTR, &a) == 0;
+		close(probe);
+	}
 	if (h->run_size <= 0 || ioctl(h->kvm, KVM_CHECK_EXTENSION, KVM_CAP_ARM_USER_IRQ) <= 0 ||
 	    ioctl(h->kvm, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) <= 0) {
 		close(h->kvm);

@@ -21,5 +21,8 @@ struct kvm_smccc_filter {
 #define KVM_SMCCC_FILTER_FWD_TO_USER 2
 #define KVM_HYPERCALL_EXIT_SMC (1u << 0)
 #endif
+#ifndef KVM_CAP_COUNTER_OFFSET
+#define KVM_CAP_COUNTER_OFFSET 227
+#endif
 
 #endif

@@ -181,6 +181,13 @@ int hvd_admin_status(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *
 	st->tsc_writable = hi->tsc_writable;
 	st->hw_breakpoints = hi->hw_breakpoints;
 	st->max_vcpus = hi->max_vcpus;
+	st->arch = HVD_ARCH;
+	struct hvb_a64_host a64;
+	if (d->be->arm64 && d->be->arm64->host_query(d->host, &a64) == 0) {
+		st->ipa_max = a64.ipa_max;
+		st->smccc_filter = a64.smccc_filter;
+		st->counter_offset = a64.counter_offset;
+	}
 	for (struct hvd_session *o = d->sessions; o; o = o->next) {
 		if (o->closing || !can_see(s, o))
 			continue;

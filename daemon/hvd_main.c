@@ -166,11 +166,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	const struct hvb_host_info *hi = d.be->host_info(d.host);
-	hvd_info("KVM API %d, OUT exits %s the instruction, guest TSC %s, "
-		 "hardware breakpoints %s",
-		 hi->api_version, hi->out_rip_after ? "after" : "at",
-		 hi->tsc_writable ? "settable" : "fixed",
-		 hi->hw_breakpoints ? "hit" : "not delivered");
+	struct hvb_a64_host a64;
+	if (d.be->arm64 && d.be->arm64->host_query(d.host, &a64) == 0)
+		hvd_info("KVM API %d (%s), IPA up to %u bits, HVC/SMC exits %s, counter offset %s, "
+			 "up to %u vCPUs",
+			 hi->api_version, d.be->name, a64.ipa_max,
+			 a64.smccc_filter ? "through the SMCCC filter" : "absent (kernel before 6.4)",
+			 a64.counter_offset ? "per VM" : "absent", a64.max_vcpus);
+	else
+		hvd_info("KVM API %d (%s), OUT exits %s the instruction, guest TSC %s, "
+			 "hardware breakpoints %s",
+			 hi->api_version, d.be->name, hi->out_rip_after ? "after" : "at",
+			 hi->tsc_writable ? "settable" : "fixed",
+			 hi->hw_breakpoints ? "hit" : "not delivered");
 	/* Signals first: from the moment the socket exists, SIGTERM must
 	 * mean a clean stop. */
 	uv_signal_init(d.loop, &sigterm);

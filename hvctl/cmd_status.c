@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <getopt.h>
 
+#include "hvd_protocol.h"
 #include "ipc.h"
 #include "out.h"
 
@@ -18,9 +19,16 @@ static int print_json(const Hvdp__StatusReply *st)
 	hvctl_json_u64(o, "protocol", st->protocol);
 	hvctl_json_u64(o, "uptime_ms", st->uptime_ms);
 	hvctl_json_i64(o, "kvm_api", st->kvm_api);
-	hvctl_json_bool(o, "out_rip_after", st->out_rip_after);
-	hvctl_json_bool(o, "tsc_writable", st->tsc_writable);
-	hvctl_json_bool(o, "hw_breakpoints", st->hw_breakpoints);
+	hvctl_json_str(o, "arch", st->arch == HVD_ARCH_ARM64 ? "arm64" : "x86_64");
+	if (st->arch == HVD_ARCH_ARM64) {
+		hvctl_json_u64(o, "ipa_max", st->ipa_max);
+		hvctl_json_bool(o, "smccc_filter", st->smccc_filter);
+		hvctl_json_bool(o, "counter_offset", st->counter_offset);
+	} else {
+		hvctl_json_bool(o, "out_rip_after", st->out_rip_after);
+		hvctl_json_bool(o, "tsc_writable", st->tsc_writable);
+		hvctl_json_bool(o, "hw_breakpoints", st->hw_breakpoints);
+	}
 	hvctl_json_u64(o, "max_vcpus", st->max_vcpus);
 	hvctl_json_u64(o, "clients", st->clients);
 	hvctl_json_u64(o, "vms", st->vms);
@@ -52,13 +60,22 @@ static void print_human(const Hvdp__StatusReply *st)
 	hvctl_kv("protocol", "%u", st->protocol);
 	hvctl_kv("uptime", "%s", hvctl_fmt_ms(buf, sizeof(buf), st->uptime_ms));
 	hvctl_kv("KVM API", "%d", st->kvm_api);
-	/* Older kernels report an OUT exit with RIP still at the OUT; hvd
-	 * hides the difference, but it explains traces. */
-	hvctl_kv("OUT exit", "%s", st->out_rip_after ? "RIP after the instruction"
-						      : "RIP at the instruction");
-	hvctl_kv("guest TSC settable", "%s", st->tsc_writable ? "yes" : "no");
-	hvctl_kv("hardware breakpoints", "%s", st->hw_breakpoints ? "hit"
-		 : "not delivered (real-mode guests with memory at 0x100F00 cannot run)");
+	if (st->arch == HVD_ARCH_ARM64) {
+		hvctl_kv("API", "%s", "Apple Silicon (arm64)");
+		hvctl_kv("IPA size", "up to %u bits", st->ipa_max);
+		hvctl_kv("HVC/SMC exits", "%s", st->smccc_filter ? "yes (KVM's SMCCC filter)"
+			 : "no (kernel before 6.4: HVC never exits)");
+		hvctl_kv("counter offset", "%s", st->counter_offset ? "per VM" : "absent");
+	} else {
+		hvctl_kv("API", "%s", "Intel (VMX)");
+		/* Older kernels report an OUT exit with RIP still at the OUT;
+		 * hvd hides the difference, but it explains traces. */
+		hvctl_kv("OUT exit", "%s", st->out_rip_after ? "RIP after the instruction"
+							      : "RIP at the instruction");
+		hvctl_kv("guest TSC settable", "%s", st->tsc_writable ? "yes" : "no");
+		hvctl_kv("hardware breakpoints", "%s", st->hw_breakpoints ? "hit"
+			 : "not delivered (real-mode guests with memory at 0x100F00 cannot run)");
+	}
 	hvctl_kv("max vCPUs", "%u", st->max_vcpus);
 	hvctl_kv("clients", "%u", st->clients);
 	hvctl_kv("VMs", "%u", st->vms);
