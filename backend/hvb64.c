@@ -310,11 +310,23 @@ static int a64_vm_create(struct hvb_host *h, uint64_t options, struct hvb_vm **o
 	return 0;
 }
 
+/* The spare vCPUs' descriptors and run mappings (the VM is going). */
+static void spares_release(struct hvb_vm *vm)
+{
+	for (uint32_t i = 0; i < vm->nspare; i++) {
+		if (vm->spare[i].run != MAP_FAILED)
+			munmap(vm->spare[i].run, (size_t)vm->host->run_size);
+		close(vm->spare[i].fd);
+	}
+	vm->nspare = 0;
+}
+
 static int a64_vm_destroy(struct hvb_vm *vm)
 {
 	if (vm->nvcpus)
 		return -EBUSY;
 	hvb64__gic_vm_destroy(vm);
+	spares_release(vm);
 	close(vm->fd);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
@@ -324,6 +336,7 @@ static int a64_vm_destroy(struct hvb_vm *vm)
 static void a64_vm_abandon(struct hvb_vm *vm)
 {
 	hvb64__gic_vm_destroy(vm);
+	spares_release(vm);
 	close(vm->fd);
 	free(vm);
 }
@@ -554,29 +567,46 @@ static int a64_vcpu_create(struct hvb_vm *vm, uint64_t options, struct hvb_vcpu 
 	if (!v)
 		return -ENOMEM;
 	v->vm = vm;
+	v->run = MAP_FAILED;
+	int e = 0;
 	pthread_mutex_lock(&vm->lock);
-	v->id = vm->nvcpus; /* KVM cannot reuse an id: destroyed vCPUs keep theirs */
-	v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)v->id);
-	int e = v->fd < 0 ? -errno : 0;
+	if (vm->nspare) {
+		/* A destroyed vCPU: KVM_ARM_VCPU_INIT below resets it. */
+		struct hvb64_spare *s = &vm->spare[--vm->nspare];
+		v->id = s->id;
+		v->fd = s->fd;
+		v->run = s->run;
+	} else if (vm->next_id >= vm->host->info.max_vcpus) {
+		e = -ENOSPC;
+	} else {
+		v->id = vm->next_id;
+		v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)v->id);
+		if (v->fd < 0)
+			e = -errno;
+		else
+			vm->next_id++;
+	}
 	if (!e)
 		vm->nvcpus++;
 	pthread_mutex_unlock(&vm->lock);
 	if (e)
 		goto fail;
-	v->run = mmap(NULL, (size_t)vm->host->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED)
+		v->run = mmap(NULL, (size_t)vm->host->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (v->run == MAP_FAILED) {
 		e = -errno;
-		goto fail_fd;
+		goto fail_spare;
 	}
+	v->run->immediate_exit = 0;
 	struct kvm_vcpu_init init;
 	if (ioctl(vm->fd, KVM_ARM_PREFERRED_TARGET, &init) < 0) {
 		e = -errno;
-		goto fail_map;
+		goto fail_spare;
 	}
 	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
 	if (ioctl(v->fd, KVM_ARM_VCPU_INIT, &init) < 0) {
 		e = -errno;
-		goto fail_map;
+		goto fail_spare;
 	}
 	/* Apple's vCPUs start with SCTLR_EL1 0 (QEMU's note) and MPIDR as the
 	 * client sets it; KVM's MPIDR follows the vCPU id, which is ours. */
@@ -598,12 +628,11 @@ static int a64_vcpu_create(struct hvb_vm *vm, uint64_t options, struct hvb_vcpu 
 	pthread_mutex_unlock(&vm->lock);
 	*out = v;
 	return 0;
-fail_map:
-	munmap(v->run, (size_t)vm->host->run_size);
-fail_fd:
-	close(v->fd);
+fail_spare:
+	/* The KVM vCPU stays KVM's: back to the spares. */
 	pthread_mutex_lock(&vm->lock);
-	vm->nvcpus--; /* wrong if another vCPU came meanwhile; KVM keeps the id anyway */
+	vm->spare[vm->nspare++] = (struct hvb64_spare){ v->id, v->fd, v->run };
+	vm->nvcpus--;
 	pthread_mutex_unlock(&vm->lock);
 fail:
 	free(v);
@@ -612,12 +641,19 @@ fail:
 
 static int a64_vcpu_destroy(struct hvb_vcpu *v)
 {
+	struct hvb_vm *vm = v->vm;
 	hvb64__gic_vcpu_remove(v);
-	munmap(v->run, (size_t)v->vm->host->run_size);
-	close(v->fd);
-	pthread_mutex_lock(&v->vm->lock);
-	v->vm->nvcpus--;
-	pthread_mutex_unlock(&v->vm->lock);
+	/* What KVM keeps on the vCPU beyond its reset (KVM_ARM_VCPU_INIT
+	 * resets registers, not guest debugging); the IRQ/FIQ lines are low
+	 * after every run already. */
+	if (v->debug_on) {
+		struct kvm_guest_debug dbg = { 0 };
+		ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg);
+	}
+	pthread_mutex_lock(&vm->lock);
+	vm->spare[vm->nspare++] = (struct hvb64_spare){ v->id, v->fd, v->run };
+	vm->nvcpus--;
+	pthread_mutex_unlock(&vm->lock);
 	free(v);
 	return 0;
 }
@@ -847,6 +883,14 @@ static int run_loop(struct hvb_vcpu *v)
 			return exit_mmio(v);
 		case KVM_EXIT_HYPERCALL:
 			return exit_hypercall(v);
+		case KVM_EXIT_DEBUG: {
+			/* trap_debug_exceptions (KVM_GUESTDBG_USE_SW_BP): KVM
+			 * gives ESR_EL2 itself; PC is on the BRK, as Apple's. */
+			const struct kvm_debug_exit_arch *d = &v->run->debug.arch;
+			exit_exception(v, (uint64_t)d->hsr | (uint64_t)d->hsr_high << 32,
+				       (d->hsr >> 26) == 0x35 ? d->far : 0, 0);
+			return 0;
+		}
 		case KVM_EXIT_INTR:
 			if (vtimer_due(v)) {
 				exit_vtimer(v);

@@ -40,7 +40,16 @@ struct hvb_vm {
 	int fd;
 	pthread_mutex_t lock;
 	struct map maps[MAX_MAPS];
-	uint32_t nvcpus;
+	uint32_t nvcpus;               /* live vCPUs */
+	/* KVM cannot destroy a vCPU: a destroyed one waits here, its id, fd
+	 * and run mapping kept, for the next vcpu_create to reset and reuse. */
+	struct hvb64_spare {
+		unsigned id;
+		int fd;
+		struct kvm_run *run;
+	} spare[HVB_MAX_VCPUS];
+	uint32_t nspare;
+	uint32_t next_id;              /* KVM vCPU ids handed out so far */
 	bool smccc_filter;
 	bool has_run;
 	struct hvb64_gic *gic;         /* NULL: no hv_gic_create (hvb64_gic.c) */
