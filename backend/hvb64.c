@@ -262,6 +262,14 @@ static int a64_host_query(const struct hvb_host *h, struct hvb_a64_host *out)
 
 /* ---- VM and memory ---- */
 
+/* The host's counter, as KVM's offsets count from it. */
+static uint64_t host_counter(void)
+{
+	uint64_t c;
+	__asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(c));
+	return c;
+}
+
 static int a64_vm_create(struct hvb_host *h, uint64_t options, struct hvb_vm **out)
 {
 	if (options & ~HA64_VMOPT_KNOWN)
@@ -306,6 +314,16 @@ static int a64_vm_create(struct hvb_host *h, uint64_t options, struct hvb_vm **o
 			vm->smccc_filter = false;
 	}
 	h->a64.smccc_filter = vm->smccc_filter;
+	/* The guest counter from 0, as KVM starts it, but set by us: without
+	 * it KVM resets the VM's counter at every vCPU creation (moving the
+	 * running vCPUs' counters behind the client's back). */
+	if (h->a64.counter_offset) {
+		struct kvm_arm_counter_offset o = { .counter_offset = host_counter() };
+		if (ioctl(vm->fd, KVM_ARM_SET_COUNTER_OFFSET, &o) == 0) {
+			vm->counter_fixed = true;
+			vm->counter_offset = o.counter_offset;
+		}
+	}
 	*out = vm;
 	return 0;
 }
@@ -616,14 +634,14 @@ static int a64_vcpu_create(struct hvb_vm *vm, uint64_t options, struct hvb_vcpu 
 	atomic_store(&v->mpidr, mpidr);
 	v->thread = pthread_self();
 	v->st.op = HA64_OP_SYNC;
-	/* The vtimer offset as KVM set it: the host counter minus the guest's. */
+	/* The vtimer offset: the VM's, or as KVM set it (the host counter
+	 * minus the guest's). */
 	uint64_t guest;
-	if (get64(v->fd, ID_TIMER_CNT, &guest) == 0) {
-		uint64_t host;
-		__asm__ volatile("mrs %0, cntvct_el0" : "=r"(host));
-		v->st.vtimer_offset = host - guest;
-	}
 	pthread_mutex_lock(&vm->lock);
+	if (vm->counter_fixed)
+		v->st.vtimer_offset = vm->counter_offset;
+	else if (get64(v->fd, ID_TIMER_CNT, &guest) == 0)
+		v->st.vtimer_offset = host_counter() - guest;
 	hvb64__gic_vcpu_add(v);
 	pthread_mutex_unlock(&vm->lock);
 	*out = v;
@@ -913,11 +931,24 @@ static int a64_vcpu_run(struct hvb_vcpu *v)
 		return -EINVAL;
 	int e = flush_dirty(v);
 	if (!e && (st->ctl & HA64_CTL_OFFSET_DIRTY)) {
-		uint64_t host;
-		__asm__ volatile("mrs %0, cntvct_el0" : "=r"(host));
-		e = set64(v->fd, ID_TIMER_CNT, host - st->vtimer_offset);
+		pthread_mutex_lock(&v->vm->lock);
+		if (v->vm->counter_fixed) {
+			/* VM-wide; EBUSY while another vCPU runs (KVM locks all). */
+			struct kvm_arm_counter_offset o = { .counter_offset = st->vtimer_offset };
+			e = ioctl(v->vm->fd, KVM_ARM_SET_COUNTER_OFFSET, &o) < 0 ? -errno : 0;
+			if (!e)
+				v->vm->counter_offset = o.counter_offset;
+		} else {
+			e = set64(v->fd, ID_TIMER_CNT, host_counter() - st->vtimer_offset);
+		}
+		pthread_mutex_unlock(&v->vm->lock);
 		st->ctl &= ~HA64_CTL_OFFSET_DIRTY;
 	}
+	/* Every vCPU reports the VM's offset (it is VM-wide in KVM). */
+	pthread_mutex_lock(&v->vm->lock);
+	if (v->vm->counter_fixed)
+		st->vtimer_offset = v->vm->counter_offset;
+	pthread_mutex_unlock(&v->vm->lock);
 	if (!e && !!(st->ctl & HA64_CTL_TRAP_DEBUG) != v->debug_on) {
 		struct kvm_guest_debug dbg = { 0 };
 		if (st->ctl & HA64_CTL_TRAP_DEBUG)

@@ -51,6 +51,11 @@ struct hvb_vm {
 	uint32_t nspare;
 	uint32_t next_id;              /* KVM vCPU ids handed out so far */
 	bool smccc_filter;
+	/* KVM_ARM_SET_COUNTER_OFFSET (6.4+) used: the guest counter is the
+	 * host's minus `counter_offset` for every vCPU, and KVM no longer
+	 * resets it when a vCPU is created. Under `lock`. */
+	bool counter_fixed;
+	uint64_t counter_offset;
 	bool has_run;
 	struct hvb64_gic *gic;         /* NULL: no hv_gic_create (hvb64_gic.c) */
 };

@@ -24,5 +24,12 @@ struct kvm_smccc_filter {
 #ifndef KVM_CAP_COUNTER_OFFSET
 #define KVM_CAP_COUNTER_OFFSET 227
 #endif
+#ifndef KVM_ARM_SET_COUNTER_OFFSET
+struct kvm_arm_counter_offset {
+	__u64 counter_offset;
+	__u64 reserved;
+};
+#define KVM_ARM_SET_COUNTER_OFFSET _IOW(KVMIO, 0xb5, struct kvm_arm_counter_offset)
+#endif
 
 #endif
