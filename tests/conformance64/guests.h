@@ -36,6 +36,7 @@ GUEST_DECLARE(mmio);
 GUEST_DECLARE(load);
 GUEST_DECLARE(store);
 GUEST_DECLARE(readwrite);
+GUEST_DECLARE(pair);
 GUEST_DECLARE(hvc);
 GUEST_DECLARE(hvc_arch);
 GUEST_DECLARE(smc_imm);

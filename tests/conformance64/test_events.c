@@ -2,6 +2,8 @@
  * test_events.c: asynchronous events: hv_vcpus_exit, pending IRQ and FIQ,
  * and the vCPU's execution time.
  */
+#include <pthread.h>
+
 #include "harness.h"
 
 /* Before the run: the next hv_vcpu_run returns CANCELED without entering
@@ -36,6 +38,54 @@ Test(events, exit_from_another_thread_cancels_a_running_vcpu)
 	cr_assert(pc == loop || pc == loop + 4, "PC %#llx is in the spin loop", (unsigned long long)pc);
 	*flag = 1;
 	cf64_expect_hvc(&vm, 0x32);
+	cf64_destroy(&vm);
+}
+
+struct other_vcpu {
+	uint8_t *ram;
+	hv_vcpu_t vcpu;
+	pthread_barrier_t created, exited;
+	uint32_t reason;
+	hv_return_t ret;
+};
+
+static void *run_other_vcpu(void *arg)
+{
+	struct other_vcpu *o = arg;
+	struct cf64 vm = { .ram = o->ram };
+
+	cf64_vcpu_create(&vm);
+	o->vcpu = vm.vcpu;
+	pthread_barrier_wait(&o->created);
+	pthread_barrier_wait(&o->exited);
+	o->ret = hv_vcpu_run(vm.vcpu);
+	o->reason = vm.exit->reason;
+	HV_CHECK(hv_vcpu_destroy(vm.vcpu));
+	return NULL;
+}
+
+/* One hv_vcpus_exit names several vCPUs: each one's next run is
+ * canceled. */
+Test(events, exit_cancels_every_vcpu_it_names)
+{
+	struct cf64 vm;
+	struct other_vcpu o = { 0 };
+	pthread_t t;
+
+	cf64_start(&vm, GUEST(hvc));
+	o.ram = vm.ram;
+	pthread_barrier_init(&o.created, NULL, 2);
+	pthread_barrier_init(&o.exited, NULL, 2);
+	cr_assert_eq(pthread_create(&t, NULL, run_other_vcpu, &o), 0);
+	pthread_barrier_wait(&o.created);
+	hv_vcpu_t both[2] = { vm.vcpu, o.vcpu };
+	hv_return_t r = hv_vcpus_exit(both, 2);
+	pthread_barrier_wait(&o.exited);
+	pthread_join(t, NULL);
+	HV_CHECK(r);
+	HV_CHECK(o.ret);
+	cr_assert_eq(o.reason, HV_EXIT_REASON_CANCELED, "the other vCPU's run: reason %u", o.reason);
+	cr_assert_eq(cf64_run(&vm), HV_EXIT_REASON_CANCELED, "%s", cf64_exit_describe(&vm));
 	cf64_destroy(&vm);
 }
 

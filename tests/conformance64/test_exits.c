@@ -163,6 +163,19 @@ Test(exits, mmio_access_repeats_until_the_client_steps_pc)
 	cf64_destroy(&vm);
 }
 
+/* Difference (docs/arm64.md): an MMIO access the architecture gives no
+ * syndrome (here a load pair) reaches KVM's ENOSYS, and the run fails
+ * (HV_ERROR); on macOS it exits as a data abort with ISV = 0. */
+Test(exits, mmio_without_a_syndrome_fails_the_run)
+{
+	struct cf64 vm;
+
+	cf64_start(&vm, GUEST(pair));
+	cf64_wreg(&vm, HV_REG_X20, CF64_MMIO);
+	HV_EXPECT(HV_ERROR, hv_vcpu_run(vm.vcpu));
+	cf64_destroy(&vm);
+}
+
 /* Difference (not in docs/arm64.md yet): KVM injects an instruction
  * abort on an unmapped IPA into the guest instead of exiting (Apple: an
  * exception exit, EC 0x20, the IPA). The guest's own vector gets EC 0x21

@@ -62,3 +62,10 @@ GUEST_BEGIN readwrite
 	str x1, [x20, #8]
 	REPORT 0x10
 GUEST_END readwrite
+
+/* pair: a load pair at x20, an access the architecture gives no syndrome
+ * for (ISV = 0); then HVC #0x25. */
+GUEST_BEGIN pair
+	ldp x1, x2, [x20]
+	REPORT 0x25
+GUEST_END pair
