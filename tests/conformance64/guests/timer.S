@@ -45,3 +45,27 @@ GUEST_BEGIN busy
 	b.ne 1b
 	REPORT 0x33
 GUEST_END busy
+
+/*
+ * wfi_timer: programs the virtual timer 16 ticks ahead and waits for
+ * interrupt (DAIF masked: WFI still wakes on a pending interrupt), then
+ * HVC #0x34.
+ * wfi: waits for interrupt with nothing armed, then HVC #0x35.
+ */
+GUEST_BEGIN wfi_timer
+	mrs x1, cntvct_el0
+	add x1, x1, #16
+	msr cntv_cval_el0, x1
+	mov x1, #1
+	msr cntv_ctl_el0, x1
+	isb
+LABEL wfi_timer_wfi
+	wfi
+	REPORT 0x34
+GUEST_END wfi_timer
+
+GUEST_BEGIN wfi
+LABEL wfi_wfi
+	wfi
+	REPORT 0x35
+GUEST_END wfi
