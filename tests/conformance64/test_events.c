@@ -154,6 +154,10 @@ Test(events, no_interrupt_without_a_pending_one)
 
 	start_irq_guest(&vm);
 	cf64_expect_hvc(&vm, 0x99);
+	/* The guest's msr daifclr, #3 as the client reads it in CPSR. */
+	uint64_t cpsr = cf64_rreg(&vm, HV_REG_CPSR);
+	cr_assert_eq(cpsr & 0x3cfu, 0x305u, "CPSR %#llx: D and A masked, I and F not, EL1h",
+	    (unsigned long long)cpsr);
 	cf64_destroy(&vm);
 }
 

@@ -269,6 +269,25 @@ Test(regs, guest_and_client_share_system_registers)
 	cf64_destroy(&vm);
 }
 
+/* CPSR's mode is the guest's: at EL1t its SP is SP_EL0, at EL1h SP_EL1. */
+Test(regs, cpsr_selects_the_guest_stack_pointer)
+{
+	struct cf64 vm;
+
+	cf64_start(&vm, GUEST(sp));
+	cf64_wsys(&vm, HV_SYS_REG_SP_EL0, CF64_RAM + 0x3000);
+	cf64_wsys(&vm, HV_SYS_REG_SP_EL1, CF64_RAM + 0x4000);
+	cf64_wreg(&vm, HV_REG_CPSR, 0x3c4u); /* EL1t */
+	cf64_expect_hvc(&vm, 5);
+	cr_assert_eq(cf64_rreg(&vm, HV_REG_X8), CF64_RAM + 0x3000, "SP at EL1t is SP_EL0");
+	cr_assert_eq(cf64_rreg(&vm, HV_REG_CPSR) & 0x3cfu, 0x3c4u);
+	cf64_wreg(&vm, HV_REG_CPSR, CF64_CPSR_EL1H);
+	cf64_wreg(&vm, HV_REG_PC, CF64_RAM);
+	cf64_expect_hvc(&vm, 5);
+	cr_assert_eq(cf64_rreg(&vm, HV_REG_X8), CF64_RAM + 0x4000, "SP at EL1h is SP_EL1");
+	cf64_destroy(&vm);
+}
+
 /* The identification registers a client reads (QEMU reads MIDR_EL1 and
  * writes MPIDR_EL1 for its topology). */
 Test(regs, identification_registers)

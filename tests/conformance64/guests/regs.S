@@ -80,3 +80,9 @@ GUEST_BEGIN sysregs
 	mov x8, sp
 	hvc #4
 GUEST_END sysregs
+
+/* sp: the current SP into x8, then HVC #5. */
+GUEST_BEGIN sp
+	mov x8, sp
+	REPORT 5
+GUEST_END sp
