@@ -273,11 +273,11 @@ Test(exits, brk_goes_to_the_guest_by_default)
 	cf64_destroy(&vm);
 }
 
-/* BUG (backend/hvb64.c, reported): with trap_debug_exceptions the
- * backend turns on KVM_GUESTDBG_USE_SW_BP, but its run loop has no case
- * for KVM_EXIT_DEBUG: the exit is HV_EXIT_REASON_UNKNOWN. Apple (QEMU's
- * EC_AA64_BKPT): an exception exit with ESR 0xf2000077 (EC 0x3c, IL,
- * immediate), PC on the BRK. */
+/* With trap_debug_exceptions a BRK is an exception exit with ESR
+ * 0xf2000077 (EC 0x3c, IL, immediate) and PC on the BRK, as QEMU's
+ * EC_AA64_BKPT expects (docs/arm64.md: BRK only). This test found the
+ * exit reported as HV_EXIT_REASON_UNKNOWN (no KVM_EXIT_DEBUG case),
+ * fixed in main's 6994c52. */
 Test(exits, brk_exits_with_trap_debug_exceptions)
 {
 	struct cf64 vm;

@@ -172,15 +172,10 @@ static void *counter_on_a_second_vcpu(void *arg)
  * per vCPU. One vCPU's hv_vcpu_set_vtimer_offset then holds for a vCPU
  * created after it too, which reports it (within the counter ticks
  * between two reads of the backend), and the first vCPU's counter is
- * left alone by the second's creation.
- *
- * BUG (backend/hvb64.c, reported): the offset is set with a per-vCPU
- * write of KVM_REG_ARM_TIMER_CNT, and KVM (kvm_timer_vcpu_init) resets
- * the VM's counter offset to the current physical count whenever a vCPU
- * is created, unless the VMM used KVM_ARM_SET_COUNTER_OFFSET: creating
- * the second vCPU moves the first one's guest counter back to about 0
- * behind the client's back (its hv_vcpu_get_vtimer_offset still says
- * `off`), and the second vCPU reports the host counter as its offset. */
+ * left alone by the second's creation. This test found the first vCPU's
+ * counter reset to about 0 by the second's creation (a per-vCPU write of
+ * KVM_REG_ARM_TIMER_CNT, which KVM's vCPU creation undoes), fixed in
+ * main's 8e34b32 (KVM_ARM_SET_COUNTER_OFFSET). */
 Test(vtimer, offset_is_vm_wide)
 {
 	struct cf64 vm;

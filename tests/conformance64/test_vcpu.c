@@ -58,12 +58,10 @@ Test(vcpu, second_vcpu_on_a_thread_is_busy)
 	HV_CHECK(hv_vm_destroy());
 }
 
-/* Its vCPU destroyed, a thread may have another, which runs.
- *
- * BUG (backend/hvb64.c, reported): a64_vcpu_destroy gives the KVM vCPU id
- * back (vm->nvcpus--) although KVM keeps a destroyed vCPU's id until the
- * VM is closed, so the next KVM_CREATE_VCPU asks for the same id, gets
- * EEXIST, and hv_vcpu_create returns HV_BAD_ARGUMENT. */
+/* Its vCPU destroyed, a thread may have another, which runs. This test
+ * found hv_vcpu_create failing with HV_BAD_ARGUMENT there (the KVM vCPU id
+ * was reused: EEXIST), fixed in main's 6994c52 (docs/arm64.md "vCPU
+ * lifetime"). */
 Test(vcpu, can_be_created_again_after_destroy)
 {
 	struct cf64 vm;

@@ -125,11 +125,9 @@ Test(vm_config, null_pointers_are_refused)
 }
 
 /* An IPA size in the config is the VM's: memory below 2^36 maps in a
- * 36-bit VM, memory at 2^36 does not.
- *
- * BUG (direct/hv_direct64.c, reported): KVM refuses the memslot with
- * EFAULT, which libhvdirect's hv_from_errno maps to HV_ERROR; through hvd
- * the same map is HV_BAD_ARGUMENT. */
+ * 36-bit VM, memory at 2^36 does not. (On this branch's base libhvdirect
+ * returned HV_ERROR here, KVM's EFAULT; on main both variants give
+ * HV_BAD_ARGUMENT.) */
 Test(vm_config, ipa_size_limits_the_vm)
 {
 	hv_vm_config_t cfg = hv_vm_config_create();
