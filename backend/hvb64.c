@@ -194,6 +194,55 @@ static int a64_guard_install(void)
 	return 0; /* the arm64 backend copies no guest memory but the instruction word */
 }
 
+/* The features every vCPU gets: PSCI 0.2, and pointer authentication
+ * where KVM has it (both kinds, as KVM requires; QEMU's hvf saves and
+ * restores the keys, so guests use them). */
+static void vcpu_features(const struct hvb_host *h, struct kvm_vcpu_init *init)
+{
+	init->features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
+	if (h->ptrauth)
+		init->features[0] |= 1u << KVM_ARM_VCPU_PTRAUTH_ADDRESS | 1u << KVM_ARM_VCPU_PTRAUTH_GENERIC;
+}
+
+/* The ID registers of hv_feature_reg_t, in its order (sysreg encodings). */
+static const uint16_t feature_regs[14] = {
+	0xc028, 0xc029, 0xc030, 0xc031, 0xc038, 0xc039, 0xc03a, /* DFR0-1, ISAR0-1, MMFR0-2 */
+	0xc020, 0xc021, 0xd801, 0xc801, 0xd807, 0xc025, 0xc024,  /* PFR0-1, CTR, CLIDR, DCZID, SMFR0, ZFR0 */
+};
+
+/* What a scratch VM and vCPU show, so that the host reports it before the
+ * client's first VM (HelloReply, hv_vcpu_config_get_*, logs): the SMCCC
+ * filter (a VM attribute), the ID registers and the cache geometry a vCPU
+ * sees. A register KVM does not give stays 0. */
+static void host_probe(struct hvb_host *h)
+{
+	int vm = ioctl(h->kvm, KVM_CREATE_VM, (unsigned long)h->a64.ipa_default);
+	if (vm < 0)
+		return;
+	struct kvm_device_attr a = { .group = KVM_ARM_VM_SMCCC_CTRL, .attr = KVM_ARM_VM_SMCCC_FILTER };
+	h->a64.smccc_filter = ioctl(vm, KVM_HAS_DEVICE_ATTR, &a) == 0;
+	int cpu = ioctl(vm, KVM_CREATE_VCPU, 0ul);
+	struct kvm_vcpu_init init;
+	if (cpu >= 0 && ioctl(vm, KVM_ARM_PREFERRED_TARGET, &init) == 0) {
+		vcpu_features(h, &init);
+		if (ioctl(cpu, KVM_ARM_VCPU_INIT, &init) == 0) {
+			for (unsigned i = 0; i < 14; i++)
+				get64(cpu, 0x6030000000130000ull | feature_regs[i], &h->a64.feature[i]);
+			/* CCSIDR_EL1 by CSSELR (level - 1 in bits 3:1, InD in
+			 * bit 0), through KVM's demultiplexed register. */
+			for (unsigned type = 0; type < 2; type++)
+				for (unsigned level = 0; level < 8; level++) {
+					uint32_t v = 0;
+					if (get_one(cpu, 0x6020000000110000ull | (level << 1 | type), &v) == 0)
+						h->a64.ccsidr[type][level] = v;
+				}
+		}
+	}
+	if (cpu >= 0)
+		close(cpu);
+	close(vm);
+}
+
 static int a64_host_create(const char *dev_path, struct hvb_host **out)
 {
 	struct hvb_host *h = calloc(1, sizeof(*h));
@@ -219,15 +268,9 @@ static int a64_host_create(const char *dev_path, struct hvb_host **out)
 	h->a64.ipa_default = h->a64.ipa_max < 40 ? h->a64.ipa_max : 40;
 	h->a64.max_vcpus = h->info.max_vcpus;
 	h->a64.counter_offset = ioctl(h->kvm, KVM_CHECK_EXTENSION, KVM_CAP_COUNTER_OFFSET) > 0;
-	/* The SMCCC filter is a VM attribute: ask a scratch VM, so that the
-	 * host reports it before the client's first VM (HelloReply, logs). */
-	int probe = ioctl(h->kvm, KVM_CREATE_VM, (unsigned long)h->a64.ipa_default);
-	if (probe >= 0) {
-		struct kvm_device_attr a = { .group = KVM_ARM_VM_SMCCC_CTRL,
-					     .attr = KVM_ARM_VM_SMCCC_FILTER };
-		h->a64.smccc_filter = ioctl(probe, KVM_HAS_DEVICE_ATTR, &a) == 0;
-		close(probe);
-	}
+	h->ptrauth = ioctl(h->kvm, KVM_CHECK_EXTENSION, KVM_CAP_ARM_PTRAUTH_ADDRESS) > 0 &&
+		     ioctl(h->kvm, KVM_CHECK_EXTENSION, KVM_CAP_ARM_PTRAUTH_GENERIC) > 0;
+	host_probe(h);
 	if (h->run_size <= 0 || ioctl(h->kvm, KVM_CHECK_EXTENSION, KVM_CAP_ARM_USER_IRQ) <= 0 ||
 	    ioctl(h->kvm, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) <= 0) {
 		close(h->kvm);
@@ -621,7 +664,7 @@ static int a64_vcpu_create(struct hvb_vm *vm, uint64_t options, struct hvb_vcpu 
 		e = -errno;
 		goto fail_spare;
 	}
-	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
+	vcpu_features(vm->host, &init);
 	if (ioctl(v->fd, KVM_ARM_VCPU_INIT, &init) < 0) {
 		e = -errno;
 		goto fail_spare;

@@ -23,6 +23,7 @@ struct hvb_host {
 	int run_size;
 	struct hvb_host_info info;
 	struct hvb_a64_host a64;
+	bool ptrauth;                  /* KVM gives guests pointer authentication */
 };
 
 struct map {
