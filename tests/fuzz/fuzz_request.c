@@ -117,6 +117,28 @@ static void walk(const Hvdp__Request *req)
 	case HVDP__REQUEST__OP_ADMIN_POLICY_EXPLAIN:
 		fuzz_use((uint64_t)(int64_t)SUB(req->admin_policy_explain)->pid);
 		break;
+	case HVDP__REQUEST__OP_GIC_CREATE: {
+		const Hvdp__GicCreate *g = SUB(req->gic_create);
+		fuzz_use(g->dist_base ^ g->redist_base ^ g->msi_base ^ g->msi_intid_base ^ g->msi_count);
+		break;
+	}
+	case HVDP__REQUEST__OP_GIC_SPI:
+		fuzz_use(SUB(req->gic_spi)->intid ^ SUB(req->gic_spi)->level);
+		break;
+	case HVDP__REQUEST__OP_GIC_MSI:
+		fuzz_use(SUB(req->gic_msi)->addr ^ SUB(req->gic_msi)->intid);
+		break;
+	case HVDP__REQUEST__OP_GIC_REG: {
+		const Hvdp__GicReg *g = SUB(req->gic_reg);
+		fuzz_use(g->space ^ g->reg ^ g->write ^ g->value ^ g->vcpu);
+		break;
+	}
+	case HVDP__REQUEST__OP_GIC_STATE:
+		fuzz_use(SUB(req->gic_state)->write ^ SUB(req->gic_state)->size);
+		break;
+	case HVDP__REQUEST__OP_GIC_RESET:
+		(void)SUB(req->gic_reset);
+		break;
 	default:
 		/* hvd answers HV_UNSUPPORTED; protobuf-c never sets another case. */
 		FUZZ_CHECK(!"op_case outside the oneof");

@@ -131,6 +131,17 @@ static void requests(void)
 	    Hvdp__AdminPolicyReload, HVDP__ADMIN_POLICY_RELOAD__INIT, (void)0);
 	REQ("admin_policy_explain", ADMIN_POLICY_EXPLAIN, admin_policy_explain,
 	    Hvdp__AdminPolicyExplain, HVDP__ADMIN_POLICY_EXPLAIN__INIT, m.pid = 4242);
+	REQ("gic_create", GIC_CREATE, gic_create, Hvdp__GicCreate, HVDP__GIC_CREATE__INIT,
+	    (m.dist_base = 0x8000000, m.redist_base = 0x80a0000, m.msi_base = 0x8020000,
+	     m.msi_intid_base = 64, m.msi_count = 32));
+	REQ("gic_spi", GIC_SPI, gic_spi, Hvdp__GicSpi, HVDP__GIC_SPI__INIT, (m.intid = 40, m.level = 1));
+	REQ("gic_msi", GIC_MSI, gic_msi, Hvdp__GicMsi, HVDP__GIC_MSI__INIT,
+	    (m.addr = 0x8020040, m.intid = 70));
+	REQ("gic_reg", GIC_REG, gic_reg, Hvdp__GicReg, HVDP__GIC_REG__INIT,
+	    (m.space = 3, m.reg = 0xc664, m.write = 1, m.value = 0xf0, m.vcpu = 1));
+	REQ("gic_state", GIC_STATE, gic_state, Hvdp__GicState, HVDP__GIC_STATE__INIT,
+	    (m.write = 1, m.size = 4096));
+	REQ("gic_reset", GIC_RESET, gic_reset, Hvdp__GicReset, HVDP__GIC_RESET__INIT, (void)0);
 }
 
 /* ---- response (nanopb, as hvd's replies arrive at libhvclient) ---- */
