@@ -23,12 +23,7 @@
 
 #include <Hypervisor/Hypervisor.h>
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { printf("ok   "); printf(__VA_ARGS__); printf("\n"); } \
-	else { printf("FAIL "); printf(__VA_ARGS__); printf("  (%s:%d)\n", __FILE__, __LINE__); \
-	       failures++; } } while (0)
+#include "check64.h"
 
 #define RAM 0x10000ull
 #define GICD 0x8000000ull
@@ -571,6 +566,5 @@ int main(void)
 	two_vcpus();
 	atomic_store(&done, true);
 	pthread_join(wd, NULL);
-	printf("gic64: %s\n", failures ? "FAILED" : "passed");
-	return failures ? 1 : 0;
+	return check64_done("gic64");
 }

@@ -14,18 +14,9 @@
 
 #include <Hypervisor/Hypervisor.h>
 
+#include "check64.h"
+
 #define RAM 0x10000ull
-
-static int failures;
-
-#define CHECK(cond, ...)                                      \
-	do {                                                  \
-		bool ok_ = (cond);                            \
-		printf("%s: ", ok_ ? "ok" : "FAIL");          \
-		printf(__VA_ARGS__);                          \
-		printf("\n");                                 \
-		failures += !ok_;                             \
-	} while (0)
 
 /* hvctl ARGS...'s output with every space and newline taken out, or NULL
  * if it failed. No shell: in the lab /bin/sh is the x86 machine's. */
@@ -118,6 +109,5 @@ int main(void)
 	      !strstr(out, "out_rip_after"), "hvctl status --json: arm64, the SMCCC filter, no x86 fields (%s)",
 	      out ? out : "failed");
 
-	printf("admin64: %s\n", failures ? "FAILED" : "passed");
-	return failures ? 1 : 0;
+	return check64_done("admin64");
 }

@@ -14,12 +14,7 @@
 
 #include <Hypervisor/Hypervisor.h>
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { printf("ok   "); printf(__VA_ARGS__); printf("\n"); } \
-	else { printf("FAIL "); printf(__VA_ARGS__); printf("  (%s:%d)\n", __FILE__, __LINE__); \
-	       failures++; } } while (0)
+#include "check64.h"
 
 #define RAM 0x10000ull
 #define MMIO 0x9000000ull
@@ -188,6 +183,5 @@ int main(void)
 	CHECK(hv_vcpu_destroy(vcpu) == HV_SUCCESS, "hv_vcpu_destroy");
 	CHECK(hv_vm_destroy() == HV_SUCCESS, "hv_vm_destroy");
 	CHECK(hv_vm_deallocate(ram, 0x10000) == HV_SUCCESS, "hv_vm_deallocate");
-	printf("api64: %s\n", failures ? "FAILED" : "passed");
-	return failures ? 1 : 0;
+	return check64_done("api64");
 }

@@ -15,17 +15,11 @@
 
 #include "ha64.h"
 #include "hvb_ops.h"
+#include "check64.h"
 
 static const struct hvb_ops *be = &hvb_a64_ops;
 static struct hvb_vcpu *vcpu;
 static struct ha64_state st;
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { printf("ok   "); printf(__VA_ARGS__); printf("\n"); } \
-	else { printf("FAIL "); printf(__VA_ARGS__); printf("  (%s:%d)\n", __FILE__, __LINE__); \
-	       failures++; } } while (0)
-
 static int enter(uint32_t op)
 {
 	st.op = op;
@@ -204,6 +198,5 @@ int main(void)
 	CHECK(be->vcpu_destroy(vcpu) == 0, "vcpu_destroy");
 	CHECK(be->vm_destroy(vm) == 0, "vm_destroy");
 	be->host_destroy(host);
-	printf("backend64: %s\n", failures ? "FAILED" : "passed");
-	return failures ? 1 : 0;
+	return check64_done("backend64");
 }

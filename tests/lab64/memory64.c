@@ -16,20 +16,11 @@
 
 #include <Hypervisor/Hypervisor.h>
 
+#include "check64.h"
+
 #define CODE 0x10000ull
 #define DATA 0x40000ull
 #define PAGE 0x1000ull
-
-static int failures;
-
-#define CHECK(cond, ...)                                      \
-	do {                                                  \
-		bool ok_ = (cond);                            \
-		printf("%s: ", ok_ ? "ok" : "FAIL");          \
-		printf(__VA_ARGS__);                          \
-		printf("\n");                                 \
-		failures += !ok_;                             \
-	} while (0)
 
 static hv_vcpu_t vcpu;
 static hv_vcpu_exit_t *vexit;
@@ -113,6 +104,5 @@ int main(void)
 	EXPECT(0, TRANSLATION, "gone");
 	EXPECT(3, TRANSLATION, "gone");
 
-	printf("memory64: %s\n", failures ? "FAILED" : "passed");
-	return failures ? 1 : 0;
+	return check64_done("memory64");
 }

@@ -17,21 +17,12 @@
 
 #include <Hypervisor/Hypervisor.h>
 
+#include "check64.h"
+
 #define RAM 0x10000ull
 #define TABLES 0x20000ull
 #define ALIAS 0x40000000ull /* VA of IPA 0 through L1 entry 1 */
 #define MMIO 0x9000000ull
-
-static int failures;
-
-#define CHECK(cond, ...)                                      \
-	do {                                                  \
-		bool ok_ = (cond);                            \
-		printf("%s: ", ok_ ? "ok" : "FAIL");          \
-		printf(__VA_ARGS__);                          \
-		printf("\n");                                 \
-		failures += !ok_;                             \
-	} while (0)
 
 int main(void)
 {
@@ -97,6 +88,5 @@ int main(void)
 	CHECK(hv_vcpu_get_reg(vcpu, HV_REG_X3, &v) == HV_SUCCESS && v == 0xabcd,
 	      "the load's value is the client's (%#llx)", (unsigned long long)v);
 
-	printf("mmu64: %s\n", failures ? "FAILED" : "passed");
-	return failures ? 1 : 0;
+	return check64_done("mmu64");
 }

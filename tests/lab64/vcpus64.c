@@ -18,18 +18,9 @@
 
 #include <Hypervisor/Hypervisor.h>
 
+#include "check64.h"
+
 #define RAM 0x10000ull
-
-static int failures;
-
-#define CHECK(cond, ...)                                      \
-	do {                                                  \
-		bool ok_ = (cond);                            \
-		printf("%s: ", ok_ ? "ok" : "FAIL");          \
-		printf(__VA_ARGS__);                          \
-		printf("\n");                                 \
-		failures += !ok_;                             \
-	} while (0)
 
 /* A vCPU at `pc`, run once: the exit's syndrome, or ~0 if the run failed. */
 static uint64_t run_once(hv_vcpu_t *id, uint64_t pc, uint64_t *x5_before, bool trap_debug, bool keep)
@@ -105,6 +96,5 @@ int main(void)
 	CHECK(hv_vcpu_create(&again, &exit, NULL) == HV_BUSY, "a second vCPU on this thread: HV_BUSY");
 	CHECK(hv_vcpu_destroy(mine) == HV_SUCCESS && hv_vm_destroy() == HV_SUCCESS, "destroy it and the VM");
 
-	printf("vcpus64: %s\n", failures ? "FAILED" : "passed");
-	return failures ? 1 : 0;
+	return check64_done("vcpus64");
 }
