@@ -9,6 +9,7 @@
 
 #include "hvd.pb.h"
 #include "hvd_protocol.h"
+#include "hvs_errmap.h"
 
 /* ---- connection (hvc_conn.c) ---- */
 
@@ -43,5 +44,43 @@ int hvc_mem_deallocate(void *uva, size_t size);
 /* In a forked child: turn shared guest memory back into private copies so
  * the child cannot write into the parent's guest. */
 void hvc_mem_fork_child(void);
+
+/* ---- calls both transports make (hvc_calls.c) ---- */
+
+/* hvd's vCPU ids are below this; one VcpuInterrupt names at most this many. */
+#define HVC_MAX_VCPUS 64
+
+/* A vCPU on this side: hvd's id and the run page shared with hvd. */
+struct hvc_vcpu {
+	uint32_t id;
+	struct hvd_run_page *page;
+	size_t page_size;
+	uint32_t seq;
+};
+
+/* The one place libhvclient turns errors into hv_return_t: a negative
+ * errno from this library, or the lost connection to hvd. */
+hv_return_t hvc_status(int err);
+/* An RPC: its status; `value` (if not NULL) the answer's value on success,
+ * `recv_fd` (if not NULL) a descriptor that came with it. */
+hv_return_t hvc_call(hvdp_Request *req, int send_fd, uint64_t *value, int *recv_fd);
+hv_return_t hvc_open(void);
+hv_return_t hvc_vm_create(uint64_t flags);
+hv_return_t hvc_vm_destroy(void);
+hv_return_t hvc_vm_map(void *uva, uint64_t gpa, size_t size, uint64_t flags);
+hv_return_t hvc_vm_unmap(uint64_t gpa, size_t size);
+hv_return_t hvc_vm_protect(uint64_t gpa, size_t size, uint64_t flags);
+/* The vCPU and its run page mapped into *v. */
+hv_return_t hvc_vcpu_create(uint64_t flags, struct hvc_vcpu *v);
+/* *gone: the vCPU is no more (run page unmapped, *v cleared). */
+hv_return_t hvc_vcpu_destroy(struct hvc_vcpu *v, bool *gone);
+hv_return_t hvc_vcpus_interrupt(const uint32_t *ids, unsigned n);
+/* Hand the run page to hvd's vCPU thread and wait for its answer. */
+hv_return_t hvc_vcpu_enter(struct hvc_vcpu *v);
+/* In a forked child: a run page of the parent's let go (hvd not told). */
+void hvc_vcpu_forget(struct hvc_vcpu *v);
+/* In a forked child, after the run pages: the parent's memory and
+ * connection let go. */
+void hvc_fork_child(void);
 
 #endif

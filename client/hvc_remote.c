@@ -6,28 +6,17 @@
  * fields live in each vCPU's run page, shared with hvd: reading and
  * writing them is plain memory access through the VMCS model's pure state
  * accessors (the same code hvd runs), and hv_vcpu_run is the client's side
- * of the run-page hand-off (proto/hvd_runpage.c). Errors are mapped to
- * hv_return_t in one place, hvc_status.
+ * of the run-page hand-off (proto/hvd_runpage.c). What the arm64 transport
+ * does the same way is in hvc_calls.c; errors are mapped to hv_return_t
+ * there, in hvc_status.
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "hva.h"
 #include "hvc.h"
-#include "hvd_runpage.h"
-#include "hvs_errmap.h"
 
-/* hvd's ids are below this; a vCPU call names at most this many. */
-#define MAX_VCPUS 64
-_Static_assert(MAX_VCPUS <= HVA_MAX_VCPUS, "hvd's vCPU ids fit the front end's table");
-
-/* How long hv_vcpu_run polls for the exit before sleeping: a round trip
- * is 5-10 us and a cross-CPU wake-up ~60 us (kvm-notes.md §12). */
-#define SPIN_NS 100000ull
-/* While asleep, how often to check that hvd is still there. */
-#define LIVENESS_NS 100000000l
+_Static_assert(HVC_MAX_VCPUS <= HVA_MAX_VCPUS, "hvd's vCPU ids fit the front end's table");
 
 /* The VM is hvd's; this side only knows that there is one. */
 struct hva_vm {
@@ -36,68 +25,30 @@ struct hva_vm {
 
 static struct hva_vm the_vm;
 
-/* A vCPU: its run page. Indexed by hvd's id; the front end's VM lock
- * guards creation and destruction, the owner thread the rest. */
+/* A vCPU: its run page (hvc.h). Indexed by hvd's id; the front end's VM
+ * lock guards creation and destruction, the owner thread the rest. */
 struct hva_vcpu {
-	hv_vcpuid_t id;
-	struct hvd_run_page *page;
-	size_t page_size;
-	uint32_t seq;
+	struct hvc_vcpu c;
 };
 
-static struct hva_vcpu vcpus[MAX_VCPUS];
-
-/* The one place libhvclient turns errors into hv_return_t: a negative
- * errno from this library, or the lost connection to hvd. */
-static hv_return_t hvc_status(int err)
-{
-	switch (-err) {
-	case ECONNRESET: case EPIPE: case ENOTCONN: case EPROTO:
-		return HV_ERROR;
-	case ECONNREFUSED: case EPROTONOSUPPORT:
-		return HV_NO_DEVICE;
-	default:
-		return hvs_errno_to_hv(err);
-	}
-}
-
-/* An RPC whose only result is its status. */
-static hv_return_t call(hvdp_Request *req, int send_fd)
-{
-	hvdp_Response resp;
-	int r = hvc_rpc(req, send_fd, &resp, NULL);
-	return r < 0 ? hvc_status(r) : (hv_return_t)resp.status;
-}
+static struct hva_vcpu vcpus[HVC_MAX_VCPUS];
 
 /* An RPC with a value in its answer (NULL: none wanted). */
 static hv_return_t value_call(hvdp_Request *req, uint64_t *value)
 {
-	hvdp_Response resp;
-	int r = hvc_rpc(req, -1, &resp, NULL);
-	if (r < 0)
-		return hvc_status(r);
-	if (value && resp.status == HV_SUCCESS)
-		*value = resp.value;
-	return resp.status;
+	return hvc_call(req, -1, value, NULL);
 }
 
 /* ---- VM ---- */
 
 static hv_return_t remote_vm_open(void)
 {
-	int r = hvc_connect();
-	if (r < 0)
-		return r == -ENOSPC ? HV_NO_RESOURCES : HV_NO_DEVICE;
-	return HV_SUCCESS;
+	return hvc_open();
 }
 
 static hv_return_t remote_vm_create(hv_vm_options_t flags, struct hva_vm **out)
 {
-	hvdp_Request req = hvdp_Request_init_zero;
-	req.which_op = hvdp_Request_vm_create_tag;
-	req.op.vm_create.flags = flags;
-	req.op.vm_create.session_nonce = hvc_session_nonce();
-	hv_return_t ret = call(&req, -1);
+	hv_return_t ret = hvc_vm_create(flags);
 	if (ret == HV_SUCCESS)
 		*out = &the_vm;
 	return ret;
@@ -105,23 +56,16 @@ static hv_return_t remote_vm_create(hv_vm_options_t flags, struct hva_vm **out)
 
 static hv_return_t remote_vm_destroy(struct hva_vm *vm)
 {
-	hvdp_Request req = hvdp_Request_init_zero;
 	(void)vm;
-	req.which_op = hvdp_Request_vm_destroy_tag;
-	return call(&req, -1);
+	return hvc_vm_destroy();
 }
 
-/* The child's copies of the run pages, the guest memory and the
- * connection are the parent's session: let go of them. */
 static void remote_fork_child(struct hva_vm *vm)
 {
 	(void)vm;
-	for (unsigned i = 0; i < MAX_VCPUS; i++)
-		if (vcpus[i].page)
-			munmap(vcpus[i].page, vcpus[i].page_size);
-	memset(vcpus, 0, sizeof(vcpus));
-	hvc_mem_fork_child();
-	hvc_conn_forget();
+	for (unsigned i = 0; i < HVC_MAX_VCPUS; i++)
+		hvc_vcpu_forget(&vcpus[i].c);
+	hvc_fork_child();
 }
 
 /* hvd answers it only for a process with a VM. */
@@ -144,42 +88,21 @@ static hv_return_t remote_vmx_read_capability(hv_vmx_capability_t field, uint64_
 static hv_return_t remote_vm_map(struct hva_vm *vm, void *uva, hv_gpaddr_t gpa, size_t size,
 				 hv_memory_flags_t flags)
 {
-	hvdp_Request req = hvdp_Request_init_zero;
-	uint64_t offset;
-	int fd, r;
-
 	(void)vm;
-	if ((r = hvc_mem_share(uva, size, &fd, &offset)) < 0)
-		return r == -EFAULT ? HV_BAD_ARGUMENT : hvc_status(r);
-	req.which_op = hvdp_Request_vm_map_tag;
-	req.op.vm_map.gpa = gpa;
-	req.op.vm_map.size = size;
-	req.op.vm_map.flags = flags;
-	req.op.vm_map.offset = offset;
-	return call(&req, fd);
+	return hvc_vm_map(uva, gpa, size, flags);
 }
 
 static hv_return_t remote_vm_unmap(struct hva_vm *vm, hv_gpaddr_t gpa, size_t size)
 {
-	hvdp_Request req = hvdp_Request_init_zero;
 	(void)vm;
-	req.which_op = hvdp_Request_vm_unmap_tag;
-	req.op.vm_unmap.gpa = gpa;
-	req.op.vm_unmap.size = size;
-	return call(&req, -1);
+	return hvc_vm_unmap(gpa, size);
 }
 
-/* hvd checks the flags. */
 static hv_return_t remote_vm_protect(struct hva_vm *vm, hv_gpaddr_t gpa, size_t size,
 				     hv_memory_flags_t flags)
 {
-	hvdp_Request req = hvdp_Request_init_zero;
 	(void)vm;
-	req.which_op = hvdp_Request_vm_protect_tag;
-	req.op.vm_protect.gpa = gpa;
-	req.op.vm_protect.size = size;
-	req.op.vm_protect.flags = flags;
-	return call(&req, -1);
+	return hvc_vm_protect(gpa, size, flags);
 }
 
 static hv_return_t remote_vm_sync_tsc(struct hva_vm *vm, uint64_t tsc)
@@ -188,7 +111,7 @@ static hv_return_t remote_vm_sync_tsc(struct hva_vm *vm, uint64_t tsc)
 	(void)vm;
 	req.which_op = hvdp_Request_vm_sync_tsc_tag;
 	req.op.vm_sync_tsc.tsc = tsc;
-	return call(&req, -1);
+	return value_call(&req, NULL);
 }
 
 /* Guest memory must be shareable with hvd: a memfd from the start. */
@@ -207,64 +130,27 @@ static hv_return_t remote_vm_deallocate(void *uva, size_t size)
 static hv_return_t remote_vcpu_create(struct hva_vm *vm, hv_vcpu_options_t flags,
 				      hv_vcpuid_t *id, struct hva_vcpu **out)
 {
-	hvdp_Request req = hvdp_Request_init_zero;
-	hvdp_Response resp;
-	int fd = -1, r;
-
+	struct hvc_vcpu c;
 	(void)vm;
-	req.which_op = hvdp_Request_vcpu_create_tag;
-	req.op.vcpu_create.flags = flags;
-	if ((r = hvc_rpc(&req, -1, &resp, &fd)) < 0)
-		return hvc_status(r);
-	if (resp.status != HV_SUCCESS)
-		return resp.status;
-	size_t size = hvd_runpage_size();
-	void *page = fd >= 0 && resp.vcpu < MAX_VCPUS ?
-		mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
-	uint32_t seq;
-	if (fd >= 0)
-		close(fd);
-	if (page == MAP_FAILED || !hvd_runpage_client_attach(page, &seq)) {
-		if (page != MAP_FAILED)
-			munmap(page, size);
-		return HV_ERROR;
-	}
-	struct hva_vcpu *v = &vcpus[resp.vcpu];
-	v->id = resp.vcpu;
-	v->page = page;
-	v->page_size = size;
-	v->seq = seq;
-	*id = resp.vcpu;
+	hv_return_t r = hvc_vcpu_create(flags, &c);
+	if (r != HV_SUCCESS)
+		return r;
+	struct hva_vcpu *v = &vcpus[c.id];
+	v->c = c;
+	*id = c.id;
 	*out = v;
 	return HV_SUCCESS;
 }
 
-/* The run page goes with the vCPU, or when hvd is gone (then the vCPU is
- * gone with it). */
 static hv_return_t remote_vcpu_destroy(struct hva_vcpu *v, bool *gone)
 {
-	hvdp_Request req = hvdp_Request_init_zero;
-	req.which_op = hvdp_Request_vcpu_destroy_tag;
-	req.op.vcpu_destroy.vcpu = v->id;
-	hv_return_t ret = call(&req, -1);
-	*gone = ret == HV_SUCCESS || !hvc_daemon_alive();
-	if (*gone) {
-		munmap(v->page, v->page_size);
-		memset(v, 0, sizeof(*v));
-	}
-	return ret;
+	return hvc_vcpu_destroy(&v->c, gone);
 }
 
-/* hvd checks the ids: it knows the same ones (and that of a vCPU whose
- * run page could not be mapped here). */
 static hv_return_t remote_interrupt(struct hva_vm *vm, const hv_vcpuid_t *ids, unsigned n)
 {
-	hvdp_Request req = hvdp_Request_init_zero;
 	(void)vm;
-	req.which_op = hvdp_Request_vcpu_interrupt_tag;
-	req.op.vcpu_interrupt.vcpus_count = (pb_size_t)n;
-	memcpy(req.op.vcpu_interrupt.vcpus, ids, n * sizeof(uint32_t));
-	return call(&req, -1);
+	return hvc_vcpus_interrupt(ids, n);
 }
 
 /* ---- registers and VMCS: the run page ---- */
@@ -274,7 +160,7 @@ static hv_return_t slow_reg(struct hva_vcpu *v, unsigned reg, uint64_t *value, b
 {
 	hvdp_Request req = hvdp_Request_init_zero;
 	req.which_op = hvdp_Request_vcpu_reg_tag;
-	req.op.vcpu_reg.vcpu = v->id;
+	req.op.vcpu_reg.vcpu = v->c.id;
 	req.op.vcpu_reg.reg = reg;
 	req.op.vcpu_reg.value = write ? *value : 0;
 	req.op.vcpu_reg.write = write;
@@ -285,7 +171,7 @@ static hv_return_t slow_vmcs(struct hva_vcpu *v, uint32_t field, uint64_t *value
 {
 	hvdp_Request req = hvdp_Request_init_zero;
 	req.which_op = hvdp_Request_vcpu_vmcs_tag;
-	req.op.vcpu_vmcs.vcpu = v->id;
+	req.op.vcpu_vmcs.vcpu = v->c.id;
 	req.op.vcpu_vmcs.field = field;
 	req.op.vcpu_vmcs.value = write ? *value : 0;
 	req.op.vcpu_vmcs.write = write;
@@ -294,7 +180,7 @@ static hv_return_t slow_vmcs(struct hva_vcpu *v, uint32_t field, uint64_t *value
 
 static hv_return_t remote_read_reg(struct hva_vcpu *v, hv_x86_reg_t reg, uint64_t *value)
 {
-	int r = hvs_read_reg(&v->page->state, (unsigned)reg, value);
+	int r = hvs_read_reg(&v->c.page->state, (unsigned)reg, value);
 	if (r == -EAGAIN)
 		return slow_reg(v, (unsigned)reg, value, false);
 	return hvc_status(r);
@@ -302,7 +188,7 @@ static hv_return_t remote_read_reg(struct hva_vcpu *v, hv_x86_reg_t reg, uint64_
 
 static hv_return_t remote_write_reg(struct hva_vcpu *v, hv_x86_reg_t reg, uint64_t value)
 {
-	int r = hvs_write_reg(&v->page->state, (unsigned)reg, value);
+	int r = hvs_write_reg(&v->c.page->state, (unsigned)reg, value);
 	if (r == -EAGAIN)
 		return slow_reg(v, (unsigned)reg, &value, true);
 	return hvc_status(r);
@@ -310,7 +196,7 @@ static hv_return_t remote_write_reg(struct hva_vcpu *v, hv_x86_reg_t reg, uint64
 
 static hv_return_t remote_read_vmcs(struct hva_vcpu *v, uint32_t field, uint64_t *value)
 {
-	int r = hvs_read_vmcs(&v->page->state, field, value);
+	int r = hvs_read_vmcs(&v->c.page->state, field, value);
 	if (r == -EAGAIN)
 		return slow_vmcs(v, field, value, false);
 	return hvc_status(r);
@@ -318,7 +204,7 @@ static hv_return_t remote_read_vmcs(struct hva_vcpu *v, uint32_t field, uint64_t
 
 static hv_return_t remote_write_vmcs(struct hva_vcpu *v, uint32_t field, uint64_t value)
 {
-	int r = hvs_write_vmcs(&v->page->state, field, value);
+	int r = hvs_write_vmcs(&v->c.page->state, field, value);
 	if (r == -EAGAIN)
 		return slow_vmcs(v, field, &value, true);
 	return hvc_status(r);
@@ -327,7 +213,7 @@ static hv_return_t remote_write_vmcs(struct hva_vcpu *v, uint32_t field, uint64_
 static hv_return_t remote_cap_write_vmcs(struct hva_vcpu *v, uint32_t field,
 					 uint64_t *allowed_0, uint64_t *allowed_1)
 {
-	return hvc_status(hvs_cap_write_vmcs(&v->page->state, field, allowed_0, allowed_1));
+	return hvc_status(hvs_cap_write_vmcs(&v->c.page->state, field, allowed_0, allowed_1));
 }
 
 /* ---- vCPU calls served by hvd's vCPU thread ---- */
@@ -336,7 +222,7 @@ static hv_return_t remote_read_msr(struct hva_vcpu *v, uint32_t msr, uint64_t *v
 {
 	hvdp_Request req = hvdp_Request_init_zero;
 	req.which_op = hvdp_Request_vcpu_msr_tag;
-	req.op.vcpu_msr.vcpu = v->id;
+	req.op.vcpu_msr.vcpu = v->c.id;
 	req.op.vcpu_msr.msr = msr;
 	return value_call(&req, value);
 }
@@ -345,7 +231,7 @@ static hv_return_t remote_write_msr(struct hva_vcpu *v, uint32_t msr, uint64_t v
 {
 	hvdp_Request req = hvdp_Request_init_zero;
 	req.which_op = hvdp_Request_vcpu_msr_tag;
-	req.op.vcpu_msr.vcpu = v->id;
+	req.op.vcpu_msr.vcpu = v->c.id;
 	req.op.vcpu_msr.msr = msr;
 	req.op.vcpu_msr.value = value;
 	req.op.vcpu_msr.write = true;
@@ -356,7 +242,7 @@ static hv_return_t remote_enable_native_msr(struct hva_vcpu *v, uint32_t msr, bo
 {
 	hvdp_Request req = hvdp_Request_init_zero;
 	req.which_op = hvdp_Request_vcpu_native_msr_tag;
-	req.op.vcpu_native_msr.vcpu = v->id;
+	req.op.vcpu_native_msr.vcpu = v->c.id;
 	req.op.vcpu_native_msr.msr = msr;
 	req.op.vcpu_native_msr.enable = enable;
 	return value_call(&req, NULL);
@@ -368,7 +254,7 @@ static hv_return_t remote_read_fpstate(struct hva_vcpu *v, void *buffer, size_t 
 	hvdp_Request req = hvdp_Request_init_zero;
 	hvdp_Response resp;
 	req.which_op = hvdp_Request_vcpu_fpstate_tag;
-	req.op.vcpu_fpstate.vcpu = v->id;
+	req.op.vcpu_fpstate.vcpu = v->c.id;
 	req.op.vcpu_fpstate.size = (uint32_t)(size > 4096 ? 4096 : size);
 	int r = hvc_rpc(&req, -1, &resp, NULL);
 	if (r < 0)
@@ -385,7 +271,7 @@ static hv_return_t remote_write_fpstate(struct hva_vcpu *v, const void *buffer, 
 	hvdp_Request req = hvdp_Request_init_zero;
 	size_t n = size > 4096 ? 4096 : size;
 	req.which_op = hvdp_Request_vcpu_fpstate_tag;
-	req.op.vcpu_fpstate.vcpu = v->id;
+	req.op.vcpu_fpstate.vcpu = v->c.id;
 	req.op.vcpu_fpstate.write = true;
 	req.op.vcpu_fpstate.data.size = (pb_size_t)n;
 	memcpy(req.op.vcpu_fpstate.data.bytes, buffer, n);
@@ -396,7 +282,7 @@ static hv_return_t remote_invalidate_tlb(struct hva_vcpu *v)
 {
 	hvdp_Request req = hvdp_Request_init_zero;
 	req.which_op = hvdp_Request_vcpu_invalidate_tlb_tag;
-	req.op.vcpu_invalidate_tlb.vcpu = v->id;
+	req.op.vcpu_invalidate_tlb.vcpu = v->c.id;
 	return value_call(&req, NULL);
 }
 
@@ -404,33 +290,20 @@ static hv_return_t remote_exec_time(struct hva_vcpu *v, uint64_t *ns)
 {
 	hvdp_Request req = hvdp_Request_init_zero;
 	req.which_op = hvdp_Request_vcpu_exec_time_tag;
-	req.op.vcpu_exec_time.vcpu = v->id;
+	req.op.vcpu_exec_time.vcpu = v->c.id;
 	return value_call(&req, ns);
 }
 
 /* ---- running ---- */
 
-static bool daemon_alive(void *ctx)
-{
-	(void)ctx;
-	return hvc_daemon_alive();
-}
-
-/* Hand the run page to hvd's vCPU thread and wait for the exit. */
 static hv_return_t remote_run(struct hva_vcpu *v)
 {
-	int32_t result;
-	if (!hvc_connected())
-		return HV_ERROR; /* an earlier call found hvd gone */
-	if (hvd_runpage_client_run(v->page, ++v->seq, SPIN_NS, LIVENESS_NS, daemon_alive, NULL,
-				   &result) < 0)
-		return HV_ERROR;
-	return result;
+	return hvc_vcpu_enter(&v->c);
 }
 
 const struct hva_transport hva_transport = {
 	/* What one VcpuInterrupt message holds. */
-	.max_interrupt = MAX_VCPUS,
+	.max_interrupt = HVC_MAX_VCPUS,
 
 	.vm_open = remote_vm_open,
 	.vm_create = remote_vm_create,

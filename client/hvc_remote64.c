@@ -9,7 +9,8 @@
  * and a write-through (HA64_OP_RUN, HA64_OP_SYNC) are one hand-off of the
  * page (proto/hvd_runpage.c). The host's limits and ID registers came with
  * the handshake. The GIC calls are VM-wide RPCs; its state travels in a
- * sealed memfd. Errors are mapped to hv_return_t in one place, hvc_status.
+ * sealed memfd. What the Intel transport does the same way is in
+ * hvc_calls.c; errors are mapped to hv_return_t there, in hvc_status.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,17 +21,8 @@
 
 #include "hva64.h"
 #include "hvc.h"
-#include "hvd_runpage.h"
-#include "hvs_errmap.h"
 
-/* hvd's ids are below this; a VcpuInterrupt names at most this many. */
-#define MAX_VCPUS 64
-_Static_assert(MAX_VCPUS <= HVA64_MAX_VCPUS, "hvd's vCPU ids fit the front end's table");
-
-/* How long a run polls for the exit before sleeping, and how often a
- * sleeping run checks that hvd is still there (as on x86). */
-#define SPIN_NS 100000ull
-#define LIVENESS_NS 100000000l
+_Static_assert(HVC_MAX_VCPUS <= HVA64_MAX_VCPUS, "hvd's vCPU ids fit the front end's table");
 
 /* The VM is hvd's; this side only knows that there is one. */
 struct hva64_vm {
@@ -39,47 +31,24 @@ struct hva64_vm {
 
 static struct hva64_vm the_vm;
 
-/* A vCPU: its run page. Indexed by hvd's id; the front end's VM lock
- * guards creation and destruction, the owner thread the rest. */
+/* A vCPU: its run page (hvc.h). Indexed by hvd's id; the front end's VM
+ * lock guards creation and destruction, the owner thread the rest. */
 struct hva64_vcpu {
-	uint32_t id;
-	struct hvd_run_page *page;
-	size_t page_size;
-	uint32_t seq;
+	struct hvc_vcpu c;
 };
 
-static struct hva64_vcpu vcpus[MAX_VCPUS];
+static struct hva64_vcpu vcpus[HVC_MAX_VCPUS];
 
-/* The one place this transport turns errors into hv_return_t: a negative
- * errno from this library, or the lost connection to hvd. */
-static hv_return_t hvc_status(int err)
-{
-	switch (-err) {
-	case ECONNRESET: case EPIPE: case ENOTCONN: case EPROTO:
-		return HV_ERROR;
-	case ECONNREFUSED: case EPROTONOSUPPORT: case ENOENT:
-		return HV_NO_DEVICE;
-	default:
-		return hvs_errno_to_hv(err);
-	}
-}
-
-/* An RPC whose only result is its status. */
 static hv_return_t call(hvdp_Request *req, int send_fd)
 {
-	hvdp_Response resp;
-	int r = hvc_rpc(req, send_fd, &resp, NULL);
-	return r < 0 ? hvc_status(r) : (hv_return_t)resp.status;
+	return hvc_call(req, send_fd, NULL, NULL);
 }
 
 /* ---- host and VM ---- */
 
 static hv_return_t remote_vm_open(void)
 {
-	int r = hvc_connect();
-	if (r < 0)
-		return r == -ENOSPC ? HV_NO_RESOURCES : HV_NO_DEVICE;
-	return HV_SUCCESS;
+	return hvc_open();
 }
 
 static hv_return_t remote_host_info(struct hva64_host *out)
@@ -102,11 +71,7 @@ static hv_return_t remote_host_info(struct hva64_host *out)
 
 static hv_return_t remote_vm_create(uint64_t options, struct hva64_vm **out)
 {
-	hvdp_Request req = hvdp_Request_init_zero;
-	req.which_op = hvdp_Request_vm_create_tag;
-	req.op.vm_create.flags = options;
-	req.op.vm_create.session_nonce = hvc_session_nonce();
-	hv_return_t ret = call(&req, -1);
+	hv_return_t ret = hvc_vm_create(options);
 	if (ret == HV_SUCCESS)
 		*out = &the_vm;
 	return ret;
@@ -114,63 +79,36 @@ static hv_return_t remote_vm_create(uint64_t options, struct hva64_vm **out)
 
 static hv_return_t remote_vm_destroy(struct hva64_vm *vm)
 {
-	hvdp_Request req = hvdp_Request_init_zero;
 	(void)vm;
-	req.which_op = hvdp_Request_vm_destroy_tag;
-	return call(&req, -1);
+	return hvc_vm_destroy();
 }
 
-/* The child's copies of the run pages, the guest memory and the
- * connection are the parent's session: let go of them. */
 static void remote_fork_child(struct hva64_vm *vm)
 {
 	(void)vm;
-	for (unsigned i = 0; i < MAX_VCPUS; i++)
-		if (vcpus[i].page)
-			munmap(vcpus[i].page, vcpus[i].page_size);
-	memset(vcpus, 0, sizeof(vcpus));
-	hvc_mem_fork_child();
-	hvc_conn_forget();
+	for (unsigned i = 0; i < HVC_MAX_VCPUS; i++)
+		hvc_vcpu_forget(&vcpus[i].c);
+	hvc_fork_child();
 }
 
 static hv_return_t remote_vm_map(struct hva64_vm *vm, void *uva, uint64_t ipa, size_t size,
 				 uint64_t flags)
 {
-	hvdp_Request req = hvdp_Request_init_zero;
-	uint64_t offset;
-	int fd, r;
-
 	(void)vm;
-	if ((r = hvc_mem_share(uva, size, &fd, &offset)) < 0)
-		return r == -EFAULT ? HV_BAD_ARGUMENT : hvc_status(r);
-	req.which_op = hvdp_Request_vm_map_tag;
-	req.op.vm_map.gpa = ipa;
-	req.op.vm_map.size = size;
-	req.op.vm_map.flags = flags;
-	req.op.vm_map.offset = offset;
-	return call(&req, fd);
+	return hvc_vm_map(uva, ipa, size, flags);
 }
 
 static hv_return_t remote_vm_unmap(struct hva64_vm *vm, uint64_t ipa, size_t size)
 {
-	hvdp_Request req = hvdp_Request_init_zero;
 	(void)vm;
-	req.which_op = hvdp_Request_vm_unmap_tag;
-	req.op.vm_unmap.gpa = ipa;
-	req.op.vm_unmap.size = size;
-	return call(&req, -1);
+	return hvc_vm_unmap(ipa, size);
 }
 
 static hv_return_t remote_vm_protect(struct hva64_vm *vm, uint64_t ipa, size_t size,
 				     uint64_t flags)
 {
-	hvdp_Request req = hvdp_Request_init_zero;
 	(void)vm;
-	req.which_op = hvdp_Request_vm_protect_tag;
-	req.op.vm_protect.gpa = ipa;
-	req.op.vm_protect.size = size;
-	req.op.vm_protect.flags = flags;
-	return call(&req, -1);
+	return hvc_vm_protect(ipa, size, flags);
 }
 
 /* Guest memory must be shareable with hvd: a memfd from the start. */
@@ -189,102 +127,37 @@ static hv_return_t remote_vm_deallocate(void *uva, size_t size)
 static hv_return_t remote_vcpu_create(struct hva64_vm *vm, uint32_t *id, struct ha64_state **state,
 				      struct hva64_vcpu **out)
 {
-	hvdp_Request req = hvdp_Request_init_zero;
-	hvdp_Response resp;
-	int fd = -1, r;
-
+	struct hvc_vcpu c;
 	(void)vm;
-	req.which_op = hvdp_Request_vcpu_create_tag;
-	if ((r = hvc_rpc(&req, -1, &resp, &fd)) < 0)
-		return hvc_status(r);
-	if (resp.status != HV_SUCCESS) {
-		if (fd >= 0)
-			close(fd);
-		return resp.status;
-	}
-	size_t size = hvd_runpage_size();
-	void *page = fd >= 0 && resp.vcpu < MAX_VCPUS ?
-		mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
-	uint32_t seq;
-	if (fd >= 0)
-		close(fd);
-	if (page == MAP_FAILED || !hvd_runpage_client_attach(page, &seq)) {
-		if (page != MAP_FAILED)
-			munmap(page, size);
-		return HV_ERROR;
-	}
-	struct hva64_vcpu *v = &vcpus[resp.vcpu];
-	v->id = resp.vcpu;
-	v->page = page;
-	v->page_size = size;
-	v->seq = seq;
-	*id = resp.vcpu;
-	*state = &v->page->state;
+	hv_return_t r = hvc_vcpu_create(0, &c);
+	if (r != HV_SUCCESS)
+		return r;
+	struct hva64_vcpu *v = &vcpus[c.id];
+	v->c = c;
+	*id = c.id;
+	*state = &c.page->state;
 	*out = v;
 	return HV_SUCCESS;
 }
 
-/* The run page goes with the vCPU, or when hvd is gone (then the vCPU is
- * gone with it). */
 static hv_return_t remote_vcpu_destroy(struct hva64_vcpu *v, bool *gone)
 {
-	hvdp_Request req = hvdp_Request_init_zero;
-	req.which_op = hvdp_Request_vcpu_destroy_tag;
-	req.op.vcpu_destroy.vcpu = v->id;
-	hv_return_t ret = call(&req, -1);
-	*gone = ret == HV_SUCCESS || !hvc_daemon_alive();
-	if (*gone) {
-		munmap(v->page, v->page_size);
-		memset(v, 0, sizeof(*v));
-	}
-	return ret;
+	return hvc_vcpu_destroy(&v->c, gone);
 }
 
-static bool daemon_alive(void *ctx)
-{
-	(void)ctx;
-	return hvc_daemon_alive();
-}
-
-/* A run or a write-through (state->op): hand the run page to hvd's vCPU
- * thread and wait for its answer. */
+/* A run or a write-through (state->op): one hand-off of the run page. */
 static hv_return_t remote_vcpu_enter(struct hva64_vcpu *v)
 {
-	int32_t result;
-	if (!hvc_connected())
-		return HV_ERROR; /* an earlier call found hvd gone */
-	if (hvd_runpage_client_run(v->page, ++v->seq, SPIN_NS, LIVENESS_NS, daemon_alive, NULL,
-				   &result) < 0)
-		return HV_ERROR;
-	return result;
+	return hvc_vcpu_enter(&v->c);
 }
 
-/* hvd checks the ids again: it knows the same ones. */
 static hv_return_t remote_vcpus_exit(struct hva64_vm *vm, const uint32_t *ids, unsigned n)
 {
-	hvdp_Request req = hvdp_Request_init_zero;
 	(void)vm;
-	if (n > MAX_VCPUS)
-		return HV_BAD_ARGUMENT;
-	req.which_op = hvdp_Request_vcpu_interrupt_tag;
-	req.op.vcpu_interrupt.vcpus_count = (pb_size_t)n;
-	memcpy(req.op.vcpu_interrupt.vcpus, ids, n * sizeof(uint32_t));
-	return call(&req, -1);
+	return hvc_vcpus_interrupt(ids, n);
 }
 
 /* ---- the GIC: VM-wide RPCs (hvd_gic.c) ---- */
-
-/* An RPC with a value in its answer (NULL: none wanted). */
-static hv_return_t value_call(hvdp_Request *req, int send_fd, uint64_t *value, int *recv_fd)
-{
-	hvdp_Response resp;
-	int r = hvc_rpc(req, send_fd, &resp, recv_fd);
-	if (r < 0)
-		return hvc_status(r);
-	if (value && resp.status == HV_SUCCESS)
-		*value = resp.value;
-	return resp.status;
-}
 
 static hv_return_t remote_gic_create(struct hva64_vm *vm, const struct hva64_gic_config *cfg)
 {
@@ -329,8 +202,8 @@ static hv_return_t remote_gic_reg(struct hva64_vm *vm, struct hva64_vcpu *vcpu,
 	req.op.gic_reg.reg = reg;
 	req.op.gic_reg.write = write;
 	req.op.gic_reg.value = write ? *value : 0;
-	req.op.gic_reg.vcpu = vcpu ? vcpu->id : 0;
-	return value_call(&req, -1, write ? NULL : value, NULL);
+	req.op.gic_reg.vcpu = vcpu ? vcpu->c.id : 0;
+	return hvc_call(&req, -1, write ? NULL : value, NULL);
 }
 
 /* GicReg's space 0 (hvd_gic.c). */
@@ -347,7 +220,7 @@ static hv_return_t remote_gic_state_get(struct hva64_vm *vm, void **blob, size_t
 	int fd = -1;
 	(void)vm;
 	req.which_op = hvdp_Request_gic_state_tag;
-	hv_return_t r = value_call(&req, -1, &n, &fd);
+	hv_return_t r = hvc_call(&req, -1, &n, &fd);
 	if (r == HV_SUCCESS && (fd < 0 || n == 0 || n > HVD_MAX_GIC_STATE))
 		r = HV_ERROR;
 	void *b = r == HV_SUCCESS ? malloc((size_t)n) : NULL;
