@@ -390,58 +390,10 @@ static void raw_session(uint32_t *vcpu_id, bool gic)
 
 Test(hostile64, x86_calls_refused)
 {
-	const char *path = getenv("HVD_SOCKET");
-	cr_assert(path, "HVD_SOCKET is set by the lab");
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	cr_assert(connect(sock, (struct sockaddr *)&a, sizeof(a)) == 0, "connect: %s",
-		  strerror(errno));
-
-	Hvdp__Request req = HVDP__REQUEST__INIT;
-	Hvdp__Hello hello = HVDP__HELLO__INIT;
-	hello.version = HVD_PROTOCOL_VERSION;
-	req.op_case = HVDP__REQUEST__OP_HELLO;
-	req.hello = &hello;
-	Hvdp__Response *r = rpc(&req, NULL);
-	cr_assert_eq(r->status, HV_SUCCESS);
-	cr_assert(r->hello && r->hello->arch == HVD_ARCH_ARM64 && r->hello->arm64_host,
-		  "an arm64 hvd says so and reports its host");
-	cr_assert_eq(r->hello->arm64_host->n_feature, 14);
-	cr_assert(r->hello->arm64_host->ipa_max >= 32, "IPA max %u", r->hello->arm64_host->ipa_max);
-	uint64_t nonce = r->hello->session_nonce;
-	hvdp__response__free_unpacked(r, NULL);
-
-	Hvdp__VmCreate vc = HVDP__VM_CREATE__INIT;
-	vc.session_nonce = nonce;
-	vc.flags = 1ull << 40; /* no HA64_VMOPT_* */
-	req = (Hvdp__Request)HVDP__REQUEST__INIT;
-	req.op_case = HVDP__REQUEST__OP_VM_CREATE;
-	req.vm_create = &vc;
-	r = rpc(&req, NULL);
-	cr_assert_eq(r->status, HV_BAD_ARGUMENT, "unknown VM options refused");
-	hvdp__response__free_unpacked(r, NULL);
-	vc.flags = 0;
-	r = rpc(&req, NULL);
-	cr_assert_eq(r->status, HV_SUCCESS);
-	hvdp__response__free_unpacked(r, NULL);
-
-	Hvdp__VcpuCreate cc = HVDP__VCPU_CREATE__INIT;
-	cc.flags = 1; /* arm64 vCPUs take no flags */
-	req = (Hvdp__Request)HVDP__REQUEST__INIT;
-	req.op_case = HVDP__REQUEST__OP_VCPU_CREATE;
-	req.vcpu_create = &cc;
-	r = rpc(&req, NULL);
-	cr_assert_eq(r->status, HV_BAD_ARGUMENT, "vCPU flags refused");
-	hvdp__response__free_unpacked(r, NULL);
-	cc.flags = 0;
-	int page = -1;
-	r = rpc(&req, &page);
-	cr_assert_eq(r->status, HV_SUCCESS);
-	uint32_t id = r->vcpu;
-	hvdp__response__free_unpacked(r, NULL);
-	cr_assert(page >= 0, "the run page came with the vCPU");
-	close(page);
+	uint32_t id;
+	Hvdp__Request req;
+	Hvdp__Response *r;
+	raw_session(&id, false);
 
 	/* Each x86 call: refused with HV_UNSUPPORTED, hvd still answering. */
 	Hvdp__VcpuReg reg = HVDP__VCPU_REG__INIT;
@@ -664,4 +616,55 @@ Test(hostile64, gic_calls_with_hostile_arguments, .timeout = 120)
 	close(garbage);
 	close(sock);
 	assert_hvd_serves("GIC calls with hostile arguments");
+}
+
+/* The handshake says what hvd serves; VM options and vCPU flags an arm64
+ * hvd does not know are refused. */
+Test(hostile64, arm64_handshake_and_unknown_options)
+{
+	const char *path = getenv("HVD_SOCKET");
+	cr_assert(path, "HVD_SOCKET is set by the lab");
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	cr_assert(connect(sock, (struct sockaddr *)&a, sizeof(a)) == 0, "connect: %s",
+		  strerror(errno));
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__Hello hello = HVDP__HELLO__INIT;
+	hello.version = HVD_PROTOCOL_VERSION;
+	req.op_case = HVDP__REQUEST__OP_HELLO;
+	req.hello = &hello;
+	Hvdp__Response *r = rpc(&req, NULL);
+	cr_assert_eq(r->status, HV_SUCCESS);
+	cr_assert(r->hello && r->hello->arch == HVD_ARCH_ARM64 && r->hello->arm64_host,
+		  "an arm64 hvd says so and reports its host");
+	cr_assert_eq(r->hello->arm64_host->n_feature, 14);
+	cr_assert(r->hello->arm64_host->ipa_max >= 32, "IPA max %u", r->hello->arm64_host->ipa_max);
+	uint64_t nonce = r->hello->session_nonce;
+	hvdp__response__free_unpacked(r, NULL);
+
+	Hvdp__VmCreate vc = HVDP__VM_CREATE__INIT;
+	vc.session_nonce = nonce;
+	vc.flags = 1ull << 40; /* no HA64_VMOPT_* */
+	req = (Hvdp__Request)HVDP__REQUEST__INIT;
+	req.op_case = HVDP__REQUEST__OP_VM_CREATE;
+	req.vm_create = &vc;
+	r = rpc(&req, NULL);
+	cr_assert_eq(r->status, HV_BAD_ARGUMENT, "unknown VM options refused");
+	hvdp__response__free_unpacked(r, NULL);
+	vc.flags = 0;
+	r = rpc(&req, NULL);
+	cr_assert_eq(r->status, HV_SUCCESS);
+	hvdp__response__free_unpacked(r, NULL);
+
+	Hvdp__VcpuCreate cc = HVDP__VCPU_CREATE__INIT;
+	cc.flags = 1; /* arm64 vCPUs take no flags */
+	req = (Hvdp__Request)HVDP__REQUEST__INIT;
+	req.op_case = HVDP__REQUEST__OP_VCPU_CREATE;
+	req.vcpu_create = &cc;
+	r = rpc(&req, NULL);
+	cr_assert_eq(r->status, HV_BAD_ARGUMENT, "vCPU flags refused");
+	hvdp__response__free_unpacked(r, NULL);
+	close(sock);
+	assert_hvd_serves("unknown options to an arm64 hvd");
 }
