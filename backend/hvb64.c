@@ -1,7 +1,8 @@
 /*
  * hvb64: Apple's arm64 Hypervisor.framework semantics on KVM/arm64 (the
- * arm64 backend behind struct hvb_ops, hvb_a64_ops). WORK IN PROGRESS:
- * not yet run in the arm64 lab; see issue 13's notes.
+ * arm64 backend behind struct hvb_ops, hvb_a64_ops), for libhvdirect and
+ * hvd alike; the GIC is hvb64_gic.c. docs/arm64.md lists what differs
+ * from Apple and which lab test pins it.
  *
  * The vCPU's API state is a struct ha64_state (a64/ha64.h): the caller
  * imports the client's copy, vcpu_run does its op, the caller exports the
@@ -11,7 +12,9 @@
  *
  * Exits Apple reports and how they are made from KVM's:
  *   data abort (EC 0x24)  KVM_EXIT_MMIO: the syndrome rebuilt from the
- *                         instruction at PC (ha64_decode.c); KVM's own
+ *                         instruction at PC (ha64_decode.c; with the MMU
+ *                         on, found through the guest's own tables,
+ *                         ha64_walk.c); KVM's own
  *                         completion is run at once with immediate_exit and
  *                         undone (PC and Rt put back), so that the client
  *                         sees the faulting instruction and completes the
@@ -20,7 +23,8 @@
  *                         immediate from the instruction; SMC's PC moved
  *                         back onto the SMC, where Apple leaves it
  *   vtimer                run->s.regs.device_irq_level (user-space irqchip)
- *                         under Apple's mask
+ *                         under Apple's mask; with a GIC, KVM's own
+ *   BRK (EC 0x3c)         KVM_EXIT_DEBUG, with trap_debug_exceptions
  *   canceled              a kick: immediate_exit + the kick signal
  */
 #include <errno.h>
