@@ -25,7 +25,7 @@ reg_iters=${HVBENCH_REG_ITERS:-1000000}
 create_iters=${HVBENCH_CREATE_ITERS:-4}
 bin=$build/bench
 hvd=$build/daemon/hvd
-impls=(raw direct client)
+impls=(raw direct client inproc)
 
 for f in "$bin/hvbench-raw" "$bin/hvbench-direct" "$bin/hvbench-client" "$hvd"; do
 	if [ ! -x "$f" ]; then
@@ -37,11 +37,12 @@ done
 tmp=$(mktemp -d /tmp/hvbench.XXXXXX)
 sock=$tmp/hvd.sock
 hvd_pid=
+hvd2_pid=
 cleanup() {
-	if [ -n "$hvd_pid" ]; then
-		kill -TERM "$hvd_pid" 2>/dev/null || true
-		wait "$hvd_pid" 2>/dev/null || true
-	fi
+	for p in $hvd_pid $hvd2_pid; do
+		kill -TERM "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -61,12 +62,23 @@ for _ in $(seq 1 300); do
 done
 [ -S "$sock" ] || { echo "run.sh: hvd did not create $sock" >&2; exit 1; }
 export HVD_SOCKET=$sock
+# And one with VMs in hvd's own process (--in-process), the shape before
+# worker processes: `inproc` is libhvclient against it.
+sock2=$tmp/hvd-inproc.sock
+"$hvd" --socket "$sock2" --in-process --log-level warn 2>"$tmp/hvd2.log" &
+hvd2_pid=$!
+for _ in $(seq 1 300); do
+	[ -S "$sock2" ] && break
+	sleep 0.01
+done
+[ -S "$sock2" ] || { echo "run.sh: hvd --in-process did not create $sock2" >&2; exit 1; }
 
 # run IMPL ARGS...: one benchmark process; its stdout.
 run() {
-	local impl=$1
+	local impl=$1 sockf=$HVD_SOCKET
 	shift
-	if ! "$bin/hvbench-$impl" "$@" 2>"$tmp/err"; then
+	if [ "$impl" = inproc ]; then impl=client; sockf=$sock2; fi
+	if ! HVD_SOCKET=$sockf "$bin/hvbench-$impl" "$@" 2>"$tmp/err"; then
 		echo "run.sh: hvbench-$impl $* failed:" >&2
 		cat "$tmp/err" >&2
 		echo "hvd log:" >&2
@@ -95,7 +107,10 @@ guest: real mode, 'out 0x10, al; jmp' loop at 0000:1000: every run = 1 OUT exit
            sync regs (REGS|SREGS), no ioctl besides KVM_RUN
   direct = Apple API in-process (libhvdirect)
   client = Apple API served by hvd (libhvclient, shared run page + futex),
-           hvd started by this script on a private socket
+           hvd started by this script on a private socket; the VM lives
+           in one of hvd's worker processes
+  inproc = the same against an hvd started with --in-process (the VM in
+           hvd's own process, as before worker processes)
   API round trip = hv_vcpu_run + read EXIT_REASON, EXIT_QUALIFIC,
            VMEXIT_INSTR_LEN (VMCS), RAX, RIP + write RIP = RIP + len
   Each round runs every implementation once (fresh process, order rotated,
@@ -108,10 +123,10 @@ EOF
 # rawbp is not a fourth implementation: it is raw plus the one thing the
 # backend adds per real-mode vCPU (an armed hardware breakpoint), run in
 # the same rounds to show where the direct - raw gap goes.
-exit_impls=(raw direct client rawbp)
+exit_impls=(raw direct client inproc rawbp)
 for r in $(seq 0 $((rounds - 1))); do
-	for k in 0 1 2 3; do
-		impl=${exit_impls[$(((r + k) % 4))]}
+	for k in 0 1 2 3 4; do
+		impl=${exit_impls[$(((r + k) % 5))]}
 		if [ "$impl" = rawbp ]; then
 			run raw exits "$exits" --hw-bp
 		else
@@ -131,6 +146,7 @@ done
 echo "raw+bp = raw with a KVM_SET_GUEST_DEBUG hardware breakpoint armed (never hit), as the"
 echo "         backend arms one for every real-mode vCPU (hidden IVT trap); for reference only"
 echo "ratio client/raw = $(ratio "$exit_med_client" "$exit_med_raw")   direct/raw = $(ratio "$exit_med_direct" "$exit_med_raw")   client/direct = $(ratio "$exit_med_client" "$exit_med_direct")"
+echo "ratio inproc/raw = $(ratio "$exit_med_inproc" "$exit_med_raw")   client/inproc = $(ratio "$exit_med_client" "$exit_med_inproc")   (workers vs VMs in hvd)"
 echo
 
 # ---- 2. register read + write between runs ----
@@ -195,8 +211,8 @@ echo
 
 # ---- 3. VM create + map 64 MiB + vCPU create + setup + first exit ----
 for r in $(seq 0 $((rounds - 1))); do
-	for k in 0 1 2; do
-		impl=${impls[$(((r + k) % 3))]}
+	for k in 0 1 2 3; do
+		impl=${impls[$(((r + k) % 4))]}
 		run "$impl" create "$create_iters" >"$tmp/out"
 		awk '$1 == "create_us" && $2 == 0 { print $3 }' "$tmp/out" >>"$tmp/cold_$impl"
 		awk '$1 == "create_us" && $2 > 0 { print $3 }' "$tmp/out" >>"$tmp/warm_$impl"
@@ -223,6 +239,7 @@ for impl in "${impls[@]}"; do
 done
 echo "ratio cold: client/raw = $(ratio "$cold_med_client" "$cold_med_raw")   direct/raw = $(ratio "$cold_med_direct" "$cold_med_raw")"
 echo "ratio warm: client/raw = $(ratio "$warm_med_client" "$warm_med_raw")   direct/raw = $(ratio "$warm_med_direct" "$warm_med_raw")"
+echo "ratio cold: client/inproc = $(ratio "$cold_med_client" "$cold_med_inproc")   warm: client/inproc = $(ratio "$warm_med_client" "$warm_med_inproc")   (workers vs VMs in hvd)"
 
 if ! kill -0 "$hvd_pid" 2>/dev/null; then
 	echo "run.sh: hvd died during the run:" >&2

@@ -11,6 +11,33 @@
 #include "hvd_protocol.h"
 #include "hvs_errmap.h"
 
+/* ---- errors for people (hvc_err.c) ---- */
+
+/* The longest text kept for hvd_last_error, with its NUL. */
+#define HVC_ERR_MAX 768
+
+/* Why a call failed, as far as saying it goes: each cause but
+ * HVC_CAUSE_CALL gets its line on stderr once per process. */
+enum hvc_cause {
+	HVC_CAUSE_CALL,       /* hvd refused one call (said only with HVD_DEBUG) */
+	HVC_CAUSE_NOENT,      /* no socket at the path */
+	HVC_CAUSE_REFUSED,    /* a socket nobody listens on */
+	HVC_CAUSE_ACCESS,     /* no permission on the socket */
+	HVC_CAUSE_NOTSOCK,    /* the path is something else */
+	HVC_CAUSE_CONNECT,    /* another connect() failure */
+	HVC_CAUSE_PROTOCOL,   /* hvd speaks another protocol or garbles it */
+	HVC_CAUSE_DENIED,     /* the policy said no */
+	HVC_CAUSE_QUOTA,      /* a quota or a limit of hvd's */
+	HVC_CAUSE_GONE,       /* hvd ended the session (admin kill, stop) */
+	HVC_CAUSE_MEMORY,     /* memory hv_vm_map cannot share faithfully */
+	HVC_CAUSE_COUNT
+};
+
+/* Keep the text as the calling thread's last error and, unless
+ * HVD_QUIET is set, write it on stderr ("libhvclient: TEXT") the first
+ * time `cause` happens in the process, or always with HVD_DEBUG. */
+void hvc_err(enum hvc_cause cause, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* ---- connection (hvc_conn.c) ---- */
 
 /* Connect and shake hands if not yet connected. 0 or negative errno. */
@@ -20,6 +47,13 @@ int hvc_connect(void);
  * NULL, else closed). Returns 0 when a response arrived (its status says
  * how the call went) or a negative errno when hvd could not be reached. */
 int hvc_rpc(hvdp_Request *req, int send_fd, hvdp_Response *resp, int *recv_fd);
+/* hvd's reason in a Response decoded by the calling thread ("" if none);
+ * valid until that thread's next exchange. */
+const char *hvc_resp_error(const hvdp_Response *resp);
+/* After a run failed: read what hvd said before it closed the session
+ * (an administrator's kill), and say why the connection is gone. True if
+ * it is. */
+bool hvc_conn_check_gone(void);
 /* False once an exchange found hvd gone (no system call). */
 bool hvc_connected(void);
 /* False once hvd has gone away (for waits that are not RPCs). */

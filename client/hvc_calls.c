@@ -5,11 +5,13 @@
  * run-page hand-off. Errors become hv_return_t in one place, hvc_status.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "hvc.h"
+#include "hvd_hint.h"
 #include "hvd_runpage.h"
 
 /* How long a run polls for the exit before sleeping: a round trip is
@@ -30,13 +32,60 @@ hv_return_t hvc_status(int err)
 	}
 }
 
+/* The call a request serves, in the words of its user: Apple's name where
+ * one request is one function, else the request's (docs/protocol.md). */
+static const char *op_name(pb_size_t op)
+{
+	switch (op) {
+	case hvdp_Request_hello_tag: return "connect";
+	case hvdp_Request_vm_create_tag: return "hv_vm_create";
+	case hvdp_Request_vm_destroy_tag: return "hv_vm_destroy";
+	case hvdp_Request_vm_map_tag: return "hv_vm_map";
+	case hvdp_Request_vm_unmap_tag: return "hv_vm_unmap";
+	case hvdp_Request_vm_protect_tag: return "hv_vm_protect";
+	case hvdp_Request_capability_tag: return "hv_capability";
+	case hvdp_Request_vcpu_create_tag: return "hv_vcpu_create";
+	case hvdp_Request_vcpu_destroy_tag: return "hv_vcpu_destroy";
+	case hvdp_Request_vcpu_interrupt_tag: return "hv_vcpu_interrupt";
+	case hvdp_Request_vcpu_reg_tag: return "vcpu_reg";
+	case hvdp_Request_vcpu_msr_tag: return "vcpu_msr";
+	case hvdp_Request_gic_create_tag: return "hv_gic_create";
+	default: return "hvd request";
+	}
+}
+
+/* A status other than HV_SUCCESS from hvd, said: denials and quotas once
+ * with their fix, the rest only with HVD_DEBUG. */
+static void refused(const hvdp_Request *req, const hvdp_Response *resp)
+{
+	const char *name = hvd_hint_status_name(resp->status);
+	const char *why = hvc_resp_error(resp);
+	const char *fix = hvd_hint_status_fix(resp->status, HVD_HINT_CLIENT);
+	enum hvc_cause c = HVC_CAUSE_CALL;
+	char num[16];
+
+	if (!name) {
+		snprintf(num, sizeof(num), "0x%08x", (unsigned)resp->status);
+		name = num;
+	}
+	if (resp->status == HV_DENIED)
+		c = HVC_CAUSE_DENIED;
+	else if (resp->status == HV_NO_RESOURCES && *why)
+		c = HVC_CAUSE_QUOTA; /* hvd names the limit; plain ENOMEM has no reason */
+	hvc_err(c, "%s: %s: %s%s%s", op_name(req->which_op), name,
+		*why ? why : hvd_hint_status_why(resp->status),
+		fix && c != HVC_CAUSE_CALL ? " — " : "", fix && c != HVC_CAUSE_CALL ? fix : "");
+}
+
 hv_return_t hvc_call(hvdp_Request *req, int send_fd, uint64_t *value, int *recv_fd)
 {
 	hvdp_Response resp;
 	int r = hvc_rpc(req, send_fd, &resp, recv_fd);
 	if (r < 0)
 		return hvc_status(r);
-	if (value && resp.status == HV_SUCCESS)
+	if (resp.status != HV_SUCCESS)
+		refused(req, &resp);
+	else if (value)
 		*value = resp.value;
 	return resp.status;
 }
@@ -71,8 +120,9 @@ hv_return_t hvc_vm_map(void *uva, uint64_t gpa, size_t size, uint64_t flags)
 	uint64_t offset;
 	int fd, r;
 
+	/* hvc_mem_share said why it refused. */
 	if ((r = hvc_mem_share(uva, size, &fd, &offset)) < 0)
-		return r == -EFAULT ? HV_BAD_ARGUMENT : hvc_status(r);
+		return r == -EFAULT || r == -EINVAL ? HV_BAD_ARGUMENT : hvc_status(r);
 	req.which_op = hvdp_Request_vm_map_tag;
 	req.op.vm_map.gpa = gpa;
 	req.op.vm_map.size = size;
@@ -114,6 +164,7 @@ hv_return_t hvc_vcpu_create(uint64_t flags, struct hvc_vcpu *v)
 	if (resp.status != HV_SUCCESS) {
 		if (fd >= 0)
 			close(fd);
+		refused(&req, &resp);
 		return resp.status;
 	}
 	size_t size = hvd_runpage_size();
@@ -169,11 +220,20 @@ static bool daemon_alive(void *ctx)
 hv_return_t hvc_vcpu_enter(struct hvc_vcpu *v)
 {
 	int32_t result;
-	if (!hvc_connected())
-		return HV_ERROR; /* an earlier call found hvd gone */
-	if (hvd_runpage_client_run(v->page, ++v->seq, SPIN_NS, LIVENESS_NS, daemon_alive, NULL,
-				   &result) < 0)
+	if (!hvc_connected()) {
+		/* an earlier call found hvd gone */
+		hvc_conn_check_gone(); /* says why, for this thread */
 		return HV_ERROR;
+	}
+	if (hvd_runpage_client_run(v->page, ++v->seq, SPIN_NS, LIVENESS_NS, daemon_alive, NULL,
+				   &result) < 0) {
+		/* hvd ended the session under the run (an administrator's
+		 * kill): its last word is in the socket. */
+		hvc_conn_check_gone();
+		return HV_ERROR;
+	}
+	if (result != HV_SUCCESS)
+		hvc_conn_check_gone(); /* a run hvd failed as it ended the session */
 	return result;
 }
 

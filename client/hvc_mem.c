@@ -11,6 +11,19 @@
  * Ranges already moved are remembered and reused (after checking in
  * /proc/self/maps that the address still maps that memfd, since the client
  * may have freed and reused it).
+ *
+ * Moving is faithful only for private anonymous writable memory (malloc,
+ * valloc, mmap(MAP_PRIVATE | MAP_ANONYMOUS)): nobody else sees it, and it
+ * stays private and writable on the memfd. Anything else would change
+ * under the client's feet (a MAP_SHARED file mapping would stop reaching
+ * its file, read-only memory would become writable, memory shared with
+ * another process would stop being shared, a private file mapping would
+ * lose the pages not yet read), so such a range is refused whole, before
+ * anything is touched, with HV_BAD_ARGUMENT and a line saying why
+ * (docs/porting.md). The check reads /proc/self/maps; a range that another
+ * thread of the client remaps while hv_vm_map runs is the client's own
+ * race (hvd only ever receives a sealed memfd of its own making), narrowed
+ * by checking again just before the move.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -91,26 +104,162 @@ static int new_memfd(size_t size, int *fd_out, ino_t *ino)
 	return 0;
 }
 
-/* Move [uva, uva+size) onto a new memfd in place. */
+/* A mapping of the range that is executable too (moving keeps that). */
+struct xpiece {
+	uintptr_t lo, hi;
+};
+
+/* Why [lo, hi) (a line of /proc/self/maps: perms, inode, path) cannot be
+ * moved onto a memfd faithfully, or NULL if it can. */
+static const char *unfit(const char *perms, unsigned long long inode, const char *path,
+			 char *buf, size_t len)
+{
+	if (perms[3] == 's') {
+		if (strncmp(path, "/memfd:hv-guest-ram", 19) == 0)
+			snprintf(buf, len, "partly memory already shared with hvd (mapped before, "
+				 "or from hv_vm_allocate) and partly not; map the parts separately");
+		else if (strncmp(path, "/memfd:", 7) == 0)
+			snprintf(buf, len, "a memfd mapped MAP_SHARED (%s), which moving would "
+				 "stop sharing", path + 1);
+		else if (strncmp(path, "/dev/zero", 9) == 0 || strncmp(path, "/SYSV", 5) == 0 ||
+			 strncmp(path, "/dev/shm/", 9) == 0 || inode == 0)
+			snprintf(buf, len, "shared memory (%s), which moving would stop "
+				 "sharing with the other processes",
+				 strncmp(path, "/SYSV", 5) == 0 ? "SysV shm" :
+				 strncmp(path, "/dev/shm/", 9) == 0 ? "POSIX shm" :
+				 "MAP_SHARED | MAP_ANONYMOUS");
+		else
+			snprintf(buf, len, "a MAP_SHARED mapping of %s, which moving would stop "
+				 "reaching its file", path);
+		return buf;
+	}
+	if (perms[0] != 'r' || perms[1] != 'w') {
+		snprintf(buf, len, "not writable (%.4s), and hvd's memfd would make it writable",
+			 perms);
+		return buf;
+	}
+	/* Private anonymous memory has no inode; the heap and the stacks are
+	 * named in brackets, as is memory named with PR_SET_VMA_ANON_NAME. */
+	if (inode != 0 || (path[0] && path[0] != '[')) {
+		snprintf(buf, len, "a private mapping of %s, which hvd cannot share "
+			 "(only anonymous memory can be moved)", path[0] ? path : "a file");
+		return buf;
+	}
+	return NULL;
+}
+
+/* Can [uva, uva+size) be moved onto a memfd without changing what it is?
+ * 0, or -EINVAL after saying why not (-EFAULT for a hole). The ranges of
+ * it that are also executable go into *x (malloc'd, *nx of them). */
+static int check_kind(const uint8_t *uva, size_t size, struct xpiece **x, size_t *nx)
+{
+	uintptr_t at = (uintptr_t)uva, end = (uintptr_t)uva + size;
+	char line[4096 + 128], why[512];
+	const char *bad = NULL;
+	int r = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	*x = NULL;
+	*nx = 0;
+	if (!f) {
+		r = -errno;
+		hvc_err(HVC_CAUSE_MEMORY, "hv_vm_map: cannot read /proc/self/maps (%s) to check "
+			"that the memory can be shared with hvd — mount /proc", strerror(-r));
+		return -EINVAL; /* unchecked is refused: never change it silently */
+	}
+	while (at < end && fgets(line, sizeof(line), f)) {
+		uintptr_t lo, hi;
+		unsigned long long off, inode;
+		char perms[8];
+		int n = 0;
+		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %7s %llx %*x:%*x %llu %n", &lo, &hi,
+			   perms, &off, &inode, &n) < 5)
+			continue;
+		if (hi <= at)
+			continue;
+		if (lo > at)
+			break; /* a hole */
+		char *path = line + n;
+		path[strcspn(path, "\n")] = '\0';
+		if ((bad = unfit(perms, inode, path, why, sizeof(why))))
+			break;
+		if (perms[2] == 'x') {
+			struct xpiece *m = realloc(*x, (*nx + 1) * sizeof(**x));
+			if (!m) {
+				r = -ENOMEM;
+				break;
+			}
+			*x = m;
+			(*x)[(*nx)++] = (struct xpiece){ at, hi < end ? hi : end };
+		}
+		at = hi;
+	}
+	fclose(f);
+	if (!r && bad) {
+		hvc_err(HVC_CAUSE_MEMORY, "hv_vm_map: HV_BAD_ARGUMENT: [%#" PRIxPTR ", %#" PRIxPTR
+			") is %s — through hvd, guest memory must be private anonymous memory: "
+			"allocate it with hv_vm_allocate or mmap(MAP_PRIVATE | MAP_ANONYMOUS) "
+			"(docs/porting.md)", at, end, bad);
+		r = -EINVAL;
+	} else if (!r && at < end) {
+		hvc_err(HVC_CAUSE_MEMORY, "hv_vm_map: HV_BAD_ARGUMENT: %#" PRIxPTR " is not mapped "
+			"(the range [%p, %#" PRIxPTR ") has a hole)", at, (const void *)uva, end);
+		r = -EFAULT;
+	}
+	if (r) {
+		free(*x);
+		*x = NULL;
+		*nx = 0;
+	}
+	return r;
+}
+
+/* Which pages of [uva, uva+size) hold data (present or swapped out),
+ * from /proc/self/pagemap: mincore would miss the swapped-out ones, and a
+ * page not copied reads as zero on the memfd. Without pagemap every page
+ * is copied (slower, never wrong). */
+static void pages_with_data(const uint8_t *uva, size_t pages, unsigned char *vec)
+{
+	uint64_t ent[512];
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	memset(vec, 1, pages);
+	if (fd < 0)
+		return;
+	for (size_t i = 0; i < pages;) {
+		size_t k = pages - i < 512 ? pages - i : 512;
+		off_t at = (off_t)(((uintptr_t)uva / PAGE + i) * sizeof(uint64_t));
+		ssize_t n = pread(fd, ent, k * sizeof(uint64_t), at);
+		if (n <= 0)
+			break; /* the rest stays "copy" */
+		k = (size_t)n / sizeof(uint64_t);
+		for (size_t j = 0; j < k; j++)
+			vec[i + j] = (ent[j] >> 62) & 3 ? 1 : 0; /* bit 63 present, 62 swapped */
+		i += k;
+	}
+	close(fd);
+}
+
+/* Move [uva, uva+size) onto a new memfd in place, if it is memory that
+ * moving leaves as it is (check_kind). */
 static int convert(uint8_t *uva, size_t size, struct shared **out)
 {
-	size_t pages = size / PAGE;
-	unsigned char *resident = NULL;
+	size_t pages = size / PAGE, nx = 0;
+	unsigned char *data = NULL;
+	struct xpiece *x = NULL;
 	uint8_t *tmp = MAP_FAILED;
 	struct shared *s;
 	int r;
 
+	if ((r = check_kind(uva, size, &x, &nx)) < 0)
+		return r;
 	s = calloc(1, sizeof(*s));
-	resident = malloc(pages);
-	if (!s || !resident) {
+	data = malloc(pages);
+	if (!s || !data) {
 		r = -ENOMEM;
 		goto err;
 	}
-	/* Also tells whether the range is mapped at all. */
-	if (mincore(uva, size, resident) < 0) {
-		r = errno == ENOMEM ? -EFAULT : -errno;
-		goto err;
-	}
+	pages_with_data(uva, pages, data);
 	if ((r = new_memfd(size, &s->fd, &s->ino)) < 0)
 		goto err;
 	tmp = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
@@ -119,16 +268,31 @@ static int convert(uint8_t *uva, size_t size, struct shared **out)
 		goto err_fd;
 	}
 	/* Pages never touched read as zero, as the new memfd does: copying
-	 * only resident pages keeps a 1 GiB map of fresh memory cheap. */
+	 * only those with data keeps a 1 GiB map of fresh memory cheap. */
 	for (size_t i = 0; i < pages; i++)
-		if (resident[i] & 1)
+		if (data[i])
 			memcpy(tmp + i * PAGE, uva + i * PAGE, PAGE);
+	/* Once more, as close to the move as can be: another thread may have
+	 * remapped part of the range meanwhile. */
+	free(x);
+	if ((r = check_kind(uva, size, &x, &nx)) < 0)
+		goto err_fd;
 	if (mmap(uva, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, s->fd, 0) == MAP_FAILED) {
 		r = -errno;
 		goto err_fd;
 	}
+	/* Adding PROT_EXEC to a shared mapping can fail under a policy
+	 * (SELinux execmod) that the private memory escaped; the move cannot
+	 * be undone then, but it is said, not silent. */
+	for (size_t i = 0; i < nx; i++)
+		if (mprotect((void *)x[i].lo, x[i].hi - x[i].lo,
+			     PROT_READ | PROT_WRITE | PROT_EXEC) < 0)
+			hvc_err(HVC_CAUSE_MEMORY, "hv_vm_map: [%#" PRIxPTR ", %#" PRIxPTR ") was "
+				"executable and no longer is after the move onto hvd's memfd "
+				"(mprotect: %s)", x[i].lo, x[i].hi, strerror(errno));
 	munmap(tmp, size);
-	free(resident);
+	free(data);
+	free(x);
 	s->base = uva;
 	s->size = size;
 	*out = s;
@@ -139,7 +303,8 @@ err_fd:
 		munmap(tmp, size);
 	close(s->fd);
 err:
-	free(resident);
+	free(data);
+	free(x);
 	free(s);
 	return r;
 }

@@ -62,15 +62,15 @@ hvd_module(vmcs      TARGETS hvs                    LINKS hv_headers)
 hvd_module(api       TARGETS hva                    LINKS ha64 hv_headers)
 hvd_module(backend   TARGETS hvb                    LINKS ha64 hvs hv_headers)
 hvd_module(policy    TARGETS hvp)
-hvd_module(proto     TARGETS hvd_proto_c hvd_proto_nanopb hvd_runpage LINKS ha64 hvs hv_headers)
-hvd_module(client    TARGETS hvclient               LINKS hva hvd_proto_nanopb hvd_runpage ha64 hvs hv_headers)
+hvd_module(proto     TARGETS hvd_proto_c hvd_proto_nanopb hvd_runpage hvd_hint LINKS ha64 hvs hv_headers)
+hvd_module(client    TARGETS hvclient               LINKS hva hvd_proto_nanopb hvd_runpage hvd_hint ha64 hvs hv_headers)
 hvd_module(direct    TARGETS hvdirect               LINKS hva hvb ha64 hvs hv_headers)
-hvd_module(daemon    TARGETS hvd hvd_sandbox hvd_cpuquota LINKS hvb hvp hvd_proto_c hvd_runpage ha64 hvs hv_headers)
+hvd_module(daemon    TARGETS hvd hvd_sandbox hvd_cpuquota hvd_tspec LINKS hvb hvp hvd_proto_c hvd_runpage ha64 hvs hv_headers)
 # hvctl -> hvp: `hvctl policy check`, `keygen` and `grant sign|verify`
 # work offline, without hvd, with the policy library itself, so that they
 # accept exactly what hvd would. hvs comes with the protocol (the run
 # page's layout in hvd_protocol.h), no code of it runs in hvctl.
-hvd_module(hvctl     TARGETS hvctl                  LINKS hvd_proto_c hvp ha64 hvs hv_headers)
+hvd_module(hvctl     TARGETS hvctl                  LINKS hvd_proto_c hvd_hint hvp ha64 hvs hv_headers)
 hvd_module(tests     ANY)
 hvd_module(bench     ANY)
 hvd_module(examples  ANY)

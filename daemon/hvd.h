@@ -45,6 +45,8 @@ struct hvd_tenant {
 struct hvd_uid_share {
 	struct hvd_uid_share *next;
 	uid_t uid;
+	uint64_t tenant_socket;        /* nonzero: not a uid's but the connections on
+	                                * that tenant's socket (hvd_tenant.c) */
 	unsigned refs;
 	struct hvp_rate admin_rate;
 	uint64_t admin_audit_ms;       /* last admin rate refusal audited */
@@ -54,6 +56,7 @@ struct hvd_uid_share {
 
 struct hvd_ident;
 struct hvd_session_calls;
+struct hvd_tenants;
 
 struct hvd_daemon {
 	uv_loop_t *loop;
@@ -63,11 +66,14 @@ struct hvd_daemon {
 	char *config_path;             /* NULL: built-in default */
 	struct hvd_ident *ident;       /* the hvd-ident helper (hvd_ident.c) */
 	FILE *audit;
-	char *audit_path;              /* what `audit` is open on (NULL: stderr) */
+	char *audit_path;              /* what `audit` is open on (NULL: the fallback) */
+	FILE *audit_fallback;          /* without an audit path: stderr (--audit-stderr) or NULL */
 	uid_t started_uid;             /* before any privilege drop: "hvd's own uid" in the
 	                                * built-in policy */
+	uid_t started_euid;            /* to tell, in errors, that hvd gave up root since */
 	struct hvd_uid_share *shares;
 	struct hvd_tenant *tenants;
+	struct hvd_tenants *tobjs;     /* tenants as objects, their sockets (hvd_tenant.c) */
 	uint64_t start_ms;
 	int listen_fd;
 	uv_poll_t listen_poll;
@@ -76,11 +82,19 @@ struct hvd_daemon {
 	int janitor_fd;                /* hvd-janitor removes the path (-1: hvd does) */
 	int janitor_ack;
 	bool activated;
+	mode_t socket_mode;            /* of a socket hvd makes (--socket-mode) */
+	gid_t socket_gid;              /* and its group ((gid_t)-1: hvd's own) */
 	struct hvd_session *sessions;  /* doubly linked */
 	unsigned nsessions;
 	uint64_t next_session_id;
 	bool stopping;
 	struct hvd_testhooks test;     /* read once at start (hvd_testhooks.c) */
+	/* Worker processes (hvd_worker.c): in hvd, the zygote and the pool
+	 * (NULL: VMs live in hvd itself); in a worker, `worker` is set and
+	 * `wstats` is its counters' page. */
+	struct hvd_workers *workers;
+	bool worker;
+	struct hvd_wstats *wstats;
 	const struct hvd_session_calls *calls; /* what sessions hand upward (hvd_session.h) */
 };
 
@@ -129,6 +143,7 @@ struct hvd_vcpu {
 	timer_t timer;                 /* thread CPU-time timer: kicks a guest that overstays */
 	uint64_t wait_start;           /* a throttling wait began (0: none) */
 	_Atomic uint64_t throttled_ns; /* for hvctl show */
+	_Atomic pid_t tid;             /* the thread's id, once it runs */
 };
 
 /* ---- sessions (hvd_session.c) ---- */
@@ -153,12 +168,17 @@ struct hvd_session {
 	uv_timer_t rate_timer;         /* resumes reading after a rate refusal */
 	uint64_t rate_audit_ms;        /* last rate refusal audited */
 	uint64_t rate_refused;         /* refusals since then */
+	uint64_t refusal_log_ms;       /* last denial or quota refusal logged */
+	uint64_t refusals_unlogged;    /* refusals since then not logged */
 	unsigned inflight;             /* vCPU requests queued, not answered */
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
 	int pidfd;                     /* the peer process, against pid reuse */
 	struct hvd_uid_share *share;
+	uint64_t bound;                /* came through this tenant object's socket: its
+	                                * rights alone, never an administrator (0: the
+	                                * main socket) */
 	struct hvp_identity ident;
 	bool identified;               /* hvd-ident answered: requests are read from now on */
 	bool exe_bound;                /* rights come from the executable: re-checked at vm_create */
@@ -186,7 +206,21 @@ struct hvd_session {
 	 * is not read meanwhile), and a teardown waiting for it. */
 	struct hvd_memop *memop;
 	bool reap_after_memop;
+	/* With worker processes (hvd_worker.c), in hvd: the worker holding
+	 * the VM, and what hvd knows of it from the worker's answers (`vm`
+	 * and `vcpus` stay empty here). */
+	struct hvd_worker *worker;
+	bool remote_vm;
+	uint64_t remote_vcpus;         /* bit i: vCPU i exists */
+	bool fwd_full;                 /* as many requests at the worker as allowed: not read */
+	struct hvd_session *wait_next; /* waiting for a worker to start */
 };
+
+/* Whether the session has a VM, here or in its worker. */
+static inline bool hvd_session_has_vm(const struct hvd_session *s)
+{
+	return s->vm != NULL || s->remote_vm;
+}
 
 /* A loop handler's answer when the reply comes later: the request is now
  * the handler's (s->deferred or a memory change), and the session is not

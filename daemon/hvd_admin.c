@@ -16,9 +16,13 @@
 #include "hvd_admin.h"
 #include "hvd_audit.h"
 #include "hvd_ident.h"
+#include "hvd_log.h"
 #include "hvd_policy.h"
 #include "hvd_session.h"
+#include "hvd_tenant.h"
 #include "hvd_time.h"
+#include "hvd_vcpu.h"
+#include "hvd_worker.h"
 
 #ifndef HVD_VERSION
 #define HVD_VERSION "0.0.0"
@@ -47,7 +51,7 @@ static uint64_t session_exits(const struct hvd_session *s)
 
 static unsigned session_vcpus(const struct hvd_session *s)
 {
-	unsigned n = 0;
+	unsigned n = (unsigned)__builtin_popcountll(s->remote_vcpus);
 	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
 		n += s->vcpus[i] && !atomic_load(&s->vcpus[i]->exited);
 	return n;
@@ -68,6 +72,14 @@ static Hvdp__VmInfo *vm_info(const struct hvd_session *s, bool detail)
 	vi->memory = s->mem_bytes;
 	vi->age_ms = hvd_now_ms() - s->vm_created_ms;
 	vi->exits = session_exits(s);
+	vi->worker_pid = hvd_worker_pid(s);
+	if (s->worker) {
+		hvd_worker_counters(s, &vi->exits, &vi->cpu_ns, &vi->exit_rate);
+		return vi; /* the details are the worker's (hvd_worker_show) */
+	}
+	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
+		if (s->vcpus[i] && !atomic_load(&s->vcpus[i]->exited))
+			vi->cpu_ns += hvd_vcpu_cpu_ns(s->vcpus[i]);
 	if (!detail)
 		return vi;
 
@@ -93,6 +105,8 @@ static Hvdp__VmInfo *vm_info(const struct hvd_session *s, bool detail)
 			s->d->be->vcpu_exec_time(v->vcpu, &ci->exec_ns);
 		pthread_mutex_unlock(&v->lock);
 		ci->throttled_ns = atomic_load(&v->throttled_ns);
+		ci->tid = atomic_load(&v->tid);
+		ci->cpu_ns = hvd_vcpu_cpu_ns(v);
 		ci->exits = calloc(72, sizeof(*ci->exits));
 		for (unsigned r = 0; ci->exits && r < 72; r++) {
 			uint64_t n = atomic_load(&v->exits[r]);
@@ -154,7 +168,7 @@ static void vm_info_free(Hvdp__VmInfo *vi)
 static struct hvd_session *find_vm(struct hvd_daemon *d, uint64_t id)
 {
 	for (struct hvd_session *s = d->sessions; s; s = s->next)
-		if (s->id == id && s->vm && !s->closing)
+		if (s->id == id && hvd_session_has_vm(s) && !s->closing)
 			return s;
 	return NULL;
 }
@@ -192,7 +206,7 @@ int hvd_admin_status(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *
 		if (o->closing || !can_see(s, o))
 			continue;
 		st->clients++;
-		if (o->vm) {
+		if (hvd_session_has_vm(o)) {
 			st->vms++;
 			st->vcpus += session_vcpus(o);
 			st->guest_memory += o->mem_bytes;
@@ -230,7 +244,7 @@ int hvd_admin_list_vms(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response
 		return -1;
 	}
 	for (struct hvd_session *o = d->sessions; o; o = o->next) {
-		if (o->closing || !o->vm || !can_see(s, o))
+		if (o->closing || !hvd_session_has_vm(o) || !can_see(s, o))
 			continue;
 		Hvdp__VmInfo *vi = vm_info(o, false);
 		if (vi)
@@ -249,6 +263,17 @@ int hvd_admin_show_vm(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response 
 	if (!o || !can_see(s, o)) {
 		resp->status = HV_BAD_ARGUMENT;
 		resp->error = "no such VM";
+		return -1;
+	}
+	if (o->worker) {
+		/* The worker describes the VM; hvd says whose it is. */
+		int r = hvd_worker_show(s, o, req);
+		if (r == 0) {
+			hvdp__request__free_unpacked(req, NULL);
+			return HVD_REPLY_LATER;
+		}
+		resp->status = HV_ERROR;
+		resp->error = "the VM's worker process is gone";
 		return -1;
 	}
 	resp->vm_info = vm_info(o, true);
@@ -276,7 +301,16 @@ int hvd_admin_kill_vm(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response 
 	snprintf(why, sizeof(why), "killed by session %llu (pid %d uid %u)",
 		 (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid);
 	hvd_audit(s, "admin_kill_vm", "allow", why);
-	/* The owner's next call finds the connection closed and fails. */
+	/* hvd's last word to the owner, a Response with id 0 naming the
+	 * reason (docs/protocol.md), so that its library can tell the user;
+	 * then its next call finds the connection closed and fails. */
+	Hvdp__Response last = HVDP__RESPONSE__INIT;
+	char msg[192];
+	snprintf(msg, sizeof(msg), "VM %llu was %s with 'hvctl kill'",
+		 (unsigned long long)req->admin_kill_vm->vm, why);
+	last.status = HV_ERROR;
+	last.error = msg;
+	hvd_session_reply(o, &last, -1);
 	hvd_session_close(o, why);
 	return -1;
 }
@@ -306,7 +340,7 @@ int hvd_admin_clients(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response 
 		ci->gid = o->gid;
 		ci->exe = dupstr(o->ident.exe);
 		ci->tenant = dupstr(o->grant.tenant);
-		ci->has_vm = o->vm != NULL;
+		ci->has_vm = hvd_session_has_vm(o);
 		ci->admin = o->admin;
 		ci->age_ms = hvd_now_ms() - o->opened_ms;
 		static const struct { uint32_t bit; const char *name; } ents[] = {
@@ -333,6 +367,41 @@ int hvd_admin_policy_reload(struct hvd_session *s, Hvdp__Request *req, Hvdp__Res
 		resp->error = err;
 		hvd_audit(s, "admin_policy_reload", "rejected", err);
 	}
+	return -1;
+}
+
+int hvd_admin_log_level(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
+{
+	const char *name = req->admin_log_level->level;
+	enum hvd_log_level level;
+	(void)fd;
+
+	if (name && *name) {
+		if (hvd_log_parse_level(name, &level) < 0) {
+			resp->status = HV_BAD_ARGUMENT;
+			resp->error = "unknown log level (error, warn, info or debug)";
+			return -1;
+		}
+		enum hvd_log_level was = hvd_log_get_level();
+		/* Said at the more verbose of the two levels, while it is in
+		 * force, so that the change shows in the log either way. */
+		if (level > was)
+			hvd_log_set_level(level);
+		hvd_slog(level > was ? level : was, s, "log level %s (was %s), set by session %llu "
+			 "(pid %d uid %u)", hvd_log_level_name(level), hvd_log_level_name(was),
+			 (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid);
+		hvd_log_set_level(level);
+		hvd_workers_log_level(s->d);
+		hvd_audit(s, "admin_log_level", "allow", hvd_log_level_name(level));
+	}
+	Hvdp__LogLevelReply *r = calloc(1, sizeof(*r));
+	if (!r) {
+		resp->status = HV_NO_RESOURCES;
+		return -1;
+	}
+	hvdp__log_level_reply__init(r);
+	r->level = (char *)hvd_log_level_name(hvd_log_get_level());
+	resp->log_level = r;
 	return -1;
 }
 
@@ -380,8 +449,19 @@ static void explain_reply(struct hvd_session *s, Hvdp__Request *req, int err)
 
 	if (err < 0) {
 		resp.status = HV_BAD_ARGUMENT;
-		resp.error = err == -ESRCH ? "no such process" :
-			     "the process's executable cannot be read";
+		if (probe->pid == 0)
+			resp.error = err == -EISDIR ? "the executable is a directory" :
+				     err == -EINVAL ? "the executable is not a regular file "
+						      "(a FIFO, a device or a socket): not read" :
+				     err == -EFBIG ? "the executable is larger than max_exe_size: "
+						     "not read (hvd would not hash it for a "
+						     "client either)" :
+				     err == -EAGAIN ? "the executable changed while hvd read it" :
+				     err == -EIO ? "hvd-ident, which hashes executables, is gone" :
+				     "the executable cannot be read";
+		else
+			resp.error = err == -ESRCH ? "no such process" :
+				     "the process's executable cannot be read";
 		goto out;
 	}
 	struct hvp_grant_result g;
@@ -421,6 +501,14 @@ static void explain_reply(struct hvd_session *s, Hvdp__Request *req, int err)
 	e->exe_blake2b = dupstr(hex);
 	e->uid = probe->uid;
 	e->admin = hvp_is_admin(d->policy, probe);
+	e->exe_refused = dupstr(probe->exe_refused);
+	if (probe->pid == 0) {
+		e->by_identity = true;
+		e->gid = probe->gid;
+		e->groups = calloc(probe->ngroups ? probe->ngroups : 1, sizeof(uint32_t));
+		for (unsigned k = 0; e->groups && k < probe->ngroups; k++)
+			e->groups[e->n_groups++] = probe->groups[k];
+	}
 	resp.explain = e;
 out:
 	hvd_session_reply(s, &resp, -1);
@@ -438,7 +526,10 @@ static void explain_probed(struct hvd_session *s, int err, const struct hvp_iden
 	s->deferred = NULL;
 	s->waiting = false;
 	if (got) {
-		memcpy(probe->exe, got->exe, sizeof(probe->exe));
+		/* Asked by identity, the path is the asker's label for the
+		 * file; the helper saw only a descriptor. */
+		if (probe->pid != 0)
+			memcpy(probe->exe, got->exe, sizeof(probe->exe));
 		memcpy(probe->exe_hash, got->exe_hash, sizeof(probe->exe_hash));
 		probe->exe_hash_valid = got->exe_hash_valid;
 		memcpy(probe->exe_refused, got->exe_refused, sizeof(probe->exe_refused));
@@ -450,11 +541,93 @@ static void explain_probed(struct hvd_session *s, int err, const struct hvp_iden
 	hvd_session_resume(s);
 }
 
+/* `policy explain --uid N --exe PATH`: a process that does not exist.
+ * Administrators only: the asker names the groups, and could otherwise
+ * learn what any group's members get. The executable comes as a
+ * descriptor the asker opened (with its own rights: hvd opens no path
+ * for it), and is checked and hashed in hvd-ident like a peer's. */
+static int explain_identity(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp,
+			    int fd)
+{
+	Hvdp__AdminPolicyExplain *op = req->admin_policy_explain;
+	int r;
+
+	if (op->pid != 0) {
+		resp->error = "give a pid or an identity, not both";
+		goto bad;
+	}
+	if (!s->admin) {
+		if (fd >= 0)
+			close(fd);
+		resp->status = HV_DENIED;
+		resp->error = "only administrators may explain a uid without a process";
+		hvd_audit(s, "admin_policy_explain", "deny", resp->error);
+		return -1;
+	}
+	if (op->n_groups > HVP_MAX_GROUPS) {
+		resp->error = "more than 64 supplementary groups";
+		goto bad;
+	}
+	if (strlen(op->exe) >= sizeof(((struct hvp_identity *)0)->exe)) {
+		resp->error = "executable path too long";
+		goto bad;
+	}
+	if (op->exe[0] && fd < 0) {
+		resp->error = "an executable is named but its descriptor was not sent";
+		goto bad;
+	}
+	if (op->uid == (uint32_t)-1 || op->gid == (uint32_t)-1) {
+		resp->error = "uid or gid -1 names nobody";
+		goto bad;
+	}
+	struct hvp_identity *probe = calloc(1, sizeof(*probe));
+	if (!probe) {
+		if (fd >= 0)
+			close(fd);
+		resp->status = HV_NO_RESOURCES;
+		return -1;
+	}
+	probe->pid = 0;
+	probe->uid = op->uid;
+	probe->gid = op->gid;
+	for (size_t k = 0; k < op->n_groups; k++)
+		probe->groups[probe->ngroups++] = op->groups[k];
+	snprintf(probe->exe, sizeof(probe->exe), "%s", op->exe);
+	s->probe = probe;
+	s->deferred = req;
+	s->waiting = true;
+	uv_poll_stop(&s->poll);
+	if (fd < 0) {
+		snprintf(probe->exe_refused, sizeof(probe->exe_refused),
+			 "no executable given: rules only");
+		explain_probed(s, 0, NULL, NULL);
+		return HVD_REPLY_LATER;
+	}
+	r = hvd_ident_submit_file(s, fd, explain_probed, NULL);
+	close(fd);
+	if (r < 0)
+		explain_probed(s, r, NULL, NULL);
+	return HVD_REPLY_LATER;
+
+bad:
+	if (fd >= 0)
+		close(fd);
+	resp->status = HV_BAD_ARGUMENT;
+	return -1;
+}
+
 int hvd_admin_policy_explain(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	pid_t pid = req->admin_policy_explain->pid;
-	(void)fd;
 
+	if (req->admin_policy_explain->by_identity)
+		return explain_identity(s, req, resp, fd);
+	if (fd >= 0) {
+		close(fd);
+		resp->status = HV_BAD_ARGUMENT;
+		resp->error = "a descriptor comes only with an explain by identity";
+		return -1;
+	}
 	if (pid <= 0) {
 		resp->status = HV_BAD_ARGUMENT;
 		resp->error = "no such process";
@@ -473,10 +646,14 @@ int hvd_admin_policy_explain(struct hvd_session *s, Hvdp__Request *req, Hvdp__Re
 		resp->error = "no such process";
 		return -1;
 	}
-	if (!s->admin && probe->uid != s->uid) {
+	/* A tenant socket's peer has no uid to share with the processes it
+	 * could ask about (root there is anyone's container), and its rights
+	 * are its tenant's, not what this would explain. */
+	if (s->bound || (!s->admin && probe->uid != s->uid)) {
 		free(probe);
 		resp->status = HV_DENIED;
-		resp->error = "only administrators may explain other users' processes";
+		resp->error = s->bound ? "not on a tenant's socket: its rights are the tenant's" :
+			      "only administrators may explain other users' processes";
 		hvd_audit(s, "admin_policy_explain", "deny", resp->error);
 		return -1;
 	}
@@ -535,8 +712,13 @@ void hvd_admin_reply_free(Hvdp__Response *resp)
 		free(e->reason);
 		free(e->exe);
 		free(e->exe_blake2b);
+		free(e->exe_refused);
+		free(e->groups);
 		free(e);
 	}
+	free(resp->log_level);         /* its string is static */
+	resp->log_level = NULL;
+	hvd_tenant_reply_free(resp);
 	resp->status_reply = NULL;
 	resp->vm_list = NULL;
 	resp->vm_info = NULL;

@@ -10,6 +10,8 @@ int hvd_admin_show_vm(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response 
 int hvd_admin_kill_vm(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
 int hvd_admin_clients(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
 int hvd_admin_policy_reload(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
+/* Shows, and with a level given sets, hvd's log level (hvctl log-level). */
+int hvd_admin_log_level(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
 int hvd_admin_policy_explain(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
 /* Free what an admin handler allocated for its reply. */
 void hvd_admin_reply_free(Hvdp__Response *resp);

@@ -2,8 +2,10 @@
  * The audit log: one JSON line per decision, with who asked (session,
  * pid, uid, gid, executable and its hash, tenant), what, the decision and
  * why. Written to the destination the policy names (hvd_policy.c opens it).
+ * And log lines about a session, with its identity as journal fields.
  */
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -47,4 +49,23 @@ void hvd_audit(struct hvd_session *s, const char *request, const char *decision,
 	fprintf(d->audit, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	fflush(d->audit);
 	json_object_put(o);
+}
+
+void hvd_slog(enum hvd_log_level level, const struct hvd_session *s, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if ((int)level > (int)hvd_log_get_level())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	struct hvd_log_ctx ctx = {
+		.session = s->id,
+		.pid = s->pid,
+		.tenant = s->grant.tenant[0] ? s->grant.tenant : NULL,
+		.vm = hvd_session_has_vm(s) ? s->id : 0,
+	};
+	hvd_logc(level, &ctx, "%s", msg);
 }

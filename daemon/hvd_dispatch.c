@@ -20,9 +20,11 @@
 #include "hvd_ops.h"
 #include "hvd_rpc.h"
 #include "hvd_session.h"
+#include "hvd_tenant.h"
 #include "hvd_time.h"
 #include "hvd_vcpu.h"
 #include "hvd_vcpuop.h"
+#include "hvd_worker.h"
 
 /* ---- the table ---- */
 
@@ -41,7 +43,7 @@ struct handler {
 };
 
 #define OP_FIRST HVDP__REQUEST__OP_HELLO
-#define OP_LAST (HVD_OP_FIRST + HVD_OP_COUNT - 1)
+#define OP_LAST HVD_OP_LAST
 #define ROW(op, n, fn, vm, act) [HVDP__REQUEST__OP_##op - OP_FIRST] = { n, fn, vm, act }
 
 static const struct handler handlers[] = {
@@ -76,19 +78,36 @@ static const struct handler handlers[] = {
 	ROW(GIC_REG, "gic_reg", hvd_gic_reg, true, HVP_ACT_VM),
 	ROW(GIC_STATE, "gic_state", hvd_gic_state, true, HVP_ACT_VM),
 	ROW(GIC_RESET, "gic_reset", hvd_gic_reset, true, HVP_ACT_VM),
+	ROW(ADMIN_LOG_LEVEL, "admin_log_level", hvd_admin_log_level, false, HVP_ACT_ADMIN),
+	/* Tenant objects (hvd_tenant.c): administrators only. ADMIN, not
+	 * ADMIN_READ or ADMIN_OWN: a tenant must not even list the others,
+	 * and a tenant-socket peer is never an administrator, whatever its
+	 * uid (hvd_policy_evaluate). */
+	ROW(ADMIN_TENANT_ADD, "admin_tenant_add", hvd_tenant_add, false, HVP_ACT_ADMIN),
+	ROW(ADMIN_TENANT_LIST, "admin_tenant_list", hvd_tenant_list, false, HVP_ACT_ADMIN),
+	ROW(ADMIN_TENANT_SHOW, "admin_tenant_show", hvd_tenant_show, false, HVP_ACT_ADMIN),
+	ROW(ADMIN_TENANT_SET, "admin_tenant_set", hvd_tenant_set, false, HVP_ACT_ADMIN),
+	ROW(ADMIN_TENANT_REMOVE, "admin_tenant_remove", hvd_tenant_remove, false, HVP_ACT_ADMIN),
+	ROW(WORKER_HELLO, "worker_hello", hvd_worker_rpc_hello, false, HVP_ACT_INTERNAL),
 };
 
-/* A new RPC in hvd.proto without a row here fails the build: the count
- * comes from the .proto itself (hvd_ops.h). */
+/* A new last RPC in hvd.proto without a row here fails the build, and
+ * any other RPC without one stops hvd at start (hvd_dispatch_check_table):
+ * the numbers come from the .proto itself (hvd_ops.h). Numbers the .proto
+ * leaves unused have no row and answer HV_UNSUPPORTED. */
 _Static_assert(OP_FIRST == HVD_OP_FIRST, "Hello is the first RPC");
-_Static_assert(sizeof(handlers) / sizeof(handlers[0]) == HVD_OP_COUNT,
+_Static_assert(sizeof(handlers) / sizeof(handlers[0]) == HVD_OP_LAST - HVD_OP_FIRST + 1,
 	       "every RPC in hvd.proto needs a row in handlers[]");
 
 const char *hvd_dispatch_check_table(void)
 {
-	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
-		if (!handlers[i].name || !handlers[i].act)
-			return handlers[i].name ? handlers[i].name : "(unnamed row)";
+	static const unsigned numbers[] = { HVD_OP_NUMBERS };
+	_Static_assert(sizeof(numbers) / sizeof(numbers[0]) == HVD_OP_COUNT, "hvd_ops.h");
+	for (size_t i = 0; i < HVD_OP_COUNT; i++) {
+		const struct handler *h = &handlers[numbers[i] - OP_FIRST];
+		if (!h->name || !h->act)
+			return h->name ? h->name : "(unnamed row)";
+	}
 	return NULL;
 }
 
@@ -96,7 +115,7 @@ static unsigned host_vms(struct hvd_daemon *d)
 {
 	unsigned n = 0;
 	for (struct hvd_session *o = d->sessions; o; o = o->next)
-		n += !o->closing && o->vm;
+		n += !o->closing && hvd_session_has_vm(o);
 	return n;
 }
 
@@ -124,7 +143,7 @@ static void authz_input(struct hvd_session *s, const struct handler *h,
 	in->limits = lim;
 	if (s->tenant)
 		in->usage = s->tenant->usage;
-	in->has_vm = s->vm != NULL;
+	in->has_vm = hvd_session_has_vm(s);
 	in->rpc_rate = s->tenant ? &s->tenant->rate : NULL;
 	in->admin_rate = &s->share->admin_rate;
 	in->now_ns = now_ms * 1000000ull;
@@ -133,6 +152,7 @@ static void authz_input(struct hvd_session *s, const struct handler *h,
 	if (h->act == HVP_ACT_VM_CREATE && lim->host_max_vms)
 		in->host_vms = host_vms(s->d);
 	if (h->act == HVP_ACT_VCPU_CREATE) {
+		in->vcpus_in_vm = (uint32_t)__builtin_popcountll(s->remote_vcpus);
 		for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
 			in->vcpus_in_vm += hvd_session_vcpu(s, i) != NULL;
 		if (lim->host_max_vcpus)
@@ -146,6 +166,29 @@ static void authz_input(struct hvd_session *s, const struct handler *h,
  * else. Returns HV_SUCCESS or the status to answer with, `a->reason`
  * saying why.
  */
+/* A denial or quota refusal is also a log line (warn), not only an audit
+ * line: at most one a second per client, with the count of those left
+ * out, so that a flood cannot fill the journal. */
+static void log_refusal(struct hvd_session *s, const struct handler *h, enum hvp_verdict v,
+			const struct hvp_authz *a, uint64_t now)
+{
+	if (now - s->refusal_log_ms < 1000) {
+		s->refusals_unlogged++;
+		return;
+	}
+	if (s->refusals_unlogged)
+		hvd_slog(HVD_LOG_WARN, s, "session %llu (pid %d uid %u): %s %s: %s (and %llu "
+			 "more refused since the last line)", (unsigned long long)s->id,
+			 (int)s->pid, (unsigned)s->uid, h->name, hvp_verdict_name(v), a->reason,
+			 (unsigned long long)s->refusals_unlogged);
+	else
+		hvd_slog(HVD_LOG_WARN, s, "session %llu (pid %d uid %u): %s %s: %s",
+			 (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid, h->name,
+			 hvp_verdict_name(v), a->reason);
+	s->refusal_log_ms = now;
+	s->refusals_unlogged = 0;
+}
+
 static int32_t authorize(struct hvd_session *s, const struct handler *h,
 			 const Hvdp__Request *req, struct hvp_authz *a)
 {
@@ -175,6 +218,8 @@ static int32_t authorize(struct hvd_session *s, const struct handler *h,
 	} else if (a->audit) {
 		hvd_audit(s, h->name, hvp_verdict_name(v), a->reason);
 	}
+	if (v != HVP_ALLOW)
+		log_refusal(s, h, v, a, now);
 	/* Make a flooder wait for its next token before hvd reads from it
 	 * again. */
 	if (a->rate)
@@ -204,25 +249,38 @@ void hvd_dispatch(struct hvd_session *s, Hvdp__Request *req, int fd)
 		resp.status = HV_UNSUPPORTED;
 		goto reply;
 	}
-	/* A descriptor only travels with vm_map and a GIC state write. */
+	/* A descriptor only travels with vm_map, a GIC state write and an
+	 * explain by identity (the executable asked about). */
 	if (fd >= 0 && req->op_case != HVDP__REQUEST__OP_VM_MAP &&
-	    req->op_case != HVDP__REQUEST__OP_GIC_STATE) {
+	    req->op_case != HVDP__REQUEST__OP_GIC_STATE &&
+	    req->op_case != HVDP__REQUEST__OP_ADMIN_POLICY_EXPLAIN) {
 		close(fd);
 		fd = -1;
 		resp.status = HV_BAD_ARGUMENT;
 		goto reply;
 	}
-	if (h->needs_vm && !s->vm) {
+	if (h->needs_vm && !hvd_session_has_vm(s)) {
 		resp.status = HV_NO_DEVICE;
 		goto reply;
 	}
+	/* A worker serves hvd, which decided already. (`a` outlives the
+	 * block: the reply below may carry its reason.) */
 	struct hvp_authz a;
-	resp.status = authorize(s, h, req, &a);
-	if (resp.status != HV_SUCCESS) {
-		resp.error = a.reason;
-		goto reply;
+	if (!s->d->worker) {
+		resp.status = authorize(s, h, req, &a);
+		if (resp.status != HV_SUCCESS) {
+			resp.error = a.reason;
+			goto reply;
+		}
 	}
-	hvd_debug("session %llu: %s", (unsigned long long)s->id, h->name);
+	/* (Not hvd's word to a worker: it may be the level changing.) */
+	if (h->act != HVP_ACT_INTERNAL)
+		hvd_slog(HVD_LOG_DEBUG, s, "session %llu: %s", (unsigned long long)s->id, h->name);
+	/* The VM is in a worker process: it answers (hvd_worker.c). */
+	if (s->worker && h->needs_vm) {
+		hvd_worker_forward(s, req, fd);
+		return;
+	}
 	if (h->loop) {
 		out_fd = h->loop(s, req, &resp, fd);
 		fd = -1;
@@ -258,6 +316,11 @@ void hvd_dispatch(struct hvd_session *s, Hvdp__Request *req, int fd)
 reply:
 	if (fd >= 0)
 		close(fd);
+	if (s->d->worker) {
+		/* For hvd's accounts (hvd_worker.c). */
+		resp.mem_bytes = s->mem_bytes;
+		resp.mappings = s->mappings;
+	}
 	hvd_session_reply(s, &resp, out_fd);
 	/* The other descriptors sent are hvd's own (a run page); a GIC state
 	 * is the client's copy. */

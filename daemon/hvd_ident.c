@@ -20,8 +20,9 @@
  * packet; the request carries the peer's pidfd (SCM_RIGHTS), so the helper
  * can tell at the end whether the pid still named the same process
  * throughout. IDENT_THREADS threads serve requests; hvd sends at most one
- * request per uid at a time, so one uid's slow executables delay only
- * that uid's connections.
+ * request per uid at a time (and one file an administrator asks about,
+ * `policy explain --exe`), so one uid's slow executables delay only that
+ * uid's connections.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,11 +58,18 @@
 #define IDENT_THREADS 3
 #endif
 
+enum ident_kind {
+	IDENT_PROBE = 0,               /* a process: the descriptor is its pidfd */
+	IDENT_HASH_FD = 1,             /* a file: the descriptor is the file */
+};
+
 struct ident_req {
 	uint64_t job;
 	int32_t pid;
 	uint32_t max_maps;
 	uint64_t max_exe_size;
+	uint32_t kind;                 /* enum ident_kind */
+	uint32_t pad;
 };
 
 struct ident_reply {
@@ -76,8 +84,10 @@ struct hvd_ident_job {
 	uint64_t id;
 	struct hvd_session *s;         /* NULL: the session went away */
 	uid_t uid;
+	uint64_t tenant_socket;        /* with uid: the share asking (hvd_tenant.c) */
 	pid_t pid;
 	int pidfd;                     /* a dup, sent along; -1 if none */
+	enum ident_kind kind;
 	hvd_ident_done_fn done;
 	void *arg;
 };
@@ -139,12 +149,21 @@ static void *helper_thread(void *arg)
 		if (!rep)
 			_exit(1);
 		rep->job = req.job;
-		rep->err = hvp_identity_probe(helper_cache, req.pid, req.max_exe_size, req.max_maps,
-					      &rep->id);
-		/* Checked last: alive now means the pid named this process
-		 * for the whole probe (a pid is not reused while its process
-		 * lives). */
-		rep->alive = pidfd_alive(pidfd, req.pid);
+		if (req.kind == IDENT_HASH_FD) {
+			/* A file an administrator asks about (`policy explain
+			 * --exe`): checked and hashed here, off hvd's loop,
+			 * under the same size limit as a peer's executable. */
+			rep->err = pidfd < 0 ? -EBADF :
+				   hvp_identity_fd(helper_cache, pidfd, req.max_exe_size, &rep->id);
+			rep->alive = 1;
+		} else {
+			rep->err = hvp_identity_probe(helper_cache, req.pid, req.max_exe_size,
+						      req.max_maps, &rep->id);
+			/* Checked last: alive now means the pid named this
+			 * process for the whole probe (a pid is not reused
+			 * while its process lives). */
+			rep->alive = pidfd_alive(pidfd, req.pid);
+		}
 		if (pidfd >= 0)
 			close(pidfd);
 		while (send(helper_fd, rep, sizeof(*rep), MSG_NOSIGNAL) < 0 && errno == EINTR)
@@ -216,10 +235,15 @@ static void job_finish(struct hvd_ident *in, struct hvd_ident_job *j, int err,
 	free(j);
 }
 
-static bool uid_busy(struct hvd_ident *in, uid_t uid)
+/* One job at a time per share and kind at the helper: an administrator's
+ * explain of a large file delays neither its own new connections' probes
+ * nor anyone else's; root on a tenant's socket waits behind that socket's
+ * own requests, not behind root's on the main socket. */
+static bool uid_busy(struct hvd_ident *in, const struct hvd_ident_job *k)
 {
 	for (struct hvd_ident_job *j = in->sent; j; j = j->next)
-		if (j->uid == uid)
+		if (j->kind == k->kind && j->tenant_socket == k->tenant_socket &&
+		    (k->tenant_socket || j->uid == k->uid))
 			return true;
 	return false;
 }
@@ -237,7 +261,7 @@ static void pump(struct hvd_ident *in)
 			job_finish(in, j, -ECANCELED, NULL);
 			continue;
 		}
-		if (uid_busy(in, j->uid)) {
+		if (uid_busy(in, j)) {
 			pp = &j->next;
 			continue;
 		}
@@ -247,6 +271,7 @@ static void pump(struct hvd_ident *in)
 			.pid = j->pid,
 			.max_maps = HVP_DEFAULT_MAX_MAPS,
 			.max_exe_size = lim->max_exe_size,
+			.kind = j->kind,
 		};
 		union hvd_fd_cmsg ctl;
 		struct iovec iov = { &req, sizeof(req) };
@@ -407,8 +432,8 @@ pid_t hvd_ident_pid(const struct hvd_daemon *d)
 	return d->ident && d->ident->fd >= 0 ? d->ident->pid : -1;
 }
 
-int hvd_ident_submit(struct hvd_session *s, pid_t pid, int pidfd, hvd_ident_done_fn done,
-		     void *arg)
+static int submit(struct hvd_session *s, enum ident_kind kind, pid_t pid, int fd,
+		  hvd_ident_done_fn done, void *arg)
 {
 	struct hvd_ident *in = s->d->ident;
 	struct hvd_ident_job *j;
@@ -421,16 +446,36 @@ int hvd_ident_submit(struct hvd_session *s, pid_t pid, int pidfd, hvd_ident_done
 	j->id = ++in->next_id;
 	j->s = s;
 	j->uid = s->uid; /* fairness is by who asks */
+	j->tenant_socket = s->share ? s->share->tenant_socket : 0;
 	j->pid = pid;
+	j->kind = kind;
 	j->done = done;
 	j->arg = arg;
-	j->pidfd = pidfd >= 0 ? fcntl(pidfd, F_DUPFD_CLOEXEC, 0) : -1;
+	j->pidfd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (fd >= 0 && j->pidfd < 0) {
+		int e = errno;
+		free(j);
+		return -e;
+	}
 	struct hvd_ident_job **pp = &in->queue;
 	while (*pp)
 		pp = &(*pp)->next;
 	*pp = j;
 	pump(in);
 	return 0;
+}
+
+int hvd_ident_submit(struct hvd_session *s, pid_t pid, int pidfd, hvd_ident_done_fn done,
+		     void *arg)
+{
+	return submit(s, IDENT_PROBE, pid, pidfd, done, arg);
+}
+
+int hvd_ident_submit_file(struct hvd_session *s, int fd, hvd_ident_done_fn done, void *arg)
+{
+	if (fd < 0)
+		return -EBADF;
+	return submit(s, IDENT_HASH_FD, 0, fd, done, arg);
 }
 
 void hvd_ident_cancel(struct hvd_session *s)

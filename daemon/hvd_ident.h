@@ -29,6 +29,11 @@ pid_t hvd_ident_pid(const struct hvd_daemon *d);
  * runs later on the loop thread, unless the session cancels first. */
 int hvd_ident_submit(struct hvd_session *s, pid_t pid, int pidfd, hvd_ident_done_fn done,
 		     void *arg);
+/* Check and hash the file open at `fd` (hvp_identity_fd, under
+ * max_exe_size) for session `s`, in the helper; `done` gets the hash, or
+ * -EISDIR, -EINVAL (not a regular file), -EFBIG, -EAGAIN. `fd` stays the
+ * caller's (a dup travels). */
+int hvd_ident_submit_file(struct hvd_session *s, int fd, hvd_ident_done_fn done, void *arg);
 /* The session is closing: its pending probes answer nobody. */
 void hvd_ident_cancel(struct hvd_session *s);
 

@@ -2,19 +2,26 @@
  * hvd: owns every VM and vCPU on the machine (through KVM) on behalf of
  * sandboxed clients that link libhvclient.
  *
- *   hvd --socket PATH [--config FILE] [--log-level error|warn|info|debug]
+ *   hvd [--socket PATH] [--socket-mode MODE] [--socket-group GROUP]
+ *       [--config FILE] [--state-dir DIR] [--log-level error|warn|info|debug]
+ *       [--audit-stderr]
  *
- * Runs in the foreground, logs to stderr, stops cleanly on SIGTERM/SIGINT
+ * Runs in the foreground, logs to the journal under systemd and to stderr
+ * otherwise (hvd_log.c), stops cleanly on SIGTERM/SIGINT
  * (every VM torn down, socket removed), reloads its policy on SIGHUP. Once
  * listening it drops its capabilities and runs under seccomp filters
  * (hvd_sandbox.c).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -24,10 +31,13 @@
 #include "hvd_ident.h"
 #include "hvd_log.h"
 #include "hvd_memop.h"
+#include "hvd_paths.h"
 #include "hvd_policy.h"
 #include "hvd_sandbox.h"
 #include "hvd_session.h"
+#include "hvd_tenant.h"
 #include "hvd_time.h"
+#include "hvd_worker.h"
 
 /* Requests go to the dispatch table; a session's wake-up answers its
  * finished memory change. */
@@ -36,19 +46,77 @@ static const struct hvd_session_calls session_calls = {
 	.woken = hvd_memop_poll,
 };
 
+/* Every long option in main()'s table appears here (tests/system checks
+ * it against `hvd --help`). */
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: hvd [--socket PATH] [--config FILE] [--log-level LEVEL]\n"
-		"  --socket PATH      listen on PATH (default " HVD_DEFAULT_SOCKET ")\n"
-		"  --config FILE      policy file (default " HVD_DEFAULT_CONFIG " if it\n"
-		"                     exists, else the built-in policy: root and hvd's\n"
-		"                     own uid may create VMs)\n"
-		"  --log-level LEVEL  error, warn, info (default) or debug\n"
-		"  --no-sandbox       keep capabilities and run without the seccomp\n"
-		"                     filters (debugging only)\n"
-		"  --version          print hvd's version and exit\n"
-		"  --help             print this and exit\n");
+		"usage: hvd [--socket PATH] [--socket-mode MODE] [--socket-group GROUP]\n"
+		"           [--config FILE] [--state-dir DIR] [--log-level LEVEL] [--audit-stderr]\n"
+		"  --socket PATH        listen on PATH (default " HVD_DEFAULT_SOCKET "); ignored\n"
+		"                       when systemd passes the socket (hvd.socket)\n"
+		"  --socket-mode MODE   the socket file's mode, octal (default 0660, as\n"
+		"                       hvd.socket); 0666 lets every local user connect\n"
+		"  --socket-group GROUP the socket file's group, a name or number (default\n"
+		"                       hvd when started as root, as hvd.socket; if there is\n"
+		"                       no such group, root's, with a warning)\n"
+		"  --config FILE        policy file (default " HVD_DEFAULT_CONFIG " if it\n"
+		"                       exists, else the built-in policy: root and hvd's\n"
+		"                       own uid may create VMs)\n"
+		"  --state-dir DIR      where tenant objects are kept (default\n"
+		"                       " HVD_DEFAULT_STATE_DIR ", made 0700)\n"
+		"  --log-level LEVEL    error, warn, info (default) or debug; at run time:\n"
+		"                       hvctl log-level LEVEL\n"
+		"  --audit-stderr       write audit lines to stderr when the policy names no\n"
+		"                       audit file (debugging; by default they go nowhere)\n"
+		"  --no-sandbox         keep capabilities and run without the seccomp\n"
+		"                       filters (debugging only)\n"
+		"  --worker-pool N      worker processes kept started for new VMs (default 2)\n"
+		"  --in-process         run VMs in hvd itself, not in worker processes\n"
+		"                       (one process for every tenant: debugging only)\n"
+		"  --version            print hvd's version and exit\n"
+		"  --help               print this and exit\n");
+}
+
+/* The socket's group as asked (a name or a number). */
+static int parse_group(const char *name, gid_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(name, &end, 10);
+	if (*name && !*end && errno == 0 && n < (gid_t)-1) {
+		*out = (gid_t)n;
+		return 0;
+	}
+	struct group *g = getgrnam(name);
+	if (!g)
+		return -ENOENT;
+	*out = g->gr_gid;
+	return 0;
+}
+
+/* Anyone may connect to a Unix socket whose file others may write: say
+ * so, since then the policy alone decides who does what. The path of an
+ * activated socket is systemd's (hvd.socket), and only warned about. */
+static void warn_world(const struct hvd_daemon *d, const char *path)
+{
+	struct sockaddr_un addr;
+	socklen_t len = sizeof(addr);
+	struct stat st;
+
+	if (d->activated) {
+		memset(&addr, 0, sizeof(addr));
+		if (getsockname(d->listen_fd, (struct sockaddr *)&addr, &len) < 0 ||
+		    addr.sun_family != AF_UNIX || !addr.sun_path[0])
+			return;
+		path = addr.sun_path;
+	}
+	if (stat(path, &st) == 0 && (st.st_mode & S_IWOTH))
+		hvd_warn("the socket %s is world-connectable (mode %04o): any local user can "
+			 "reach hvd, and only the policy decides what they may do%s", path,
+			 (unsigned)(st.st_mode & 07777),
+			 d->activated ? " (set SocketMode= in hvd.socket)" :
+			 " (--socket-mode 0660 --socket-group GROUP limits it to a group)");
 }
 
 static void on_tick(uv_timer_t *t)
@@ -79,17 +147,29 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "socket-mode", required_argument, NULL, 'm' },
+		{ "socket-group", required_argument, NULL, 'g' },
+		{ "audit-stderr", no_argument, NULL, 'a' },
+		{ "state-dir", required_argument, NULL, 'S' },
 		{ "no-sandbox", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "worker-pool", required_argument, NULL, 'w' },
+		{ "in-process", no_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = HVD_DEFAULT_SOCKET;
 	const char *config = NULL;
+	const char *group = NULL;
+	bool audit_stderr = false;
+	unsigned long mode = 0660;
+	char *end;
+	const char *state_dir = HVD_DEFAULT_STATE_DIR;
 	struct hvd_daemon d;
 	uv_signal_t sigterm, sigint, sighup;
 	char err[512];
 	enum hvd_log_level level;
+	struct hvd_worker_config workers = { .enabled = true, .pool = 2 };
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "s:l:c:nhV", opts, NULL)) != -1) {
@@ -97,11 +177,40 @@ int main(int argc, char **argv)
 		case 'n':
 			hvd_sandbox_off = true;
 			break;
+		case 'm':
+			errno = 0;
+			mode = strtoul(optarg, &end, 8);
+			if (!*optarg || *end || errno || mode > 0777) {
+				fprintf(stderr, "hvd: --socket-mode: '%s' is not an octal mode "
+					"(0000..0777, e.g. 0660)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'g':
+			group = optarg;
+			break;
+		case 'a':
+			audit_stderr = true;
+			break;
+		case 'w':
+			errno = 0;
+			workers.pool = (unsigned)strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || workers.pool > 64) {
+				fprintf(stderr, "hvd: --worker-pool takes 0 to 64, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'i':
+			workers.enabled = false;
+			break;
 		case 's':
 			path = optarg;
 			break;
 		case 'c':
 			config = optarg;
+			break;
+		case 'S':
+			state_dir = optarg;
 			break;
 		case 'l':
 			if (hvd_log_parse_level(optarg, &level) < 0) {
@@ -126,6 +235,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	hvd_log_init();
 	/* A client that vanishes must not kill us with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 
@@ -137,11 +247,46 @@ int main(int argc, char **argv)
 	d.be = &hvb_x86_ops;
 #endif
 	hvd_testhooks_read(&d.test);
+	/* Who hvd and its workers become, when started as root. */
+	struct hvd_identity_drop drop = { 0 };
+	if (!hvd_sandbox_off && (r = hvd_sandbox_choose_uid(&drop)) < 0) {
+		hvd_err("no uid to run as: %s", strerror(-r));
+		return 1;
+	}
+	if (!hvd_sandbox_off && (r = hvd_sandbox_choose_worker_uid(&drop, &workers.drop)) < 0) {
+		hvd_err("no uid to run workers as: %s", strerror(-r));
+		return 1;
+	}
+	/* The zygote first, while hvd is one thread with nothing open: what
+	 * a worker inherits is only what the zygote has (hvd_worker.c). */
+	d.calls = &session_calls; /* workers serve with the same calls */
+	if ((r = hvd_zygote_start(&d, &workers)) < 0) {
+		hvd_err("cannot start hvd-zygote: %s", strerror(-r));
+		return 1;
+	}
 	d.loop = uv_default_loop();
 	d.listen_fd = -1;
 	d.janitor_fd = d.janitor_ack = -1;
 	d.start_ms = hvd_now_ms();
 	d.started_uid = getuid();
+	d.started_euid = geteuid();
+	d.audit_fallback = audit_stderr ? stderr : NULL;
+	/* The socket as hvd.socket makes it: 0660, group hvd. A group asked
+	 * for by name must exist (a typo must not open the socket to another
+	 * group); the default falls back to hvd's own group, which leaves
+	 * the socket to root alone, with a warning saying how to widen it. */
+	d.socket_mode = (mode_t)mode;
+	d.socket_gid = (gid_t)-1;
+	if (group && (r = parse_group(group, &d.socket_gid)) < 0) {
+		fprintf(stderr, "hvd: --socket-group: no group '%s'\n", group);
+		return 2;
+	}
+	if (!group && geteuid() == 0 && !getenv("LISTEN_FDS") &&
+	    parse_group("hvd", &d.socket_gid) < 0)
+		hvd_warn("no group hvd (packaging/systemd/hvd.sysusers creates it): the socket "
+			 "gets group %u, so with mode %04o only root and that group can connect; "
+			 "--socket-group GROUP or --socket-mode 0666 widens it",
+			 (unsigned)getegid(), (unsigned)d.socket_mode);
 	if (!config && access(HVD_DEFAULT_CONFIG, F_OK) == 0)
 		config = HVD_DEFAULT_CONFIG;
 	const char *bad = hvd_dispatch_check_table();
@@ -190,11 +335,8 @@ int main(int argc, char **argv)
 	uv_signal_start(&sighup, on_hup, SIGHUP);
 	/* The helpers first (hvd_ident.c, hvd_session.c), so that all is
 	 * ready when the socket appears. */
-	struct hvd_identity_drop drop = { 0 };
-	if (!hvd_sandbox_off && (r = hvd_sandbox_choose_uid(&drop)) < 0) {
-		hvd_err("no uid to run as: %s", strerror(-r));
-		return 1;
-	}
+	if (drop.drop)
+		hvd_policy_audit_check(&d, drop.uid, drop.gid);
 	if ((r = hvd_ident_init(&d, &drop)) < 0) {
 		hvd_err("cannot start hvd-ident: %s", strerror(-r));
 		return 1;
@@ -203,6 +345,19 @@ int main(int argc, char **argv)
 		hvd_err("cannot start hvd-janitor: %s", strerror(-r));
 		return 1;
 	}
+	/* Tenant objects and their sockets (hvd_tenant.c), while hvd may
+	 * still make its state directory, and before the main socket
+	 * appears: when it does, hvd is serving. */
+	hvd_tenants_init(&d, state_dir, &drop);
+	if ((r = hvd_workers_init(&d)) < 0) {
+		hvd_err("cannot use hvd-zygote: %s", strerror(-r));
+		return 1;
+	}
+	if (d.workers)
+		hvd_info("VMs in worker processes (%s), %u kept started",
+			 workers.drop.drop ? "their own uid" : "hvd's uid", workers.pool);
+	else
+		hvd_info("VMs in hvd's own process (--in-process)");
 	r = hvd_server_init(&d, path, &session_calls);
 	if (r < 0) {
 		hvd_err("cannot listen on %s: %s", path, strerror(-r));
@@ -210,6 +365,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hvd_info("listening on %s", d.activated ? "the socket systemd passed" : path);
+	warn_world(&d, path);
 	/* Setup is done: from here on hvd needs only KVM (open already) and
 	 * the socket. Started as root, it becomes an unprivileged uid; what
 	 * still needs privilege lives in helpers forked now, each able to do
@@ -249,6 +405,7 @@ int main(int argc, char **argv)
 	uv_close((uv_handle_t *)&sigint, NULL);
 	uv_close((uv_handle_t *)&sighup, NULL);
 	hvd_server_stop(&d);
+	hvd_workers_stop(&d);
 	/* Teardown is bounded: a tick keeps the loop from sleeping forever,
 	 * and whatever is still closing after 10 s is named in the log. */
 	uv_timer_t tick;
@@ -274,6 +431,7 @@ int main(int argc, char **argv)
 	hvd_ident_fini(&d);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	uv_loop_close(d.loop);
+	hvd_tenants_fini(&d);
 	d.be->host_destroy(d.host);
 	free(d.audit_path);
 	for (struct hvd_tenant *t = d.tenants, *next; t; t = next) {

@@ -164,6 +164,11 @@ void hvd_memop_poll(struct hvd_session *s)
 			hvd_session_reap(s);
 		return;
 	}
+	if (s->d->worker) {
+		/* For hvd's accounts (hvd_worker.c). */
+		resp.mem_bytes = s->mem_bytes;
+		resp.mappings = s->mappings;
+	}
 	hvd_session_reply(s, &resp, -1);
 	hvd_session_resume(s);
 }

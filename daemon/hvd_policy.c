@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,9 @@
 #include "hvd_audit.h"
 #include "hvd_log.h"
 #include "hvd_policy.h"
+#include "hvd_tenant.h"
+#include "hvd_session.h"
+#include "hvd_worker.h"
 #include "hvd_vcpu.h"
 
 #ifndef SO_PEERPIDFD
@@ -47,6 +51,56 @@ static void audit_rejected_grants(struct hvd_daemon *d)
 
 /* ---- loading ---- */
 
+/*
+ * Which audit file the policy at `apath` writes to. The file open now is
+ * kept while the path still names it: hvd may have given up root since it
+ * opened it (started by hand as root, it runs as hvd or a dynamic uid
+ * without capabilities), and may be unable to open it again, or even to
+ * enter its directory (`stat` failing with EACCES: nothing says it moved,
+ * so it stays). A path that names another file now (logrotate moved the
+ * old one away) or a new path is opened as hvd runs now; when that fails,
+ * `err` names the path, the uid and the cause, and what would fix it.
+ */
+static int audit_choose(struct hvd_daemon *d, const char *apath, FILE **out, bool *keep,
+			char *err, size_t len)
+{
+	bool same = d->audit_path && strcmp(d->audit_path, apath) == 0;
+	struct stat now, open_st;
+
+	*out = NULL;
+	*keep = false;
+	if (same) {
+		int sr = stat(apath, &now) < 0 ? -errno : 0;
+		if (sr == -EACCES || sr == -EPERM ||
+		    (sr == 0 && fstat(fileno(d->audit), &open_st) == 0 &&
+		     now.st_dev == open_st.st_dev && now.st_ino == open_st.st_ino)) {
+			*keep = true;
+			return 0;
+		}
+	}
+	FILE *f = fopen(apath, "ae");
+	if (f) {
+		*out = f;
+		return 0;
+	}
+	int r = -errno;
+	unsigned uid = (unsigned)geteuid();
+	bool dropped = geteuid() != d->started_euid;
+	if (same)
+		snprintf(err, len, "audit log %s: the file was moved away (rotated?) and hvd, "
+			 "running as uid %u, cannot create it again: %s (make the directory "
+			 "writable by uid %u, rotate with copytruncate, or restart hvd)", apath, uid,
+			 strerror(-r), uid);
+	else
+		snprintf(err, len, "audit log %s: hvd, running as uid %u%s, cannot open it for "
+			 "appending: %s (%s)", apath, uid,
+			 dropped ? " without capabilities since start-up" : "", strerror(-r),
+			 dropped ? "a new audit path must be writable by that uid; or restart hvd, "
+				   "which opens it before giving up root" :
+				   "check the path and its directory's permissions");
+	return r;
+}
+
 int hvd_policy_load(struct hvd_daemon *d, const char *path, char *err, size_t len)
 {
 	struct hvp_policy *p = NULL;
@@ -60,34 +114,35 @@ int hvd_policy_load(struct hvd_daemon *d, const char *path, char *err, size_t le
 	if (r < 0) {
 		if (!path)
 			snprintf(err, len, "built-in policy: %s", strerror(-r));
+		else if (r == -EACCES && geteuid() != d->started_euid)
+			snprintf(err + strlen(err), len - strlen(err),
+				 " (hvd runs as uid %u since start-up: the file must be readable "
+				 "by it)", (unsigned)geteuid());
 		return r;
 	}
 	const char *apath = hvp_audit_path(p);
 	bool to_file = apath && *apath && strcmp(apath, "-") != 0;
-	/* The same log as now stays open: hvd may have dropped the rights it
-	 * opened it with (started as root), and a reload must still work. */
-	bool same = to_file && d->audit_path && strcmp(d->audit_path, apath) == 0;
 	char *new_path = NULL;
-	if (to_file && !same) {
-		audit = fopen(apath, "ae");
-		new_path = strdup(apath);
-		if (!audit || !new_path) {
-			r = -errno;
-			if (audit)
-				fclose(audit);
-			free(new_path);
-			snprintf(err, len, "audit log %s: cannot open it for appending as uid %u: %s",
-				 apath, (unsigned)geteuid(), strerror(-r));
-			hvp_policy_free(p);
-			return r;
-		}
+	bool keep = false;
+	if (to_file && (r = audit_choose(d, apath, &audit, &keep, err, len)) < 0) {
+		hvp_policy_free(p);
+		return r;
 	}
-	/* Commit: nothing above touched the policy in force. */
-	if (!same) {
+	if (to_file && !keep && !(new_path = strdup(apath))) {
+		fclose(audit);
+		hvp_policy_free(p);
+		snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	/* Commit: nothing above touched the policy in force. Without an
+	 * audit path the lines go nowhere, unless --audit-stderr asked for
+	 * them on standard error: they are not log lines, and under systemd
+	 * the journal would hold every decision among them. */
+	if (!keep) {
 		if (d->audit && d->audit != stderr)
 			fclose(d->audit);
 		free(d->audit_path);
-		d->audit = audit ? audit : stderr;
+		d->audit = audit ? audit : d->audit_fallback;
 		d->audit_path = new_path;
 	}
 	hvp_policy_free(d->policy);
@@ -98,6 +153,34 @@ int hvd_policy_load(struct hvd_daemon *d, const char *path, char *err, size_t le
 	}
 	audit_rejected_grants(d);
 	return 0;
+}
+
+void hvd_policy_audit_check(const struct hvd_daemon *d, uid_t uid, gid_t gid)
+{
+	char dir[4096];
+	struct stat st;
+
+	if (!d->audit_path)
+		return;
+	snprintf(dir, sizeof(dir), "%s", d->audit_path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) < 0)
+		return;
+	/* The mode bits as they apply to that uid (it keeps no supplementary
+	 * group: hvd_sandbox.c); ACLs are not looked at. */
+	mode_t need = st.st_uid == uid ? S_IWUSR | S_IXUSR :
+		      st.st_gid == gid ? S_IWGRP | S_IXGRP : S_IWOTH | S_IXOTH;
+	if ((st.st_mode & need) != need)
+		hvd_warn("the audit log's directory %s is not writable by uid %u, which hvd runs "
+			 "as from now on: if logrotate moves %s away, a reload cannot create it "
+			 "again (rotate with copytruncate, or give the directory to uid %u)", dir,
+			 (unsigned)uid, d->audit_path, (unsigned)uid);
 }
 
 int hvd_policy_reload(struct hvd_daemon *d, char *err, size_t len)
@@ -239,12 +322,10 @@ static void tenant_put(struct hvd_daemon *d, struct hvd_tenant *t)
 /* Move what a session holds between tenant accounts. */
 static void charge(struct hvd_session *s, struct hvd_tenant *t, int sign)
 {
-	unsigned vcpus = 0;
 	if (!t)
 		return;
-	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
-		vcpus += s->vcpus[i] != NULL;
-	t->usage.vms += (uint32_t)(sign * (s->vm ? 1 : 0));
+	unsigned vcpus = hvd_session_vcpu_slots(s);
+	t->usage.vms += (uint32_t)(sign * (hvd_session_has_vm(s) ? 1 : 0));
 	t->usage.vcpus += (uint32_t)(sign * (int)vcpus);
 	t->usage.memory += (uint64_t)((int64_t)sign * (int64_t)s->mem_bytes);
 	t->usage.mappings += (uint32_t)(sign * (int)s->mappings);
@@ -256,7 +337,16 @@ void hvd_policy_evaluate(struct hvd_session *s)
 	char old[HVP_NAME_MAX];
 
 	snprintf(old, sizeof(old), "%s", s->grant.tenant);
+	/* A connection on a tenant's socket has that tenant's rights alone
+	 * (hvd_tenant.c): no rule, no grant, never an administrator. */
+	if (s->bound) {
+		hvd_tenants_bound(d, s->bound, &s->grant);
+		s->exe_bound = false;
+		s->admin = false;
+		goto decided;
+	}
 	hvp_evaluate(d->policy, &s->ident, (int64_t)time(NULL), &s->grant);
+	hvd_tenants_member(d, &s->ident, &s->grant);
 	/* Would the process have the same rights without its executable?
 	 * If not, they come from a grant, which means "this code": the
 	 * privileged decision (vm_create) checks again that it still runs
@@ -267,10 +357,12 @@ void hvd_policy_evaluate(struct hvd_session *s)
 		struct hvp_grant_result g;
 		anon.exe_hash_valid = false;
 		hvp_evaluate(d->policy, &anon, (int64_t)time(NULL), &g);
+		hvd_tenants_member(d, &anon, &g);
 		s->exe_bound = g.ents != s->grant.ents || strcmp(g.tenant, s->grant.tenant) != 0 ||
 			       memcmp(&g.quota, &s->grant.quota, sizeof(g.quota)) != 0;
 	}
 	s->admin = hvp_is_admin(d->policy, &s->ident);
+decided:
 	if (!s->tenant || strcmp(old, s->grant.tenant) != 0) {
 		struct hvd_tenant *t = tenant_get(d, s->grant.tenant);
 		if (t) {
@@ -285,6 +377,7 @@ void hvd_policy_evaluate(struct hvd_session *s)
 			s->tenant = t;
 		}
 	}
+	hvd_worker_update(s);
 	if (s->tenant) {
 		hvd_cpu_budget_set(&s->tenant->cpu, s->grant.quota.max_cpu_percent);
 		/* And see a new rate at once. */

@@ -22,5 +22,8 @@ const char *hvd_policy_same_process(const struct hvd_session *s, int err,
 void hvd_policy_evaluate(struct hvd_session *s);
 void hvd_policy_release(struct hvd_session *s);
 int hvd_policy_reload(struct hvd_daemon *d, char *err, size_t len);
+/* Started as root, before becoming `uid`:`gid`: warns when that uid could
+ * not create the audit log again after a rotation. */
+void hvd_policy_audit_check(const struct hvd_daemon *d, uid_t uid, gid_t gid);
 
 #endif

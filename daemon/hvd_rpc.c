@@ -22,6 +22,7 @@
 #include "hvd_session.h"
 #include "hvd_time.h"
 #include "hvd_vcpu.h"
+#include "hvd_worker.h"
 
 /* What the architecture's API asks of the host: the VMX capabilities
  * (x86), or what hv_vm_config_get_* and the vCPU's ID registers report
@@ -90,7 +91,7 @@ int hvd_rpc_hello(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *res
 		return -1;
 	}
 	if (!s->admin && lim->max_clients_per_uid &&
-	    hvd_sessions_of_uid(s->d, s->uid, true) >= lim->max_clients_per_uid) {
+	    hvd_sessions_of_share(s->d, s->share, true) >= lim->max_clients_per_uid) {
 		resp->status = HV_NO_RESOURCES;
 		resp->error = "this uid has as many connections to hvd as it may (max_clients_per_uid)";
 		hvd_audit(s, "hello", "quota", resp->error);
@@ -106,18 +107,29 @@ int hvd_rpc_hello(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *res
 	return -1;
 }
 
-static void vm_create_now(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp)
+/* Create the VM: here, or in a worker process (hvd_worker.c), which then
+ * answers and has the request: returns true then. */
+static bool vm_create_now(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp)
 {
+	if (s->d->workers) {
+		int r = hvd_worker_vm_create(s, req);
+		if (r == 0)
+			return true;
+		resp->status = hvd_status_from_errno(r);
+		return false;
+	}
 	resp->status = hvd_status_from_errno(s->d->be->vm_create(s->d->host, req->vm_create->flags,
 							   &s->vm));
 	if (resp->status == HV_SUCCESS) {
-		hvd_info("session %llu: VM created", (unsigned long long)s->id);
+		hvd_log(s->d->worker ? HVD_LOG_DEBUG : HVD_LOG_INFO, "session %llu: VM created",
+			(unsigned long long)s->id);
 		s->vm_created_ms = hvd_now_ms();
 		if (s->tenant)
 			s->tenant->usage.vms++;
 	} else {
 		s->vm = NULL;
 	}
+	return false;
 }
 
 /* hvd-ident has looked at the process again: is it still the one, running
@@ -134,8 +146,8 @@ static void vm_create_checked(struct hvd_session *s, int err, const struct hvp_i
 	s->waiting = false;
 	resp.id = req->id;
 	const char *why = hvd_policy_same_process(s, err, now);
-	if (why || s->vm) {
-		resp.status = s->vm ? HV_BUSY : HV_DENIED;
+	if (why || hvd_session_has_vm(s)) {
+		resp.status = hvd_session_has_vm(s) ? HV_BUSY : HV_DENIED;
 		if (why) {
 			snprintf(msg, sizeof(msg), "grant not honoured: %s", why);
 			resp.error = msg;
@@ -143,8 +155,9 @@ static void vm_create_checked(struct hvd_session *s, int err, const struct hvp_i
 				 (unsigned long long)s->id, (int)s->pid, msg);
 			hvd_audit(s, "vm_create", "deny", msg);
 		}
-	} else {
-		vm_create_now(s, req, &resp);
+	} else if (vm_create_now(s, req, &resp)) {
+		hvd_session_resume(s);
+		return; /* the worker answers */
 	}
 	hvd_session_reply(s, &resp, -1);
 	hvdp__request__free_unpacked(req, NULL);
@@ -159,7 +172,7 @@ int hvd_rpc_vm_create(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response 
 #if defined(__aarch64__)
 	/* The HA64_VMOPT_* options: the backend checks each against the
 	 * host (IPA size, EL2). */
-	if (s->vm)
+	if (hvd_session_has_vm(s))
 		resp->status = HV_BUSY;
 	else if (flags & ~HA64_VMOPT_KNOWN)
 		resp->status = HV_BAD_ARGUMENT;
@@ -168,7 +181,7 @@ int hvd_rpc_vm_create(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response 
 		HV_VM_MITIGATION_B_ENABLE | HV_VM_MITIGATION_C_ENABLE |
 		HV_VM_MITIGATION_D_ENABLE | HV_VM_MITIGATION_E_ENABLE;
 
-	if (s->vm)
+	if (hvd_session_has_vm(s))
 		resp->status = HV_BUSY;
 	else if (flags & HV_VM_ACCEL_APIC)
 		resp->status = HV_UNSUPPORTED;
@@ -177,10 +190,8 @@ int hvd_rpc_vm_create(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response 
 #endif
 	if (resp->status != HV_SUCCESS)
 		return -1;
-	if (!s->exe_bound) {
-		vm_create_now(s, req, resp);
-		return -1;
-	}
+	if (!s->exe_bound)
+		return vm_create_now(s, req, resp) ? HVD_REPLY_LATER : -1;
 	/* Rights from a grant: the request must come from a process that
 	 * read this connection's Hello reply, and the process must still be
 	 * the one, running the same code, that was identified. */

@@ -40,8 +40,10 @@
  *
  *    Where it buys something, a call is allowed only with the arguments hvd
  *    passes (seccomp sees the integer arguments, not memory): only threads
- *    can be created, no executable memory, sockets only for sd_notify,
- *    signals only to hvd's own threads, ioctls only KVM's.
+ *    can be created, no executable memory, sockets only for sd_notify and
+ *    tenants' listening sockets (AF_UNIX SOCK_SEQPACKET, bound and listened
+ *    on, never connected), signals only to hvd's own threads, ioctls only
+ *    KVM's.
  *
  *    The lists were found by running the test suites (examples, conformance
  *    through hvd, system, policy, chaos, activation, sandbox) with every
@@ -56,6 +58,15 @@
  *    peer-liveness fallbacks of kernels without SO_PEERPIDFD or pidfd
  *    signals (simulated). To check a change, run the suites and look for
  *    `= -1 EPERM` in `strace -f -p PID` of hvd.
+ *
+ *    The journal (hvd_log.c, under systemd) needs nothing new: libsystemd
+ *    sends each line as a datagram on an AF_UNIX SOCK_DGRAM socket made
+ *    at the first line (before the filter), addressed in sendmsg itself,
+ *    with SO_SNDBUF enlarged, the calls sd_notify already makes. Lines
+ *    too large for a datagram would go through a memfd (allowed, for run
+ *    pages); hvd's lines are at most 2 kB. The vCPU filter allows no
+ *    sendmsg: a vCPU thread's rare line goes to stderr, with its "<N>"
+ *    priority prefix under the journal's stream.
  *
  *    Refused on purpose, and handled: on a reload, glibc's NSS asks nscd
  *    and systemd's userdb over AF_UNIX stream sockets, and may load a
@@ -154,12 +165,27 @@ static const struct rule loop_allowed[] = {
 	ANY(epoll_ctl, "libuv watching and unwatching descriptors"),
 	ANY(accept4, "new client connections"),
 	ANY(recvmsg, "requests, with the descriptor they may carry (SCM_RIGHTS)"),
-	ANY(sendmsg, "replies, with a descriptor (SCM_RIGHTS); sd_notify's datagram"),
+	ANY(sendmsg, "replies, with a descriptor (SCM_RIGHTS); sd_notify's datagram; log lines "
+		     "to the journal (sd_journal_sendv: a datagram to /run/systemd/journal/socket, "
+		     "addressed in the call: no connect)"),
 	IF(getsockopt, EQ(1, SOL_SOCKET),
 	   "a peer's identity (SO_PEERCRED, SO_PEERGROUPS, SO_PEERPIDFD); sd_notify (SO_SNDBUF)"),
-	IF(setsockopt, EQ(1, SOL_SOCKET), "sd_notify enlarging its socket's send buffer"),
+	IF(setsockopt, EQ(1, SOL_SOCKET), "sd_notify and the journal client enlarging their "
+					  "sockets' send buffers"),
 	IF2(socket, EQ(0, AF_UNIX), MASKED(1, 0xf, SOCK_DGRAM),
-	    "sd_notify (READY=1, STOPPING=1): a datagram to systemd; no other socket"),
+	    "sd_notify (READY=1, STOPPING=1) and the journal client (hvd_log.c, opened at the "
+	    "first line, before the filter, and again only if it was closed): datagrams to "
+	    "systemd; no other socket"),
+	/* Tenant sockets (hvd_tenant.c): `hvctl tenant add` makes a listening
+	 * socket while hvd runs. Only AF_UNIX SOCK_SEQPACKET, hvd's own kind;
+	 * no connect(), so a compromised hvd still reaches no local service
+	 * with them. The mode comes from the umask at bind: no chmod, no
+	 * chown (hvd has no capability to give a file away anyway). */
+	IF2(socket, EQ(0, AF_UNIX), MASKED(1, 0xf, SOCK_SEQPACKET),
+	    "a tenant's listening socket (hvctl tenant add)"),
+	ANY(bind, "a tenant's socket at its path (bind creates it, never replaces a file)"),
+	ANY(listen, "a tenant's socket"),
+	ANY(umask, "a tenant socket's mode, set at bind instead of a chmod of its path"),
 	ANY(close, "ended sessions' descriptors, files read, sd_notify's socket; reapers: "
 		   "guest memory and VM descriptors"),
 	ANY(read, "config, grants, /proc/PID/status, executables being hashed; libuv's signal "
@@ -180,10 +206,22 @@ static const struct rule loop_allowed[] = {
 	   "glibc: /etc/localtime, NSS files, /sys/devices/system/cpu/online"),
 	IF(openat, MASKED(2, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND, O_WRONLY | O_CREAT | O_APPEND),
 	   "the audit log, when a reload names a new one (fopen \"ae\")"),
+	/* The tenant state file is replaced whole: a new file (O_EXCL: never
+	 * an existing one opened for writing), fsync, rename over the old
+	 * one. A compromised hvd can thus replace files of its own uid, which
+	 * it could as well have appended to or unlinked; root's stay out of
+	 * its reach. */
+	IF(openat, MASKED(2, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | O_EXCL,
+			  O_WRONLY | O_CREAT | O_EXCL),
+	   "a new version of the tenant state file (hvd_tenant.c)"),
+	ANY(fsync, "the tenant state file and its directory, before and after the rename"),
+	ANY(renameat, "the tenant state file's new version into place"),
+	ANY(renameat2, "the same (arm64's only form)"),
 	ANY(newfstatat, "fstat: executables' cache key, stdio, the grants directory"),
 	ANY(lseek, "stdio: the audit log opened for appending, /etc/localtime"),
 	ANY(getdents64, "listing the grants directory (SIGHUP)"),
-	ANY(unlink, "removing the socket path at shutdown"),
+	ANY(unlink, "removing the socket path at shutdown, a tenant's socket path at its "
+		    "removal, the tenant state file's stale temporary"),
 	ANY(unlinkat, "the same (arm64's only form)"),
 
 	/* Memory: never executable (as hvd.service's MemoryDenyWriteExecute). */
@@ -503,6 +541,64 @@ static int become(const struct hvd_identity_drop *drop, uint64_t keep)
 int hvd_sandbox_drop_all(const struct hvd_identity_drop *drop)
 {
 	return become(drop, 0);
+}
+
+int hvd_sandbox_choose_worker_uid(const struct hvd_identity_drop *hvd,
+				  struct hvd_identity_drop *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!hvd->drop)
+		return 0; /* not root: workers run as hvd's own uid */
+	struct passwd *pw = getpwnam("hvd-worker");
+	if (pw && pw->pw_uid != 0 && pw->pw_uid != hvd->uid) {
+		out->drop = true;
+		out->uid = pw->pw_uid;
+		out->gid = pw->pw_gid;
+		return 0;
+	}
+	/* The next free uid after hvd's: never hvd's own, so that a worker
+	 * cannot signal or trace hvd. */
+	for (uid_t u = DYNAMIC_UID_FIRST; u <= DYNAMIC_UID_LAST; u++) {
+		if (u != hvd->uid && !getpwuid(u) && !getgrgid((gid_t)u)) {
+			out->drop = true;
+			out->uid = u;
+			out->gid = (gid_t)u;
+			return 0;
+		}
+	}
+	return -EUSERS;
+}
+
+int hvd_sandbox_zygote_process(void)
+{
+	/* It starts workers as their uid (setuid, setgid), puts them in
+	 * cgroups (files root owns: no capability needed) and kills them. */
+	uint64_t keep = geteuid() == 0 ?
+		(1ull << CAP_SETUID) | (1ull << CAP_SETGID) | (1ull << CAP_KILL) : 0;
+	return become(NULL, keep);
+}
+
+int hvd_sandbox_worker_process(const struct hvd_identity_drop *drop)
+{
+	/* The zygote emptied the bounding set already (and kept no
+	 * CAP_SETPCAP to do it again): only the uid changes here, which
+	 * clears the capabilities left. */
+	if (drop->drop) {
+		if (setgroups(0, NULL) < 0 || setresgid(drop->gid, drop->gid, drop->gid) < 0 ||
+		    setresuid(drop->uid, drop->uid, drop->uid) < 0)
+			return -errno;
+		if (setuid(0) == 0)
+			return -EPERM;
+	}
+	int r = set_caps(0);
+	if (r < 0)
+		return r;
+	/* Other workers share the uid: none may read this one's memory. */
+	if (!HVD_SANITIZER_BUILD && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
 }
 
 /*

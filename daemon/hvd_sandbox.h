@@ -33,6 +33,15 @@ int hvd_sandbox_vcpu_thread(void);
 /* Started as root: the uid (a configured `hvd` user, else a free one) hvd
  * and hvd-ident become. `out->drop` false when hvd runs as another uid. */
 int hvd_sandbox_choose_uid(struct hvd_identity_drop *out);
+/* Workers' uid (hvd_worker.c): a configured `hvd-worker` user, else a
+ * free uid that is not hvd's; none when hvd is not root. */
+int hvd_sandbox_choose_worker_uid(const struct hvd_identity_drop *hvd,
+				  struct hvd_identity_drop *out);
+/* hvd-zygote's: stays root with CAP_SETUID, CAP_SETGID and CAP_KILL only. */
+int hvd_sandbox_zygote_process(void);
+/* A worker's, in the zygote's child: to the workers' uid, no
+ * capabilities, not dumpable, no_new_privs. */
+int hvd_sandbox_worker_process(const struct hvd_identity_drop *drop);
 /* hvd's own drop: to that uid, no capabilities left, no_new_privs. */
 int hvd_sandbox_drop_all(const struct hvd_identity_drop *drop);
 /* hvd-ident's: to that uid keeping CAP_SYS_PTRACE, under its own filter

@@ -28,8 +28,10 @@
 #include "hvd_policy.h"
 #include "hvd_sandbox.h"
 #include "hvd_session.h"
+#include "hvd_tenant.h"
 #include "hvd_time.h"
 #include "hvd_vcpu.h"
+#include "hvd_worker.h"
 
 static void session_read(uv_poll_t *h, int status, int events);
 
@@ -158,13 +160,18 @@ static void session_free(struct hvd_session *s)
 		hvdp__request__free_unpacked(s->deferred, NULL);
 	free(s->probe);
 	hvd_share_put(d, s->share);
-	hvd_info("session %llu closed (pid %d)", (unsigned long long)s->id, (int)s->pid);
+	/* In a worker, the session is hvd's: hvd says when its client goes. */
+	hvd_log(d->worker ? HVD_LOG_DEBUG : HVD_LOG_INFO, "session %llu closed (pid %d)",
+		(unsigned long long)s->id, (int)s->pid);
 	free(s);
 	/* The last client gone: give the memory the vCPU threads' malloc
 	 * arenas kept back to the system, so that an idle hvd is small again
 	 * after a burst of VMs. */
 	if (d->nsessions == 0)
 		malloc_trim(0);
+	/* A worker serves one session: with it gone, the worker is done. */
+	if (d->worker && d->nsessions == 0)
+		uv_stop(d->loop);
 }
 
 static void handle_closed(uv_handle_t *h)
@@ -221,11 +228,13 @@ void hvd_session_close(struct hvd_session *s, const char *why)
 	if (s->closing)
 		return;
 	s->closing = true;
-	hvd_info("session %llu: closing: %s", (unsigned long long)s->id, why);
+	hvd_slog(s->d->worker ? HVD_LOG_DEBUG : HVD_LOG_INFO, s, "session %llu: closing: %s",
+		 (unsigned long long)s->id, why);
 	/* Quotas are released exactly when the resources are: now, since the
 	 * teardown below cannot fail. */
 	hvd_policy_release(s);
 	hvd_ident_cancel(s);
+	hvd_worker_release(s);
 	hvd_audit(s, "session", "closed", why);
 	uv_poll_stop(&s->poll);
 	uv_close((uv_handle_t *)&s->poll, handle_closed);
@@ -282,13 +291,13 @@ static void on_rate_resume(uv_timer_t *t)
 	struct hvd_session *s = t->data;
 	/* Not while a memory change is running: the next request waits for
 	 * its answer. */
-	if (!s->closing && !s->memop && !s->waiting && s->identified)
+	if (!s->closing && !s->memop && !s->waiting && s->identified && !s->fwd_full)
 		uv_poll_start(&s->poll, UV_READABLE | UV_DISCONNECT, session_read);
 }
 
 void hvd_session_resume(struct hvd_session *s)
 {
-	if (!s->closing && !s->memop && !s->waiting && s->identified &&
+	if (!s->closing && !s->memop && !s->waiting && s->identified && !s->fwd_full &&
 	    !uv_is_active((uv_handle_t *)&s->rate_timer))
 		uv_poll_start(&s->poll, UV_READABLE | UV_DISCONNECT, session_read);
 }
@@ -413,7 +422,7 @@ struct hvd_vcpu *hvd_session_vcpu(struct hvd_session *s, uint32_t id)
 
 unsigned hvd_session_vcpu_slots(const struct hvd_session *s)
 {
-	unsigned n = 0;
+	unsigned n = (unsigned)__builtin_popcountll(s->remote_vcpus);
 	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
 		n += s->vcpus[i] != NULL;
 	return n;
@@ -430,11 +439,12 @@ static void on_hello_timeout(uv_timer_t *t)
 
 /* ---- per-uid shares ---- */
 
-struct hvd_uid_share *hvd_share_get(struct hvd_daemon *d, uid_t uid)
+struct hvd_uid_share *hvd_share_get(struct hvd_daemon *d, uid_t uid, uint64_t tenant_socket)
 {
 	struct hvd_uid_share *u;
 	for (u = d->shares; u; u = u->next) {
-		if (u->uid == uid) {
+		if (tenant_socket ? u->tenant_socket == tenant_socket :
+		    !u->tenant_socket && u->uid == uid) {
 			u->refs++;
 			return u;
 		}
@@ -443,6 +453,7 @@ struct hvd_uid_share *hvd_share_get(struct hvd_daemon *d, uid_t uid)
 	if (!u)
 		return NULL;
 	u->uid = uid;
+	u->tenant_socket = tenant_socket;
 	u->refs = 1;
 	u->next = d->shares;
 	d->shares = u;
@@ -462,11 +473,15 @@ void hvd_share_put(struct hvd_daemon *d, struct hvd_uid_share *u)
 	free(u);
 }
 
-unsigned hvd_sessions_of_uid(struct hvd_daemon *d, uid_t uid, bool hello_done)
+/* By share, not uid: the connections on a tenant's socket are that
+ * tenant's share, so root flooding one cannot crowd out root on another
+ * socket, nor the main socket's uids. */
+unsigned hvd_sessions_of_share(struct hvd_daemon *d, const struct hvd_uid_share *u,
+			       bool hello_done)
 {
 	unsigned n = 0;
 	for (struct hvd_session *o = d->sessions; o; o = o->next)
-		n += !o->closing && o->uid == uid && o->hello_done == hello_done;
+		n += !o->closing && o->share == u && o->hello_done == hello_done;
 	return n;
 }
 
@@ -500,7 +515,7 @@ static bool unauth_admit(struct hvd_session *s)
 	const struct hvp_limits *lim = hvp_limits(d->policy);
 
 	if (lim->max_unauthenticated_per_uid &&
-	    hvd_sessions_of_uid(d, s->uid, false) > lim->max_unauthenticated_per_uid) {
+	    hvd_sessions_of_share(d, s->share, false) > lim->max_unauthenticated_per_uid) {
 		/* A line a second per uid, with the count: a uid reconnecting
 		 * in a loop must not fill the disk with them. */
 		uint64_t now = hvd_now_ms();
@@ -524,20 +539,20 @@ static bool unauth_admit(struct hvd_session *s)
 		return true;
 	/* Evict: the oldest of the largest holder's (sessions are listed
 	 * newest first, so the last one seen is the oldest). */
-	uid_t worst = s->uid;
+	struct hvd_uid_share *worst = s->share;
 	unsigned most = 0;
 	for (struct hvd_session *o = d->sessions; o; o = o->next) {
 		if (o->closing || o->hello_done)
 			continue;
-		unsigned n = hvd_sessions_of_uid(d, o->uid, false);
+		unsigned n = hvd_sessions_of_share(d, o->share, false);
 		if (n > most) {
 			most = n;
-			worst = o->uid;
+			worst = o->share;
 		}
 	}
 	struct hvd_session *victim = NULL;
 	for (struct hvd_session *o = d->sessions; o; o = o->next)
-		if (!o->closing && !o->hello_done && o->uid == worst)
+		if (!o->closing && !o->hello_done && o->share == worst)
 			victim = o;
 	if (!victim)
 		victim = s;
@@ -558,10 +573,62 @@ static void session_identified(struct hvd_session *s, int err, const struct hvp_
 	if (s->closing)
 		return;
 	hvd_policy_set_exe(s, err, id);
-	hvd_info("session %llu opened (pid %d uid %d %s)", (unsigned long long)s->id,
-		 (int)s->pid, (int)s->uid, s->ident.exe[0] ? s->ident.exe : "(executable unknown)");
+	hvd_slog(HVD_LOG_INFO, s, "session %llu opened (pid %d uid %d %s)",
+		 (unsigned long long)s->id, (int)s->pid, (int)s->uid, s->ident.exe[0] ? s->ident.exe : "(executable unknown)");
 	hvd_policy_evaluate(s);
 	hvd_session_resume(s);
+}
+
+/* What every session needs once it has a peer: its handles, its place in
+ * the list. */
+static void session_start(struct hvd_session *s)
+{
+	struct hvd_daemon *d = s->d;
+	pass_creds(s->fd);
+	getrandom_nonce(&s->nonce);
+	pthread_mutex_init(&s->done_lock, NULL);
+	s->poll.data = s;
+	s->async.data = s;
+	s->reaped.data = s;
+	s->hello_timer.data = s;
+	s->rate_timer.data = s;
+	uv_poll_init(d->loop, &s->poll, s->fd);
+	uv_async_init(d->loop, &s->async, session_async);
+	uv_async_init(d->loop, &s->reaped, reaper_done);
+	uv_timer_init(d->loop, &s->hello_timer);
+	uv_timer_init(d->loop, &s->rate_timer);
+	s->handles = 5;
+	s->next = d->sessions;
+	if (d->sessions)
+		d->sessions->prev = s;
+	d->sessions = s;
+	d->nsessions++;
+}
+
+int hvd_session_open_trusted(struct hvd_daemon *d, int fd, pid_t broker)
+{
+	struct hvd_session *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->d = d;
+	s->id = ++d->next_session_id;
+	s->fd = fd;
+	s->opened_ms = hvd_now_ms();
+	s->pidfd = -1;
+	/* hvd checked the client; the worker checks that each message is
+	 * hvd's (the sender's pid, as for any session). */
+	s->pid = broker;
+	s->uid = getuid();
+	s->gid = getgid();
+	if (!(s->share = hvd_share_get(d, s->uid, 0))) {
+		free(s);
+		return -ENOMEM;
+	}
+	session_start(s);
+	s->identified = true;
+	s->hello_done = true;
+	hvd_session_resume(s);
+	return 0;
 }
 
 static void on_accept(uv_poll_t *h, int status, int events);
@@ -595,6 +662,11 @@ static void on_accept(uv_poll_t *h, int status, int events)
 		}
 		return;
 	}
+	hvd_session_open(d, fd, 0);
+}
+
+void hvd_session_open(struct hvd_daemon *d, int fd, uint64_t bound)
+{
 	if (d->stopping) {
 		close(fd);
 		return;
@@ -608,7 +680,8 @@ static void on_accept(uv_poll_t *h, int status, int events)
 	s->id = ++d->next_session_id;
 	s->fd = fd;
 	s->opened_ms = hvd_now_ms();
-	if (hvd_policy_identify(s) < 0 || !(s->share = hvd_share_get(d, s->uid))) {
+	s->bound = bound;
+	if (hvd_policy_identify(s) < 0 || !(s->share = hvd_share_get(d, s->uid, bound))) {
 		hvd_warn("cannot identify a new peer: %s", strerror(errno));
 		if (s->pidfd >= 0)
 			close(s->pidfd);
@@ -616,25 +689,7 @@ static void on_accept(uv_poll_t *h, int status, int events)
 		free(s);
 		return;
 	}
-	pass_creds(fd);
-	getrandom_nonce(&s->nonce);
-	pthread_mutex_init(&s->done_lock, NULL);
-	s->poll.data = s;
-	s->async.data = s;
-	s->reaped.data = s;
-	s->hello_timer.data = s;
-	s->rate_timer.data = s;
-	uv_poll_init(d->loop, &s->poll, fd);
-	uv_async_init(d->loop, &s->async, session_async);
-	uv_async_init(d->loop, &s->reaped, reaper_done);
-	uv_timer_init(d->loop, &s->hello_timer);
-	uv_timer_init(d->loop, &s->rate_timer);
-	s->handles = 5;
-	s->next = d->sessions;
-	if (d->sessions)
-		d->sessions->prev = s;
-	d->sessions = s;
-	d->nsessions++;
+	session_start(s);
 	/* The rights of a session with no executable yet: its uid's and
 	 * groups' (a tenant to charge from the start). */
 	hvd_policy_evaluate(s);
@@ -716,8 +771,11 @@ int hvd_server_init(struct hvd_daemon *d, const char *path,
 	unlink(tmp);
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
 	    listen(fd, 128) < 0 ||
-	    /* Who may use hvd is the policy's business, not the file mode's. */
-	    chmod(tmp, 0666) < 0 || rename(tmp, path) < 0) {
+	    /* Mode and group first (--socket-mode, --socket-group): who may
+	     * connect at all, as hvd.socket says for an activated socket. */
+	    chmod(tmp, d->socket_mode) < 0 ||
+	    (d->socket_gid != (gid_t)-1 && chown(tmp, (uid_t)-1, d->socket_gid) < 0) ||
+	    rename(tmp, path) < 0) {
 		r = -errno;
 		unlink(tmp);
 		close(fd);
@@ -824,6 +882,7 @@ void hvd_server_stop(struct hvd_daemon *d)
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	hvd_tenants_stop(d);
 	if (d->listen_fd >= 0) {
 		uv_poll_stop(&d->listen_poll);
 		uv_close((uv_handle_t *)&d->listen_poll, NULL);

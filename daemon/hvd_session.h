@@ -24,12 +24,21 @@ struct hvd_session_calls {
  * `calls`, which must outlive the server. */
 int hvd_server_init(struct hvd_daemon *d, const char *path,
 		    const struct hvd_session_calls *calls);
-/* A uid's share record, counted (hvd_session.c). */
-struct hvd_uid_share *hvd_share_get(struct hvd_daemon *d, uid_t uid);
+/* A uid's share record, counted (hvd_session.c); with `tenant_socket`
+ * nonzero, the share of that tenant socket's connections, whatever
+ * their uid. */
+struct hvd_uid_share *hvd_share_get(struct hvd_daemon *d, uid_t uid, uint64_t tenant_socket);
 void hvd_share_put(struct hvd_daemon *d, struct hvd_uid_share *u);
-/* Open sessions of `uid` that have (or have not) completed Hello. */
-unsigned hvd_sessions_of_uid(struct hvd_daemon *d, uid_t uid, bool hello_done);
+/* Open sessions on share `u` that have (or have not) completed Hello. */
+unsigned hvd_sessions_of_share(struct hvd_daemon *d, const struct hvd_uid_share *u,
+			       bool hello_done);
+/* Make a session of a connection accepted on a tenant's socket
+ * (hvd_tenant.c): as on the main socket, with `bound` its tenant. Takes
+ * `fd`, closing it on failure. */
+void hvd_session_open(struct hvd_daemon *d, int fd, uint64_t bound);
 void hvd_server_stop(struct hvd_daemon *d);
+/* In a worker (hvd_worker.c): the one session, with hvd (`broker`) on `fd`. */
+int hvd_session_open_trusted(struct hvd_daemon *d, int fd, pid_t broker);
 /* Started as root, hvd will not be allowed to remove its socket file once
  * it is another uid: fork hvd-janitor (before hvd_server_init), which
  * removes `path` when hvd ends, if it is still the socket hvd made. */

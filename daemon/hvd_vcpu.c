@@ -91,6 +91,15 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t hvd_vcpu_cpu_ns(struct hvd_vcpu *v)
+{
+	clockid_t c;
+	struct timespec ts;
+	if (pthread_getcpuclockid(v->thread, &c) != 0 || clock_gettime(c, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 void hvd_vcpu_set_budget(struct hvd_vcpu *v, struct hvd_cpu_budget *b)
 {
 	pthread_mutex_lock(&v->lock);
@@ -284,6 +293,8 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 static void vcpu_setup(struct hvd_vcpu *v)
 {
 	int kick = v->session->d->be->kick_signal();
+
+	atomic_store(&v->tid, (pid_t)gettid());
 
 	/* Process-directed signals (SIGTERM, SIGHUP, ...) belong to the loop
 	 * thread, where libuv turns them into events; only the kick reaches

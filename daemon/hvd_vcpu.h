@@ -17,5 +17,7 @@ void hvd_vcpu_set_budget(struct hvd_vcpu *v, struct hvd_cpu_budget *b);
 /* Join the thread (which must have been stopped or destroyed) and free
  * `v`. The loop thread or a session's reaper. */
 void hvd_vcpu_free(struct hvd_vcpu *v);
+/* The vCPU thread's CPU time (user + system), from its clock. */
+uint64_t hvd_vcpu_cpu_ns(struct hvd_vcpu *v);
 
 #endif

@@ -1,16 +1,19 @@
 /*
- * hvctl grant sign | verify: grants bind Apple-format entitlements to one
+ * hvctl grant sign | verify | show: grants bind Apple-format entitlements to one
  * executable (by BLAKE2b-256), signed with a key hvd trusts. Both work on
  * files only; hvd is not involved until it loads its grants directory.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hvp.h"
 #include "out.h"
@@ -239,14 +242,214 @@ static int grant_verify(int argc, char *argv[])
 	return r;
 }
 
+/* ---- show ---- */
+
+/* A grant file as hvd would read it, refusing early what is not one: not
+ * blocking on a FIFO, not reading a device or a huge file. */
+static int read_grant(const char *path, char **out, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	size_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0) {
+		hvctl_err("grant show", "%s: %s — check the path", path, strerror(errno));
+		return HVCTL_EXIT_FAILED;
+	}
+	if (fstat(fd, &st) < 0) {
+		hvctl_err("grant show", "%s: %s", path, strerror(errno));
+		close(fd);
+		return HVCTL_EXIT_FAILED;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > PLIST_MAX) {
+		hvctl_err("grant show", "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" :
+			  !S_ISREG(st.st_mode) ? "not a regular file — give a .grant file" :
+			  "too large for a grant (at most 64 KiB) — is it the right file?");
+		close(fd);
+		return HVCTL_EXIT_FAILED;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		hvctl_err("grant show", "out of memory");
+		close(fd);
+		return HVCTL_EXIT_FAILED;
+	}
+	/* Up to the size fstat gave and no further: a file that grows
+	 * meanwhile is read as it was. */
+	while (n < (size_t)st.st_size) {
+		ssize_t got = read(fd, buf + n, (size_t)st.st_size - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			hvctl_err("grant show", "%s: %s", path, strerror(errno));
+			free(buf);
+			close(fd);
+			return HVCTL_EXIT_FAILED;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return HVCTL_EXIT_OK;
+}
+
+static const char usage_show[] = "grant show [--config FILE] [--json] FILE";
+
+static int grant_show(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL;
+	bool json = false;
+	struct hvp_grant_info gi;
+	struct hvp_policy *p = NULL;
+	char why[512], verr[512], hex[2 * HVP_HASH_BYTES + 1];
+	char *text = NULL;
+	size_t len;
+	int c, r, vr = 0;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'j': json = true; break;
+		case 'h':
+			printf("Usage: hvctl %s\n", usage_show);
+			return HVCTL_EXIT_OK;
+		case ':':
+			return hvctl_usage("grant show", "%s needs an argument", argv[optind - 1]);
+		default:
+			return hvctl_usage("grant show", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return hvctl_usage("grant show", "which grant? Give the FILE to show");
+	if (optind + 1 < argc)
+		return hvctl_usage("grant show", "unexpected argument '%s'", argv[optind + 1]);
+	const char *path = argv[optind];
+	if ((r = read_grant(path, &text, &len)) != HVCTL_EXIT_OK)
+		return r;
+	why[0] = '\0';
+	if (hvp_grant_inspect(text, len, &gi, why, sizeof(why)) < 0) {
+		hvctl_err("grant show", "%s: %s — not a grant 'hvctl grant sign' wrote, or "
+			  "damaged (truncated?)", path, why[0] ? why : "malformed");
+		free(text);
+		return HVCTL_EXIT_FAILED;
+	}
+	if (config) {
+		char err[1024];
+		if (hvp_policy_load(config, getuid(), &p, err, sizeof(err)) < 0) {
+			hvctl_err("grant show", "%s — 'hvctl policy check %s' says more", err,
+				  config);
+			free(text);
+			return HVCTL_EXIT_FAILED;
+		}
+		verr[0] = '\0';
+		vr = hvp_policy_grant_verify(p, text, len, verr, sizeof(verr));
+		hvp_policy_free(p);
+	}
+	free(text);
+	sodium_bin2hex(hex, sizeof(hex), gi.hash, sizeof(gi.hash));
+	bool expired = gi.expires && gi.expires <= (int64_t)time(NULL);
+
+	if (json) {
+		json_object *o = json_object_new_object();
+		json_object *ents = json_object_new_array();
+		json_object *unk = json_object_new_array();
+		if (!o || !ents || !unk) {
+			json_object_put(o);
+			json_object_put(ents);
+			json_object_put(unk);
+			return hvctl_json_print(NULL);
+		}
+		hvctl_json_str(o, "file", path);
+		hvctl_json_str(o, "key_id", gi.key_id);
+		hvctl_json_str(o, "executable_blake2b", hex);
+		if (gi.has_uid)
+			hvctl_json_u64(o, "uid", gi.uid);
+		else
+			json_object_object_add(o, "uid", NULL);
+		if (gi.has_group)
+			hvctl_json_str(o, "group", gi.group);
+		else
+			json_object_object_add(o, "group", NULL);
+		if (gi.expires)
+			hvctl_json_i64(o, "expires", gi.expires);
+		else
+			json_object_object_add(o, "expires", NULL);
+		hvctl_json_bool(o, "expired", expired);
+		for (unsigned i = 0; i < gi.nents; i++)
+			json_object_array_add(ents, json_object_new_string(gi.ents[i]));
+		for (unsigned i = 0; i < gi.nunknown; i++)
+			json_object_array_add(unk, json_object_new_string(gi.unknown[i]));
+		json_object_object_add(o, "entitlements", ents);
+		json_object_object_add(o, "unknown_entitlements", unk);
+		if (config) {
+			hvctl_json_str(o, "config", config);
+			hvctl_json_bool(o, "verified", vr == 0);
+			if (vr < 0)
+				hvctl_json_str(o, "verify_error", verr);
+		} else {
+			json_object_object_add(o, "verified", NULL);
+		}
+		r = hvctl_json_print(o);
+	} else {
+		char when[64] = "";
+		struct tm tm;
+		time_t t = (time_t)gi.expires;
+		hvctl_kv("grant", "%s", path);
+		hvctl_kv("executable", "BLAKE2b-256 %s", hex);
+		if (gi.has_uid)
+			hvctl_kv("uid", "%u", gi.uid);
+		else
+			hvctl_kv("uid", "any");
+		hvctl_kv("group", "%s", gi.has_group ? gi.group : "any");
+		if (gi.expires && gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		if (gi.expires)
+			hvctl_kv("expires", "%s (%" PRId64 ")%s", when, gi.expires,
+				 expired ? ", EXPIRED: hvd ignores it" : "");
+		else
+			hvctl_kv("expires", "never");
+		if (!gi.nents)
+			hvctl_kv("entitlements", "none");
+		for (unsigned i = 0; i < gi.nents; i++)
+			hvctl_kv(i ? "" : "entitlements", "%s", gi.ents[i]);
+		for (unsigned i = 0; i < gi.nunknown; i++)
+			hvctl_kv(i ? "" : "unknown (ignored)", "%s", gi.unknown[i]);
+		hvctl_kv("signed by key", "%s", gi.key_id);
+		if (!config)
+			hvctl_kv("signature", "not checked (give --config hvd.conf to check it "
+				 "against its trusted keys)");
+		else if (vr == 0)
+			hvctl_kv("signature", "good: key trusted by %s", config);
+		else
+			hvctl_kv("signature", "BAD against %s: %s", config, verr);
+		r = HVCTL_EXIT_OK;
+	}
+	/* Asked whether it verifies, the answer is the exit status too. */
+	if (r == HVCTL_EXIT_OK && config && vr < 0)
+		r = HVCTL_EXIT_FAILED;
+	return r;
+}
+
 int hvctl_cmd_grant(int argc, char *argv[], struct hvctl *ctx)
 {
 	(void)ctx;
 	if (argc < 2)
-		return hvctl_usage("grant", "expected sign or verify");
+		return hvctl_usage("grant", "expected sign, verify or show");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		printf("Usage: hvctl %s\n       hvctl grant verify --pub NAME.pub FILE\n",
-		       usage_sign);
+		printf("Usage: hvctl %s\n       hvctl grant verify --pub NAME.pub FILE\n"
+		       "       hvctl %s\n", usage_sign, usage_show);
 		return HVCTL_EXIT_OK;
 	}
 	optind = 0;
@@ -254,5 +457,8 @@ int hvctl_cmd_grant(int argc, char *argv[], struct hvctl *ctx)
 		return grant_sign(argc - 1, argv + 1);
 	if (strcmp(argv[1], "verify") == 0)
 		return grant_verify(argc - 1, argv + 1);
-	return hvctl_usage("grant", "unknown verb '%s'; expected sign or verify", argv[1]);
+	if (strcmp(argv[1], "show") == 0)
+		return grant_show(argc - 1, argv + 1);
+	return hvctl_usage("grant", "unknown verb '%s'; expected sign, verify or show",
+			   argv[1]);
 }

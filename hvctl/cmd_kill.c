@@ -1,6 +1,7 @@
 /*
  * hvctl kill VM: hvd closes the owning client's session and destroys its
- * VM; the owner's next call fails. Administrators may kill any VM, others
+ * VM, after telling the owner why (docs/protocol.md, "hvd's last word");
+ * the owner's next call fails. Administrators may kill any VM, others
  * only their own tenant's.
  */
 #include <getopt.h>

@@ -46,6 +46,8 @@ static json_object *vcpu_json(const Hvdp__VcpuInfo *ci)
 	hvctl_json_u64(o, "runs", ci->runs);
 	hvctl_json_u64(o, "exec_ns", ci->exec_ns);
 	hvctl_json_u64(o, "throttled_ns", ci->throttled_ns);
+	hvctl_json_i64(o, "tid", ci->tid);
+	hvctl_json_u64(o, "cpu_ns", ci->cpu_ns);
 	/* A vCPU that never ran has no last exit (0 would read as EXC_NMI). */
 	if (ci->runs) {
 		hvctl_json_u64(o, "last_exit", ci->last_exit);
@@ -101,8 +103,8 @@ static int print_json(const Hvdp__VmInfo *vi)
 static void print_vcpus(const Hvdp__VmInfo *vi)
 {
 	static const struct hvctl_col cols[] = {
-		{ "VCPU", true }, { "RUNS", true }, { "EXEC TIME", true },
-		{ "THROTTLED", true }, { "LAST EXIT", false }, { "EXITS BY REASON", false },
+		{ "VCPU", true }, { "TID", true }, { "RUNS", true }, { "EXEC TIME", true },
+		{ "CPU TIME", true }, { "THROTTLED", true }, { "LAST EXIT", false }, { "EXITS BY REASON", false },
 	};
 	struct hvctl_table *t = hvctl_table_create(cols, sizeof(cols) / sizeof(cols[0]));
 	char buf[64];
@@ -121,8 +123,10 @@ static void print_vcpus(const Hvdp__VmInfo *vi)
 		if (f)
 			fclose(f);
 		hvctl_table_cell(t, "%u", ci->id);
+		hvctl_table_cell(t, "%d", ci->tid);
 		hvctl_table_cell(t, "%" PRIu64, ci->runs);
 		hvctl_table_cell(t, "%s", hvctl_fmt_ns(buf, sizeof(buf), ci->exec_ns));
+		hvctl_table_cell(t, "%s", hvctl_fmt_ns(buf, sizeof(buf), ci->cpu_ns));
 		hvctl_table_cell(t, "%s", hvctl_fmt_ns(buf, sizeof(buf), ci->throttled_ns));
 		hvctl_table_cell(t, "%s", ci->runs ? exit_label(ci->last_exit, buf, sizeof(buf)) : "-");
 		hvctl_table_cell(t, "%s", exits && *exits ? exits : "-");
@@ -164,6 +168,10 @@ static void print_human(const Hvdp__VmInfo *vi)
 	hvctl_kv("memory", "%s", hvctl_fmt_bytes(buf, sizeof(buf), vi->memory));
 	hvctl_kv("age", "%s", hvctl_fmt_ms(buf, sizeof(buf), vi->age_ms));
 	hvctl_kv("exits", "%" PRIu64, vi->exits);
+	if (vi->worker_pid)
+		hvctl_kv("worker", "pid %d", vi->worker_pid);
+	else
+		hvctl_kv("worker", "none (the VM runs in hvd: --in-process)");
 	if (vi->n_vcpu) {
 		putchar('\n');
 		print_vcpus(vi);

@@ -42,11 +42,20 @@ static void help(FILE *f)
 	}
 	fprintf(f, "\n"
 		   "  grant sign --key NAME.key --exe PATH --entitlements ENT.plist\n"
-		   "             [--uid N] [--group G] [--expires UNIXTIME] --out FILE\n\n"
+		   "             [--uid N] [--group G] [--expires UNIXTIME] --out FILE\n"
+		   "  grant show [--config hvd.conf] [--json] FILE\n"
+		   "  policy check [--strict] [--user USER] FILE\n"
+		   "  policy explain --pid PID | --uid N [--gid G] [--exe PATH]\n\n"
+		   "  tenant add NAME [--socket PATH [--socket-mode 0600]] [--uid N]...\n"
+		   "             [--gid N]... [--entitlements LIST|none] [--max-vms N]\n"
+		   "             [--max-vcpus-per-vm N] [--max-vcpus N] [--max-memory SIZE]\n"
+		   "             [--max-mappings N] [--max-rpc-rate N] [--max-cpu-percent N]\n"
+		   "  tenant set NAME [the same but --socket; a quota 'default'; --no-uids]\n"
+		   "             (hvd's socket: hvctl --socket PATH tenant ...)\n\n"
 		   "Options:\n"
 		   "  --socket PATH  hvd's socket (else $HVD_SOCKET, else %s)\n"
 		   "  --json         machine-readable output of status, list, show, clients,\n"
-		   "                 policy explain (stable keys, see hvctl(1))\n"
+		   "                 policy explain, grant show, tenant (stable keys, see hvctl(1))\n"
 		   "  -h, --help     this text\n"
 		   "  -V, --version  hvctl's version and protocol\n\n"
 		   "Exit status:\n"
@@ -57,14 +66,21 @@ static void help(FILE *f)
 		   "See hvctl(1).\n", HVD_DEFAULT_SOCKET);
 }
 
+/* Whether the first `len` bytes of `typed` are row i's word: its usage's
+ * first word. */
+static bool is_word(size_t i, const char *typed, size_t len)
+{
+	const char *u = subcommands[i].usage;
+	return strcspn(u, " ") == len && strncmp(typed, u, len) == 0;
+}
+
 const char *hvctl_usage_of(const char *cmd)
 {
 	/* "policy check" is described by the row of "policy". */
 	size_t len = strcspn(cmd, " ");
 
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		if (strlen(subcommands[i].name) == len &&
-		    strncmp(cmd, subcommands[i].name, len) == 0)
+		if (is_word(i, cmd, len))
 			return subcommands[i].usage;
 	return cmd;
 }
@@ -141,7 +157,7 @@ int main(int argc, char *argv[])
 		return HVCTL_EXIT_USAGE;
 	}
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
-		if (strcmp(argv[optind], subcommands[i].name) != 0)
+		if (!is_word(i, argv[optind], strlen(argv[optind])))
 			continue;
 		int first = optind;
 		/* The subcommand parses with getopt too: 0 starts it afresh,

@@ -15,6 +15,7 @@
 
 
 #include "hvs_errmap.h"
+#include "hvd_hint.h"
 #include "hvd_protocol.h"
 #include "ipc.h"
 #include "out.h"
@@ -34,26 +35,6 @@ const char *hvctl_socket_path(const struct hvctl *ctx)
 	return p;
 }
 
-/* The fix for a failed connect(), by errno. */
-static const char *connect_hint(int err)
-{
-	switch (err) {
-	case ENOENT:
-		return "is hvd running? Start it (systemctl start hvd), or name its "
-		       "socket with --socket PATH or HVD_SOCKET";
-	case ECONNREFUSED:
-		return "nothing listens there (hvd stopped and left its socket); start hvd";
-	case EACCES:
-	case EPERM:
-		return "you may not open hvd's socket; join the group that owns it, or run as root";
-	case ENOTSOCK:
-	case EPROTOTYPE:
-		return "that path is not hvd's socket; check --socket or HVD_SOCKET";
-	default:
-		return "check that hvd is running and --socket or HVD_SOCKET names its socket";
-	}
-}
-
 /* Messages about the connection, unless the caller wants none. */
 static void conn_err(const struct hvctl_conn *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -70,10 +51,16 @@ static void conn_err(const struct hvctl_conn *c, const char *fmt, ...)
 	hvctl_err(c->cmd, "%s", msg);
 }
 
-static int send_req(struct hvctl_conn *c, Hvdp__Request *req)
+static int send_req(struct hvctl_conn *c, Hvdp__Request *req, int fd)
 {
 	size_t len = hvdp__request__get_packed_size(req);
 	uint8_t *buf = malloc(len ? len : 1);
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
 	if (!buf) {
@@ -81,8 +68,20 @@ static int send_req(struct hvctl_conn *c, Hvdp__Request *req)
 		return HVCTL_EXIT_FAILED;
 	}
 	hvdp__request__pack(req, buf);
+	iov.iov_base = buf;
+	iov.iov_len = len;
+	if (fd >= 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
 	do
-		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	int err = errno;
 	free(buf);
@@ -157,11 +156,16 @@ out_buf:
 
 int hvctl_call(struct hvctl_conn *c, Hvdp__Request *req, Hvdp__Response **resp)
 {
+	return hvctl_call_fd(c, req, -1, resp);
+}
+
+int hvctl_call_fd(struct hvctl_conn *c, Hvdp__Request *req, int fd, Hvdp__Response **resp)
+{
 	int r;
 
 	*resp = NULL;
 	req->id = c->next_id++;
-	if ((r = send_req(c, req)) != HVCTL_EXIT_OK)
+	if ((r = send_req(c, req, fd)) != HVCTL_EXIT_OK)
 		return r;
 	return recv_resp(c, req->id, resp);
 }
@@ -192,9 +196,10 @@ int hvctl_open(const struct hvctl *ctx, const char *cmd, struct hvctl_conn *c, i
 		return HVCTL_EXIT_UNREACHABLE;
 	}
 	if (connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		err = errno;
-		conn_err(c, "cannot reach hvd at %s: %s — %s", c->path, strerror(err),
-			 connect_hint(err));
+		char msg[768];
+		err = hvd_hint_connect_errno(errno, c->path);
+		conn_err(c, "%s", hvd_hint_connect_msg(msg, sizeof(msg), c->path, err,
+							HVD_HINT_HVCTL));
 		goto out_fd;
 	}
 
@@ -205,9 +210,10 @@ int hvctl_open(const struct hvctl *ctx, const char *cmd, struct hvctl_conn *c, i
 	if (r != HVCTL_EXIT_OK)
 		goto out_fd;
 	if (resp->hello && resp->hello->version != HVD_PROTOCOL_VERSION) {
-		conn_err(c, "hvd at %s speaks protocol %u, hvctl speaks %d — use the "
-			 "hvctl that came with this hvd", c->path, resp->hello->version,
-			 HVD_PROTOCOL_VERSION);
+		char msg[512];
+		conn_err(c, "%s", hvd_hint_protocol_msg(msg, sizeof(msg), c->path,
+							 resp->hello->version, HVD_PROTOCOL_VERSION,
+							 HVD_HINT_HVCTL));
 		hvdp__response__free_unpacked(resp, NULL);
 		goto out_fd;
 	}
@@ -247,25 +253,12 @@ void hvctl_report_status(const char *cmd, const Hvdp__Response *resp, const char
 		snprintf(num, sizeof(num), "0x%08x", (unsigned)resp->status);
 		name = num;
 	}
-	if (!why) {
-		switch (resp->status) {
-		case HV_DENIED: why = "permission denied"; break;
-		case HV_UNSUPPORTED: why = "not supported by this hvd"; break;
-		case HV_NO_RESOURCES: why = "hvd is out of memory or over a quota"; break;
-		case HV_BUSY: why = "busy"; break;
-		case HV_BAD_ARGUMENT: why = "bad argument"; break;
-		default: why = "failed"; break;
-		}
-	}
+	if (!why)
+		why = hvd_hint_status_why(resp->status);
 	if (resp->status == HV_BAD_ARGUMENT && hint)
 		;
-	else if (resp->status == HV_DENIED)
-		hint = "run it as root or as a member of hvd's admin group; "
-		       "'hvctl policy explain --pid $$' shows your rights";
-	else if (resp->status == HV_UNSUPPORTED)
-		hint = "this hvd does not implement it; upgrade hvd";
-	else if (resp->status == HV_BUSY || resp->status == HV_NO_RESOURCES)
-		hint = "try again later";
+	else if (hvd_hint_status_fix(resp->status, HVD_HINT_HVCTL))
+		hint = hvd_hint_status_fix(resp->status, HVD_HINT_HVCTL);
 	else if (!hint)
 		hint = "see hvd's log";
 	hvctl_err(cmd, "%s: %s — %s", name, why, hint);
@@ -274,13 +267,19 @@ void hvctl_report_status(const char *cmd, const Hvdp__Response *resp, const char
 int hvctl_admin(const struct hvctl *ctx, const char *cmd, Hvdp__Request *req,
 		const char *hint, Hvdp__Response **resp)
 {
+	return hvctl_admin_fd(ctx, cmd, req, -1, hint, resp);
+}
+
+int hvctl_admin_fd(const struct hvctl *ctx, const char *cmd, Hvdp__Request *req, int fd,
+		   const char *hint, Hvdp__Response **resp)
+{
 	struct hvctl_conn c;
 	int r;
 
 	*resp = NULL;
 	if ((r = hvctl_open(ctx, cmd, &c, 0)) != HVCTL_EXIT_OK)
 		return r;
-	r = hvctl_call(&c, req, resp);
+	r = hvctl_call_fd(&c, req, fd, resp);
 	hvctl_close(&c);
 	if (r != HVCTL_EXIT_OK)
 		return r;

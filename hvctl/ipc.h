@@ -35,6 +35,8 @@ void hvctl_close(struct hvctl_conn *c);
  * HVCTL_EXIT_UNREACHABLE if the exchange itself failed. The reply's status
  * is not looked at. */
 int hvctl_call(struct hvctl_conn *c, Hvdp__Request *req, Hvdp__Response **resp);
+/* The same, sending descriptor `fd` along (SCM_RIGHTS; -1: none). */
+int hvctl_call_fd(struct hvctl_conn *c, Hvdp__Request *req, int fd, Hvdp__Response **resp);
 
 /* One admin request on a fresh connection: open, call, close. On
  * HVCTL_EXIT_OK *resp holds a successful reply; a failed status is
@@ -42,6 +44,8 @@ int hvctl_call(struct hvctl_conn *c, Hvdp__Request *req, Hvdp__Response **resp);
  * a generic one) and gives HVCTL_EXIT_FAILED. */
 int hvctl_admin(const struct hvctl *ctx, const char *cmd, Hvdp__Request *req,
 		const char *hint, Hvdp__Response **resp);
+int hvctl_admin_fd(const struct hvctl *ctx, const char *cmd, Hvdp__Request *req, int fd,
+		   const char *hint, Hvdp__Response **resp);
 
 /* Report a reply's failed status: "hvctl: CMD: HV_NAME: hvd's error — fix". */
 void hvctl_report_status(const char *cmd, const Hvdp__Response *resp, const char *hint);

@@ -14,6 +14,7 @@
 #include <Hypervisor/hv_arch_vmx.h>
 #endif
 
+#include "hvd_hint.h"
 #include "hvd_protocol.h"
 #include "hvs_errmap.h"
 #include "out.h"
@@ -51,30 +52,7 @@ int hvctl_usage(const char *cmd, const char *fmt, ...)
 
 const char *hvctl_status_name(int32_t status)
 {
-	/* Apple's codes are negative as int32 (hv_error.h); compare as such. */
-	static const struct {
-		int32_t code;
-		const char *name;
-	} names[] = {
-		{ HV_SUCCESS, "HV_SUCCESS" },
-		{ HV_ERROR, "HV_ERROR" },
-		{ HV_BUSY, "HV_BUSY" },
-		{ HV_BAD_ARGUMENT, "HV_BAD_ARGUMENT" },
-		{ HV_NO_RESOURCES, "HV_NO_RESOURCES" },
-		{ HV_NO_DEVICE, "HV_NO_DEVICE" },
-		{ HV_DENIED, "HV_DENIED" },
-#if defined(__aarch64__)
-		{ HV_ILLEGAL_GUEST_STATE, "HV_ILLEGAL_GUEST_STATE" },
-		{ HV_EXISTS, "HV_EXISTS" },
-#else
-		{ HV_FAULT, "HV_FAULT" },
-#endif
-		{ HV_UNSUPPORTED, "HV_UNSUPPORTED" },
-	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (names[i].code == status)
-			return names[i].name;
-	return NULL;
+	return hvd_hint_status_name(status);
 }
 
 #if defined(__aarch64__)
@@ -307,7 +285,8 @@ void hvctl_kv(const char *key, const char *fmt, ...)
 {
 	va_list ap;
 
-	printf("%s:", key);
+	/* An empty key continues the list above it: no colon of its own. */
+	printf("%s%s", key, *key ? ":" : " ");
 	pad(stdout, width(key) < 20 ? 20 - width(key) : 1);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
@@ -377,6 +356,9 @@ json_object *hvctl_vm_json(const Hvdp__VmInfo *vi)
 	hvctl_json_u64(o, "memory", vi->memory);
 	hvctl_json_u64(o, "age_ms", vi->age_ms);
 	hvctl_json_u64(o, "exits", vi->exits);
+	hvctl_json_i64(o, "worker_pid", vi->worker_pid);
+	hvctl_json_u64(o, "cpu_ns", vi->cpu_ns);
+	hvctl_json_u64(o, "exit_rate", vi->exit_rate);
 	return o;
 }
 

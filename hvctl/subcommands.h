@@ -22,20 +22,31 @@ struct hvctl {
 	const char *socket;         /* --socket, else NULL: $HVD_SOCKET, else the default */
 };
 
-/* X(name, usage, summary): `name` is the word typed and the suffix of its
- * handler hvctl_cmd_<name>, defined in cmd_<name>.c. */
+/* X(name, usage, summary): `name` is the suffix of its handler
+ * hvctl_cmd_<name>, defined in cmd_<name>.c; the word typed is the usage's
+ * first word (`name` with - for _: log-level). */
 #define HVCTL_SUBCOMMANDS(X)                                                          \
 	X(status, "status [--json]", "hvd's version, host capabilities and counts")   \
 	X(support, "support", "1 if this host can run VMs, else 0 (no hvd needed)")   \
 	X(list, "list [--json]", "list the VMs")                                      \
 	X(show, "show VM [--json]", "one VM: its vCPUs, exit counts and memory map")  \
+	X(metrics, "metrics [--output FILE]",                                         \
+	  "hvd's state in Prometheus's text format (for node_exporter's textfile)")    \
+	X(top, "top [-n COUNT] [-d SECONDS] [--json]",                                \
+	  "VMs by CPU use, refreshing (-n: that many frames)")                        \
 	X(kill, "kill VM", "destroy a VM (its owner's next call fails)")              \
 	X(clients, "clients [--json]", "list the connected clients")                  \
-	X(policy, "policy check FILE | reload | explain --pid PID [--json]",          \
+	X(policy, "policy check [--strict] FILE | reload | explain ... [--json]",      \
 	  "check a config file, reload it, explain rights")                           \
+	X(log_level, "log-level [LEVEL]", "show hvd's log level, or set it (error ... debug)") \
+	X(tenant, "tenant add NAME [--socket PATH] [--uid N]... [--gid N]... [quotas] | "  \
+	  "list | show NAME | set NAME [...] | rm NAME [--force] [--json]",            \
+	  "tenants as objects, with sockets of their own (admins)")                    \
 	X(keygen, "keygen --out NAME", "make an Ed25519 key pair NAME.key, NAME.pub") \
-	X(grant, "grant sign ... | verify --pub NAME.pub FILE",                       \
-	  "sign or check a grant of entitlements")
+	X(grant, "grant sign ... | verify --pub NAME.pub FILE | show FILE",           \
+	  "sign, check or show a grant of entitlements")                                    \
+	X(cdi, "cdi generate --tenant NAME [--socket PATH] [--lib PATH] [--output FILE]", \
+	  "a CDI spec giving containers a tenant's socket (no hvd needed)")
 
 /* Every handler gets the words from the subcommand's name on, argv[0]
  * being that name (getopt-ready, optind reset), and returns an exit code.

@@ -8,7 +8,7 @@ hvd=$1 conf=$2
 dir=$(mktemp -d /tmp/hvd-conf.XXXXXX)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 sed -e "s|^audit = .*|audit = $dir/audit.jsonl|" -e "s|^admin_group = .*|admin_group = 0|" -e "s|^group = hvd$|group = 0|" "$conf" > "$dir/hvd.conf"
-"$hvd" --socket "$dir/s.sock" --config "$dir/hvd.conf" --log-level info 2> "$dir/log" &
+"$hvd" --socket "$dir/s.sock" --config "$dir/hvd.conf" --state-dir "$dir/state" --log-level info 2> "$dir/log" &
 pid=$!
 for _ in $(seq 1 200); do
   [ -S "$dir/s.sock" ] && break

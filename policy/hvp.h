@@ -100,6 +100,15 @@ int hvp_policy_load(const char *path, uid_t self_uid, struct hvp_policy **out,
 		    char *err, size_t errlen);
 void hvp_policy_free(struct hvp_policy *p);
 
+/* hvp_policy_load, telling `warn` (with `arg`) of what is valid but most
+ * likely a mistake: an unknown entitlement (with the closest known name),
+ * a rule that grants nothing, a file that lets nobody in. `line` is the
+ * file's line, 0 for the file as a whole. hvd and `hvctl policy check`
+ * read a file alike; only the latter listens. */
+typedef void (*hvp_warn_fn)(void *arg, int line, const char *msg);
+int hvp_policy_load_warn(const char *path, uid_t self_uid, hvp_warn_fn warn, void *arg,
+			 struct hvp_policy **out, char *err, size_t errlen);
+
 /* Fill the executable fields of `id` for `pid` (path and BLAKE2b-256 of
  * the file). Uses `cache` keyed by file identity (dev, inode, size,
  * mtime) so a binary is hashed once. */
@@ -123,6 +132,13 @@ int hvp_identity_exe(struct hvp_hash_cache *c, pid_t pid, struct hvp_identity *i
  * errno if the process or its executable cannot be read. */
 int hvp_identity_probe(struct hvp_hash_cache *c, pid_t pid, uint64_t max_exe_size,
 		       uint32_t max_maps, struct hvp_identity *id);
+/* The executable fields of `id` from an open descriptor (the file
+ * itself, sent by whoever asks `hvctl policy explain --exe`): 0 with the
+ * hash; -EISDIR, -EINVAL (not a regular file: a FIFO, a device),
+ * -EFBIG (larger than `max_size` bytes, 0: no limit) before anything is
+ * read; -EAGAIN if it changed while it was read. */
+int hvp_identity_fd(struct hvp_hash_cache *c, int fd, uint64_t max_size,
+		    struct hvp_identity *id);
 /* The code check alone: 0 if every executable mapping of `pid` is the file
  * (exe_dev, exe_ino) or a system library, else -EPERM with the first
  * offending mapping in `why` (or another negative errno). */
@@ -172,6 +188,7 @@ enum hvp_act {
 	HVP_ACT_ADMIN,       /* policy reload: admin only */
 	HVP_ACT_EXPLAIN,     /* admin, or a process of the asker's own uid (the handler
 	                      * checks) */
+	HVP_ACT_INTERNAL,    /* hvd to its workers only: refused to every client */
 };
 
 /* Everything the decision looks at, as plain data the caller gathers: who
@@ -247,8 +264,16 @@ struct hvp_limits {
 };
 const struct hvp_limits *hvp_limits(const struct hvp_policy *p);
 
+/* The quota of a client without a named tenant: [defaults] over the
+ * built-in one. hvd's tenant objects take what they leave out from it. */
+const struct hvp_quota *hvp_default_quota(const struct hvp_policy *p);
+/* Does the configuration have a [tenant NAME] section? */
+bool hvp_has_tenant(const struct hvp_policy *p, const char *name);
+
 /* Audit destination from the configuration ("-" or empty: stderr). */
 const char *hvp_audit_path(const struct hvp_policy *p);
+/* The line of the audit key, 0 if the file has none (or the default). */
+int hvp_audit_line(const struct hvp_policy *p);
 
 /* Grants carried by the policy, for reports: how many were loaded and how
  * many were rejected (forged, tampered, malformed, unknown key) at load
@@ -273,6 +298,29 @@ int hvp_grant_sign(const uint8_t sk[64], const char *plist, size_t len, char **o
  * trusted key matches the key id. */
 int hvp_grant_verify(const uint8_t (*keys)[32], unsigned nkeys, const char *text,
 		     size_t len, char *why, size_t whylen);
+/* What a grant says, read without checking its signature (for `hvctl
+ * grant show`; hvd never uses a grant so). Known entitlements in `ents`,
+ * others in `unknown`. -EBADMSG with `why` for a malformed file. */
+struct hvp_grant_info {
+	char key_id[17];                /* hex: the signing key's first 8 bytes */
+	uint8_t hash[HVP_HASH_BYTES];
+	bool has_uid;
+	uid_t uid;
+	bool has_group;
+	char group[HVP_NAME_MAX];
+	int64_t expires;                /* 0: never */
+	char ents[3][HVP_NAME_MAX];
+	unsigned nents;
+	char unknown[8][HVP_NAME_MAX];
+	unsigned nunknown;
+};
+int hvp_grant_inspect(const char *text, size_t len, struct hvp_grant_info *out, char *why,
+		      size_t whylen);
+/* hvp_grant_verify against the trusted keys of a loaded configuration;
+ * -ENOKEY also when it has none. */
+int hvp_policy_grant_verify(const struct hvp_policy *p, const char *text, size_t len,
+			    char *why, size_t whylen);
+
 /* Build the plist of a grant: executable hash, entitlements (an Apple
  * entitlements plist's dict, XML or binary; boolean values only, else
  * -EINVAL), optional uid/group/expiry. The XML goes to a malloc'd *out. */

@@ -98,6 +98,10 @@ enum hvp_verdict hvp_authorize(const struct hvp_authz_input *in, struct hvp_auth
 		return decide(out, HVP_ALLOW, true);
 	case HVP_ACT_EXPLAIN:
 		return decide(out, HVP_ALLOW, false); /* the handler checks whose process it is */
+	case HVP_ACT_INTERNAL:
+		snprintf(why, len, "%s is hvd's message to its workers, not a client's",
+			 in->request ? in->request : "?");
+		return decide(out, HVP_DENY, true);
 	}
 	snprintf(why, len, "no policy decision for %s", in->request ? in->request : "?");
 	return decide(out, HVP_DENY, false);

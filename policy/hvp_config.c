@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
 #include <sodium.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hvp_grant.h"
@@ -166,6 +168,11 @@ const char *hvp_audit_path(const struct hvp_policy *p)
 	return p->audit;
 }
 
+int hvp_audit_line(const struct hvp_policy *p)
+{
+	return p->audit_line;
+}
+
 unsigned hvp_rule_count(const struct hvp_policy *p)
 {
 	return p->nrules;
@@ -239,6 +246,9 @@ static const struct {
 	[K_TENANT] = { "tenant", IN_RULE, false },
 };
 
+/* Far above any real configuration (a few KiB). */
+#define CONFIG_MAX_BYTES (1u << 20)
+
 /* inih's compile-time limit on section names; longer ones it truncates
  * without a word, so the reader refuses them first. */
 #define INIH_MAX_SECTION 50
@@ -274,6 +284,9 @@ struct load {
 	int err_line;
 	char *err;
 	size_t errlen;
+
+	hvp_warn_fn warn;               /* NULL: nobody listens */
+	void *warn_arg;
 };
 
 static int fail(struct load *l, int line, const char *fmt, ...)
@@ -297,6 +310,38 @@ static int fail(struct load *l, int line, const char *fmt, ...)
 	return 0;
 }
 
+static void warn(struct load *l, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Something the file says that is allowed but most likely not meant. */
+static void warn(struct load *l, int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!l->warn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	l->warn(l->warn_arg, line, msg);
+}
+
+/* A '#' after whitespace starts a comment, as at the start of a line: an
+ * administrator writes "entitlements = X  # why" and means one
+ * entitlement, not X and "#", "why". (inih's own inline comments are ';'
+ * only.) No value hvd reads contains " #". */
+static void strip_hash_comment(char *s)
+{
+	for (char *p = s; *p; p++) {
+		if (*p == '#' && p > s && (p[-1] == ' ' || p[-1] == '\t')) {
+			*p++ = '\n';
+			*p = '\0';
+			return;
+		}
+	}
+}
+
 /* fgets for inih, which also counts lines (inih does not tell a handler
  * which line it is on unless built with INI_HANDLER_LINENO, and Debian's
  * is not) and notes section headers. */
@@ -305,7 +350,7 @@ static char *reader(char *str, int num, void *stream)
 	struct load *l = stream;
 	const char *s = str;
 
-	if (l->stop || !fgets(str, num, l->f))
+	if (l->stop || !l->f || !fgets(str, num, l->f))
 		return NULL;
 	l->lineno++;
 	size_t n = strlen(str);
@@ -318,6 +363,7 @@ static char *reader(char *str, int num, void *stream)
 	}
 	if (l->lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
 		s += 3;
+	strip_hash_comment(str);
 	if (isspace((unsigned char)*s)) {
 		/* inih would take an indented header as the continuation of
 		 * the previous value: say so rather than guess. */
@@ -500,6 +546,17 @@ static int set_entitlements(struct load *l, struct hvp__rule *rule, const char *
 		return fail(l, l->lineno, "out of memory");
 	for (char *tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
 		int r = hvp__ents_add(&rule->ents, tok);
+		if (r == 0 && l->warn && !hvp__ent_known(tok)) {
+			const char *near = hvp__ent_suggest(tok);
+			if (near)
+				warn(l, l->lineno, "unknown entitlement %s in rule %s (hvd "
+				     "grants nothing for it); did you mean %s?", tok, rule->name,
+				     near);
+			else
+				warn(l, l->lineno, "unknown entitlement %s in rule %s (hvd "
+				     "grants nothing for it; it knows %s)", tok, rule->name,
+				     hvp__ent_known_list());
+		}
 		if (r == -ENAMETOOLONG)
 			fail(l, l->lineno, "entitlement name too long: %s", tok);
 		else if (r == -E2BIG)
@@ -572,6 +629,7 @@ static int set_hvd(struct load *l, enum key_id k, const char *value)
 			return fail(l, l->lineno, "out of memory");
 		free(p->audit);
 		p->audit = a;
+		p->audit_line = l->lineno;
 		return 1;
 	}
 	case K_TRUSTED_KEY: {
@@ -725,6 +783,9 @@ static int finish(struct load *l)
 		if (!r->has_uid && !r->has_group)
 			return fail(l, r->line, "rule %s has no uid, user or group: it "
 				    "would match nobody", r->name);
+		if (!r->ents.bits && !r->ents.nunknown)
+			warn(l, r->line, "rule %s grants no entitlements (no entitlements "
+			     "key, or an empty one)", r->name);
 		if (l->tenant_refs[i][0]) {
 			r->tenant = tenant_find(p, l->tenant_refs[i]);
 			if (r->tenant < 0)
@@ -753,14 +814,29 @@ static int finish(struct load *l)
 		if (r < 0)
 			return fail(l, l->grants_line, "grants: %s", why);
 	}
+	/* Valid, and useless: with a configuration only its rules and grants
+	 * give rights, so hvd would refuse every client. */
+	if (!p->nrules && !p->ngrants)
+		warn(l, 0, "no [rule] sections%s: hvd would let nobody in, not even root",
+		     l->grants ? " and no valid grants" : " and no grants");
 	return 1;
 }
 
 int hvp_policy_load(const char *path, uid_t self_uid, struct hvp_policy **out,
 		    char *err, size_t errlen)
 {
-	struct load l = { .path = path, .err = err, .errlen = errlen };
-	int r;
+	return hvp_policy_load_warn(path, self_uid, NULL, NULL, out, err, errlen);
+}
+
+int hvp_policy_load_warn(const char *path, uid_t self_uid, hvp_warn_fn warn_fn,
+			 void *warn_arg, struct hvp_policy **out, char *err, size_t errlen)
+{
+	struct load l = { .path = path, .err = err, .errlen = errlen, .warn = warn_fn,
+			  .warn_arg = warn_arg };
+	struct stat st;
+	char *text = NULL;
+	size_t tlen = 0;
+	int fd, r;
 
 	/* With a configuration, rights come from its rules and grants only,
 	 * so that what the file says is all there is; hvd's own uid gets
@@ -772,11 +848,74 @@ int hvp_policy_load(const char *path, uid_t self_uid, struct hvp_policy **out,
 		snprintf(err, errlen, "%s: libsodium failed to initialise", path);
 		return -EIO;
 	}
-	l.f = fopen(path, "re");
-	if (!l.f) {
+	/* Not blocking on a FIFO (hvd would hang at start), and a directory
+	 * said to be one: fopen would take it and fail at the first read. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
 		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		close(fd);
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		snprintf(err, errlen, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" :
+			 "not a regular file");
+		close(fd);
+		return r;
+	}
+	/* Read whole (bounded) and parsed from memory: stdio's fdopen would
+	 * ask fcntl, which hvd's loop thread may not (hvd_sandbox.c) when a
+	 * reload runs there. */
+	if ((uint64_t)st.st_size > CONFIG_MAX_BYTES) {
+		snprintf(err, errlen, "%s: larger than %u bytes: not a configuration file", path,
+			 CONFIG_MAX_BYTES);
+		close(fd);
+		return -EFBIG;
+	}
+	text = malloc(CONFIG_MAX_BYTES + 1);
+	if (!text) {
+		close(fd);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	while (tlen <= CONFIG_MAX_BYTES) {
+		ssize_t n = read(fd, text + tlen, CONFIG_MAX_BYTES + 1 - tlen);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			snprintf(err, errlen, "%s: %s", path, strerror(-r));
+			free(text);
+			close(fd);
+			return r;
+		}
+		if (n == 0)
+			break;
+		tlen += (size_t)n;
+	}
+	close(fd);
+	if (tlen > CONFIG_MAX_BYTES) {
+		snprintf(err, errlen, "%s: larger than %u bytes: not a configuration file", path,
+			 CONFIG_MAX_BYTES);
+		free(text);
+		return -EFBIG;
+	}
+	/* An empty file has nothing to read (and fmemopen takes no empty
+	 * buffer). */
+	if (tlen) {
+		l.f = fmemopen(text, tlen, "r");
+		if (!l.f) {
+			r = -errno;
+			snprintf(err, errlen, "%s: %s", path, strerror(-r));
+			free(text);
+			return r;
+		}
 	}
 	l.p = policy_new();
 	if (!l.p) {
@@ -791,7 +930,7 @@ int hvp_policy_load(const char *path, uid_t self_uid, struct hvp_policy **out,
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto out_free;
 	}
-	if (ferror(l.f) && !l.err_line)
+	if (l.f && ferror(l.f) && !l.err_line)
 		fail(&l, l.lineno + 1, "read error");
 	/* inih's own complaints (a line that is neither a key nor a header)
 	 * come as the line number of the first; ours may be earlier. */
@@ -815,6 +954,8 @@ out_free:
 	free(l.tenant_refs);
 	free(l.tenant_ref_lines);
 out_close:
-	fclose(l.f);
+	if (l.f)
+		fclose(l.f);
+	free(text);
 	return r;
 }

@@ -257,3 +257,16 @@ bool hvp_rate_take(struct hvp_rate *r, uint32_t per_second, uint64_t now_ns)
 	r->tokens -= 1.0;
 	return true;
 }
+
+const struct hvp_quota *hvp_default_quota(const struct hvp_policy *p)
+{
+	return &p->defaults;
+}
+
+bool hvp_has_tenant(const struct hvp_policy *p, const char *name)
+{
+	for (unsigned i = 0; i < p->ntenants; i++)
+		if (strcmp(p->tenants[i].name, name) == 0)
+			return true;
+	return false;
+}

@@ -289,14 +289,13 @@ int hvp_grant_sign(const uint8_t sk[64], const char *plist, size_t len, char **o
 	return 0;
 }
 
-int hvp__grant_check(const uint8_t (*keys)[32], unsigned nkeys, const char *text,
-		     size_t len, struct hvp__grant *g, char *why, size_t whylen)
+/* The header line: key id and signature; the body is what follows. */
+static int parse_header(const char *text, size_t len, uint8_t keyid[KEY_ID_BYTES],
+			uint8_t sig[crypto_sign_BYTES], const char **body, size_t *blen,
+			char *why, size_t whylen)
 {
-	uint8_t keyid[KEY_ID_BYTES];
-	uint8_t sig[crypto_sign_BYTES];
 	size_t n = 0;
 	const char *end = NULL;
-	bool id_known = false;
 
 	if (sodium_init() < 0) {
 		snprintf(why, whylen, "libsodium failed to initialise");
@@ -309,21 +308,35 @@ int hvp__grant_check(const uint8_t (*keys)[32], unsigned nkeys, const char *text
 		return -EBADMSG;
 	}
 	const char *p = text + mlen;
-	if (sodium_hex2bin(keyid, sizeof(keyid), p, (size_t)(nl - p), NULL, &n, &end) != 0 ||
-	    n != sizeof(keyid) || *end != ' ') {
+	if (sodium_hex2bin(keyid, KEY_ID_BYTES, p, (size_t)(nl - p), NULL, &n, &end) != 0 ||
+	    n != KEY_ID_BYTES || *end != ' ') {
 		snprintf(why, whylen, "malformed: bad key id");
 		return -EBADMSG;
 	}
 	p = end + 1;
-	if (sodium_base642bin(sig, sizeof(sig), p, (size_t)(nl - p), NULL, &n, &end,
+	if (sodium_base642bin(sig, crypto_sign_BYTES, p, (size_t)(nl - p), NULL, &n, &end,
 			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    n != sizeof(sig) || end != nl) {
+	    n != crypto_sign_BYTES || end != nl) {
 		snprintf(why, whylen, "malformed: bad signature encoding");
 		return -EBADMSG;
 	}
+	*body = nl + 1;
+	*blen = len - (size_t)(*body - text);
+	return 0;
+}
 
-	const char *body = nl + 1;
-	size_t blen = len - (size_t)(body - text);
+int hvp__grant_check(const uint8_t (*keys)[32], unsigned nkeys, const char *text,
+		     size_t len, struct hvp__grant *g, char *why, size_t whylen)
+{
+	uint8_t keyid[KEY_ID_BYTES];
+	uint8_t sig[crypto_sign_BYTES];
+	const char *body;
+	size_t blen;
+	bool id_known = false;
+
+	int r = parse_header(text, len, keyid, sig, &body, &blen, why, whylen);
+	if (r < 0)
+		return r;
 	for (unsigned i = 0; i < nkeys; i++) {
 		if (memcmp(keys[i], keyid, sizeof(keyid)) != 0)
 			continue;
@@ -339,6 +352,58 @@ int hvp__grant_check(const uint8_t (*keys)[32], unsigned nkeys, const char *text
 	}
 	snprintf(why, whylen, "bad signature (key %s)", hex);
 	return -EBADMSG;
+}
+
+int hvp_grant_inspect(const char *text, size_t len, struct hvp_grant_info *out, char *why,
+		      size_t whylen)
+{
+	uint8_t keyid[KEY_ID_BYTES];
+	uint8_t sig[crypto_sign_BYTES];
+	const char *body;
+	size_t blen;
+	struct hvp__grant g;
+
+	memset(out, 0, sizeof(*out));
+	memset(&g, 0, sizeof(g));
+	if (len > GRANT_MAX_BYTES) {
+		snprintf(why, whylen, "malformed: larger than %d bytes", GRANT_MAX_BYTES);
+		return -EBADMSG;
+	}
+	int r = parse_header(text, len, keyid, sig, &body, &blen, why, whylen);
+	if (r < 0)
+		return r;
+	r = parse_body(body, blen, &g, why, whylen);
+	if (r < 0)
+		return r;
+	sodium_bin2hex(out->key_id, sizeof(out->key_id), keyid, sizeof(keyid));
+	memcpy(out->hash, g.hash, sizeof(out->hash));
+	out->has_uid = g.has_uid;
+	out->uid = g.uid;
+	out->has_group = g.has_group;
+	snprintf(out->group, sizeof(out->group), "%s", g.group);
+	out->expires = g.expires;
+	static const struct { uint32_t bit; const char *name; } known[] = {
+		{ HVP_HYPERVISOR, HVP_ENT_HYPERVISOR },
+		{ HVP_NETWORKING, HVP_ENT_NETWORKING },
+		{ HVP_DEVICE_ACCESS, HVP_ENT_DEVICE_ACCESS },
+	};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (g.ents.bits & known[i].bit)
+			snprintf(out->ents[out->nents++], HVP_NAME_MAX, "%s", known[i].name);
+	for (unsigned i = 0; i < g.ents.nunknown; i++)
+		snprintf(out->unknown[out->nunknown++], HVP_NAME_MAX, "%s", g.ents.unknown[i]);
+	return 0;
+}
+
+int hvp_policy_grant_verify(const struct hvp_policy *p, const char *text, size_t len,
+			    char *why, size_t whylen)
+{
+	if (!p->nkeys) {
+		snprintf(why, whylen, "the configuration trusts no key (no trusted_key)");
+		return -ENOKEY;
+	}
+	return hvp__grant_check((const uint8_t (*)[32])p->keys, p->nkeys, text, len, NULL, why,
+				whylen);
 }
 
 int hvp_grant_verify(const uint8_t (*keys)[32], unsigned nkeys, const char *text,

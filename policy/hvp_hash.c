@@ -117,6 +117,44 @@ static int hash_fd(int fd, uint8_t out[HVP_HASH_BYTES])
 	return 0;
 }
 
+/* Hash exactly `size` bytes from the start of `fd`, the size fstat gave
+ * when the caller checked it against its limit: a file that grows
+ * meanwhile (a sparse extension costs nothing) is not read past that,
+ * and one that changed length is -EAGAIN, never a hash of a mixture.
+ * The offset is set first: a descriptor from another process may share
+ * its file offset with it. */
+static int hash_fd_size(int fd, uint64_t size, uint8_t out[HVP_HASH_BYTES])
+{
+	crypto_generichash_state st;
+	uint8_t buf[64 * 1024];
+	uint64_t done = 0;
+
+	if (sodium_init() < 0)
+		return -EIO;
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -errno;
+	crypto_generichash_init(&st, NULL, 0, HVP_HASH_BYTES);
+	for (;;) {
+		size_t want = size - done < sizeof(buf) ? (size_t)(size - done) : sizeof(buf);
+		/* Once `size` bytes are in, one more byte says it grew. */
+		ssize_t n = read(fd, buf, want ? want : 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		if (!want)
+			return -EAGAIN;
+		crypto_generichash_update(&st, buf, (size_t)n);
+		done += (uint64_t)n;
+	}
+	if (done != size)
+		return -EAGAIN;
+	crypto_generichash_final(&st, out, HVP_HASH_BYTES);
+	return 0;
+}
+
 int hvp_hash_file(const char *path, uint8_t out[HVP_HASH_BYTES])
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -209,7 +247,7 @@ static int identity_exe(struct hvp_hash_cache *c, pid_t pid, uint64_t max_size,
 		r = 0;
 		goto out_close;
 	}
-	r = hash_fd(fd, id->exe_hash);
+	r = hash_fd_size(fd, (uint64_t)before.st_size, id->exe_hash);
 	if (r < 0)
 		goto out_close;
 	/* A file written to while we read it has no single hash: give no
@@ -231,6 +269,48 @@ static int identity_exe(struct hvp_hash_cache *c, pid_t pid, uint64_t max_size,
 out_close:
 	close(fd);
 	return r;
+}
+
+int hvp_identity_fd(struct hvp_hash_cache *c, int fd, uint64_t max_size,
+		    struct hvp_identity *id)
+{
+	struct stat before, after;
+	struct cache_key key, key_after;
+	int r;
+
+	id->exe_hash_valid = false;
+	id->exe_refused[0] = '\0';
+	/* The descriptor is someone else's choice: anything that is not a
+	 * regular file (a FIFO, /dev/zero, a socket, a directory) is
+	 * refused before a byte is read, so nothing here can block or run
+	 * forever. */
+	if (fstat(fd, &before) < 0)
+		return -errno;
+	if (S_ISDIR(before.st_mode))
+		return -EISDIR;
+	if (!S_ISREG(before.st_mode))
+		return -EINVAL;
+	id->exe_dev = before.st_dev;
+	id->exe_ino = before.st_ino;
+	if (max_size && (uint64_t)before.st_size > max_size)
+		return -EFBIG;
+	key_of(&before, &key);
+	if (c && cache_get(c, &key, id->exe_hash)) {
+		id->exe_hash_valid = true;
+		return 0;
+	}
+	r = hash_fd_size(fd, (uint64_t)before.st_size, id->exe_hash);
+	if (r < 0)
+		return r;
+	if (fstat(fd, &after) < 0)
+		return -errno;
+	key_of(&after, &key_after);
+	if (!key_eq(&key, &key_after))
+		return -EAGAIN;
+	if (c)
+		cache_put(c, &key, id->exe_hash);
+	id->exe_hash_valid = true;
+	return 0;
 }
 
 int hvp_identity_exe(struct hvp_hash_cache *c, pid_t pid, struct hvp_identity *id)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hvp_names.h"
 
@@ -40,6 +41,77 @@ int hvp__ents_add(struct hvp__ents *e, const char *name)
 		return -E2BIG;
 	snprintf(e->unknown[e->nunknown++], HVP_NAME_MAX, "%s", name);
 	return 0;
+}
+
+bool hvp__ent_known(const char *name)
+{
+	for (size_t i = 0; i < sizeof(known_ents) / sizeof(known_ents[0]); i++)
+		if (strcmp(name, known_ents[i].name) == 0)
+			return true;
+	return false;
+}
+
+/* Edit distance (insertions, deletions, substitutions, and swaps of two
+ * neighbours, the commonest typo), capped: names longer than the table
+ * row are not near anything. */
+#define SUGGEST_MAX_LEN 96
+static unsigned edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned d[SUGGEST_MAX_LEN + 1][SUGGEST_MAX_LEN + 1];
+
+	if (la > SUGGEST_MAX_LEN || lb > SUGGEST_MAX_LEN)
+		return UINT32_MAX;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (unsigned)i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++) {
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned cost = tolower((unsigned char)a[i - 1]) !=
+					tolower((unsigned char)b[j - 1]);
+			unsigned v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	}
+	return d[la][lb];
+}
+
+const char *hvp__ent_suggest(const char *name)
+{
+	const char *best = NULL;
+	unsigned best_d = UINT32_MAX;
+
+	for (size_t i = 0; i < sizeof(known_ents) / sizeof(known_ents[0]); i++) {
+		unsigned dist = edit_distance(name, known_ents[i].name);
+		if (dist < best_d) {
+			best_d = dist;
+			best = known_ents[i].name;
+		}
+	}
+	/* A quarter of the name wrong is still a typo of it; more is
+	 * another name (com.example.foo is no misspelt Apple name). A name
+	 * that names a known one's last part ("hypervisor") is meant as it. */
+	if (best && best_d <= strlen(best) / 4)
+		return best;
+	for (size_t i = 0; i < sizeof(known_ents) / sizeof(known_ents[0]); i++) {
+		const char *dot = strrchr(known_ents[i].name, '.');
+		if (dot && strcasecmp(name, dot + 1) == 0)
+			return known_ents[i].name;
+	}
+	return NULL;
+}
+
+const char *hvp__ent_known_list(void)
+{
+	return HVP_ENT_HYPERVISOR ", " HVP_ENT_NETWORKING ", " HVP_ENT_DEVICE_ACCESS;
 }
 
 int hvp__parse_u64(const char *s, uint64_t max, uint64_t *out)

@@ -3,6 +3,7 @@
 #ifndef HVP_NAMES_H
 #define HVP_NAMES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -11,6 +12,14 @@
 /* Add the entitlement `name` to `e`: a known name sets its bit, any other
  * is kept by name. -ENAMETOOLONG or -E2BIG if it does not fit. */
 int hvp__ents_add(struct hvp__ents *e, const char *name);
+
+/* Is `name` one of the entitlements hvd knows? */
+bool hvp__ent_known(const char *name);
+/* The known entitlement closest to `name` (a misspelling of it), or NULL
+ * if none is near. */
+const char *hvp__ent_suggest(const char *name);
+/* The known names, comma-separated, for messages. */
+const char *hvp__ent_known_list(void);
 
 /* A decimal number of at most `max`, digits only (strtoull alone would
  * take signs, spaces and hex): 0, -EINVAL or -ERANGE. */

@@ -64,6 +64,7 @@ struct hvp_policy {
 	bool has_admin_group;
 	gid_t admin_gid;
 	char *audit;
+	int audit_line;                 /* of the audit key, 0: not given */
 	uint8_t (*keys)[32];
 	unsigned nkeys;
 	struct hvp__grant *grants;

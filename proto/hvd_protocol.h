@@ -46,9 +46,6 @@ typedef struct hvs_state hvd_run_state;
 /* Replies to admin requests (listings) may be larger. */
 #define HVD_MAX_ADMIN_MESSAGE (128 * 1024)
 
-/* hvd's policy file when --config is not given. */
-#define HVD_DEFAULT_CONFIG "/etc/hvd/hvd.conf"
-
 /* Where libhvclient connects when HVD_SOCKET is not set. */
 #define HVD_DEFAULT_SOCKET "/run/hvd/hvd.sock"
 

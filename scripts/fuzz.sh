@@ -98,7 +98,7 @@ fi
 
 CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DHVD_FUZZ=ON -DHVD_SANITIZE=ON "${deps_args[@]}" >/dev/null
-cmake --build "$build" --target fuzz -j"$(nproc)" >/dev/null
+cmake --build "$build" --target fuzz -j"$(scripts/jobs.sh)" >/dev/null
 
 harnesses=(request response_nanopb policy_config grant run_page decode)
 if [ ${#only[@]} -gt 0 ]; then

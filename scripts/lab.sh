@@ -214,7 +214,7 @@ build_tree() {
 	[ "${LAB_SKIP_BUILD:-0}" = 1 ] && return
 	scripts/deps.sh > /dev/null
 	cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHVD_WERROR=ON > /dev/null
-	cmake --build "$build" -j"$(nproc)" > /dev/null
+	cmake --build "$build" -j"$(scripts/jobs.sh)" > /dev/null
 }
 
 # --- one boot ---------------------------------------------------------------

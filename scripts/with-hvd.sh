@@ -7,7 +7,7 @@ hvd=$1
 shift
 dir=$(mktemp -d /tmp/hvd-run.XXXXXX)
 sock=$dir/hvd.sock
-"$hvd" --socket "$sock" --log-level "${HVD_LOG_LEVEL:-warn}" &
+"$hvd" --socket "$sock" --state-dir "$dir/state" --log-level "${HVD_LOG_LEVEL:-warn}" &
 pid=$!
 for _ in $(seq 1 200); do
   [ -S "$sock" ] && break

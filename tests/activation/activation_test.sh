@@ -7,7 +7,8 @@ activate=$1 hvd=$2 hello=$3
 dir=$(mktemp -d /tmp/hvd-act.XXXXXX)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 sock=$dir/hvd.sock
-"$activate" "$sock" "$hvd" --socket "$dir/not-used.sock" --log-level info 2> "$dir/log" &
+"$activate" "$sock" "$hvd" --socket "$dir/not-used.sock" --state-dir "$dir/state" \
+  --log-level info 2> "$dir/log" &
 pid=$!
 for _ in $(seq 1 200); do
   grep -q "listening on the socket systemd passed" "$dir/log" && break

@@ -110,8 +110,10 @@ static void launch(struct chaos_hvd *h)
 			_exit(1);
 		/* Only stdio: the runner's descriptors would count as hvd's. */
 		close_range(3, ~0u, 0);
-		execl(bin, bin, "--socket", h->sys.sock, "--config", h->conf, "--log-level",
-		      h->log_level, (char *)NULL);
+		char state[160];
+		snprintf(state, sizeof(state), "%s/state", h->sys.dir);
+		execl(bin, bin, "--socket", h->sys.sock, "--config", h->conf, "--state-dir", state,
+		      "--log-level", h->log_level, (char *)NULL);
 		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
 		_exit(127);
 	}
@@ -174,6 +176,9 @@ void chaos_hvd_stop(struct chaos_hvd *h)
 		unlink(h->sys.sock);
 		unlink(h->conf);
 		unlink(h->audit);
+		char state[160];
+		snprintf(state, sizeof(state), "%s/state", h->sys.dir);
+		rmdir(state);
 		rmdir(h->sys.dir);
 		h->sys.dir[0] = '\0';
 	}

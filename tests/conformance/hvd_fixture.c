@@ -45,7 +45,10 @@ __attribute__((constructor)) static void hvd_fixture_start(void)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != parent)
 			_exit(1);
-		execl(bin, bin, "--socket", sock, "--log-level", "warn", (char *)NULL);
+		char state[160];
+		snprintf(state, sizeof(state), "%s/state", hvd_dir);
+		execl(bin, bin, "--socket", sock, "--state-dir", state, "--log-level", "warn",
+		      (char *)NULL);
 		perror("hvd fixture: exec");
 		_exit(127);
 	}
@@ -69,5 +72,7 @@ __attribute__((destructor)) static void hvd_fixture_stop(void)
 	snprintf(sock, sizeof(sock), "%s/hvd.sock", hvd_dir);
 	hvd_stop_signal_wait(hvd_pid, SIGTERM, sock, -1, NULL);
 	unlink(sock);
+	snprintf(sock, sizeof(sock), "%s/state", hvd_dir);
+	rmdir(sock);
 	rmdir(hvd_dir);
 }

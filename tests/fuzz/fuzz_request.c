@@ -6,6 +6,8 @@
  * read, checks that a decoded message encodes and decodes again, and
  * frees it.
  */
+#include <stdbool.h>
+
 #include "fuzz_common.h"
 
 #include "hvd.pb-c.h"
@@ -139,10 +141,67 @@ static void walk(const Hvdp__Request *req)
 	case HVDP__REQUEST__OP_GIC_RESET:
 		(void)SUB(req->gic_reset);
 		break;
+	case HVDP__REQUEST__OP_ADMIN_TENANT_ADD:
+		if (SUB(req->admin_tenant_add)->spec)
+			fuzz_use(strlen(req->admin_tenant_add->spec->name) ^
+				 req->admin_tenant_add->spec->n_uids);
+		break;
+	case HVDP__REQUEST__OP_ADMIN_TENANT_LIST:
+		(void)SUB(req->admin_tenant_list);
+		break;
+	case HVDP__REQUEST__OP_ADMIN_TENANT_SHOW:
+		fuzz_use(strlen(SUB(req->admin_tenant_show)->name));
+		break;
+	case HVDP__REQUEST__OP_ADMIN_TENANT_SET:
+		fuzz_use(SUB(req->admin_tenant_set)->quota_clear ^ req->admin_tenant_set->set_uids);
+		break;
+	case HVDP__REQUEST__OP_ADMIN_TENANT_REMOVE:
+		fuzz_use(strlen(SUB(req->admin_tenant_remove)->name) ^
+			 req->admin_tenant_remove->force);
+		break;
+	case HVDP__REQUEST__OP_ADMIN_LOG_LEVEL:
+		fuzz_use(strlen(SUB(req->admin_log_level)->level));
+		break;
+	case HVDP__REQUEST__OP_WORKER_HELLO:
+		fuzz_use(SUB(req->worker_hello)->session ^ req->worker_hello->max_cpu_percent ^
+			 req->worker_hello->log_level);
+		break;
 	default:
 		/* hvd answers HV_UNSUPPORTED; protobuf-c never sets another case. */
 		FUZZ_CHECK(!"op_case outside the oneof");
 	}
+}
+
+/* Unknown fields anywhere in the message, nested ones included (the
+ * tenant requests nest two deep). */
+static bool has_unknown(const ProtobufCMessage *m)
+{
+	if (!m)
+		return false;
+	if (m->n_unknown_fields)
+		return true;
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		const char *base = (const char *)m;
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			uint32_t which = *(const uint32_t *)(base + f->quantifier_offset);
+			if (which != f->id)
+				continue;
+		}
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + f->quantifier_offset);
+			ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)(base + f->offset);
+			for (size_t k = 0; k < n; k++)
+				if (has_unknown(v[k]))
+					return true;
+		} else if (has_unknown(*(const ProtobufCMessage *const *)(base + f->offset))) {
+			return true;
+		}
+	}
+	return false;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -160,8 +219,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * with unknown fields: protobuf-c 1.4.1 keeps an overlong-encoded
 	 * tag 0 (0x80 0x00) as an unknown field and packs it as 0x00, which
 	 * it then refuses; hvd ignores unknown fields and never re-packs. */
-	const ProtobufCMessage *sub = req->op_case ? (const ProtobufCMessage *)req->hello : NULL;
-	if (req->base.n_unknown_fields || (sub && sub->n_unknown_fields)) {
+	if (has_unknown(&req->base)) {
 		hvdp__request__free_unpacked(req, NULL);
 		return 0;
 	}

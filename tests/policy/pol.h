@@ -44,6 +44,7 @@ struct pol_hvd {
 	char conf[128];        /* the configuration file */
 	char audit[128];       /* audit log (the config must say audit = this) */
 	char log[128];         /* hvd's stderr */
+	char state[128];       /* hvd's --state-dir (hvd makes it) */
 };
 
 /* Makes the private directory and fills the paths; no hvd yet. */

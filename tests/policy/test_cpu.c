@@ -20,6 +20,7 @@
  * busy the machine.
  */
 #include <dirent.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -74,21 +75,62 @@ struct vcpu_times {
 	struct { long tid; unsigned long long ns; } t[64];
 };
 
+/* The parent of process `pid`, or -1. */
+static int parent_of(int pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	char *stat = pol_read_file(path, NULL);
+	const char *p = stat ? strrchr(stat, ')') : NULL;
+	int ppid = -1;
+	if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1)
+		ppid = -1;
+	free(stat);
+	return ppid;
+}
+
+/* hvd and its worker processes (children of hvd-zygote, hvd's child):
+ * the VMs' vCPU threads run in the workers (daemon/hvd_worker.c). */
+static size_t hvd_processes(int *pids, size_t max)
+{
+	size_t n = 0;
+	int zygote = -1;
+	pids[n++] = (int)H.pid;
+	DIR *d = opendir("/proc");
+	cr_assert_not_null(d);
+	for (struct dirent *e; (e = readdir(d));)
+		if (atoi(e->d_name) > 0 && parent_of(atoi(e->d_name)) == (int)H.pid)
+			zygote = atoi(e->d_name); /* hvd-ident and the janitor have no workers */
+	rewinddir(d);
+	for (struct dirent *e; n < max && (e = readdir(d));) {
+		int pid = atoi(e->d_name);
+		if (pid > 0 && zygote > 0 && parent_of(parent_of(pid)) == (int)H.pid &&
+		    parent_of(pid) > 0)
+			pids[n++] = pid;
+	}
+	closedir(d);
+	return n;
+}
+
 static void vcpu_times_read(struct vcpu_times *vt)
 {
-	char path[300];
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)H.pid);
-	DIR *d = opendir(path);
-	cr_assert_not_null(d, "cannot list %s", path);
+	int procs[256];
+	size_t np = hvd_processes(procs, 256);
 	vt->n = 0;
+	for (size_t k = 0; k < np; k++) {
+	char path[300];
+	snprintf(path, sizeof(path), "/proc/%d/task", procs[k]);
+	DIR *d = opendir(path);
+	if (!d)
+		continue; /* a worker that just ended */
 	for (struct dirent *e; (e = readdir(d));) {
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)H.pid, e->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", procs[k], e->d_name);
 		char *comm = pol_read_file(path, NULL);
 		bool vcpu = comm && strcmp(comm, "hvd-vcpu\n") == 0;
 		free(comm);
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)H.pid, e->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", procs[k], e->d_name);
 		char *stat = vcpu ? pol_read_file(path, NULL) : NULL;
 		if (!stat)
 			continue;  /* not a vCPU thread, or it has just ended */
@@ -104,6 +146,7 @@ static void vcpu_times_read(struct vcpu_times *vt)
 		vt->t[vt->n++].ns = (ut + st) * (1000000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
 	}
 	closedir(d);
+	}
 }
 
 /* CPU time the vCPU threads alive at `now` used since `then` (a thread
@@ -140,7 +183,7 @@ static struct burn burn(uid_t uid, const char *mode, const char *ms)
 	cr_assert_str_eq(ready, "ready");
 	vcpu_times_read(&t1);
 	b.vcpu_cpu_ns = vcpu_ns_since(&t0, &t1);
-	cr_assert_gt(t1.n, 0, "hvd has no thread named hvd-vcpu");
+	cr_assert_gt(t1.n, 0, "neither hvd nor its workers have a thread named hvd-vcpu");
 	int n = sscanf(line, "%15[a-z]=%x exec_ns=%llu wall_ns=%llu runs=%llu", key, &b.status,
 		       &b.exec_ns, &b.wall_ns, &b.runs);
 	cr_assert_eq(n, 5, "client report: '%s'", line);
@@ -189,6 +232,14 @@ static json_object *show_vcpu(pid_t pid, json_object **show)
 {
 	*show = pol_show_vm(&H, pid);
 	json_object *v = pol_get(*show, "vcpu");
+	/* The client reports its VM before its vCPU exists: wait for it. */
+	for (long long end = pol_now_ms() + POL_WAIT_MS;
+	     json_object_array_length(v) == 0 && pol_now_ms() < end;) {
+		pol_sleep_ms(10);
+		json_object_put(*show);
+		*show = pol_show_vm(&H, pid);
+		v = pol_get(*show, "vcpu");
+	}
 	cr_assert_eq(json_object_array_length(v), 1, "%s", json_object_to_json_string(*show));
 	return json_object_array_get_idx(v, 0);
 }
@@ -296,5 +347,80 @@ Test(cpu, a_reload_meters_a_vcpu_that_is_already_running)
 	pol_client_line(&p, line, sizeof(line));
 	cr_expect(strncmp(line, "spin=0 ", 7) == 0, "client report: '%s'", line);
 	pol_client_finish(&p);
+	pol_done();
+}
+
+/* `hvctl top` ranks VMs by the CPU time of their vCPU threads (their
+ * thread clocks), which counts a guest that never exits; `hvctl show`
+ * names the worker process and the vCPU's thread in it. */
+Test(cpu, hvctl_top_sees_a_guest_that_never_exits)
+{
+	struct pol_proc spin, idle;
+	char *out = NULL, *err = NULL;
+
+	pol_client_start(&H, &idle, UID_FREE, 0, "--spin", "1", "--hold", NULL);
+	cr_assert_eq(pol_client_result(&idle, "create"), ST_SUCCESS);
+	char line[256];
+	pol_client_line(&idle, line, sizeof(line));
+	pol_client_line(&idle, line, sizeof(line));
+	pol_client_start(&H, &spin, UID_FREE, 0, "--spin", "6000", NULL);
+	cr_assert_eq(pol_client_result(&spin, "create"), ST_SUCCESS);
+	pol_sleep_ms(300);
+
+	int r = pol_hvctl(&H, 0, &out, &err, "top", "-n", "2", "-d", "1", "--json", NULL);
+	cr_assert_eq(r, 0, "hvctl top exited %d: %s", r, err);
+	char *second = strchr(out, '\n');
+	cr_assert(second && second[1], "hvctl top printed one frame: '%s'", out);
+	json_object *frame = json_tokener_parse(second + 1);
+	cr_assert_not_null(frame, "the second frame is not JSON: '%s'", second + 1);
+	json_object *vms = pol_get(frame, "vms");
+	json_object *hot = pol_find(vms, "pid", spin.pid), *cold = pol_find(vms, "pid", idle.pid);
+	cr_assert(hot && cold, "hvctl top lacks a VM: %s", second + 1);
+	json_object *pct;
+	cr_assert(json_object_object_get_ex(hot, "cpu_percent", &pct) && pct,
+		  "no cpu_percent for the spinning VM: %s", second + 1);
+	/* One CPU flat out is 100%.  A loaded machine (ctest -j2 next to
+	 * other spinning guests, a sanitizer build) gives it less: 16.6% was
+	 * seen under ASan in CI.  What would show that top misses a guest that
+	 * never exits is a spinning VM near the idle one, so the bar is 10%
+	 * and three times what the idle VM shows. */
+	double hot_pct = json_object_get_double(pct);
+	json_object_object_get_ex(cold, "cpu_percent", &pct);
+	double cold_pct = pct ? json_object_get_double(pct) : 0;
+	/* Under a tool (HVD_TEST_SLOW > 1: valgrind, TSan) an idle vCPU
+	 * thread's few wake-ups cost many times their native CPU. */
+	const char *slow = getenv("HVD_TEST_SLOW");
+	double idle_bar = 5.0 * (slow && atoi(slow) > 1 ? atoi(slow) : 1);
+	cr_expect_lt(cold_pct, idle_bar, "the idle guest shows %.1f%% CPU", cold_pct);
+	cr_expect_gt(hot_pct, 10.0, "the spinning guest shows %.1f%% CPU", hot_pct);
+	cr_expect_gt(hot_pct, 3 * cold_pct, "the spinning guest shows %.1f%% CPU, the idle one %.1f%%",
+		     hot_pct, cold_pct);
+	cr_expect_eq(pol_int(json_object_array_get_idx(vms, 0), "pid"), spin.pid,
+		     "the busiest VM is not listed first: %s", second + 1);
+
+	/* The worker and the vCPU thread, by id. */
+	long long worker = pol_int(hot, "worker_pid");
+	if (getenv("HVD_TEST_IN_PROCESS")) {
+		/* hvd --in-process (scripts/tsan.sh): the VM is hvd's own. */
+		worker = H.pid;
+	} else {
+		cr_expect_gt(worker, 0, "no worker pid: %s", second + 1);
+		cr_expect_neq(worker, (long long)H.pid, "the VM runs in hvd itself");
+	}
+	json_object *show;
+	json_object *v = show_vcpu(spin.pid, &show);
+	char task[96];
+	snprintf(task, sizeof(task), "/proc/%lld/task/%lld", worker, pol_int(v, "tid"));
+	cr_expect_eq(access(task, F_OK), 0, "vCPU thread %lld is not a thread of worker %lld",
+		     pol_int(v, "tid"), worker);
+	cr_expect_gt(pol_int(v, "cpu_ns"), 100000000ll, "the vCPU thread's CPU time: %s",
+		     json_object_to_json_string(v));
+	json_object_put(show);
+	json_object_put(frame);
+	free(out);
+	free(err);
+	kill(spin.pid, SIGKILL);
+	pol_client_finish(&spin);
+	pol_client_finish(&idle);
 	pol_done();
 }

@@ -420,6 +420,18 @@ static int peer_count(struct peer *p, long wait_ms)
 	return open;
 }
 
+/* The connections p holds once hvd has closed its excess: hvd closes
+ * what is over a share when it has identified the peer, which under a
+ * tool (valgrind: 33 + 40 seen after a fixed 300 ms) takes longer, so
+ * count again until at most `share` are open or POL_WAIT_MS passes. */
+static int peer_count_settled(struct peer *p, int share)
+{
+	int open = peer_count(p, 300);
+	for (long long end = pol_now_ms() + POL_WAIT_MS; open > share && pol_now_ms() < end;)
+		open = peer_count(p, 200);
+	return open;
+}
+
 static long peer_storm_end(struct peer *p, long ms)
 {
 	char line[256];
@@ -593,7 +605,7 @@ Test(limits, silent_connections_of_one_uid_lock_out_only_that_uid)
 	long long rtt2 = bystander_rtt(&by, "during the attack (again)");
 
 	long reopened = peer_storm_end(&b, STORM_MS);
-	int held = peer_count(&b, 300);
+	int held = peer_count_settled(&b, DEF_UNAUTH_PER_UID);
 	int logged = pol_log_count(&H, "max_unauthenticated_per_uid");
 	int audited = audit_reason_count(UID_B, "max_unauthenticated_per_uid");
 	cr_log_info("uid B: held %d of 100, %ld reopened; A's bystander rtt %lld/%lld ms; "
@@ -629,7 +641,8 @@ Test(limits, host_wide_silent_limit_is_made_room_for_by_eviction)
 	peer_start(&c, UID_C);
 	cr_assert_eq(peer_silent(&b, 40), 40);
 	cr_assert_eq(peer_silent(&c, 40), 40);
-	int hb = peer_count(&b, 300), hc = peer_count(&c, 0);
+	int hb = peer_count_settled(&b, DEF_UNAUTH_PER_UID);
+	int hc = peer_count_settled(&c, DEF_UNAUTH_PER_UID);
 	cr_log_info("before uid A: uid B holds %d, uid C holds %d silent connections", hb, hc);
 	/* Each its share, which together fill the host-wide limit. */
 	cr_expect(hb == DEF_UNAUTH_PER_UID && hc == DEF_UNAUTH_PER_UID, "B and C hold %d + %d "
@@ -642,8 +655,8 @@ Test(limits, host_wide_silent_limit_is_made_room_for_by_eviction)
 	victim_gets_in("while uids B and C fill max_unauthenticated");
 	bystander_rtt(&by, "during the attack");
 	long rb = peer_storm_end(&b, STORM_MS), rc = peer_storm_end(&c, STORM_MS);
-	hb = peer_count(&b, 300);
-	hc = peer_count(&c, 0);
+	hb = peer_count_settled(&b, DEF_UNAUTH_PER_UID);
+	hc = peer_count_settled(&c, DEF_UNAUTH_PER_UID);
 	int evicted = pol_log_count(&H, "closed to make room");
 	int audited = audit_reason_count(UID_B, "the oldest of the uid holding most") +
 		      audit_reason_count(UID_C, "the oldest of the uid holding most");

@@ -17,7 +17,7 @@ hvd=$1 hello=$2
 dir=$(mktemp -d /tmp/hvd-sandbox.XXXXXX)
 pid=
 trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$dir"' EXIT
-HVD_SANDBOX_SELFTEST=1 "$hvd" --socket "$dir/s.sock" --log-level warn 2> "$dir/log" &
+HVD_SANDBOX_SELFTEST=1 "$hvd" --socket "$dir/s.sock" --state-dir "$dir/state" --log-level warn 2> "$dir/log" &
 pid=$!
 # The self-test line comes after the capability drop and the filter: the
 # socket file appears before both.
@@ -83,7 +83,8 @@ pid=
 
 # A hostile call ends the process: killed by SIGSYS (128 + 31), not EPERM.
 set +e
-(ulimit -c 0; HVD_SANDBOX_SELFTEST=kill exec "$hvd" --socket "$dir/k.sock" --log-level warn \
+(ulimit -c 0; HVD_SANDBOX_SELFTEST=kill exec "$hvd" --socket "$dir/k.sock" \
+  --state-dir "$dir/kstate" --log-level warn \
   2> "$dir/klog")
 status=$?
 set -e

@@ -95,11 +95,15 @@ void sys_hvd_spawn_config(struct sys_hvd *d, const char *config)
 		/* Only stdio: the test runner's descriptors would otherwise
 		 * count as hvd's own and outlive the test in hvd. */
 		close_range(3, ~0u, 0);
+		/* Tenant objects in the test's directory, not the host's. */
+		char state[160];
+		snprintf(state, sizeof(state), "%s/state", d->dir);
 		if (config)
-			execl(bin, bin, "--socket", d->sock, "--config", conf, "--log-level",
-			      "warn", (char *)NULL);
+			execl(bin, bin, "--socket", d->sock, "--config", conf, "--state-dir", state,
+			      "--log-level", "warn", (char *)NULL);
 		else
-			execl(bin, bin, "--socket", d->sock, "--log-level", "warn", (char *)NULL);
+			execl(bin, bin, "--socket", d->sock, "--state-dir", state, "--log-level",
+			      "warn", (char *)NULL);
 		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
 		_exit(127);
 	}
@@ -178,6 +182,8 @@ void sys_hvd_stop(struct sys_hvd *d)
 		unlink(path);
 		snprintf(path, sizeof(path), "%s/audit.jsonl", d->dir);
 		unlink(path);
+		snprintf(path, sizeof(path), "%s/state", d->dir);
+		rmdir(path);
 		rmdir(d->dir);
 		d->dir[0] = '\0';
 	}
@@ -294,12 +300,114 @@ int sys_hvd_fds(struct sys_hvd *d)
 	return n;
 }
 
+/* The parent and name of process `pid` (from /proc/PID/stat). */
+static bool proc_parent(int pid, int *ppid, char *comm, size_t len)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *l = strchr(buf, '('), *r = strrchr(buf, ')');
+	if (!l || !r || r < l || sscanf(r + 2, "%*c %d", ppid) != 1)
+		return false;
+	snprintf(comm, len, "%.*s", (int)(r - l - 1), l + 1);
+	return true;
+}
+
+/* hvd's hvd-zygote (its child of that name) among /proc's entries, -1
+ * if none; `dp` is rewound for the caller. */
+static int find_zygote(struct sys_hvd *d, DIR *dp)
+{
+	char comm[32];
+	int zygote = -1, ppid;
+	struct dirent *e;
+	while ((e = readdir(dp)))
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' &&
+		    proc_parent(atoi(e->d_name), &ppid, comm, sizeof(comm)) &&
+		    ppid == (int)d->pid && strcmp(comm, "hvd-zygote") == 0)
+			zygote = atoi(e->d_name);
+	rewinddir(dp);
+	return zygote;
+}
+
+/* Threads of hvd's worker processes (children of hvd-zygote, a child of
+ * hvd) other than each worker's own loop thread: the vCPU threads and
+ * teardown threads that lived in hvd before VMs moved into workers. */
+static int worker_threads(struct sys_hvd *d)
+{
+	char comm[32], path[320];
+	int n = 0, ppid;
+	DIR *dp = opendir("/proc");
+	struct dirent *e;
+
+	if (!dp)
+		return 0;
+	int zygote = find_zygote(d, dp);
+	while (zygote > 0 && (e = readdir(dp))) {
+		int pid = atoi(e->d_name);
+		if (pid <= 0 || !proc_parent(pid, &ppid, comm, sizeof(comm)) || ppid != zygote)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task", pid);
+		DIR *tp = opendir(path);
+		struct dirent *t;
+		while (tp && (t = readdir(tp))) {
+			if (t->d_name[0] == '.' || atoi(t->d_name) == pid)
+				continue;
+			char tc[32] = "";
+			snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", pid, t->d_name);
+			FILE *f = fopen(path, "re");
+			if (f) {
+				if (!fgets(tc, sizeof(tc), f))
+					tc[0] = '\0';
+				fclose(f);
+			}
+			n += strncmp(tc, "kvm-", 4) != 0;
+		}
+		if (tp)
+			closedir(tp);
+	}
+	closedir(dp);
+	return n;
+}
+
+int sys_hvd_busy_workers(struct sys_hvd *d, pid_t *pids, int max)
+{
+	char comm[32], path[64];
+	int n = 0, ppid;
+	DIR *dp = opendir("/proc");
+	struct dirent *e;
+
+	if (!dp)
+		return 0;
+	int zygote = find_zygote(d, dp);
+	while (zygote > 0 && n < max && (e = readdir(dp))) {
+		int pid = atoi(e->d_name), threads = 0;
+		if (pid <= 0 || !proc_parent(pid, &ppid, comm, sizeof(comm)) || ppid != zygote)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task", pid);
+		DIR *tp = opendir(path);
+		struct dirent *t;
+		while (tp && (t = readdir(tp)))
+			threads += t->d_name[0] != '.';
+		if (tp)
+			closedir(tp);
+		if (threads > 1)
+			pids[n++] = pid;
+	}
+	closedir(dp);
+	return n;
+}
+
 int sys_hvd_threads(struct sys_hvd *d)
 {
 	char path[320], comm[32];
 	struct dirent *e;
 	DIR *dp;
-	int n = 0;
+	int n = worker_threads(d);
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)d->pid);
 	dp = opendir(path);
@@ -320,6 +428,20 @@ int sys_hvd_threads(struct sys_hvd *d)
 	}
 	closedir(dp);
 	return n;
+}
+
+void sys_hvd_steady(struct sys_hvd *d, int *fds, int *threads)
+{
+	int same = 0;
+	*fds = sys_hvd_fds(d);
+	*threads = sys_hvd_threads(d);
+	for (long long end = sys_now_ms() + SYS_WAIT_MS; same < 10 && sys_now_ms() < end;) {
+		sys_sleep_ms(20);
+		int f = sys_hvd_fds(d), t = sys_hvd_threads(d);
+		same = f == *fds && t == *threads ? same + 1 : 0;
+		*fds = f;
+		*threads = t;
+	}
 }
 
 bool sys_hvd_settles(struct sys_hvd *d, int fds, int threads, int *seen_fds,

@@ -91,10 +91,19 @@ bool sys_under_valgrind(pid_t pid);
  * entries of /proc/<pid>/fd. -1 if hvd is gone. */
 int sys_hvd_fds(struct sys_hvd *d);
 
-/* Threads of hvd itself: /proc/<pid>/task without KVM's per-VM workers
- * (kvm-nx-lpage-recovery, which since Linux 6.13 runs as a task of the
- * process that owns the VM and comes and goes with the VM's first run). */
+/* Threads of hvd itself, and those of its worker processes but each
+ * worker's loop thread (so vCPU threads count as when VMs lived in hvd):
+ * /proc/<pid>/task without KVM's per-VM workers (kvm-nx-lpage-recovery,
+ * which since Linux 6.13 runs as a task of the process that owns the VM
+ * and comes and goes with the VM's first run). */
 int sys_hvd_threads(struct sys_hvd *d);
+/* hvd's worker processes that run more than their loop thread (a VM with
+ * a vCPU): up to `max` pids, returns how many. */
+int sys_hvd_busy_workers(struct sys_hvd *d, pid_t *pids, int max);
+/* hvd's fds and threads once they stop changing (200 ms alike): after a
+ * VM was made, hvd starts a worker for its pool (hvd_worker.c) and holds
+ * one more descriptor when it is in. */
+void sys_hvd_steady(struct sys_hvd *d, int *fds, int *threads);
 
 /* Polls until hvd has exactly `fds` open descriptors (sys_hvd_fds) and
  * `threads` threads (sys_hvd_threads); false if that did not happen

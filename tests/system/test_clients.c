@@ -7,6 +7,11 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -237,8 +242,7 @@ Test(clients, killed_client_is_released_and_others_keep_running, .init = hvd_up,
 	int with_fds, with_threads, fds, threads, status;
 
 	survivor_start(&before, 0xbeef);
-	with_fds = sys_hvd_fds(&hvd);
-	with_threads = sys_hvd_threads(&hvd);
+	sys_hvd_steady(&hvd, &with_fds, &with_threads); /* the pool's new worker in */
 
 	pid_t victim = start_spinner();
 	threads = sys_hvd_threads(&hvd);
@@ -263,4 +267,156 @@ Test(clients, killed_client_is_released_and_others_keep_running, .init = hvd_up,
 	cr_assert(sys_hvd_settles(&hvd, base_fds, base_threads, &fds, &threads),
 	    "after all clients left hvd has %d fds and %d threads, expected %d and %d",
 	    fds, threads, base_fds, base_threads);
+}
+
+/* ---- worker processes (daemon/hvd_worker.c) ---- */
+
+/* The worker that appeared busy after `before` was listed: the one
+ * running the VM started in between. */
+static pid_t new_busy_worker(const pid_t *before, int nbefore)
+{
+	pid_t now[64];
+	int n = sys_hvd_busy_workers(&hvd, now, 64);
+	pid_t found = 0;
+	for (int i = 0; i < n; i++) {
+		bool old = false;
+		for (int j = 0; j < nbefore; j++)
+			old |= now[i] == before[j];
+		if (!old) {
+			cr_assert_eq(found, 0, "two new busy workers (%d, %d)", (int)found,
+			    (int)now[i]);
+			found = now[i];
+		}
+	}
+	cr_assert_gt(found, 0, "no worker process runs the new VM");
+	return found;
+}
+
+/* A worker that dies (killed, or crashing with `sig`) takes only its own
+ * VM: its client's run fails with an error instead of hanging, the other
+ * client computes on, hvd serves new clients and lets go of everything. */
+static void worker_dies(int sig)
+{
+	struct survivor before;
+	pid_t busy[64];
+	int status, fds, threads;
+
+	survivor_start(&before, 0xfeed + (uint32_t)sig);
+	int nbusy = sys_hvd_busy_workers(&hvd, busy, 64);
+	pid_t victim = start_spinner();
+	pid_t worker = new_busy_worker(busy, nbusy);
+
+	cr_assert_eq(kill(worker, sig), 0, "kill %d: %s", (int)worker, strerror(errno));
+	status = sys_wait_child(victim);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 81,
+	    "the client of the dead worker ended otherwise (status %#x): its run "
+	    "should fail with an error", status);
+	cr_assert(sys_hvd_alive(&hvd), "hvd died with a worker");
+	survivor_finish(&before);
+	sys_expect_child_ok(sys_spawn(fresh_client_main, NULL),
+	    "a client connected after the worker died");
+	cr_assert(sys_hvd_settles(&hvd, base_fds, base_threads, &fds, &threads),
+	    "after the worker died hvd has %d fds and %d threads, expected %d and %d",
+	    fds, threads, base_fds, base_threads);
+}
+
+Test(clients, a_killed_worker_ends_only_its_vm, .init = hvd_up, .fini = hvd_down)
+{
+	if (getenv("HVD_TEST_IN_PROCESS"))
+		cr_skip_test("hvd runs --in-process here (scripts/tsan.sh): no workers");
+	worker_dies(SIGKILL);
+}
+
+/* A crash is a signal from the kernel (SIGSEGV); sent from outside, it
+ * ends the worker the same way. */
+Test(clients, a_crashing_worker_ends_only_its_vm, .init = hvd_up, .fini = hvd_down)
+{
+	if (getenv("HVD_TEST_IN_PROCESS"))
+		cr_skip_test("hvd runs --in-process here (scripts/tsan.sh): no workers");
+	worker_dies(SIGSEGV);
+}
+
+/* A field of /proc/PID/status ("Uid:", "CapEff:", ...), as text. */
+static void proc_status(pid_t pid, const char *key, char *out, size_t len)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	out[0] = '\0';
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, strlen(key)) == 0)
+			snprintf(out, len, "%s", line + strlen(key) + 1);
+	fclose(f);
+	out[strcspn(out, "\n")] = '\0';
+}
+
+/* The memfds a process holds (its guest RAM and run pages), by inode. */
+static int memfd_inodes(pid_t pid, ino_t *out, int max)
+{
+	char dir[64], path[320], target[256];
+	int n = 0;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	cr_assert_not_null(dp, "%s: %s", dir, strerror(errno));
+	while ((e = readdir(dp)) && n < max) {
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		ssize_t k = readlink(path, target, sizeof(target) - 1);
+		struct stat st;
+		if (k <= 0)
+			continue;
+		target[k] = '\0';
+		if (strncmp(target, "/memfd:", 7) == 0 && stat(path, &st) == 0)
+			out[n++] = st.st_ino;
+	}
+	closedir(dp);
+	return n;
+}
+
+/* Each VM's worker runs as a uid that is neither root nor hvd's, with no
+ * capabilities, no_new_privs and a seccomp filter, and holds its own VM's
+ * memory only. */
+Test(clients, workers_are_confined_to_their_own_vm, .init = hvd_up, .fini = hvd_down)
+{
+	if (getenv("HVD_TEST_KEEPS_ROOT"))
+		cr_skip_test("hvd runs --no-sandbox here (scripts/valgrind.sh): workers keep root");
+	if (getenv("HVD_TEST_IN_PROCESS"))
+		cr_skip_test("hvd runs --in-process here (scripts/tsan.sh): no workers");
+	struct survivor other;
+	pid_t busy[64];
+	char uid[64], hvd_uid[64], caps[64], nnp[16], sec[16];
+
+	int n0 = sys_hvd_busy_workers(&hvd, busy, 64);
+	survivor_start(&other, 0xabcd);
+	pid_t other_worker = new_busy_worker(busy, n0);
+	n0 = sys_hvd_busy_workers(&hvd, busy, 64);
+	pid_t victim = start_spinner();
+	pid_t worker = new_busy_worker(busy, n0);
+
+	proc_status(worker, "Uid:", uid, sizeof(uid));
+	proc_status(hvd.pid, "Uid:", hvd_uid, sizeof(hvd_uid));
+	proc_status(worker, "CapEff:", caps, sizeof(caps));
+	proc_status(worker, "NoNewPrivs:", nnp, sizeof(nnp));
+	proc_status(worker, "Seccomp:", sec, sizeof(sec));
+	cr_expect(atoi(uid) != 0, "the worker runs as root (Uid: %s)", uid);
+	cr_expect(atoi(uid) != atoi(hvd_uid), "the worker runs as hvd's uid (%s)", uid);
+	cr_expect_str_eq(caps, "0000000000000000", "the worker has capabilities");
+	cr_expect_str_eq(nnp, "1", "the worker may gain privileges");
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+	cr_expect_str_eq(sec, "2", "the worker has no seccomp filter");
+#endif
+
+	ino_t mine[256], theirs[256];
+	int nm = memfd_inodes(worker, mine, 256), nt = memfd_inodes(other_worker, theirs, 256);
+	cr_expect_gt(nm, 0, "the worker holds no guest memory or run page");
+	for (int i = 0; i < nm; i++)
+		for (int j = 0; j < nt; j++)
+			cr_expect_neq(mine[i], theirs[j],
+			    "two VMs' workers hold the same memfd (inode %lu)",
+			    (unsigned long)mine[i]);
+
+	cr_assert_eq(kill(victim, SIGKILL), 0);
+	sys_wait_child(victim);
+	survivor_finish(&other);
 }

@@ -264,8 +264,7 @@ static void hvd_up(void)
 	bystander = raw_connect();
 	raw_hello(bystander);
 	raw_vm_create(bystander);
-	with_fds = sys_hvd_fds(&hvd);
-	with_threads = sys_hvd_threads(&hvd);
+	sys_hvd_steady(&hvd, &with_fds, &with_threads);
 }
 
 static void hvd_down(void)
@@ -534,7 +533,8 @@ Test(hostile, vm_map_of_an_unsealed_memfd_is_refused)
 
 	raw_hello(fd);
 	raw_vm_create(fd);
-	int before = sys_hvd_fds(&hvd);
+	int before, threads;
+	sys_hvd_steady(&hvd, &before, &threads); /* the pool's new worker in */
 
 	int32_t status = raw_vm_map(fd, 0, 0x4000, 0, unsealed);
 	cr_assert_eq(status, HV_BAD_ARGUMENT, "VmMap of an unsealed memfd: status %#x",

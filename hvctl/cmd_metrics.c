@@ -1,0 +1,230 @@
+/*
+ * hvctl metrics: hvd's state in the Prometheus text exposition format
+ * (version 0.0.4), for node_exporter's textfile collector or a scrape
+ * through a wrapper:
+ *
+ *   hvctl metrics [--output FILE]
+ *
+ * Made from what hvctl status, list and tenant list say (the listings an
+ * administrator sees: everything; anyone else: their tenant's). With
+ * --output the file is written next to itself and renamed into place, so
+ * a collector never reads half of it. Names follow Prometheus's
+ * conventions: an `hvd_` prefix, base units (bytes, seconds), `_total`
+ * for counters, labels for the VM and tenant.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "out.h"
+
+/* A label value as the format wants it: backslash, quote and newline
+ * escaped. */
+static void label(FILE *f, const char *v)
+{
+	for (const char *p = v ? v : ""; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			fprintf(f, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*p, f);
+	}
+}
+
+static void head(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static Hvdp__Response *ask(struct hvctl *ctx, const char *cmd, Hvdp__Request *req, int *r)
+{
+	Hvdp__Response *resp = NULL;
+	*r = hvctl_admin(ctx, cmd, req, NULL, &resp);
+	return *r == HVCTL_EXIT_OK ? resp : NULL;
+}
+
+/* One gauge or counter per VM, labelled. */
+#define PER_VM(f, l, name, type, help, fmt, expr)                                      \
+	do {                                                                           \
+		head(f, name, type, help);                                             \
+		for (size_t i = 0; i < (l)->n_vms; i++) {                              \
+			const Hvdp__VmInfo *vi = (l)->vms[i];                          \
+			fprintf(f, name "{vm=\"%" PRIu64 "\",tenant=\"", vi->id);      \
+			label(f, vi->tenant);                                          \
+			fprintf(f, "\"} " fmt "\n", expr);                             \
+		}                                                                      \
+	} while (0)
+
+#define PER_TENANT(f, tl, mname, help, expr)                                           \
+	do {                                                                           \
+		head(f, mname, "gauge", help);                                          \
+		for (size_t i = 0; i < (tl)->n_tenants; i++) {                         \
+			const Hvdp__TenantInfo *ti = (tl)->tenants[i];                 \
+			fprintf(f, mname "{tenant=\"");                                 \
+			label(f, ti->spec ? ti->spec->name : "");                      \
+			fprintf(f, "\"} %" PRIu64 "\n", (uint64_t)(expr));             \
+		}                                                                      \
+	} while (0)
+
+static void write_metrics(FILE *f, const Hvdp__StatusReply *st, const Hvdp__VmList *l,
+			  const Hvdp__TenantList *tl)
+{
+	head(f, "hvd_up", "gauge", "1 when hvd answered.");
+	fprintf(f, "hvd_up 1\n");
+	head(f, "hvd_info", "gauge", "hvd's version and protocol, as labels.");
+	fprintf(f, "hvd_info{version=\"");
+	label(f, st->version);
+	fprintf(f, "\",protocol=\"%u\"} 1\n", st->protocol);
+	head(f, "hvd_uptime_seconds", "gauge", "Seconds since hvd started.");
+	fprintf(f, "hvd_uptime_seconds %.3f\n", (double)st->uptime_ms / 1000.0);
+	head(f, "hvd_clients", "gauge", "Connected clients.");
+	fprintf(f, "hvd_clients %u\n", st->clients);
+	head(f, "hvd_vms", "gauge", "VMs.");
+	fprintf(f, "hvd_vms %u\n", st->vms);
+	head(f, "hvd_vcpus", "gauge", "vCPUs of all VMs.");
+	fprintf(f, "hvd_vcpus %u\n", st->vcpus);
+	head(f, "hvd_guest_memory_bytes", "gauge", "Guest memory mapped by all VMs.");
+	fprintf(f, "hvd_guest_memory_bytes %" PRIu64 "\n", st->guest_memory);
+	head(f, "hvd_grants", "gauge", "Signed grants loaded, by result.");
+	fprintf(f, "hvd_grants{result=\"loaded\"} %u\nhvd_grants{result=\"rejected\"} %u\n",
+		st->grants_loaded, st->grants_rejected);
+	head(f, "hvd_host_max_vcpus", "gauge", "vCPUs per VM the host allows.");
+	fprintf(f, "hvd_host_max_vcpus %u\n", st->max_vcpus);
+
+	PER_VM(f, l, "hvd_vm_vcpus", "gauge", "vCPUs of the VM.", "%u", vi->vcpus);
+	PER_VM(f, l, "hvd_vm_memory_bytes", "gauge", "Guest memory the VM maps.", "%" PRIu64,
+	       vi->memory);
+	PER_VM(f, l, "hvd_vm_exits_total", "counter", "Exits of the VM's vCPUs to hvd.",
+	       "%" PRIu64, vi->exits);
+	PER_VM(f, l, "hvd_vm_exit_rate", "gauge", "Exits per second, over about the last second.",
+	       "%" PRIu64, vi->exit_rate);
+	PER_VM(f, l, "hvd_vm_cpu_seconds_total", "counter",
+	       "CPU time of the VM's vCPU threads (their clocks: user + system, guest time included).",
+	       "%.6f", (double)vi->cpu_ns / 1e9);
+	PER_VM(f, l, "hvd_vm_age_seconds", "gauge", "Seconds since the VM was created.", "%.3f",
+	       (double)vi->age_ms / 1000.0);
+
+	if (!tl)
+		return;
+	PER_TENANT(f, tl, "hvd_tenant_vms", "VMs of the tenant.", ti->vms);
+	PER_TENANT(f, tl, "hvd_tenant_vcpus", "vCPUs of the tenant's VMs.", ti->vcpus);
+	PER_TENANT(f, tl, "hvd_tenant_memory_bytes", "Guest memory of the tenant's VMs.", ti->memory);
+	PER_TENANT(f, tl, "hvd_tenant_clients", "Connected clients of the tenant.", ti->clients);
+	PER_TENANT(f, tl, "hvd_tenant_quota_vms", "The tenant's max_vms (0: unlimited).",
+		   ti->effective ? ti->effective->max_vms : 0);
+	PER_TENANT(f, tl, "hvd_tenant_quota_vcpus", "The tenant's max_vcpus (0: unlimited).",
+		   ti->effective ? ti->effective->max_vcpus : 0);
+	PER_TENANT(f, tl, "hvd_tenant_quota_memory_bytes", "The tenant's max_memory (0: unlimited).",
+		   ti->effective ? ti->effective->max_memory : 0);
+	PER_TENANT(f, tl, "hvd_tenant_quota_cpu_percent",
+		   "The tenant's max_cpu_percent (0: unlimited).",
+		   ti->effective ? ti->effective->max_cpu_percent : 0);
+}
+
+int hvctl_cmd_metrics(int argc, char *argv[], struct hvctl *ctx)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *out = NULL;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 's':
+			ctx->socket = optarg;
+			break;
+		case 'h':
+			printf("usage: hvctl %s\n", hvctl_usage_of(argv[0]));
+			return HVCTL_EXIT_OK;
+		case ':':
+			return hvctl_usage(argv[0], "--%s needs a value", "output");
+		default:
+			return hvctl_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return hvctl_usage(argv[0], "unexpected argument '%s'", argv[optind]);
+
+	Hvdp__Request req = HVDP__REQUEST__INIT;
+	Hvdp__AdminStatus sop = HVDP__ADMIN_STATUS__INIT;
+	Hvdp__AdminListVms lop = HVDP__ADMIN_LIST_VMS__INIT;
+	Hvdp__AdminTenantList top = HVDP__ADMIN_TENANT_LIST__INIT;
+	req.op_case = HVDP__REQUEST__OP_ADMIN_STATUS;
+	req.admin_status = &sop;
+	Hvdp__Response *st = ask(ctx, argv[0], &req, &r);
+	if (!st)
+		return r;
+	req.op_case = HVDP__REQUEST__OP_ADMIN_LIST_VMS;
+	req.admin_list_vms = &lop;
+	Hvdp__Response *vl = ask(ctx, argv[0], &req, &r);
+	if (!vl) {
+		hvdp__response__free_unpacked(st, NULL);
+		return r;
+	}
+	/* Tenant objects are an administrator's to list: without the right,
+	 * the metrics leave them out rather than fail. */
+	Hvdp__Response *tl = NULL;
+	req.op_case = HVDP__REQUEST__OP_ADMIN_TENANT_LIST;
+	req.admin_tenant_list = &top;
+	struct hvctl_conn conn;
+	if (hvctl_open(ctx, argv[0], &conn, 0) == HVCTL_EXIT_OK) {
+		if (hvctl_call(&conn, &req, &tl) != HVCTL_EXIT_OK)
+			tl = NULL;
+		hvctl_close(&conn);
+	}
+	if (tl && tl->status != 0 /* HV_SUCCESS */) {
+		hvdp__response__free_unpacked(tl, NULL);
+		tl = NULL;
+	}
+
+	Hvdp__StatusReply empty_st = HVDP__STATUS_REPLY__INIT;
+	Hvdp__VmList empty_l = HVDP__VM_LIST__INIT;
+	Hvdp__TenantList empty_t = HVDP__TENANT_LIST__INIT;
+	char tmp[4096];
+	FILE *f = stdout;
+	if (out) {
+		if (snprintf(tmp, sizeof(tmp), "%s.tmp-%d", out, (int)getpid()) >= (int)sizeof(tmp)) {
+			r = hvctl_usage(argv[0], "--output path too long");
+			goto done;
+		}
+		if (!(f = fopen(tmp, "wx"))) {
+			hvctl_err(argv[0], "%s: %s", tmp, strerror(errno));
+			r = HVCTL_EXIT_FAILED;
+			goto done;
+		}
+	}
+	write_metrics(f, st->status_reply ? st->status_reply : &empty_st,
+		      vl->vm_list ? vl->vm_list : &empty_l,
+		      tl ? (tl->tenant_list ? tl->tenant_list : &empty_t) : NULL);
+	r = HVCTL_EXIT_OK;
+	if (out) {
+		bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+		ok &= fclose(f) == 0;
+		if (!ok || rename(tmp, out) < 0) {
+			hvctl_err(argv[0], "%s: %s", out, strerror(errno));
+			unlink(tmp);
+			r = HVCTL_EXIT_FAILED;
+		}
+	}
+done:
+	hvdp__response__free_unpacked(st, NULL);
+	hvdp__response__free_unpacked(vl, NULL);
+	if (tl)
+		hvdp__response__free_unpacked(tl, NULL);
+	return r;
+}
