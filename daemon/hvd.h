@@ -22,6 +22,7 @@
 #include "hvs_errmap.h"
 #include "hvd.pb-c.h"
 #include "hvd_protocol.h"
+#include "hvd_metrics.h"
 #include "hvp.h"
 #include "hvd_cpuquota.h"
 #include "hvd_testhooks.h"
@@ -96,6 +97,7 @@ struct hvd_daemon {
 	bool worker;
 	struct hvd_wstats *wstats;
 	const struct hvd_session_calls *calls; /* what sessions hand upward (hvd_session.h) */
+	struct hvd_metrics metrics;    /* refusals, answer times (hvd_metrics.h) */
 };
 
 /* ---- vCPUs (hvd_vcpu.c) ---- */

@@ -223,6 +223,24 @@ int hvd_admin_status(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *
 	st->max_fds = lim->max_fds;
 	st->host_max_vms = lim->host_max_vms;
 	st->host_max_vcpus = lim->host_max_vcpus;
+	if (s->admin) {
+		/* Host-wide, so an administrator's: a tenant's own refusals
+		 * are in the audit log. */
+		const struct hvd_metrics *m = &d->metrics;
+		st->refused_deny = m->refused[HVD_REFUSED_DENY];
+		st->refused_quota = m->refused[HVD_REFUSED_QUOTA];
+		st->refused_rate = m->refused[HVD_REFUSED_RATE];
+		st->rpc_bucket_le = calloc(HVD_RPC_BUCKETS, sizeof(double));
+		st->rpc_buckets = calloc(HVD_RPC_BUCKETS + 1, sizeof(uint64_t));
+		if (st->rpc_bucket_le && st->rpc_buckets) {
+			memcpy(st->rpc_bucket_le, hvd_rpc_bucket_le, sizeof(hvd_rpc_bucket_le));
+			memcpy(st->rpc_buckets, m->rpc_bucket, sizeof(m->rpc_bucket));
+			st->n_rpc_bucket_le = HVD_RPC_BUCKETS;
+			st->n_rpc_buckets = HVD_RPC_BUCKETS + 1;
+		}
+		st->rpc_sum_ns = m->rpc_sum_ns;
+		st->rpc_count = m->rpc_count;
+	}
 	resp->status_reply = st;
 	return -1;
 }
@@ -684,6 +702,8 @@ void hvd_admin_reply_free(Hvdp__Response *resp)
 	if (resp->status_reply) {
 		free(resp->status_reply->version);
 		free(resp->status_reply->policy_source);
+		free(resp->status_reply->rpc_bucket_le);
+		free(resp->status_reply->rpc_buckets);
 		free(resp->status_reply);
 	}
 	if (resp->vm_list) {

@@ -218,8 +218,10 @@ static int32_t authorize(struct hvd_session *s, const struct handler *h,
 	} else if (a->audit) {
 		hvd_audit(s, h->name, hvp_verdict_name(v), a->reason);
 	}
-	if (v != HVP_ALLOW)
+	if (v != HVP_ALLOW) {
 		log_refusal(s, h, v, a, now);
+		hvd_metrics_refused(&s->d->metrics, v, a->rate);
+	}
 	/* Make a flooder wait for its next token before hvd reads from it
 	 * again. */
 	if (a->rate)
@@ -240,6 +242,7 @@ void hvd_dispatch(struct hvd_session *s, Hvdp__Request *req, int fd)
 	Hvdp__Response resp = HVDP__RESPONSE__INIT;
 	const struct handler *h = NULL;
 	int out_fd = -1;
+	uint64_t start_ns = hvd_now_ns();
 
 	resp.id = req->id;
 	resp.status = HV_SUCCESS;
@@ -278,7 +281,7 @@ void hvd_dispatch(struct hvd_session *s, Hvdp__Request *req, int fd)
 		hvd_slog(HVD_LOG_DEBUG, s, "session %llu: %s", (unsigned long long)s->id, h->name);
 	/* The VM is in a worker process: it answers (hvd_worker.c). */
 	if (s->worker && h->needs_vm) {
-		hvd_worker_forward(s, req, fd);
+		hvd_worker_forward(s, req, fd, start_ns);
 		return;
 	}
 	if (h->loop) {
@@ -322,6 +325,8 @@ reply:
 		resp.mappings = s->mappings;
 	}
 	hvd_session_reply(s, &resp, out_fd);
+	if (!s->d->worker)
+		hvd_metrics_rpc(&s->d->metrics, start_ns);
 	/* The other descriptors sent are hvd's own (a run page); a GIC state
 	 * is the client's copy. */
 	if (out_fd >= 0 && req->op_case == HVDP__REQUEST__OP_GIC_STATE)

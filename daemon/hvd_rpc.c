@@ -88,6 +88,7 @@ int hvd_rpc_hello(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *res
 		resp->status = HV_NO_RESOURCES;
 		resp->error = "hvd has as many clients as it allows (max_clients)";
 		hvd_audit(s, "hello", "quota", resp->error);
+		hvd_metrics_refused(&s->d->metrics, HVP_QUOTA, HVP_RATE_NONE);
 		return -1;
 	}
 	if (!s->admin && lim->max_clients_per_uid &&
@@ -95,6 +96,7 @@ int hvd_rpc_hello(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *res
 		resp->status = HV_NO_RESOURCES;
 		resp->error = "this uid has as many connections to hvd as it may (max_clients_per_uid)";
 		hvd_audit(s, "hello", "quota", resp->error);
+		hvd_metrics_refused(&s->d->metrics, HVP_QUOTA, HVP_RATE_NONE);
 		return -1;
 	}
 	if (req->hello->version != HVD_PROTOCOL_VERSION) {
@@ -154,6 +156,7 @@ static void vm_create_checked(struct hvd_session *s, int err, const struct hvp_i
 			hvd_warn("session %llu (pid %d): vm_create refused: %s",
 				 (unsigned long long)s->id, (int)s->pid, msg);
 			hvd_audit(s, "vm_create", "deny", msg);
+			hvd_metrics_refused(&s->d->metrics, HVP_DENY, HVP_RATE_NONE);
 		}
 	} else if (vm_create_now(s, req, &resp)) {
 		hvd_session_resume(s);
@@ -200,6 +203,7 @@ int hvd_rpc_vm_create(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response 
 		resp->error = "grant not honoured: vm_create without this connection's nonce "
 			      "(written before hvd identified the process?)";
 		hvd_audit(s, "vm_create", "deny", resp->error);
+		hvd_metrics_refused(&s->d->metrics, HVP_DENY, HVP_RATE_NONE);
 		return -1;
 	}
 	s->deferred = req;

@@ -91,6 +91,7 @@ struct fwd {
 	int op;                        /* Hvdp__Request__OpCase */
 	uint32_t vcpu;                 /* vcpu_destroy: which */
 	uint64_t asker;                /* admin show: the asking session (0: the owner) */
+	uint64_t start_ns;             /* when the client's request reached hvd (0: not timed) */
 };
 
 struct hvd_worker {
@@ -322,10 +323,12 @@ static int forward(struct hvd_worker *w, Hvdp__Request *req, int fd, uint64_t as
 	return 0;
 }
 
-void hvd_worker_forward(struct hvd_session *s, Hvdp__Request *req, int fd)
+void hvd_worker_forward(struct hvd_session *s, Hvdp__Request *req, int fd, uint64_t start_ns)
 {
 	struct hvd_worker *w = s->worker;
 	int r = w && !w->closing ? forward(w, req, fd, 0) : -ENODEV;
+	if (r == 0)
+		w->pending->start_ns = start_ns; /* forward() put it first */
 	if (fd >= 0)
 		close(fd); /* the worker has its own copy now */
 	if (r < 0) {
@@ -399,7 +402,7 @@ int hvd_worker_vm_create(struct hvd_session *s, Hvdp__Request *req)
 		worker_bind(s, w);
 		refill(s->d);
 	}
-	hvd_worker_forward(s, req, -1);
+	hvd_worker_forward(s, req, -1, 0);
 	return 0;
 }
 
@@ -585,6 +588,8 @@ static void on_worker(uv_poll_t *h, int status, int events)
 		resp->mem_bytes = 0;
 		resp->mappings = 0;
 		hvd_session_reply(s, resp, fd);
+		if (f->start_ns)
+			hvd_metrics_rpc(&w->d->metrics, f->start_ns);
 		if (fd >= 0)
 			close(fd); /* hvd's copy: the client has its own */
 		flow(s);
@@ -689,7 +694,7 @@ static void worker_arrived(struct hvd_daemon *d, pid_t pid, int fd, int stats_fd
 	s->deferred = NULL;
 	s->waiting = false;
 	worker_bind(s, w);
-	hvd_worker_forward(s, req, -1);
+	hvd_worker_forward(s, req, -1, 0);
 	hvd_session_resume(s);
 }
 

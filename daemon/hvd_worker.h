@@ -53,8 +53,9 @@ void hvd_workers_stop(struct hvd_daemon *d);
  * Returns 0, or a negative errno with `req` still the caller's. */
 int hvd_worker_vm_create(struct hvd_session *s, Hvdp__Request *req);
 /* Forward a request of the session's VM to its worker; takes req and fd
- * and answers the client when the worker does. */
-void hvd_worker_forward(struct hvd_session *s, Hvdp__Request *req, int fd);
+ * and answers the client when the worker does. `start_ns` (hvd_now_ns,
+ * when the request arrived; 0: not timed) is for the RPC histogram. */
+void hvd_worker_forward(struct hvd_session *s, Hvdp__Request *req, int fd, uint64_t start_ns);
 /* Forward an admin `show` of `target` on behalf of `asker`. */
 int hvd_worker_show(struct hvd_session *asker, struct hvd_session *target, Hvdp__Request *req);
 /* The session ends: its worker is killed (the kernel tears the VM down). */

@@ -73,8 +73,78 @@ static Hvdp__Response *ask(struct hvctl *ctx, const char *cmd, Hvdp__Request *re
 		}                                                                      \
 	} while (0)
 
-static void write_metrics(FILE *f, const Hvdp__StatusReply *st, const Hvdp__VmList *l,
-			  const Hvdp__TenantList *tl)
+/* hvd's own counters, which it gives administrators only (rpc_buckets
+ * present). */
+static void write_hvd_counters(FILE *f, const Hvdp__StatusReply *st)
+{
+	if (st->n_rpc_buckets != st->n_rpc_bucket_le + 1)
+		return;
+	head(f, "hvd_refusals_total", "counter",
+	     "Requests the policy refused since hvd started, by kind: not entitled (deny), over "
+	     "a quota or host limit (quota), over a request rate (rate).");
+	fprintf(f, "hvd_refusals_total{kind=\"deny\"} %" PRIu64 "\n", st->refused_deny);
+	fprintf(f, "hvd_refusals_total{kind=\"quota\"} %" PRIu64 "\n", st->refused_quota);
+	fprintf(f, "hvd_refusals_total{kind=\"rate\"} %" PRIu64 "\n", st->refused_rate);
+	head(f, "hvd_rpc_duration_seconds", "histogram",
+	     "Time from a request's arrival at hvd to hvd's answer (the worker's part included).");
+	uint64_t cum = 0;
+	for (size_t i = 0; i < st->n_rpc_bucket_le; i++) {
+		cum += st->rpc_buckets[i];
+		fprintf(f, "hvd_rpc_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+			st->rpc_bucket_le[i], cum);
+	}
+	cum += st->rpc_buckets[st->n_rpc_bucket_le];
+	fprintf(f, "hvd_rpc_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+	fprintf(f, "hvd_rpc_duration_seconds_sum %.9f\n", (double)st->rpc_sum_ns / 1e9);
+	fprintf(f, "hvd_rpc_duration_seconds_count %" PRIu64 "\n", st->rpc_count);
+}
+
+/* Exits by reason, summed over each VM's vCPUs: one `show` per VM (the
+ * worker counts them). A VM gone meanwhile is left out. */
+static void write_exits_by_reason(FILE *f, struct hvctl *ctx, const Hvdp__VmList *l)
+{
+	head(f, "hvd_vm_exits_by_reason_total", "counter",
+	     "Exits of the VM's vCPUs to hvd, by exit reason (x86: the VMX basic exit reason; "
+	     "arm64: the exception class, or Apple's other exit reasons).");
+	struct hvctl_conn conn;
+	if (!l->n_vms || hvctl_open(ctx, "metrics", &conn, 0) != HVCTL_EXIT_OK)
+		return;
+	for (size_t i = 0; i < l->n_vms; i++) {
+		Hvdp__Request req = HVDP__REQUEST__INIT;
+		Hvdp__AdminShowVm op = HVDP__ADMIN_SHOW_VM__INIT;
+		Hvdp__Response *resp = NULL;
+		op.vm = l->vms[i]->id;
+		req.op_case = HVDP__REQUEST__OP_ADMIN_SHOW_VM;
+		req.admin_show_vm = &op;
+		if (hvctl_call(&conn, &req, &resp) != HVCTL_EXIT_OK)
+			break;
+		const Hvdp__VmInfo *vi = resp->status == 0 ? resp->vm_info : NULL;
+		/* The reasons are small numbers (VMX reasons, exception
+		 * classes, Apple's few): summed in a table. */
+		uint64_t sum[256] = { 0 };
+		for (size_t c = 0; vi && c < vi->n_vcpu; c++)
+			for (size_t k = 0; k < vi->vcpu[c]->n_exits; k++) {
+				const Hvdp__ExitCount *e = vi->vcpu[c]->exits[k];
+				sum[e->reason < 255 ? e->reason : 255] += e->count;
+			}
+		for (unsigned r = 0; vi && r < 256; r++) {
+			if (!sum[r])
+				continue;
+			const char *n = r < 255 ? hvctl_exit_name(r) : "OTHER";
+			fprintf(f, "hvd_vm_exits_by_reason_total{vm=\"%" PRIu64 "\",tenant=\"", vi->id);
+			label(f, vi->tenant);
+			if (n)
+				fprintf(f, "\",reason=\"%s\"} %" PRIu64 "\n", n, sum[r]);
+			else
+				fprintf(f, "\",reason=\"REASON_%u\"} %" PRIu64 "\n", r, sum[r]);
+		}
+		hvdp__response__free_unpacked(resp, NULL);
+	}
+	hvctl_close(&conn);
+}
+
+static void write_metrics(FILE *f, struct hvctl *ctx, const Hvdp__StatusReply *st,
+			  const Hvdp__VmList *l, const Hvdp__TenantList *tl)
 {
 	head(f, "hvd_up", "gauge", "1 when hvd answered.");
 	fprintf(f, "hvd_up 1\n");
@@ -110,6 +180,8 @@ static void write_metrics(FILE *f, const Hvdp__StatusReply *st, const Hvdp__VmLi
 	       "%.6f", (double)vi->cpu_ns / 1e9);
 	PER_VM(f, l, "hvd_vm_age_seconds", "gauge", "Seconds since the VM was created.", "%.3f",
 	       (double)vi->age_ms / 1000.0);
+	write_exits_by_reason(f, ctx, l);
+	write_hvd_counters(f, st);
 
 	if (!tl)
 		return;
@@ -208,7 +280,7 @@ int hvctl_cmd_metrics(int argc, char *argv[], struct hvctl *ctx)
 			goto done;
 		}
 	}
-	write_metrics(f, st->status_reply ? st->status_reply : &empty_st,
+	write_metrics(f, ctx, st->status_reply ? st->status_reply : &empty_st,
 		      vl->vm_list ? vl->vm_list : &empty_l,
 		      tl ? (tl->tenant_list ? tl->tenant_list : &empty_t) : NULL);
 	r = HVCTL_EXIT_OK;

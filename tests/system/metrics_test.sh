@@ -3,6 +3,9 @@
 # real Prometheus parser (promtool check metrics, from Debian's prometheus
 # package: scripts/deps.sh unpacks it into /var/cache/hvd-promtool), while
 # a VM runs and a tenant object exists; --output writes it atomically.
+# hvd's own counters: a VM over a tenant's max_vms is a quota refusal,
+# every answer is in the RPC histogram, a guest's OUT exits are counted
+# by reason.
 set -u
 hvd=$1 hvctl=$2 client=$3
 promtool=${PROMTOOL:-/var/cache/hvd-promtool/promtool}
@@ -11,9 +14,9 @@ if [ ! -x "$promtool" ]; then
 	exit 77
 fi
 dir=$(mktemp -d /tmp/hvd-metrics.XXXXXX)
-hvd_pid= spin_pid=
+hvd_pid= spin_pid= out_pid= hold_pid=
 cleanup() {
-	[ -n "$spin_pid" ] && kill "$spin_pid" 2>/dev/null
+	for p in $spin_pid $out_pid $hold_pid; do kill "$p" 2>/dev/null; done
 	[ -n "$hvd_pid" ] && kill -TERM "$hvd_pid" 2>/dev/null && wait "$hvd_pid" 2>/dev/null
 	rm -rf "$dir"
 }
@@ -31,18 +34,46 @@ HVD_SOCKET=$dir/s "$client" --spin 5000 >"$dir/client.out" 2>&1 &
 spin_pid=$!
 for _ in $(seq 200); do h list --json | grep -q '"pid": *'"$spin_pid" && break; sleep 0.02; done
 h list --json | grep -q '"pid": *'"$spin_pid" || fail "the spinning client's VM never appeared"
-sleep 0.6 # a counters refresh or two in the worker
+HVD_SOCKET=$dir/s "$client" --outloop 5000 >"$dir/out.out" 2>&1 &
+out_pid=$!
 
-h metrics >"$dir/m.txt" || fail "hvctl metrics exited $?"
+# A tenant on its own socket (in a directory hvd's uid may write) with
+# room for one VM: a second VM is refused by the quota.
+chmod 755 "$dir" && mkdir "$dir/t" && chmod 1777 "$dir/t"
+h tenant add one --socket "$dir/t/one.sock" --max-vms 1 >"$dir/tadd.out" 2>&1 || fail "tenant add one: $(cat "$dir/tadd.out")"
+HVD_SOCKET=$dir/t/one.sock "$client" --spin 5000 >"$dir/hold.out" 2>&1 &
+hold_pid=$!
+for _ in $(seq 200); do h list --json | grep -q '"pid": *'"$hold_pid" && break; sleep 0.02; done
+HVD_SOCKET=$dir/t/one.sock "$client" >"$dir/second.out" 2>&1 && fail "a second VM of tenant one was not refused"
+grep -Eq 'create=0xfae94003|HV_NO_RESOURCES: max_vms' "$dir/second.out" || fail "the second VM was not refused for the quota: $(cat "$dir/second.out")"
+
+# The worker refreshes its counters a few times a second, and a loaded
+# machine may give the spinning guest little CPU at first: ask again
+# until it shows (at most ~10 s).
+for _ in $(seq 100); do
+	h metrics >"$dir/m.txt" || fail "hvctl metrics exited $?"
+	awk '/^hvd_vm_cpu_seconds_total\{/ { if ($2 > 0.1) c = 1 } /^hvd_vm_exits_by_reason_total\{.*reason="IO"/ { if ($2 > 0) e = 1 }
+	     END { exit !(c && e) }' "$dir/m.txt" && break
+	sleep 0.1
+done
 "$promtool" check metrics <"$dir/m.txt" >"$dir/lint.txt" 2>&1 ||
 	fail "promtool rejects the exposition: $(cat "$dir/lint.txt")"
 grep -q '^hvd_up 1$' "$dir/m.txt" || fail "no hvd_up"
-grep -q '^hvd_vms 1$' "$dir/m.txt" || fail "hvd_vms is not 1: $(grep '^hvd_vms' "$dir/m.txt")"
+grep -q '^hvd_vms 3$' "$dir/m.txt" || fail "hvd_vms is not 3: $(grep '^hvd_vms' "$dir/m.txt")"
 grep -Eq '^hvd_vm_vcpus\{vm="[0-9]+",tenant="[^"]+"\} 1$' "$dir/m.txt" || fail "no VM with one vCPU"
 awk '/^hvd_vm_cpu_seconds_total\{/ { if ($2 > 0.1) ok = 1 } END { exit !ok }' "$dir/m.txt" ||
 	fail "the spinning VM shows no CPU time: $(grep cpu_seconds "$dir/m.txt")"
 grep -q '^hvd_tenant_quota_vms{tenant="ci"} 3$' "$dir/m.txt" || fail "no quota of tenant ci"
 grep -q '^hvd_tenant_quota_cpu_percent{tenant="ci"} 50$' "$dir/m.txt" || fail "no cpu quota of ci"
+awk '/^hvd_vm_exits_by_reason_total\{.*reason="IO"/ { if ($2 > 0) ok = 1 } END { exit !ok }' "$dir/m.txt" ||
+	fail "no IO exits by reason for the OUT loop: $(grep by_reason "$dir/m.txt")"
+awk '/^hvd_refusals_total\{kind="quota"\}/ { if ($2 >= 1) ok = 1 } END { exit !ok }' "$dir/m.txt" ||
+	fail "the refused VM is not counted: $(grep refusals "$dir/m.txt")"
+# The histogram: cumulative buckets ending in +Inf = _count, which
+# counts the calls made so far (tenant add, list, the clients' calls).
+awk '/^hvd_rpc_duration_seconds_bucket\{le="\+Inf"\}/ { inf = $2 } /^hvd_rpc_duration_seconds_count / { n = $2 }
+     END { exit !(n >= 5 && inf == n) }' "$dir/m.txt" ||
+	fail "the RPC histogram is off: $(grep rpc_duration "$dir/m.txt")"
 
 # The textfile: written whole, then renamed; no temporary left behind.
 h metrics --output "$dir/hvd.prom" || fail "metrics --output"
