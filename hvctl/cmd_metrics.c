@@ -3,17 +3,25 @@
  * (version 0.0.4), for node_exporter's textfile collector or a scrape
  * through a wrapper:
  *
- *   hvctl metrics [--output FILE]
+ *   hvctl metrics [--output FILE | --listen [ADDR:]PORT]
  *
  * Made from what hvctl status, list and tenant list say (the listings an
  * administrator sees: everything; anyone else: their tenant's). With
  * --output the file is written next to itself and renamed into place, so
- * a collector never reads half of it. Names follow Prometheus's
+ * a collector never reads half of it. With --listen hvctl stays up and
+ * answers each HTTP GET of /metrics with a fresh exposition (a scrape
+ * target for Prometheus; loopback unless an address is given, and then
+ * with a warning: the numbers name tenants and executables). Names follow Prometheus's
  * conventions: an `hvd_` prefix, base units (bytes, seconds), `_total`
  * for counters, labels for the VM and tenant.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -200,50 +208,22 @@ static void write_metrics(FILE *f, struct hvctl *ctx, const Hvdp__StatusReply *s
 		   ti->effective ? ti->effective->max_cpu_percent : 0);
 }
 
-int hvctl_cmd_metrics(int argc, char *argv[], struct hvctl *ctx)
+/* The exposition into `f`, from hvd's answers now. */
+static int collect(FILE *f, struct hvctl *ctx, const char *cmd)
 {
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *out = NULL;
-	int c, r;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			out = optarg;
-			break;
-		case 's':
-			ctx->socket = optarg;
-			break;
-		case 'h':
-			printf("usage: hvctl %s\n", hvctl_usage_of(argv[0]));
-			return HVCTL_EXIT_OK;
-		case ':':
-			return hvctl_usage(argv[0], "--%s needs a value", "output");
-		default:
-			return hvctl_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return hvctl_usage(argv[0], "unexpected argument '%s'", argv[optind]);
-
 	Hvdp__Request req = HVDP__REQUEST__INIT;
 	Hvdp__AdminStatus sop = HVDP__ADMIN_STATUS__INIT;
 	Hvdp__AdminListVms lop = HVDP__ADMIN_LIST_VMS__INIT;
 	Hvdp__AdminTenantList top = HVDP__ADMIN_TENANT_LIST__INIT;
+	int r;
 	req.op_case = HVDP__REQUEST__OP_ADMIN_STATUS;
 	req.admin_status = &sop;
-	Hvdp__Response *st = ask(ctx, argv[0], &req, &r);
+	Hvdp__Response *st = ask(ctx, cmd, &req, &r);
 	if (!st)
 		return r;
 	req.op_case = HVDP__REQUEST__OP_ADMIN_LIST_VMS;
 	req.admin_list_vms = &lop;
-	Hvdp__Response *vl = ask(ctx, argv[0], &req, &r);
+	Hvdp__Response *vl = ask(ctx, cmd, &req, &r);
 	if (!vl) {
 		hvdp__response__free_unpacked(st, NULL);
 		return r;
@@ -254,7 +234,7 @@ int hvctl_cmd_metrics(int argc, char *argv[], struct hvctl *ctx)
 	req.op_case = HVDP__REQUEST__OP_ADMIN_TENANT_LIST;
 	req.admin_tenant_list = &top;
 	struct hvctl_conn conn;
-	if (hvctl_open(ctx, argv[0], &conn, 0) == HVCTL_EXIT_OK) {
+	if (hvctl_open(ctx, cmd, &conn, 0) == HVCTL_EXIT_OK) {
 		if (hvctl_call(&conn, &req, &tl) != HVCTL_EXIT_OK)
 			tl = NULL;
 		hvctl_close(&conn);
@@ -267,36 +247,207 @@ int hvctl_cmd_metrics(int argc, char *argv[], struct hvctl *ctx)
 	Hvdp__StatusReply empty_st = HVDP__STATUS_REPLY__INIT;
 	Hvdp__VmList empty_l = HVDP__VM_LIST__INIT;
 	Hvdp__TenantList empty_t = HVDP__TENANT_LIST__INIT;
-	char tmp[4096];
-	FILE *f = stdout;
-	if (out) {
-		if (snprintf(tmp, sizeof(tmp), "%s.tmp-%d", out, (int)getpid()) >= (int)sizeof(tmp)) {
-			r = hvctl_usage(argv[0], "--output path too long");
-			goto done;
-		}
-		if (!(f = fopen(tmp, "wx"))) {
-			hvctl_err(argv[0], "%s: %s", tmp, strerror(errno));
-			r = HVCTL_EXIT_FAILED;
-			goto done;
-		}
-	}
 	write_metrics(f, ctx, st->status_reply ? st->status_reply : &empty_st,
 		      vl->vm_list ? vl->vm_list : &empty_l,
 		      tl ? (tl->tenant_list ? tl->tenant_list : &empty_t) : NULL);
-	r = HVCTL_EXIT_OK;
-	if (out) {
-		bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-		ok &= fclose(f) == 0;
-		if (!ok || rename(tmp, out) < 0) {
-			hvctl_err(argv[0], "%s: %s", out, strerror(errno));
-			unlink(tmp);
-			r = HVCTL_EXIT_FAILED;
-		}
-	}
-done:
 	hvdp__response__free_unpacked(st, NULL);
 	hvdp__response__free_unpacked(vl, NULL);
 	if (tl)
 		hvdp__response__free_unpacked(tl, NULL);
+	return HVCTL_EXIT_OK;
+}
+
+/* --output: written next to the file, then renamed over it. */
+static int to_file(struct hvctl *ctx, const char *cmd, const char *out)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp-%d", out, (int)getpid()) >= (int)sizeof(tmp))
+		return hvctl_usage(cmd, "--output path too long");
+	FILE *f = fopen(tmp, "wx");
+	if (!f) {
+		hvctl_err(cmd, "%s: %s", tmp, strerror(errno));
+		return HVCTL_EXIT_FAILED;
+	}
+	int r = collect(f, ctx, cmd);
+	bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+	ok &= fclose(f) == 0;
+	if (r == HVCTL_EXIT_OK && (!ok || rename(tmp, out) < 0)) {
+		hvctl_err(cmd, "%s: %s", out, strerror(errno));
+		r = HVCTL_EXIT_FAILED;
+	}
+	if (r != HVCTL_EXIT_OK)
+		unlink(tmp);
 	return r;
+}
+
+/* ---- --listen: a scrape target ---- */
+
+/* A scraper gets this long to send its request and read the answer: one
+ * connection is served at a time, so a stalled one must not hold the
+ * others up for longer. */
+#define HTTP_TIMEOUT_MS 2000
+#define HTTP_MAX_REQUEST 8192
+
+static void send_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		struct pollfd pf = { fd, POLLOUT, 0 };
+		if (poll(&pf, 1, HTTP_TIMEOUT_MS) != 1)
+			return;
+		ssize_t k = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (k <= 0)
+			return;
+		p += k;
+		n -= (size_t)k;
+	}
+}
+
+static void http_reply(int fd, const char *status, const char *type, const char *body, size_t len)
+{
+	char head[256];
+	int n = snprintf(head, sizeof(head),
+			 "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+			 "Connection: close\r\n\r\n", status, type, len);
+	send_all(fd, head, (size_t)n);
+	send_all(fd, body, len);
+}
+
+/* One connection: its request line (the headers are read and ignored),
+ * then one answer. */
+static void serve(int fd, struct hvctl *ctx, const char *cmd)
+{
+	char req[HTTP_MAX_REQUEST + 1];
+	size_t got = 0;
+	while (got < HTTP_MAX_REQUEST && !memmem(req, got, "\r\n\r\n", 4) &&
+	       !memmem(req, got, "\n\n", 2)) {
+		struct pollfd pf = { fd, POLLIN, 0 };
+		if (poll(&pf, 1, HTTP_TIMEOUT_MS) != 1)
+			return;
+		ssize_t k = recv(fd, req + got, HTTP_MAX_REQUEST - got, MSG_DONTWAIT);
+		if (k < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (k <= 0)
+			return;
+		got += (size_t)k;
+	}
+	req[got] = '\0';
+	static const char text[] = "text/plain; charset=utf-8";
+	if (strncmp(req, "GET ", 4) != 0 && strncmp(req, "HEAD ", 5) != 0) {
+		http_reply(fd, "405 Method Not Allowed", text, "GET /metrics\n", 13);
+		return;
+	}
+	const char *path = req + (req[0] == 'G' ? 4 : 5);
+	if (strncmp(path, "/metrics ", 9) != 0 && strncmp(path, "/metrics?", 9) != 0 &&
+	    strncmp(path, "/ ", 2) != 0) {
+		http_reply(fd, "404 Not Found", text, "GET /metrics\n", 13);
+		return;
+	}
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&body, &len);
+	int r = f ? collect(f, ctx, cmd) : HVCTL_EXIT_FAILED;
+	if (f)
+		fclose(f);
+	if (r == HVCTL_EXIT_OK)
+		http_reply(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", body,
+			   req[0] == 'G' ? len : 0);
+	else
+		http_reply(fd, "503 Service Unavailable", text, "hvd did not answer\n", 19);
+	free(body);
+}
+
+static int listen_on(struct hvctl *ctx, const char *cmd, const char *spec)
+{
+	char addr[64] = "127.0.0.1";
+	const char *colon = strrchr(spec, ':');
+	const char *port_s = colon ? colon + 1 : spec;
+	if (colon) {
+		size_t n = (size_t)(colon - spec);
+		if (n == 0 || n >= sizeof(addr))
+			return hvctl_usage(cmd, "--listen: '%s' is not [ADDR:]PORT", spec);
+		memcpy(addr, spec, n);
+		addr[n] = '\0';
+	}
+	uint64_t port;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	if (!hvctl_parse_u64(port_s, 65535, &port) || port == 0)
+		return hvctl_usage(cmd, "--listen: '%s' is not a port (1-65535)", port_s);
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1)
+		return hvctl_usage(cmd, "--listen: '%s' is not an IPv4 address", addr);
+	sin.sin_port = htons((uint16_t)port);
+	if ((ntohl(sin.sin_addr.s_addr) >> 24) != 127)
+		fprintf(stderr, "hvctl: %s: warning: listening on %s, not loopback: anyone who "
+			"reaches it reads the tenants, executables and counts\n", cmd, addr);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 16) < 0) {
+		hvctl_err(cmd, "--listen %s:%u: %s", addr, (unsigned)port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return HVCTL_EXIT_FAILED;
+	}
+	fprintf(stderr, "hvctl: %s: serving http://%s:%u/metrics\n", cmd, addr, (unsigned)port);
+	signal(SIGPIPE, SIG_IGN);
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0) {
+			if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) {
+				if (errno == EMFILE || errno == ENFILE)
+					poll(NULL, 0, 100);
+				continue;
+			}
+			hvctl_err(cmd, "accept: %s", strerror(errno));
+			close(fd);
+			return HVCTL_EXIT_FAILED;
+		}
+		serve(c, ctx, cmd);
+		close(c);
+	}
+}
+
+int hvctl_cmd_metrics(int argc, char *argv[], struct hvctl *ctx)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *out = NULL, *listen_spec = NULL;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":o:l:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'l':
+			listen_spec = optarg;
+			break;
+		case 's':
+			ctx->socket = optarg;
+			break;
+		case 'h':
+			printf("usage: hvctl %s\n", hvctl_usage_of(argv[0]));
+			return HVCTL_EXIT_OK;
+		case ':':
+			return hvctl_usage(argv[0], "%s needs a value", argv[optind - 1]);
+		default:
+			return hvctl_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return hvctl_usage(argv[0], "unexpected argument '%s'", argv[optind]);
+	if (out && listen_spec)
+		return hvctl_usage(argv[0], "--output or --listen, not both");
+	if (listen_spec)
+		return listen_on(ctx, argv[0], listen_spec);
+	if (out)
+		return to_file(ctx, argv[0], out);
+	return collect(stdout, ctx, argv[0]);
 }

@@ -30,8 +30,8 @@ struct hvctl {
 	X(support, "support", "1 if this host can run VMs, else 0 (no hvd needed)")   \
 	X(list, "list [--json]", "list the VMs")                                      \
 	X(show, "show VM [--json]", "one VM: its vCPUs, exit counts and memory map")  \
-	X(metrics, "metrics [--output FILE]",                                         \
-	  "hvd's state in Prometheus's text format (for node_exporter's textfile)")    \
+	X(metrics, "metrics [--output FILE | --listen [ADDR:]PORT]",                  \
+	  "hvd's state in Prometheus's text format (a textfile, or served by HTTP)")   \
 	X(top, "top [-n COUNT] [-d SECONDS] [--json]",                                \
 	  "VMs by CPU use, refreshing (-n: that many frames)")                        \
 	X(kill, "kill VM", "destroy a VM (its owner's next call fails)")              \

@@ -14,9 +14,9 @@ if [ ! -x "$promtool" ]; then
 	exit 77
 fi
 dir=$(mktemp -d /tmp/hvd-metrics.XXXXXX)
-hvd_pid= spin_pid= out_pid= hold_pid=
+hvd_pid= spin_pid= out_pid= hold_pid= http_pid=
 cleanup() {
-	for p in $spin_pid $out_pid $hold_pid; do kill "$p" 2>/dev/null; done
+	for p in $spin_pid $out_pid $hold_pid $http_pid; do kill "$p" 2>/dev/null; done
 	[ -n "$hvd_pid" ] && kill -TERM "$hvd_pid" 2>/dev/null && wait "$hvd_pid" 2>/dev/null
 	rm -rf "$dir"
 }
@@ -79,6 +79,37 @@ awk '/^hvd_rpc_duration_seconds_bucket\{le="\+Inf"\}/ { inf = $2 } /^hvd_rpc_dur
 h metrics --output "$dir/hvd.prom" || fail "metrics --output"
 "$promtool" check metrics <"$dir/hvd.prom" >/dev/null 2>&1 || fail "the textfile does not parse"
 ls "$dir" | grep -q 'hvd.prom.tmp' && fail "a temporary file was left"
+
+# The scrape target: hvctl metrics --listen answers GET /metrics with a
+# fresh exposition, 404 elsewhere, and a connection that never sends its
+# request holds the others up for its timeout only.
+get() { # PORT PATH: the whole HTTP answer
+	exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+	printf 'GET %s HTTP/1.0\r\nHost: x\r\n\r\n' "$2" >&3
+	timeout 10 cat <&3
+	exec 3<&-
+}
+port=
+for try in 1 2 3 4 5; do
+	p=$((20000 + (RANDOM % 20000)))
+	"$hvctl" --socket "$dir/s" metrics --listen "127.0.0.1:$p" 2>"$dir/http.err" &
+	http_pid=$!
+	for _ in $(seq 100); do grep -q serving "$dir/http.err" && break; kill -0 "$http_pid" 2>/dev/null || break; sleep 0.02; done
+	if grep -q serving "$dir/http.err"; then port=$p; break; fi
+	wait "$http_pid" 2>/dev/null; http_pid=
+done
+[ -n "$port" ] || fail "hvctl metrics --listen did not start: $(cat "$dir/http.err")"
+get "$port" /metrics >"$dir/http.txt" || fail "no answer from the scrape target"
+head -1 "$dir/http.txt" | grep -q '^HTTP/1.1 200' || fail "GET /metrics: $(head -1 "$dir/http.txt")"
+grep -qi '^Content-Type: text/plain; version=0.0.4' "$dir/http.txt" || fail "no exposition content type"
+sed '1,/^\r*$/d' "$dir/http.txt" >"$dir/http-body.txt"
+"$promtool" check metrics <"$dir/http-body.txt" >"$dir/lint2.txt" 2>&1 ||
+	fail "promtool rejects the served exposition: $(cat "$dir/lint2.txt")"
+grep -q '^hvd_vms 3$' "$dir/http-body.txt" || fail "the served exposition has no hvd_vms 3"
+get "$port" /nothing | head -1 | grep -q '^HTTP/1.1 404' || fail "GET /nothing was not a 404"
+exec 4<>"/dev/tcp/127.0.0.1/$port" # says nothing
+get "$port" /metrics | head -1 | grep -q '^HTTP/1.1 200' || fail "a silent connection blocked the scrape"
+exec 4<&-
 
 # The parser is not a rubber stamp: a broken line is refused.
 { cat "$dir/m.txt"; echo 'hvd_vm_vcpus{vm="1" 1'; } | "$promtool" check metrics >/dev/null 2>&1 &&
