@@ -134,6 +134,9 @@ struct hvd_vcpu {
 	/* x86: by basic exit reason, [71] = other. arm64: by exception
 	 * class (0..63), then HVD_A64_EXIT_BASE + Apple's other reasons. */
 	_Atomic uint64_t exits[72];
+	/* Exit handling (hvd_metrics.h): runs by bucket, and their sum. */
+	_Atomic uint64_t exit_hist[HVD_EXIT_BUCKETS + 1];
+	_Atomic uint64_t exit_handling_ns;
 	/* The CPU quota. `budget` is the tenant's, under `lock` (a reload
 	 * may move the session to another tenant); the rest is the vCPU
 	 * thread's own. */

@@ -240,6 +240,16 @@ int hvd_admin_status(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *
 		}
 		st->rpc_sum_ns = m->rpc_sum_ns;
 		st->rpc_count = m->rpc_count;
+		st->exit_bucket_le = calloc(HVD_EXIT_BUCKETS, sizeof(double));
+		st->exit_buckets = calloc(HVD_EXIT_BUCKETS + 1, sizeof(uint64_t));
+		if (st->exit_bucket_le && st->exit_buckets) {
+			memcpy(st->exit_bucket_le, hvd_exit_bucket_le, sizeof(hvd_exit_bucket_le));
+			for (struct hvd_session *o = d->sessions; o; o = o->next)
+				if (!o->closing && hvd_session_has_vm(o))
+					hvd_worker_exit_hist(o, st->exit_buckets, &st->exit_handling_ns);
+			st->n_exit_bucket_le = HVD_EXIT_BUCKETS;
+			st->n_exit_buckets = HVD_EXIT_BUCKETS + 1;
+		}
 	}
 	resp->status_reply = st;
 	return -1;
@@ -704,6 +714,8 @@ void hvd_admin_reply_free(Hvdp__Response *resp)
 		free(resp->status_reply->policy_source);
 		free(resp->status_reply->rpc_bucket_le);
 		free(resp->status_reply->rpc_buckets);
+		free(resp->status_reply->exit_bucket_le);
+		free(resp->status_reply->exit_buckets);
 		free(resp->status_reply);
 	}
 	if (resp->vm_list) {

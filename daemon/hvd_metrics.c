@@ -7,6 +7,22 @@ const double hvd_rpc_bucket_le[HVD_RPC_BUCKETS] = {
 	0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5,
 };
 
+const double hvd_exit_bucket_le[HVD_EXIT_BUCKETS] = {
+	0.000001, 0.000002, 0.000005, 0.00001, 0.00002, 0.00005, 0.0001, 0.001, 0.01, 0.1,
+};
+
+unsigned hvd_exit_bucket(uint64_t ns)
+{
+	/* The bounds in ns, for the vCPU thread's hot path (no doubles). */
+	static const uint64_t le_ns[HVD_EXIT_BUCKETS] = {
+		1000, 2000, 5000, 10000, 20000, 50000, 100000, 1000000, 10000000, 100000000,
+	};
+	unsigned b = 0;
+	while (b < HVD_EXIT_BUCKETS && ns > le_ns[b])
+		b++;
+	return b;
+}
+
 uint64_t hvd_now_ns(void)
 {
 	struct timespec ts;

@@ -17,6 +17,14 @@
 #define HVD_RPC_BUCKETS 12
 extern const double hvd_rpc_bucket_le[HVD_RPC_BUCKETS];
 
+/* The exit-handling histogram: per run of a vCPU, the wall time hvd
+ * spent on it outside the guest (the run's wall time less the guest time
+ * the backend counted: taking the client's state, the exit, the answer).
+ * Upper bounds in seconds; one more bucket above the last. */
+#define HVD_EXIT_BUCKETS 10
+extern const double hvd_exit_bucket_le[HVD_EXIT_BUCKETS];
+unsigned hvd_exit_bucket(uint64_t ns);
+
 enum hvd_refusal { HVD_REFUSED_DENY, HVD_REFUSED_QUOTA, HVD_REFUSED_RATE, HVD_REFUSED_KINDS };
 
 struct hvd_metrics {

@@ -244,6 +244,8 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 	uint32_t op = page->state.op;
 #endif
 	int r;
+	uint64_t t0 = now_ns(), g0 = 0, g1 = 0;
+	be->vcpu_exec_time(v->vcpu, &g0);
 
 	state_take(v);
 	hvd_runpage_server_begin(page);
@@ -287,6 +289,14 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 	atomic_store(&v->last_exit, full);
 	atomic_fetch_add(&v->runs, 1);
 	hvd_runpage_server_reply(page, seq, result);
+	/* After the answer: the client is on its way. Wall time less guest
+	 * time (the backend's clock of the thread in the guest): what this
+	 * run cost outside the guest, preemption included. */
+	be->vcpu_exec_time(v->vcpu, &g1);
+	uint64_t wall = now_ns() - t0, guest = g1 - g0;
+	uint64_t out = wall > guest ? wall - guest : 0;
+	atomic_fetch_add_explicit(&v->exit_hist[hvd_exit_bucket(out)], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&v->exit_handling_ns, out, memory_order_relaxed);
 }
 
 /* The thread's signals, name, quota timer and seccomp filter. */

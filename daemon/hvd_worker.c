@@ -446,6 +446,23 @@ void hvd_worker_counters(const struct hvd_session *s, uint64_t *runs, uint64_t *
 	*exit_rate = st ? load64(&st->exit_rate) : 0;
 }
 
+void hvd_worker_exit_hist(const struct hvd_session *s, uint64_t hist[HVD_EXIT_BUCKETS + 1],
+			  uint64_t *ns)
+{
+	const struct hvd_wstats *st = s->worker ? s->worker->stats : NULL;
+	for (unsigned b = 0; b <= HVD_EXIT_BUCKETS; b++)
+		hist[b] += st ? load64(&st->exit_hist[b]) : 0;
+	*ns += st ? load64(&st->exit_handling_ns) : 0;
+	for (unsigned i = 0; !st && i < HVB_MAX_VCPUS; i++) {
+		struct hvd_vcpu *v = s->vcpus[i];
+		if (!v)
+			continue;
+		for (unsigned b = 0; b <= HVD_EXIT_BUCKETS; b++)
+			hist[b] += atomic_load_explicit(&v->exit_hist[b], memory_order_relaxed);
+		*ns += atomic_load_explicit(&v->exit_handling_ns, memory_order_relaxed);
+	}
+}
+
 /* ---- answers from a worker ---- */
 
 /* What the answer says the VM now holds, into hvd's and the tenant's
@@ -1086,7 +1103,7 @@ static void on_stats(uv_timer_t *t)
 	struct hvd_daemon *d = ws->d;
 	struct hvd_wstats *st = d->wstats;
 	struct hvd_session *s = d->sessions;
-	uint64_t cpu = 0, runs = 0;
+	uint64_t cpu = 0, runs = 0, hist[HVD_EXIT_BUCKETS + 1] = { 0 }, handling = 0;
 
 	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++) {
 		struct hvd_vcpu *v = s ? s->vcpus[i] : NULL;
@@ -1095,6 +1112,9 @@ static void on_stats(uv_timer_t *t)
 			__atomic_store_n(&o->live, 0, __ATOMIC_RELAXED);
 			continue;
 		}
+		for (unsigned b = 0; b <= HVD_EXIT_BUCKETS; b++)
+			hist[b] += atomic_load_explicit(&v->exit_hist[b], memory_order_relaxed);
+		handling += atomic_load_explicit(&v->exit_handling_ns, memory_order_relaxed);
 		uint64_t c = hvd_vcpu_cpu_ns(v), n = atomic_load(&v->runs);
 		__atomic_store_n(&o->tid, atomic_load(&v->tid), __ATOMIC_RELAXED);
 		store64(&o->cpu_ns, c);
@@ -1106,6 +1126,9 @@ static void on_stats(uv_timer_t *t)
 	}
 	store64(&st->cpu_ns, cpu);
 	store64(&st->runs, runs);
+	for (unsigned b = 0; b <= HVD_EXIT_BUCKETS; b++)
+		store64(&st->exit_hist[b], hist[b]);
+	store64(&st->exit_handling_ns, handling);
 	uint64_t now = hvd_now_ms();
 	if (now - ws->rate_at_ms >= 1000) {
 		if (ws->rate_at_ms && runs >= ws->rate_runs)

@@ -38,6 +38,8 @@ struct hvd_wstats {
 	uint64_t cpu_ns;               /* all vCPU threads' CPU time */
 	uint64_t runs;                 /* exits, all vCPUs */
 	uint64_t exit_rate;            /* per second, over about the last second */
+	uint64_t exit_hist[HVD_EXIT_BUCKETS + 1]; /* exit handling, live vCPUs (hvd_metrics.h) */
+	uint64_t exit_handling_ns;
 	struct hvd_wstats_vcpu vcpu[HVB_MAX_VCPUS];
 };
 
@@ -63,6 +65,10 @@ void hvd_worker_release(struct hvd_session *s);
 /* Listings: what the worker's counters say (zeros when none). */
 void hvd_worker_counters(const struct hvd_session *s, uint64_t *runs, uint64_t *cpu_ns,
 			 uint64_t *exit_rate);
+/* The exit-handling histogram of the session's VM, added to `hist` and
+ * `*ns` (its worker's counters, or its own vCPUs in hvd). */
+void hvd_worker_exit_hist(const struct hvd_session *s, uint64_t hist[HVD_EXIT_BUCKETS + 1],
+			  uint64_t *ns);
 pid_t hvd_worker_pid(const struct hvd_session *s);
 
 /* A policy reload changed the session's CPU quota, or the log level

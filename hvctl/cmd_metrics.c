@@ -105,6 +105,21 @@ static void write_hvd_counters(FILE *f, const Hvdp__StatusReply *st)
 	fprintf(f, "hvd_rpc_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
 	fprintf(f, "hvd_rpc_duration_seconds_sum %.9f\n", (double)st->rpc_sum_ns / 1e9);
 	fprintf(f, "hvd_rpc_duration_seconds_count %" PRIu64 "\n", st->rpc_count);
+	if (st->n_exit_buckets != st->n_exit_bucket_le + 1)
+		return;
+	head(f, "hvd_exit_handling_seconds", "histogram",
+	     "Per run of a vCPU, the wall time spent outside the guest (the run less the guest's "
+	     "time: the client's state taken in, the exit, the answer), the live vCPUs of all VMs.");
+	cum = 0;
+	for (size_t i = 0; i < st->n_exit_bucket_le; i++) {
+		cum += st->exit_buckets[i];
+		fprintf(f, "hvd_exit_handling_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+			st->exit_bucket_le[i], cum);
+	}
+	cum += st->exit_buckets[st->n_exit_bucket_le];
+	fprintf(f, "hvd_exit_handling_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+	fprintf(f, "hvd_exit_handling_seconds_sum %.9f\n", (double)st->exit_handling_ns / 1e9);
+	fprintf(f, "hvd_exit_handling_seconds_count %" PRIu64 "\n", cum);
 }
 
 /* Exits by reason, summed over each VM's vCPUs: one `show` per VM (the

@@ -74,6 +74,13 @@ awk '/^hvd_refusals_total\{kind="quota"\}/ { if ($2 >= 1) ok = 1 } END { exit !o
 awk '/^hvd_rpc_duration_seconds_bucket\{le="\+Inf"\}/ { inf = $2 } /^hvd_rpc_duration_seconds_count / { n = $2 }
      END { exit !(n >= 5 && inf == n) }' "$dir/m.txt" ||
 	fail "the RPC histogram is off: $(grep rpc_duration "$dir/m.txt")"
+# Exit handling: the OUT loop's runs are counted, the buckets only grow
+# and end at _count, and the time outside the guest is positive.
+awk '/^hvd_exit_handling_seconds_bucket/ { if ($2 < last) bad = 1; last = $2 }
+     /^hvd_exit_handling_seconds_bucket\{le="\+Inf"\}/ { inf = $2 }
+     /^hvd_exit_handling_seconds_count / { n = $2 } /^hvd_exit_handling_seconds_sum / { s = $2 }
+     END { exit !(!bad && n >= 100 && inf == n && s > 0) }' "$dir/m.txt" ||
+	fail "the exit-handling histogram is off: $(grep exit_handling "$dir/m.txt")"
 
 # The textfile: written whole, then renamed; no temporary left behind.
 h metrics --output "$dir/hvd.prom" || fail "metrics --output"
