@@ -65,7 +65,7 @@ hvd_module(policy    TARGETS hvp)
 hvd_module(proto     TARGETS hvd_proto_c hvd_proto_nanopb hvd_runpage hvd_hint LINKS ha64 hvs hv_headers)
 hvd_module(client    TARGETS hvclient               LINKS hva hvd_proto_nanopb hvd_runpage hvd_hint ha64 hvs hv_headers)
 hvd_module(direct    TARGETS hvdirect               LINKS hva hvb ha64 hvs hv_headers)
-hvd_module(daemon    TARGETS hvd hvd_sandbox hvd_cpuquota hvd_tspec LINKS hvb hvp hvd_proto_c hvd_runpage ha64 hvs hv_headers)
+hvd_module(daemon    TARGETS hvd hvd_sandbox hvd_cpuquota hvd_cgroup hvd_tspec LINKS hvb hvp hvd_proto_c hvd_runpage ha64 hvs hv_headers)
 # hvctl -> hvp: `hvctl policy check`, `keygen` and `grant sign|verify`
 # work offline, without hvd, with the policy library itself, so that they
 # accept exactly what hvd would. hvs comes with the protocol (the run
