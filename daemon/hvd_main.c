@@ -27,6 +27,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "hvd.h"
+#include "hvd_cgroup.h"
 #include "hvd_dispatch.h"
 #include "hvd_ident.h"
 #include "hvd_log.h"
@@ -74,6 +75,11 @@ static void usage(FILE *out)
 		"  --worker-pool N      worker processes kept started for new VMs (default 2)\n"
 		"  --in-process         run VMs in hvd itself, not in worker processes\n"
 		"                       (one process for every tenant: debugging only)\n"
+		"  --cgroups            each tenant's worker processes in a cgroup of their\n"
+		"                       own, where the kernel holds max_cpu_percent and\n"
+		"                       max_memory (cgroup v2, or v1 cpu and memory)\n"
+		"  --cgroup-root NAME   the directory of hvd's cgroups, under hvd's own\n"
+		"                       cgroup (default hvd)\n"
 		"  --version            print hvd's version and exit\n"
 		"  --help               print this and exit\n");
 }
@@ -156,6 +162,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ "worker-pool", required_argument, NULL, 'w' },
 		{ "in-process", no_argument, NULL, 'i' },
+		{ "cgroups", no_argument, NULL, 'G' },
+		{ "cgroup-root", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = HVD_DEFAULT_SOCKET;
@@ -169,7 +177,7 @@ int main(int argc, char **argv)
 	uv_signal_t sigterm, sigint, sighup;
 	char err[512];
 	enum hvd_log_level level;
-	struct hvd_worker_config workers = { .enabled = true, .pool = 2 };
+	struct hvd_worker_config workers = { .enabled = true, .pool = 2, .cgroup_root = "hvd" };
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "s:l:c:nhV", opts, NULL)) != -1) {
@@ -203,6 +211,12 @@ int main(int argc, char **argv)
 		case 'i':
 			workers.enabled = false;
 			break;
+		case 'G':
+			workers.cgroups = true;
+			break;
+		case 'R':
+			workers.cgroup_root = optarg;
+			break;
 		case 's':
 			path = optarg;
 			break;
@@ -232,6 +246,15 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc) {
 		usage(stderr);
+		return 2;
+	}
+	if (workers.cgroups && !workers.enabled) {
+		fprintf(stderr, "hvd: --cgroups places worker processes: not with --in-process\n");
+		return 2;
+	}
+	if (!hvd_cgroup_name_ok(workers.cgroup_root) || strchr(workers.cgroup_root, ':')) {
+		fprintf(stderr, "hvd: --cgroup-root: '%s' is not a directory name (letters, "
+			"digits, '-', '_', '.', '@'; not starting with '.')\n", workers.cgroup_root);
 		return 2;
 	}
 
@@ -425,11 +448,14 @@ int main(int argc, char **argv)
 	uv_timer_stop(&tick);
 	uv_close((uv_handle_t *)&tick, NULL);
 	if (status) {
+		hvd_workers_finish();
 		hvd_err("stopped with sessions left behind");
 		return status;
 	}
 	hvd_ident_fini(&d);
 	uv_run(d.loop, UV_RUN_DEFAULT);
+	/* The zygote's socket closed its handle in that run. */
+	hvd_workers_finish();
 	uv_loop_close(d.loop);
 	hvd_tenants_fini(&d);
 	d.be->host_destroy(d.host);

@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -52,6 +53,7 @@
 
 #include "hvd.h"
 #include "hvd_audit.h"
+#include "hvd_cgroup.h"
 #include "hvd_log.h"
 #include "hvd_msg.h"
 #include "hvd_policy.h"
@@ -67,19 +69,23 @@
 
 /* ---- hvd <-> hvd-zygote ---- */
 
-enum { Z_SPAWN = 1, Z_PLACE, Z_KILL };
-enum { Z_SPAWNED = 1, Z_EXITED, Z_FAILED };
+/* Z_PLACE and Z_LIMIT carry the tenant's limits (--cgroups); Z_STOP asks
+ * the zygote to end its workers and remove the cgroups before hvd exits. */
+enum { Z_SPAWN = 1, Z_PLACE, Z_KILL, Z_LIMIT, Z_STOP };
+enum { Z_SPAWNED = 1, Z_EXITED, Z_FAILED, Z_PLACED, Z_STOPPED };
 
 struct zcmd {
 	uint32_t op;
 	int32_t pid;
 	char tenant[HVP_NAME_MAX];
+	uint32_t max_cpu_percent;
+	uint64_t max_memory;
 };
 
 struct zmsg {
 	uint32_t op;
 	int32_t pid;
-	int32_t status;                /* Z_EXITED: wait status; Z_FAILED: errno */
+	int32_t status;                /* Z_EXITED: wait status; Z_FAILED: errno; Z_PLACED: 0 or -errno */
 };
 
 /* ---- hvd's side ---- */
@@ -108,6 +114,10 @@ struct hvd_worker {
 	uint32_t next_tag;
 	bool hup;                      /* its connection ended: waiting for the zygote's word */
 	bool closing;
+	bool placing;                  /* Z_PLACE sent, no Z_PLACED yet */
+	bool placed;                   /* in cg_tenant's cgroup: the kernel holds its limits */
+	char cg_tenant[HVP_NAME_MAX];  /* the tenant whose cgroup it is in */
+	Hvdp__Request *held;           /* the vm_create waiting for the placement */
 };
 
 struct hvd_workers {
@@ -124,7 +134,8 @@ struct hvd_workers {
 static void worker_lost(struct hvd_worker *w, const char *why);
 static void worker_hup(struct hvd_worker *w, const char *why);
 
-static int zsend(struct hvd_workers *W, uint32_t op, pid_t pid, const char *tenant)
+static int zsend_limits(struct hvd_workers *W, uint32_t op, pid_t pid, const char *tenant,
+			const struct hvp_quota *q)
 {
 	struct zcmd c;
 	memset(&c, 0, sizeof(c));
@@ -132,6 +143,10 @@ static int zsend(struct hvd_workers *W, uint32_t op, pid_t pid, const char *tena
 	c.pid = pid;
 	if (tenant)
 		snprintf(c.tenant, sizeof(c.tenant), "%s", tenant);
+	if (q) {
+		c.max_cpu_percent = q->max_cpu_percent;
+		c.max_memory = q->max_memory;
+	}
 	struct iovec iov = { &c, sizeof(c) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	if (sendmsg(W->zfd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(c)) {
@@ -139,6 +154,11 @@ static int zsend(struct hvd_workers *W, uint32_t op, pid_t pid, const char *tena
 		return -errno;
 	}
 	return 0;
+}
+
+static int zsend(struct hvd_workers *W, uint32_t op, pid_t pid, const char *tenant)
+{
+	return zsend_limits(W, op, pid, tenant, NULL);
 }
 
 static unsigned waiting(const struct hvd_workers *W)
@@ -232,6 +252,8 @@ static void worker_close_cb(uv_handle_t *h)
 	struct hvd_worker *w = h->data;
 	if (w->stats)
 		munmap(w->stats, sizeof(*w->stats));
+	if (w->held)
+		hvdp__request__free_unpacked(w->held, NULL);
 	close(w->fd);
 	while (w->pending) {
 		struct fwd *f = w->pending;
@@ -345,7 +367,18 @@ void hvd_worker_forward(struct hvd_session *s, Hvdp__Request *req, int fd, uint6
 
 /* ---- binding a worker to a session ---- */
 
-static void worker_bind(struct hvd_session *s, struct hvd_worker *w)
+/* The CPU quota the worker meters itself: none when the kernel holds it
+ * (its cgroup is its tenant's), else the two limits would double up. */
+static uint32_t worker_cpu_quota(const struct hvd_session *s, const struct hvd_worker *w)
+{
+	if (w->placed && strcmp(w->cg_tenant, s->grant.tenant) == 0)
+		return 0;
+	return s->grant.quota.max_cpu_percent;
+}
+
+/* Bind a worker to the session. Returns true if the session's vm_create
+ * must wait for the worker's placement in its tenant's cgroup. */
+static bool worker_bind(struct hvd_session *s, struct hvd_worker *w)
 {
 	Hvdp__Request req = HVDP__REQUEST__INIT;
 	Hvdp__WorkerHello hello = HVDP__WORKER_HELLO__INIT;
@@ -353,7 +386,7 @@ static void worker_bind(struct hvd_session *s, struct hvd_worker *w)
 	s->worker = w;
 	w->s = s;
 	hello.session = s->id;
-	hello.max_cpu_percent = s->grant.quota.max_cpu_percent;
+	hello.max_cpu_percent = worker_cpu_quota(s, w);
 	hello.log_level = (uint32_t)hvd_log_get_level() + 1;
 	req.op_case = HVDP__REQUEST__OP_WORKER_HELLO;
 	req.worker_hello = &hello;
@@ -363,10 +396,49 @@ static void worker_bind(struct hvd_session *s, struct hvd_worker *w)
 	if (r < 0)
 		hvd_warn("session %llu: worker %d: %s", (unsigned long long)s->id, (int)w->pid,
 			 strerror(-r));
-	/* Into the tenant's cgroup before the VM exists, so that what KVM
-	 * allocates for it is charged there (the zygote answers in order). */
-	zsend(s->d->workers, Z_PLACE, w->pid, s->grant.tenant);
 	hvd_info("session %llu: VM in worker process %d", (unsigned long long)s->id, (int)w->pid);
+	if (!s->d->workers->cfg.cgroups)
+		return false;
+	/* Into the tenant's cgroup before the VM exists, so that what KVM
+	 * allocates for it is charged there: vm_create waits for Z_PLACED. */
+	snprintf(w->cg_tenant, sizeof(w->cg_tenant), "%s", s->grant.tenant);
+	if (zsend_limits(s->d->workers, Z_PLACE, w->pid, s->grant.tenant, &s->grant.quota) < 0)
+		return false;
+	w->placing = true;
+	return true;
+}
+
+/* Hold the session's vm_create until the worker is placed (its socket
+ * unread meanwhile, as while a worker starts). */
+static void hold(struct hvd_session *s, struct hvd_worker *w, Hvdp__Request *req)
+{
+	w->held = req;
+	s->waiting = true;
+	uv_poll_stop(&s->poll);
+}
+
+static void worker_placed(struct hvd_worker *w, int status)
+{
+	if (!w->placing)
+		return;
+	w->placing = false;
+	w->placed = status == 0;
+	struct hvd_session *s = w->s;
+	if (!s)
+		return;
+	if (status < 0)
+		hvd_warn("session %llu: worker process %d not in tenant %s's cgroup (%s): hvd "
+			 "meters its CPU quota itself, its memory is not held by the kernel",
+			 (unsigned long long)s->id, (int)w->pid, w->cg_tenant, strerror(-status));
+	else if (s->grant.quota.max_cpu_percent)
+		hvd_worker_update(s); /* the kernel holds the CPU quota now */
+	Hvdp__Request *req = w->held;
+	w->held = NULL;
+	if (!req)
+		return;
+	s->waiting = false;
+	hvd_worker_forward(s, req, -1, 0);
+	hvd_session_resume(s);
 }
 
 static void waiter_remove(struct hvd_workers *W, struct hvd_session *s)
@@ -399,8 +471,12 @@ int hvd_worker_vm_create(struct hvd_session *s, Hvdp__Request *req)
 			return 0;
 		}
 		pool_remove(W, w);
-		worker_bind(s, w);
+		bool wait = worker_bind(s, w);
 		refill(s->d);
+		if (wait) {
+			hold(s, w, req);
+			return 0;
+		}
 	}
 	hvd_worker_forward(s, req, -1, 0);
 	return 0;
@@ -710,7 +786,10 @@ static void worker_arrived(struct hvd_daemon *d, pid_t pid, int fd, int stats_fd
 	Hvdp__Request *req = s->deferred;
 	s->deferred = NULL;
 	s->waiting = false;
-	worker_bind(s, w);
+	if (worker_bind(s, w)) {
+		hold(s, w, req);
+		return;
+	}
 	hvd_worker_forward(s, req, -1, 0);
 	hvd_session_resume(s);
 }
@@ -788,6 +867,12 @@ static void on_zygote(uv_poll_t *h, int status, int events)
 			hvd_session_resume(s);
 		}
 		return;
+	case Z_PLACED: {
+		struct hvd_worker *w = worker_by_pid(d, m.pid);
+		if (w && !w->closing)
+			worker_placed(w, m.status);
+		return;
+	}
 	case Z_EXITED: {
 		describe_status(m.status, why, sizeof(why));
 		struct hvd_worker *w = worker_by_pid(d, m.pid);
@@ -808,6 +893,11 @@ static void on_zygote(uv_poll_t *h, int status, int events)
 }
 
 /* ---- hvd-zygote ---- */
+
+/* hvd's cgroup subtree (--cgroups), and why there is none if setting it
+ * up failed: the answer to every placement then. */
+static struct hvd_cgroup zcg;
+static int zcg_error = -ENODEV;
 
 struct zchild {
 	pid_t pid;
@@ -932,6 +1022,7 @@ static int zygote_main(struct hvd_daemon *d, const struct hvd_worker_config *cfg
 		       pid_t broker)
 {
 	static struct zchild kids[ZYGOTE_MAX_WORKERS];
+	bool stopping = false;
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -968,6 +1059,7 @@ static int zygote_main(struct hvd_daemon *d, const struct hvd_worker_config *cfg
 			break; /* hvd is gone: so are its workers */
 		if (n != (ssize_t)sizeof(c))
 			continue;
+		bool stop = false;
 		/* hvd is trusted less than the zygote: each request names
 		 * one of the zygote's own children, or nothing. */
 		struct zchild *k = kid(kids, ZYGOTE_MAX_WORKERS, c.pid);
@@ -978,10 +1070,37 @@ static int zygote_main(struct hvd_daemon *d, const struct hvd_worker_config *cfg
 				zreply(zfd, Z_FAILED, 0, -r, NULL, 0);
 			break;
 		}
-		case Z_PLACE:
+		case Z_PLACE: {
 			/* Once per worker: a worker is its first tenant's. */
-			if (k && !k->placed)
-				k->placed = true;
+			if (!k || k->placed)
+				break;
+			k->placed = true;
+			char err[PATH_MAX + 200];
+			c.tenant[sizeof(c.tenant) - 1] = 0;
+			int r = zcg.kind == HVD_CG_NONE ? zcg_error :
+				hvd_cgroup_limit(&zcg, c.tenant, c.max_cpu_percent, c.max_memory,
+						 err, sizeof(err));
+			if (r == 0)
+				r = hvd_cgroup_place(&zcg, c.tenant, k->pid, err, sizeof(err));
+			if (r < 0 && zcg.kind != HVD_CG_NONE)
+				hvd_warn("hvd-zygote: worker %d, tenant %s: %s", (int)k->pid,
+					 c.tenant, err);
+			zreply(zfd, Z_PLACED, k->pid, r, NULL, 0);
+			break;
+		}
+		case Z_LIMIT: {
+			/* Only for a worker placed: a tenant cgroup that exists. */
+			if (!k || !k->placed || zcg.kind == HVD_CG_NONE)
+				break;
+			char err[PATH_MAX + 200];
+			c.tenant[sizeof(c.tenant) - 1] = 0;
+			if (hvd_cgroup_limit(&zcg, c.tenant, c.max_cpu_percent, c.max_memory, err,
+					     sizeof(err)) < 0)
+				hvd_warn("hvd-zygote: tenant %s: %s", c.tenant, err);
+			break;
+		}
+		case Z_STOP:
+			stop = true;
 			break;
 		case Z_KILL:
 			if (k)
@@ -990,10 +1109,24 @@ static int zygote_main(struct hvd_daemon *d, const struct hvd_worker_config *cfg
 		default:
 			break;
 		}
+		if (stop) {
+			stopping = true;
+			break;
+		}
 	}
 	for (size_t i = 0; i < ZYGOTE_MAX_WORKERS; i++)
 		if (kids[i].pid)
 			kill(kids[i].pid, SIGKILL);
+	/* A cgroup goes only once its processes have: wait for the workers
+	 * (killed, so not for long) before removing the tenants' cgroups. */
+	if (zcg.kind != HVD_CG_NONE) {
+		for (size_t i = 0; i < ZYGOTE_MAX_WORKERS; i++)
+			if (kids[i].pid)
+				waitpid(kids[i].pid, NULL, 0);
+		hvd_cgroup_teardown(&zcg);
+	}
+	if (stopping)
+		zreply(zfd, Z_STOPPED, 0, 0, NULL, 0);
 	return 0;
 }
 
@@ -1018,6 +1151,24 @@ int hvd_zygote_start(struct hvd_daemon *d, const struct hvd_worker_config *cfg)
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != broker)
 			_exit(1);
 		prctl(PR_SET_NAME, "hvd-zygote", 0, 0, 0);
+		/* hvd's cgroup subtree while the zygote has hvd's privileges
+		 * (a v1 hierarchy's root directory is root's, mode 0555): the
+		 * limits and placements later need only the files' owner. */
+		if (cfg->cgroups) {
+			char err[PATH_MAX + 200];
+			zcg_error = hvd_cgroup_setup(&zcg, cfg->cgroup_root, broker, err,
+						     sizeof(err));
+			if (zcg_error < 0) {
+				zcg.kind = HVD_CG_NONE;
+				hvd_err("cgroups: %s; hvd meters CPU quotas itself and the "
+					"kernel holds no tenant's limits", err);
+			} else {
+				hvd_info("cgroups: tenants' cgroups in %s (v%d)%s%s", zcg.cpu,
+					 zcg.kind == HVD_CG_V2 ? 2 : 1,
+					 zcg.kind == HVD_CG_V1 ? " and " : "",
+					 zcg.kind == HVD_CG_V1 ? zcg.memory : "");
+			}
+		}
 		/* Workers inherit the guard and KVM from here. */
 		int r = d->be->guard_install();
 		if (r == 0)
@@ -1060,11 +1211,53 @@ int hvd_workers_init(struct hvd_daemon *d)
 	return 0;
 }
 
+/* The zygote's socket once hvd stops listening to it, for
+ * hvd_workers_finish. */
+static int zfd_left = -1;
+static bool zfd_cgroups;
+
 static void zpoll_closed(uv_handle_t *h)
 {
 	struct hvd_daemon *d = h->data;
-	close(d->workers->zfd);
+	zfd_left = d->workers->zfd;
+	zfd_cgroups = d->workers->cfg.cgroups;
 	d->workers = NULL;
+}
+
+void hvd_workers_finish(void)
+{
+	if (zfd_left < 0)
+		return;
+	/* With cgroups the zygote removes them, which it can only do after
+	 * its workers are gone and before hvd's end kills it (PDEATHSIG):
+	 * hvd waits for its word, or for its end. */
+	if (zfd_cgroups) {
+		struct zcmd c;
+		memset(&c, 0, sizeof(c));
+		c.op = Z_STOP;
+		struct iovec iov = { &c, sizeof(c) };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+		/* sendmsg and recvmsg: what the loop's seccomp filter allows;
+		 * blocking again (FIONBIO: libuv made the socket non-blocking),
+		 * for as long as the zygote takes to reap killed workers. */
+		int off = 0;
+		ioctl(zfd_left, FIONBIO, &off);
+		if (sendmsg(zfd_left, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(c)) {
+			struct zmsg m;
+			ssize_t n;
+			for (;;) {
+				struct iovec in = { &m, sizeof(m) };
+				struct msghdr rmsg = { .msg_iov = &in, .msg_iovlen = 1 };
+				n = recvmsg(zfd_left, &rmsg, MSG_CMSG_CLOEXEC);
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n <= 0 || (n == (ssize_t)sizeof(m) && m.op == Z_STOPPED))
+					break;
+			}
+		}
+	}
+	close(zfd_left);
+	zfd_left = -1;
 }
 
 void hvd_workers_stop(struct hvd_daemon *d)
@@ -1142,10 +1335,15 @@ void hvd_worker_update(struct hvd_session *s)
 {
 	Hvdp__Request req = HVDP__REQUEST__INIT;
 	Hvdp__WorkerHello hello = HVDP__WORKER_HELLO__INIT;
-	if (!s->worker || s->worker->closing)
+	struct hvd_worker *w = s->worker;
+	if (!w || w->closing)
 		return;
+	/* The kernel's limits follow the policy too (a reload): rewritten
+	 * for the tenant whose cgroup the worker is in, if still its own. */
+	if (w->placed && strcmp(w->cg_tenant, s->grant.tenant) == 0)
+		zsend_limits(s->d->workers, Z_LIMIT, w->pid, w->cg_tenant, &s->grant.quota);
 	hello.session = s->id;
-	hello.max_cpu_percent = s->grant.quota.max_cpu_percent;
+	hello.max_cpu_percent = worker_cpu_quota(s, w);
 	hello.log_level = (uint32_t)hvd_log_get_level() + 1;
 	hello.cpu_only = true;
 	req.op_case = HVDP__REQUEST__OP_WORKER_HELLO;

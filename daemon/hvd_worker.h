@@ -13,6 +13,8 @@ struct hvd_worker_config {
 	bool enabled;                  /* false: VMs live in hvd itself (--in-process) */
 	unsigned pool;                 /* workers kept started, waiting for a VM */
 	struct hvd_identity_drop drop; /* the uid workers run as (drop.drop false: hvd's) */
+	bool cgroups;                  /* --cgroups: each tenant's workers in a cgroup */
+	const char *cgroup_root;       /* --cgroup-root: hvd's subtree's name */
 };
 
 /*
@@ -50,6 +52,9 @@ int hvd_zygote_start(struct hvd_daemon *d, const struct hvd_worker_config *cfg);
 int hvd_workers_init(struct hvd_daemon *d);
 /* Shutdown: no more workers; the zygote ends them all when hvd ends. */
 void hvd_workers_stop(struct hvd_daemon *d);
+/* The very end: with --cgroups, wait for the zygote to end its workers
+ * and remove the tenants' cgroups. */
+void hvd_workers_finish(void);
 
 /* vm_create through a worker: takes `req` (a reply follows later).
  * Returns 0, or a negative errno with `req` still the caller's. */
