@@ -266,11 +266,26 @@ void pol_start(struct pol_hvd *h)
 		if (fd >= 0)
 			dup2(fd, 2);
 		close_range(3, ~0u, 0);
+		/* A cgroup of hvd's own (tests/policy/test_tenant_cgroups.c). */
+		if (h->cgroup_procs) {
+			int cg = open(h->cgroup_procs, O_WRONLY | O_CLOEXEC);
+			if (cg < 0 || write(cg, "0", 1) != 1) {
+				fprintf(stderr, "cannot enter %s: %s\n", h->cgroup_procs,
+					strerror(errno));
+				_exit(127);
+			}
+			close(cg);
+		}
 		/* The test users (uids 60001..) are in no group of the
 		 * socket's: it is opened to all, and the policy decides. */
-		execl(bin, bin, "--socket", h->sock, "--socket-mode", "0666", "--config", h->conf,
-		      "--state-dir", h->state,
-		      "--log-level", "warn", (char *)NULL);
+		const char *argv[32] = { bin, "--socket", h->sock, "--socket-mode", "0666",
+					 "--config", h->conf, "--state-dir", h->state,
+					 "--log-level", "warn" };
+		size_t n = 11;
+		for (size_t i = 0; i < sizeof(h->args) / sizeof(h->args[0]) && h->args[i]; i++)
+			argv[n++] = h->args[i];
+		argv[n] = NULL;
+		execv(bin, (char **)argv);
 		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
 		_exit(127);
 	}

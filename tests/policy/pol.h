@@ -45,6 +45,8 @@ struct pol_hvd {
 	char audit[128];       /* audit log (the config must say audit = this) */
 	char log[128];         /* hvd's stderr */
 	char state[128];       /* hvd's --state-dir (hvd makes it) */
+	const char *args[8];   /* more options for hvd, NULL-terminated (e.g. --cgroups) */
+	const char *cgroup_procs; /* a cgroup.procs hvd's process enters before exec, or NULL */
 };
 
 /* Makes the private directory and fills the paths; no hvd yet. */
