@@ -13,6 +13,7 @@
  * be able to fix the host from it.
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -320,6 +321,57 @@ static int pid_put(const char *dir, pid_t pid, char *err, size_t errlen)
 	return put(dir, "cgroup.procs", v, err, errlen);
 }
 
+/* The parent of `pid` (0 if it cannot be read). */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold anything, so from the
+	 * last ')'. */
+	const char *p = strrchr(buf, ')');
+	int ppid = 0;
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return 0;
+	return (pid_t)ppid;
+}
+
+/* Whether `broker` is an ancestor of `pid` (a few generations up). */
+static bool descends_from(pid_t pid, pid_t broker)
+{
+	for (int i = 0; i < 8 && pid > 1; i++) {
+		pid = parent_of(pid);
+		if (pid == broker)
+			return true;
+	}
+	return false;
+}
+
+/* hvd's other processes (hvd-ident, the janitors and what they start),
+ * started before this and still in hvd's cgroup: into `self` with hvd,
+ * or the cgroup keeps processes and cannot give its children
+ * controllers. Anything else in it is not hvd's to move. */
+static int move_helpers(const char *from, const char *self, pid_t broker, char *err,
+			size_t errlen)
+{
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", from);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	int pid, r = 0;
+	while (r == 0 && fscanf(f, "%d", &pid) == 1)
+		if (pid != broker && pid != getpid() && descends_from(pid, broker))
+			r = pid_put(self, pid, err, errlen);
+	fclose(f);
+	return r == -ESRCH ? 0 : r; /* one that ended meanwhile */
+}
+
 int hvd_cgroup_setup(struct hvd_cgroup *cg, const char *name, pid_t broker, char *err,
 		     size_t errlen)
 {
@@ -359,13 +411,40 @@ int hvd_cgroup_setup(struct hvd_cgroup *cg, const char *name, pid_t broker, char
 		snprintf(self, sizeof(self), "%s/hvd", cg->cpu);
 		if ((r = make(self, NULL, err, errlen)) < 0 ||
 		    (r = pid_put(self, broker, err, errlen)) < 0 ||
-		    (r = pid_put(self, getpid(), err, errlen)) < 0)
+		    (r = pid_put(self, getpid(), err, errlen)) < 0 ||
+		    (r = move_helpers(l.cpu, self, broker, err, errlen)) < 0)
 			return r;
 		r = put(l.cpu, "cgroup.subtree_control", "+cpu +memory", err, errlen);
-		if (r == -EBUSY)
+		/* A VM that hvd's start probed the host with has a KVM kernel
+		 * thread (kvm-nx-lpage-recovery) in the cgroup its creator was
+		 * in, until the VM is freed: give it a moment. */
+		for (int i = 0; r == -EBUSY && i < 40; i++) {
+			usleep(50000);
+			r = put(l.cpu, "cgroup.subtree_control", "+cpu +memory", err, errlen);
+		}
+		if (r == -EBUSY) {
+			/* Say which: the administrator has to move them. */
+			char others[160] = "", path[PATH_MAX + 16];
+			snprintf(path, sizeof(path), "%s/cgroup.procs", l.cpu);
+			FILE *f = fopen(path, "re");
+			int pid;
+			while (f && fscanf(f, "%d", &pid) == 1 && strlen(others) < sizeof(others) - 24) {
+				char comm[64] = "?", cp[64];
+				snprintf(cp, sizeof(cp), "/proc/%d/comm", pid);
+				FILE *c = fopen(cp, "re");
+				if (c && fgets(comm, sizeof(comm), c))
+					comm[strcspn(comm, "\n")] = '\0';
+				if (c)
+					fclose(c);
+				snprintf(others + strlen(others), sizeof(others) - strlen(others),
+					 " %d (%.16s, parent %d)", pid, comm, (int)parent_of(pid));
+			}
+			if (f)
+				fclose(f);
 			snprintf(err + strlen(err), errlen - strlen(err),
-				 " (the cgroup holds processes other than hvd's: run hvd in a "
-				 "cgroup of its own, e.g. systemd's Delegate=yes)");
+				 " (the cgroup holds processes other than hvd's:%s; run hvd in a "
+				 "cgroup of its own, e.g. systemd's Delegate=yes)", others);
+		}
 		if (r < 0)
 			return r;
 	}

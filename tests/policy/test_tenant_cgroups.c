@@ -236,6 +236,14 @@ static void expect_limits(const char *tenant, unsigned pct, unsigned long long m
 	}
 }
 
+/* hvd's log, for a failure to explain itself. */
+static void print_log(const char *why)
+{
+	char *log = pol_read_file(H.log, NULL);
+	fprintf(stderr, "tenant_cgroups: %s; hvd's log:\n%s\n", why, log ? log : "(none)");
+	free(log);
+}
+
 Test(tenant_cgroups, each_tenants_worker_is_in_its_own_cgroup_with_its_limits)
 {
 	struct pol_proc slow, wide;
@@ -243,6 +251,8 @@ Test(tenant_cgroups, each_tenants_worker_is_in_its_own_cgroup_with_its_limits)
 	hold_vm(&wide, UID_WIDE);
 	long long ws = worker_of(slow.pid), ww = worker_of(wide.pid);
 	cr_assert_neq(ws, ww, "two tenants' VMs in one worker");
+	if (!has_pid("slow", 0, ws) || !has_pid("wide", 0, ww))
+		print_log("a worker is not where it belongs");
 
 	for (int m = 0; m < (L.kind == HVD_CG_V1 ? 2 : 1); m++) {
 		const char *h = m ? "memory" : "cpu";
@@ -301,6 +311,8 @@ Test(tenant_cgroups, a_reload_rewrites_the_limits)
 	struct pol_proc wide;
 	hold_vm(&wide, UID_WIDE);
 	long long ww = worker_of(wide.pid);
+	if (!has_pid("wide", false, ww))
+		print_log("the worker is not in its tenant's cgroup");
 	cr_assert(has_pid("wide", false, ww));
 	expect_limits("wide", 150, 1024 * MIB);
 
