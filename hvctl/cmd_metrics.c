@@ -83,6 +83,24 @@ static Hvdp__Response *ask(struct hvctl *ctx, const char *cmd, Hvdp__Request *re
 
 /* hvd's own counters, which it gives administrators only (rpc_buckets
  * present). */
+/* A histogram from hvd's non-cumulative counts: `n` bounds, n + 1 counts
+ * (the last above every bound). _count is the sum of the buckets, so
+ * that it always equals the +Inf bucket. */
+static void histogram(FILE *f, const char *name, const char *help, const double *le,
+		      const uint64_t *counts, size_t n, uint64_t sum_ns)
+{
+	head(f, name, "histogram", help);
+	uint64_t cum = 0;
+	for (size_t i = 0; i <= n; i++) {
+		cum += counts[i];
+		if (i < n)
+			fprintf(f, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, le[i], cum);
+		else
+			fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cum);
+	}
+	fprintf(f, "%s_sum %.9f\n%s_count %" PRIu64 "\n", name, (double)sum_ns / 1e9, name, cum);
+}
+
 static void write_hvd_counters(FILE *f, const Hvdp__StatusReply *st)
 {
 	if (st->n_rpc_buckets != st->n_rpc_bucket_le + 1)
@@ -93,33 +111,15 @@ static void write_hvd_counters(FILE *f, const Hvdp__StatusReply *st)
 	fprintf(f, "hvd_refusals_total{kind=\"deny\"} %" PRIu64 "\n", st->refused_deny);
 	fprintf(f, "hvd_refusals_total{kind=\"quota\"} %" PRIu64 "\n", st->refused_quota);
 	fprintf(f, "hvd_refusals_total{kind=\"rate\"} %" PRIu64 "\n", st->refused_rate);
-	head(f, "hvd_rpc_duration_seconds", "histogram",
-	     "Time from a request's arrival at hvd to hvd's answer (the worker's part included).");
-	uint64_t cum = 0;
-	for (size_t i = 0; i < st->n_rpc_bucket_le; i++) {
-		cum += st->rpc_buckets[i];
-		fprintf(f, "hvd_rpc_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
-			st->rpc_bucket_le[i], cum);
-	}
-	cum += st->rpc_buckets[st->n_rpc_bucket_le];
-	fprintf(f, "hvd_rpc_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
-	fprintf(f, "hvd_rpc_duration_seconds_sum %.9f\n", (double)st->rpc_sum_ns / 1e9);
-	fprintf(f, "hvd_rpc_duration_seconds_count %" PRIu64 "\n", st->rpc_count);
+	histogram(f, "hvd_rpc_duration_seconds",
+		  "Time from a request's arrival at hvd to hvd's answer (the worker's part included).",
+		  st->rpc_bucket_le, st->rpc_buckets, st->n_rpc_bucket_le, st->rpc_sum_ns);
 	if (st->n_exit_buckets != st->n_exit_bucket_le + 1)
 		return;
-	head(f, "hvd_exit_handling_seconds", "histogram",
-	     "Per run of a vCPU, the wall time spent outside the guest (the run less the guest's "
-	     "time: the client's state taken in, the exit, the answer), the live vCPUs of all VMs.");
-	cum = 0;
-	for (size_t i = 0; i < st->n_exit_bucket_le; i++) {
-		cum += st->exit_buckets[i];
-		fprintf(f, "hvd_exit_handling_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
-			st->exit_bucket_le[i], cum);
-	}
-	cum += st->exit_buckets[st->n_exit_bucket_le];
-	fprintf(f, "hvd_exit_handling_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
-	fprintf(f, "hvd_exit_handling_seconds_sum %.9f\n", (double)st->exit_handling_ns / 1e9);
-	fprintf(f, "hvd_exit_handling_seconds_count %" PRIu64 "\n", cum);
+	histogram(f, "hvd_exit_handling_seconds",
+		  "Per run of a vCPU, the wall time spent outside the guest (the run less the guest's "
+		  "time: the client's state taken in, the exit, the answer), the live vCPUs of all VMs.",
+		  st->exit_bucket_le, st->exit_buckets, st->n_exit_bucket_le, st->exit_handling_ns);
 }
 
 /* Exits by reason, summed over each VM's vCPUs: one `show` per VM (the
