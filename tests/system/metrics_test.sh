@@ -30,18 +30,18 @@ for _ in $(seq 300); do [ -S "$dir/s" ] && break; sleep 0.01; done
 h() { "$hvctl" --socket "$dir/s" "$@"; }
 
 h tenant add ci --max-vms 3 --max-cpu-percent 50 >/dev/null || fail "tenant add"
-HVD_SOCKET=$dir/s "$client" --spin 5000 >"$dir/client.out" 2>&1 &
+HVD_SOCKET=$dir/s "$client" --spin 30000 >"$dir/client.out" 2>&1 &
 spin_pid=$!
 for _ in $(seq 200); do h list --json | grep -q '"pid": *'"$spin_pid" && break; sleep 0.02; done
 h list --json | grep -q '"pid": *'"$spin_pid" || fail "the spinning client's VM never appeared"
-HVD_SOCKET=$dir/s "$client" --outloop 5000 >"$dir/out.out" 2>&1 &
+HVD_SOCKET=$dir/s "$client" --outloop 30000 >"$dir/out.out" 2>&1 &
 out_pid=$!
 
 # A tenant on its own socket (in a directory hvd's uid may write) with
 # room for one VM: a second VM is refused by the quota.
 chmod 755 "$dir" && mkdir "$dir/t" && chmod 1777 "$dir/t"
 h tenant add one --socket "$dir/t/one.sock" --max-vms 1 >"$dir/tadd.out" 2>&1 || fail "tenant add one: $(cat "$dir/tadd.out")"
-HVD_SOCKET=$dir/t/one.sock "$client" --spin 5000 >"$dir/hold.out" 2>&1 &
+HVD_SOCKET=$dir/t/one.sock "$client" --spin 30000 >"$dir/hold.out" 2>&1 &
 hold_pid=$!
 for _ in $(seq 200); do h list --json | grep -q '"pid": *'"$hold_pid" && break; sleep 0.02; done
 HVD_SOCKET=$dir/t/one.sock "$client" >"$dir/second.out" 2>&1 && fail "a second VM of tenant one was not refused"
