@@ -513,6 +513,27 @@ int hvd_cgroup_place(struct hvd_cgroup *cg, const char *tenant, pid_t pid, char 
 	return 0;
 }
 
+uint64_t hvd_cgroup_oom_kills(const struct hvd_cgroup *cg, const char *tenant)
+{
+	char dir[PATH_MAX + 80], path[PATH_MAX + 100], err[64];
+	if (tenant_dir(cg, cg->memory, tenant, dir, sizeof(dir), err, sizeof(err)) < 0)
+		return 0;
+	/* v1: memory.oom_control's "oom_kill N" (Linux 4.13 on); v2:
+	 * memory.events' (Linux 4.19 on). */
+	snprintf(path, sizeof(path), "%s/%s", dir,
+		 cg->kind == HVD_CG_V1 ? "memory.oom_control" : "memory.events");
+	int e;
+	char *text = slurp(path, &e);
+	if (!text)
+		return 0;
+	uint64_t n = 0;
+	for (const char *l = text; *l; l += strcspn(l, "\n"), l += *l == '\n')
+		if (strncmp(l, "oom_kill ", 9) == 0)
+			n = strtoull(l + 9, NULL, 10);
+	free(text);
+	return n;
+}
+
 static void remove_dir(const char *dir)
 {
 	if (rmdir(dir) == 0 || errno == ENOENT)

@@ -72,6 +72,9 @@ int hvd_cgroup_limit(struct hvd_cgroup *cg, const char *tenant, uint32_t max_cpu
 /* Move process `pid` into the tenant's cgroup (every hierarchy). */
 int hvd_cgroup_place(struct hvd_cgroup *cg, const char *tenant, pid_t pid, char *err,
 		     size_t errlen);
+/* How many of the tenant's processes the kernel's OOM killer has ended
+ * for its cgroup's memory limit (0 if it cannot tell). */
+uint64_t hvd_cgroup_oom_kills(const struct hvd_cgroup *cg, const char *tenant);
 /* Remove the tenants' empty cgroups and the root hvd made. */
 void hvd_cgroup_teardown(struct hvd_cgroup *cg);
 

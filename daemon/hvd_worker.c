@@ -86,7 +86,12 @@ struct zmsg {
 	uint32_t op;
 	int32_t pid;
 	int32_t status;                /* Z_EXITED: wait status; Z_FAILED: errno; Z_PLACED: 0 or -errno */
+	uint32_t flags;                /* Z_EXITED: Z_OOM */
 };
+
+/* Z_EXITED: the kernel's OOM killer ended the worker for its tenant
+ * cgroup's memory limit (its oom_kill count went up as it died). */
+#define Z_OOM 1u
 
 /* ---- hvd's side ---- */
 
@@ -875,6 +880,11 @@ static void on_zygote(uv_poll_t *h, int status, int events)
 	}
 	case Z_EXITED: {
 		describe_status(m.status, why, sizeof(why));
+		if (m.flags & Z_OOM)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+				 ": out of memory, its tenant's cgroup at its limit "
+				 "(max_memory + %llu MiB)",
+				 (unsigned long long)(HVD_CGROUP_WORKER_ALLOWANCE >> 20));
 		struct hvd_worker *w = worker_by_pid(d, m.pid);
 		if (w && !w->closing) {
 			worker_lost(w, why);
@@ -902,11 +912,14 @@ static int zcg_error = -ENODEV;
 struct zchild {
 	pid_t pid;
 	bool placed;
+	char tenant[HVP_NAME_MAX];     /* placed: in this tenant's cgroup */
+	uint64_t ooms;                 /* the tenant's oom_kill count, last seen */
 };
 
-static int zreply(int fd, uint32_t op, pid_t pid, int status, const int *fds, int nfds)
+static int zreply_flags(int fd, uint32_t op, pid_t pid, int status, uint32_t flags,
+			const int *fds, int nfds)
 {
-	struct zmsg m = { op, pid, status };
+	struct zmsg m = { op, pid, status, flags };
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(2 * sizeof(int))];
@@ -927,6 +940,11 @@ static int zreply(int fd, uint32_t op, pid_t pid, int status, const int *fds, in
 		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
 	return sendmsg(fd, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static int zreply(int fd, uint32_t op, pid_t pid, int status, const int *fds, int nfds)
+{
+	return zreply_flags(fd, op, pid, status, 0, fds, nfds);
 }
 
 /* In the zygote's child: become a worker and serve. Never returns. */
@@ -1001,6 +1019,8 @@ static int spawn(struct hvd_daemon *d, const struct hvd_worker_config *cfg, int 
 	close(sv[1]);
 	kids[slot].pid = pid;
 	kids[slot].placed = false;
+	kids[slot].tenant[0] = 0;
+	kids[slot].ooms = 0;
 	int fds[2] = { sv[0], st };
 	int r = zreply(zfd, Z_SPAWNED, pid, 0, fds, 2);
 	close(sv[0]);
@@ -1017,6 +1037,21 @@ static struct zchild *kid(struct zchild *kids, size_t n, pid_t pid)
 }
 
 #define ZYGOTE_MAX_WORKERS 4096
+
+/* Did the OOM killer end `k` (just killed by SIGKILL)? Its tenant's
+ * oom_kill count is up since the zygote last looked; a count seen is
+ * not news to the tenant's other workers. */
+static bool oom_killed(struct zchild *kids, size_t n, struct zchild *k)
+{
+	if (!k->tenant[0])
+		return false;
+	uint64_t now = hvd_cgroup_oom_kills(&zcg, k->tenant);
+	bool oom = now > k->ooms;
+	for (size_t i = 0; oom && i < n; i++)
+		if (kids[i].pid && strcmp(kids[i].tenant, k->tenant) == 0)
+			kids[i].ooms = now;
+	return oom;
+}
 
 static int zygote_main(struct hvd_daemon *d, const struct hvd_worker_config *cfg, int zfd,
 		       pid_t broker)
@@ -1046,9 +1081,13 @@ static int zygote_main(struct hvd_daemon *d, const struct hvd_worker_config *cfg
 			pid_t pid;
 			while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 				struct zchild *k = kid(kids, ZYGOTE_MAX_WORKERS, pid);
+				uint32_t flags = 0;
+				if (k && k->placed && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL &&
+				    oom_killed(kids, ZYGOTE_MAX_WORKERS, k))
+					flags |= Z_OOM;
 				if (k)
 					k->pid = 0;
-				zreply(zfd, Z_EXITED, pid, st, NULL, 0);
+				zreply_flags(zfd, Z_EXITED, pid, st, flags, NULL, 0);
 			}
 		}
 		if (!p[0].revents)
@@ -1082,6 +1121,10 @@ static int zygote_main(struct hvd_daemon *d, const struct hvd_worker_config *cfg
 						 err, sizeof(err));
 			if (r == 0)
 				r = hvd_cgroup_place(&zcg, c.tenant, k->pid, err, sizeof(err));
+			if (r == 0) {
+				snprintf(k->tenant, sizeof(k->tenant), "%s", c.tenant);
+				k->ooms = hvd_cgroup_oom_kills(&zcg, c.tenant);
+			}
 			if (r < 0 && zcg.kind != HVD_CG_NONE)
 				hvd_warn("hvd-zygote: worker %d, tenant %s: %s", (int)k->pid,
 					 c.tenant, err);

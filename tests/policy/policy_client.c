@@ -12,6 +12,14 @@
  *                 another thread   -> "spin=0x... exec_ns=N wall_ns=N runs=N"
  *   --outloop MS  run a guest that makes OUT exits back to back for MS
  *                 milliseconds     -> "outloop=0x... exec_ns=N wall_ns=N runs=N"
+ *   --touch SIZE ROUNDS
+ *                 ROUNDS times: hv_vm_map SIZE fresh bytes at 16 MiB, run a
+ *                 32-bit guest that writes a byte to each of their pages,
+ *                 and hv_vm_unmap them, keeping the memory. The pages stay
+ *                 (the client holds them) and stay charged to the cgroup of
+ *                 whoever first touched them: the guest's worker
+ *                   -> "touched=N" after each round, then
+ *                      "touch=0x... rounds=N" (rounds done)
  *   --map SIZE    hv_vm_map of SIZE fresh bytes at the next free guest
  *                 address (0, then right after)    -> "map=0x..."
  *   --vcpu        hv_vcpu_create on a new thread   -> "vcpu=0x..."
@@ -192,10 +200,67 @@ static void do_burn(const char *what, uint64_t ms, bool spin)
 		hv_vcpu_destroy(b.vcpu);
 }
 
+/* --touch: the guest's memory goes above 16 MiB, clear of sys_client's RAM. */
+#define TOUCH_GPA 0x1000000ull
+
+static void do_touch(uint64_t size, unsigned rounds)
+{
+	/* 1: mov byte [edi], 1; add edi, 4096; dec ecx; jnz 1b; out 0x10, al; hlt */
+	static const uint8_t code[] = { 0xc6, 0x07, 0x01, 0x81, 0xc7, 0x00, 0x10, 0x00, 0x00,
+					0x49, 0x75, 0xf4, 0xe6, 0x10, 0xf4 };
+	struct sys_vm vm;
+	uint8_t *mem = mmap(NULL, SYS_RAM_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int step = mem == MAP_FAILED ? -1 : sys_vm_attach(&vm, mem, code, sizeof(code));
+	if (!step)
+		step = sys_vm_protected32(&vm);
+	if (step) {
+		printf("touch=setup-failed-%d\n", step);
+		fflush(stdout);
+		failed = 1;
+		return;
+	}
+	hv_return_t r = HV_SUCCESS;
+	unsigned done = 0;
+	for (; done < rounds; done++) {
+		uint32_t reason = 0;
+		void *ram = mmap(NULL, size, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (ram == MAP_FAILED) {
+			r = HV_NO_RESOURCES;
+			break;
+		}
+		r = hv_vm_map(ram, TOUCH_GPA, size, HV_MEMORY_READ | HV_MEMORY_WRITE);
+		if (r == HV_SUCCESS)
+			r = hv_vcpu_write_register(vm.vcpu, HV_X86_RIP, SYS_CODE);
+		if (r == HV_SUCCESS)
+			r = hv_vcpu_write_register(vm.vcpu, HV_X86_RDI, TOUCH_GPA);
+		if (r == HV_SUCCESS)
+			r = hv_vcpu_write_register(vm.vcpu, HV_X86_RCX, size / 4096);
+		if (r == HV_SUCCESS)
+			r = sys_run(&vm, &reason);
+		if (r == HV_SUCCESS && reason != VMX_REASON_IO) {
+			fprintf(stderr, "policy_client: touch: exit reason %u, not an OUT\n",
+				(unsigned)reason);
+			r = HV_ERROR;
+		}
+		if (r == HV_SUCCESS)
+			r = hv_vm_unmap(TOUCH_GPA, size);
+		if (r != HV_SUCCESS)
+			break;
+		printf("touched=%u\n", done + 1);
+		fflush(stdout);
+	}
+	printf("touch=%#x rounds=%u\n", (unsigned)r, done);
+	fflush(stdout);
+	if (r != HV_SUCCESS)
+		failed = 1;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: policy_client [--no-create] [--map SIZE]... [--vcpu] "
-		"[--spin MS] [--outloop MS] [--hold]\n");
+		"[--spin MS] [--outloop MS] [--touch SIZE ROUNDS] [--hold]\n");
 	return 2;
 }
 
@@ -214,6 +279,8 @@ int main(int argc, char **argv)
 		else if ((strcmp(argv[i], "--map") == 0 || strcmp(argv[i], "--spin") == 0 ||
 			  strcmp(argv[i], "--outloop") == 0) && i + 1 < argc)
 			i++;
+		else if (strcmp(argv[i], "--touch") == 0 && i + 2 < argc)
+			i += 2;
 		else if (strcmp(argv[i], "--vcpu") != 0)
 			return usage();
 	}
@@ -232,6 +299,9 @@ int main(int argc, char **argv)
 			do_burn("spin", strtoull(argv[++i], NULL, 0), true);
 		} else if (strcmp(argv[i], "--outloop") == 0) {
 			do_burn("outloop", strtoull(argv[++i], NULL, 0), false);
+		} else if (strcmp(argv[i], "--touch") == 0) {
+			uint64_t size = strtoull(argv[++i], NULL, 0);
+			do_touch(size, (unsigned)strtoul(argv[++i], NULL, 0));
 		}
 	}
 	if (!hold)

@@ -475,3 +475,101 @@ Test(tenant_cgroups_refused, falls_back_to_hvds_own_meter)
 	pol_client_finish(&p);
 	pol_done();
 }
+
+/* The tenant's oom_kill count (v1 memory.oom_control, v2 memory.events). */
+static long long oom_kills(const char *tenant)
+{
+	char dir[PATH_MAX + 300], path[PATH_MAX + 500];
+	tdir(dir, sizeof(dir), tenant, true);
+	snprintf(path, sizeof(path), "%s/%s", dir,
+		 L.kind == HVD_CG_V2 ? "memory.events" : "memory.oom_control");
+	char *text = pol_read_file(path, NULL);
+	cr_assert_not_null(text, "cannot read %s", path);
+	char *p = strstr(text, "oom_kill ");
+	long long n = p ? atoll(p + 9) : -1;
+	free(text);
+	cr_assert_geq(n, 0, "no oom_kill count in %s", path);
+	return n;
+}
+
+/* Reads a --touch client's lines up to its "touch=" report: the status,
+ * and the rounds it completed. */
+static unsigned touch_report(struct pol_proc *p, unsigned *rounds)
+{
+	char line[256];
+	unsigned touched = 0;
+	for (;;) {
+		pol_client_line(p, line, sizeof(line));
+		if (strncmp(line, "touched=", 8) == 0) {
+			touched = (unsigned)atoi(line + 8);
+			continue;
+		}
+		unsigned st = 0;
+		cr_assert_eq(sscanf(line, "touch=%x rounds=%u", &st, rounds), 2,
+			     "client report: '%s'", line);
+		cr_assert_eq(*rounds, touched, "'%s' after touched=%u", line, touched);
+		return st;
+	}
+}
+
+/*
+ * A tenant whose workers touch more memory than its cgroup allows: the
+ * guest writes to every page of 128 MiB, the client unmaps the range and
+ * keeps it (so within max_memory = 256M of mapped memory at any time),
+ * and again: the pages stay charged to tenant slow's cgroup (its worker
+ * touched them first), so the kernel's OOM killer ends slow's worker in
+ * the third round. Only slow loses: its client's calls fail, hvd says why,
+ * and tenant wide's worker, VM and cgroup are as they were; wide's own
+ * 384 MiB of the same (more than slow's limit, less than wide's) all go
+ * through.
+ */
+Test(tenant_cgroups, a_tenant_over_its_memory_limit_loses_only_its_own_worker)
+{
+	struct pol_proc wide, slow, more;
+	hold_vm(&wide, UID_WIDE);
+	long long ww = worker_of(wide.pid);
+	long long wide_ooms = oom_kills("wide");
+
+	pol_client_start(&H, &slow, UID_SLOW, 0, "--touch", "0x8000000", "4", NULL);
+	cr_assert_eq(pol_client_result(&slow, "create"), ST_SUCCESS);
+	long long ws = worker_of(slow.pid);
+	cr_assert(has_pid("slow", true, ws), "worker %lld not in tenant slow's memory cgroup", ws);
+	unsigned rounds = 0;
+	unsigned st = touch_report(&slow, &rounds);
+	if (st == ST_SUCCESS)
+		print_log("tenant slow's worker touched 512 MiB under a 320 MiB limit");
+	/* 320 MiB hold two rounds of 128 MiB and not three. */
+	cr_assert_neq(st, ST_SUCCESS, "512 MiB touched under tenant slow's 320 MiB limit");
+	cr_expect(rounds >= 1 && rounds <= 2, "tenant slow's worker died after %u rounds", rounds);
+	cr_expect_geq(oom_kills("slow"), 1, "tenant slow's cgroup records no OOM kill");
+	pol_client_finish(&slow);
+
+	/* hvd says why, in its log and its audit trail. */
+	char want[64];
+	snprintf(want, sizeof(want), "worker process %lld killed by signal 9", ws);
+	if (pol_log_count(&H, want) != 1 || pol_log_count(&H, "out of memory") != 1)
+		print_log("no line for the OOM kill");
+	cr_expect_eq(pol_log_count(&H, want), 1, "hvd did not log '%s'", want);
+	cr_expect_eq(pol_log_count(&H, "out of memory, its tenant's cgroup at its limit"), 1,
+		     "hvd did not say the worker ran out of its tenant's memory");
+	char reason[512] = "";
+	cr_expect_eq(pol_audit_count(&H, "lost", "worker", UID_SLOW, slow.pid, reason,
+				     sizeof(reason)), 1, "no audit line for the lost worker");
+	cr_expect(strstr(reason, "out of memory") != NULL, "audit reason: '%s'", reason);
+
+	/* Nothing of tenant wide was touched. */
+	cr_expect_eq(kill((pid_t)ww, 0), 0, "tenant wide's worker %lld is gone", ww);
+	cr_expect_eq(worker_of(wide.pid), ww, "tenant wide's VM changed worker");
+	cr_expect(has_pid("wide", true, ww), "tenant wide's worker left its cgroup");
+	cr_expect_eq(oom_kills("wide"), wide_ooms, "an OOM kill in tenant wide's cgroup");
+	cr_expect_eq(pol_client_cmd(&wide, "map", "map 0x100000 0x100000"), ST_SUCCESS,
+		     "tenant wide's VM cannot map memory any more");
+	pol_client_start(&H, &more, UID_WIDE, 0, "--touch", "0x8000000", "3", NULL);
+	cr_assert_eq(pol_client_result(&more, "create"), ST_SUCCESS);
+	st = touch_report(&more, &rounds);
+	cr_expect_eq(st, ST_SUCCESS, "tenant wide's 384 MiB failed after %u rounds", rounds);
+	cr_expect_eq(rounds, 3);
+	pol_client_finish(&more);
+	pol_client_finish(&wide);
+	pol_done();
+}

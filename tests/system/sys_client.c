@@ -121,6 +121,49 @@ static int setup_controls(struct sys_vm *vm)
 	return 0;
 }
 
+int sys_vm_protected32(struct sys_vm *vm)
+{
+	static const uint32_t segs[][4] = {
+		{ VMCS_GUEST_ES, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_AR },
+		{ VMCS_GUEST_CS, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT, VMCS_GUEST_CS_AR },
+		{ VMCS_GUEST_SS, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_AR },
+		{ VMCS_GUEST_DS, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_AR },
+		{ VMCS_GUEST_FS, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_AR },
+		{ VMCS_GUEST_GS, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_AR },
+	};
+	/* Null, code 0x08, data 0x10, busy TSS 0x18: what the segment state
+	 * below says, for anything that reads the table. */
+	const uint64_t gdt[] = {
+		0, 0x00cf9b000000ffffull, 0x00cf93000000ffffull,
+		0x00008b0000000067ull | ((uint64_t)SYS_TSS << 16),
+	};
+	const struct { uint32_t field; uint64_t value; } rest[] = {
+		{ VMCS_GUEST_TR, 0x18 },
+		{ VMCS_GUEST_TR_BASE, SYS_TSS },
+		{ VMCS_GUEST_TR_LIMIT, 0x67 },
+		{ VMCS_GUEST_TR_AR, 0x8b },            /* 32-bit busy TSS */
+		{ VMCS_GUEST_GDTR_BASE, SYS_GDT },
+		{ VMCS_GUEST_GDTR_LIMIT, sizeof(gdt) - 1 },
+		{ VMCS_GUEST_IDTR_BASE, 0 },
+		{ VMCS_GUEST_IDTR_LIMIT, 0 },          /* a fault ends in a triple fault */
+		{ VMCS_GUEST_CR0, 0x31 },              /* NE | ET | PE */
+	};
+	int r;
+
+	memcpy(vm->ram + SYS_GDT, gdt, sizeof(gdt));
+	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+		bool cs = segs[i][0] == VMCS_GUEST_CS;
+		if ((r = wvmcs(vm, segs[i][0], cs ? 0x08 : 0x10)) ||
+		    (r = wvmcs(vm, segs[i][1], 0)) || (r = wvmcs(vm, segs[i][2], 0xffffffff)) ||
+		    (r = wvmcs(vm, segs[i][3], cs ? 0xc09b : 0xc093)))
+			return r;
+	}
+	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
+		if ((r = wvmcs(vm, rest[i].field, rest[i].value)))
+			return r;
+	return 0;
+}
+
 int sys_vm_reload(struct sys_vm *vm, const uint8_t *image, size_t size)
 {
 	if (size > SYS_DATA - SYS_CODE)

@@ -24,6 +24,8 @@
 #define SYS_CODE 0x1000u       /* load address and entry point */
 #define SYS_DATA 0x9000u       /* the dword the guests read and write */
 #define SYS_STACK 0xf000u
+#define SYS_GDT 0x0500u        /* sys_vm_protected32's GDT and TSS */
+#define SYS_TSS 0x0700u
 
 #define SYS_GUEST_DECLARE(name)                                               \
 	extern const uint8_t guest_##name##_start[];                          \
@@ -62,6 +64,11 @@ int sys_vm_start_on(struct sys_vm *vm, uint8_t *ram, const uint8_t *image, size_
  * bytes) at GPA 0, makes a vCPU on the calling thread, sets it up and
  * loads `image`. Returns 0 or a step code (sys_fail). */
 int sys_vm_attach(struct sys_vm *vm, uint8_t *ram, const uint8_t *image, size_t size);
+
+/* Switches the vCPU of a started VM to flat 32-bit protected mode: every
+ * segment base 0 and limit 4 GiB, no paging, no IDT (a GDT and TSS at
+ * SYS_GDT and SYS_TSS). RIP stays. Returns 0 or a step code. */
+int sys_vm_protected32(struct sys_vm *vm);
 
 /* Points RIP back at SYS_CODE with a fresh copy of `image`. */
 int sys_vm_reload(struct sys_vm *vm, const uint8_t *image, size_t size);
