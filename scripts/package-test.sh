@@ -64,8 +64,9 @@ test -f /etc/hvd/hvd.conf && test -f /etc/logrotate.d/hvd || fail "configuration
 test -f /usr/include/Hypervisor/hv.h || fail "headers"
 test -f "/usr/lib/$multiarch/cmake/hvclient/hvclientConfig.cmake" || fail "CMake package"
 ls /usr/share/doc/hvd/policy.md* /usr/share/doc/hvd/api/index.html > /dev/null || fail "docs"
-grep -qx "ExecStart=/usr/bin/hvd --config /etc/hvd/hvd.conf" /lib/systemd/system/hvd.service ||
-  fail "the unit does not run /usr/bin/hvd with /etc/hvd/hvd.conf"
+grep -qx "ExecStart=/usr/bin/hvd --config /etc/hvd/hvd.conf --cgroups" /lib/systemd/system/hvd.service ||
+  fail "the unit does not run /usr/bin/hvd with /etc/hvd/hvd.conf and --cgroups"
+grep -qx "Delegate=cpu memory" /lib/systemd/system/hvd.service || fail "the unit does not delegate cpu and memory"
 /usr/bin/hvd --help | grep -q -- "--config FILE .*(default /etc/hvd/hvd.conf " ||
   fail "hvd's default policy file is not /etc/hvd/hvd.conf"
 # The users and directories (systemd-sysusers, systemd-tmpfiles).

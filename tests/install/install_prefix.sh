@@ -22,7 +22,7 @@ test -f "$root/etc/hvd/hvd.conf" || fail "no $prefix/etc/hvd/hvd.conf"
 unit=$(find "$root" -name hvd.service)
 [ -n "$unit" ] || fail "no hvd.service installed"
 exec_start=$(grep '^ExecStart=' "$unit")
-[ "$exec_start" = "ExecStart=$prefix/bin/hvd --config $prefix/etc/hvd/hvd.conf" ] ||
+[ "$exec_start" = "ExecStart=$prefix/bin/hvd --config $prefix/etc/hvd/hvd.conf --cgroups" ] ||
   fail "the installed unit says '$exec_start'"
 # Every program the unit runs is one that was installed.
 for prog in $(grep -oE "^Exec[A-Za-z]*=[-@+!:]*[^ ]+" "$unit" | sed -E 's/^[^=]*=[-@+!:]*//'); do

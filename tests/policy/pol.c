@@ -13,9 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -250,6 +253,33 @@ static bool wait_exit(pid_t pid, int *status, long ms)
 	return false;
 }
 
+/* In hvd's child: hvd's own /dev/kvm (a node of the same device, owned by
+ * run_uid, bound over /dev/kvm in a private mount namespace), then
+ * run_uid and run_gid. The parent-death signal goes with the uid change,
+ * so it is set again after it. */
+static void become_hvd_user(const struct pol_hvd *h, pid_t parent)
+{
+	char kvm[sizeof(h->dir) + 8];
+	struct stat st;
+	snprintf(kvm, sizeof(kvm), "%s/kvm", h->dir);
+	const char *step = "stat /dev/kvm";
+	if (stat("/dev/kvm", &st) < 0 || (step = "unshare", unshare(CLONE_NEWNS) < 0) ||
+	    (step = "private /", mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) ||
+	    (step = "mknod", mknod(kvm, S_IFCHR | 0600, st.st_rdev) < 0) ||
+	    (step = "chown", chown(kvm, h->run_uid, h->run_gid) < 0) ||
+	    (step = "bind", mount(kvm, "/dev/kvm", NULL, MS_BIND, NULL) < 0) ||
+	    (step = "setgroups", setgroups(0, NULL) < 0) ||
+	    (step = "setresgid", setresgid(h->run_gid, h->run_gid, h->run_gid) < 0) ||
+	    (step = "setresuid", setresuid(h->run_uid, h->run_uid, h->run_uid) < 0)) {
+		fprintf(stderr, "cannot become uid %u (%s): %s\n", (unsigned)h->run_uid, step,
+			strerror(errno));
+		_exit(127);
+	}
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+}
+
 void pol_start(struct pol_hvd *h)
 {
 	const char *bin = env_path("HVD_TEST_DAEMON");
@@ -267,15 +297,17 @@ void pol_start(struct pol_hvd *h)
 			dup2(fd, 2);
 		close_range(3, ~0u, 0);
 		/* A cgroup of hvd's own (tests/policy/test_tenant_cgroups.c). */
-		if (h->cgroup_procs) {
-			int cg = open(h->cgroup_procs, O_WRONLY | O_CLOEXEC);
+		for (size_t i = 0; i < 2 && h->cgroup_procs[i]; i++) {
+			int cg = open(h->cgroup_procs[i], O_WRONLY | O_CLOEXEC);
 			if (cg < 0 || write(cg, "0", 1) != 1) {
-				fprintf(stderr, "cannot enter %s: %s\n", h->cgroup_procs,
+				fprintf(stderr, "cannot enter %s: %s\n", h->cgroup_procs[i],
 					strerror(errno));
 				_exit(127);
 			}
 			close(cg);
 		}
+		if (h->run_uid)
+			become_hvd_user(h, parent);
 		/* The test users (uids 60001..) are in no group of the
 		 * socket's: it is opened to all, and the policy decides. */
 		const char *argv[32] = { bin, "--socket", h->sock, "--socket-mode", "0666",

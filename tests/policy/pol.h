@@ -46,7 +46,12 @@ struct pol_hvd {
 	char log[128];         /* hvd's stderr */
 	char state[128];       /* hvd's --state-dir (hvd makes it) */
 	const char *args[8];   /* more options for hvd, NULL-terminated (e.g. --cgroups) */
-	const char *cgroup_procs; /* a cgroup.procs hvd's process enters before exec, or NULL */
+	const char *cgroup_procs[2]; /* cgroup.procs files hvd's process enters before exec */
+	/* Not 0: hvd starts as this uid and gid with no supplementary groups,
+	 * as under systemd's User= (hvd.service), with /dev/kvm its own in a
+	 * mount namespace of its own (here /dev/kvm is root's, mode 0600). */
+	uid_t run_uid;
+	gid_t run_gid;
 };
 
 /* Makes the private directory and fills the paths; no hvd yet. */

@@ -36,9 +36,16 @@ static struct hvd_cg_layout L;
 static char root[64];
 static char cpu_root[PATH_MAX + 200], mem_root[PATH_MAX + 200];
 static char v2_base[PATH_MAX + 80], v2_procs[PATH_MAX + 100]; /* v2: hvd's own cgroup */
+/* tenant_cgroups_delegated: the cgroup systemd would give hvd.service in
+ * each hierarchy (the same directory in v2) and their cgroup.procs. */
+static char unit_cpu[PATH_MAX + 80], unit_mem[PATH_MAX + 80];
+static char unit_procs[2][PATH_MAX + 100];
 
 #define UID_SLOW UID_A
 #define UID_WIDE UID_B
+#define UID_TINY UID_C
+/* hvd's own uid in tenant_cgroups_delegated, as hvd.service's User=hvd. */
+#define UID_HVD 60009
 #define MIB (1024ull * 1024)
 
 static const char conf[] =
@@ -53,6 +60,9 @@ static const char conf[] =
 	"max_cpu_percent = 150\n"
 	"max_memory = 1G\n"
 	"\n"
+	"[tenant tiny]\n"
+	"max_memory = 32M\n"
+	"\n"
 	"[rule slow]\n"
 	"uid = 60001\n"
 	"entitlements = com.apple.security.hypervisor\n"
@@ -61,7 +71,12 @@ static const char conf[] =
 	"[rule wide]\n"
 	"uid = 60002\n"
 	"entitlements = com.apple.security.hypervisor\n"
-	"tenant = wide\n";
+	"tenant = wide\n"
+	"\n"
+	"[rule tiny]\n"
+	"uid = 60003\n"
+	"entitlements = com.apple.security.hypervisor\n"
+	"tenant = tiny\n";
 
 /* Whether hvd can have tenant cgroups here; skips the test if not. */
 static void usable_or_skip(void)
@@ -110,7 +125,7 @@ static void prepare(void)
 		snprintf(v2_base, sizeof(v2_base), "%s/%s-hvd", L.mount, root);
 		make_dir(v2_base);
 		snprintf(v2_procs, sizeof(v2_procs), "%s/cgroup.procs", v2_base);
-		H.cgroup_procs = v2_procs;
+		H.cgroup_procs[0] = v2_procs;
 	}
 	snprintf(cpu_root, sizeof(cpu_root), "%s/%s", v2_base[0] ? v2_base : L.cpu, root);
 	snprintf(mem_root, sizeof(mem_root), "%s/%s", v2_base[0] ? v2_base : L.memory, root);
@@ -133,8 +148,8 @@ static void teardown(void)
 	pol_cleanup();
 	if (root[0]) {
 		char path[PATH_MAX + 500];
-		const char *t[] = { "slow", "wide" };
-		for (int i = 0; i < 2; i++) {
+		const char *t[] = { "slow", "wide", "tiny" };
+		for (int i = 0; i < 3; i++) {
 			snprintf(path, sizeof(path), "%s/tenant-%s", cpu_root, t[i]);
 			remove_cgroup(path);
 			snprintf(path, sizeof(path), "%s/tenant-%s", mem_root, t[i]);
@@ -146,6 +161,10 @@ static void teardown(void)
 		remove_cgroup(mem_root);
 		if (v2_base[0])
 			remove_cgroup(v2_base);
+		if (unit_cpu[0])
+			remove_cgroup(unit_cpu);
+		if (unit_mem[0] && strcmp(unit_mem, unit_cpu) != 0)
+			remove_cgroup(unit_mem);
 	}
 }
 
@@ -514,46 +533,50 @@ static unsigned touch_report(struct pol_proc *p, unsigned *rounds)
 
 /*
  * A tenant whose workers touch more memory than its cgroup allows: the
- * guest writes to every page of 128 MiB, the client unmaps the range and
- * keeps it (so within max_memory = 256M of mapped memory at any time),
- * and again: the pages stay charged to tenant slow's cgroup (its worker
- * touched them first), so the kernel's OOM killer ends slow's worker in
- * the third round. Only slow loses: its client's calls fail, hvd says why,
- * and tenant wide's worker, VM and cgroup are as they were; wide's own
- * 384 MiB of the same (more than slow's limit, less than wide's) all go
- * through.
+ * guest writes to every page of 24 MiB, the client unmaps the range and
+ * keeps it (so within tenant tiny's max_memory = 32M of mapped memory at
+ * any time), and again: the pages stay charged to tiny's cgroup (its
+ * worker touched them first), so the kernel's OOM killer ends tiny's
+ * worker before the fourth round is done (the limit is 32 + 64 MiB). Only
+ * tiny loses: its client's calls fail, hvd says why, and tenant wide's
+ * worker, VM and cgroup are as they were; wide's own 96 MiB of the same
+ * (tiny's whole limit, within wide's) all go through. Small sizes:
+ * in the amd lab each page the guest touches first costs about half a
+ * millisecond.
  */
 Test(tenant_cgroups, a_tenant_over_its_memory_limit_loses_only_its_own_worker)
 {
-	struct pol_proc wide, slow, more;
+	struct pol_proc wide, tiny, more;
 	hold_vm(&wide, UID_WIDE);
 	long long ww = worker_of(wide.pid);
 	long long wide_ooms = oom_kills("wide");
 
-	pol_client_start(&H, &slow, UID_SLOW, 0, "--touch", "0x8000000", "4", NULL);
-	cr_assert_eq(pol_client_result(&slow, "create"), ST_SUCCESS);
-	long long ws = worker_of(slow.pid);
-	cr_assert(has_pid("slow", true, ws), "worker %lld not in tenant slow's memory cgroup", ws);
+	pol_client_start(&H, &tiny, UID_TINY, 0, "--touch", "0x1800000", "6", NULL);
+	cr_assert_eq(pol_client_result(&tiny, "create"), ST_SUCCESS);
+	long long wt = worker_of(tiny.pid);
+	cr_assert(has_pid("tiny", true, wt), "worker %lld not in tenant tiny's memory cgroup", wt);
 	unsigned rounds = 0;
-	unsigned st = touch_report(&slow, &rounds);
+	unsigned st = touch_report(&tiny, &rounds);
 	if (st == ST_SUCCESS)
-		print_log("tenant slow's worker touched 512 MiB under a 320 MiB limit");
-	/* 320 MiB hold two rounds of 128 MiB and not three. */
-	cr_assert_neq(st, ST_SUCCESS, "512 MiB touched under tenant slow's 320 MiB limit");
-	cr_expect(rounds >= 1 && rounds <= 2, "tenant slow's worker died after %u rounds", rounds);
-	cr_expect_geq(oom_kills("slow"), 1, "tenant slow's cgroup records no OOM kill");
-	pol_client_finish(&slow);
+		print_log("tenant tiny's worker touched 144 MiB under a 96 MiB limit");
+	/* 96 MiB hold three rounds of 24 MiB and not four. */
+	cr_assert_neq(st, ST_SUCCESS, "144 MiB touched under tenant tiny's 96 MiB limit");
+	cr_expect(rounds >= 1 && rounds <= 3, "tenant tiny's worker died after %u rounds", rounds);
+	cr_log_info("tenant tiny (96 MiB): its worker ended after %u rounds of 24 MiB, %#x", rounds,
+		    st);
+	cr_expect_geq(oom_kills("tiny"), 1, "tenant tiny's cgroup records no OOM kill");
+	pol_client_finish(&tiny);
 
 	/* hvd says why, in its log and its audit trail. */
 	char want[64];
-	snprintf(want, sizeof(want), "worker process %lld killed by signal 9", ws);
+	snprintf(want, sizeof(want), "worker process %lld killed by signal 9", wt);
 	if (pol_log_count(&H, want) != 1 || pol_log_count(&H, "out of memory") != 1)
 		print_log("no line for the OOM kill");
 	cr_expect_eq(pol_log_count(&H, want), 1, "hvd did not log '%s'", want);
 	cr_expect_eq(pol_log_count(&H, "out of memory, its tenant's cgroup at its limit"), 1,
 		     "hvd did not say the worker ran out of its tenant's memory");
 	char reason[512] = "";
-	cr_expect_eq(pol_audit_count(&H, "lost", "worker", UID_SLOW, slow.pid, reason,
+	cr_expect_eq(pol_audit_count(&H, "lost", "worker", UID_TINY, tiny.pid, reason,
 				     sizeof(reason)), 1, "no audit line for the lost worker");
 	cr_expect(strstr(reason, "out of memory") != NULL, "audit reason: '%s'", reason);
 
@@ -564,12 +587,120 @@ Test(tenant_cgroups, a_tenant_over_its_memory_limit_loses_only_its_own_worker)
 	cr_expect_eq(oom_kills("wide"), wide_ooms, "an OOM kill in tenant wide's cgroup");
 	cr_expect_eq(pol_client_cmd(&wide, "map", "map 0x100000 0x100000"), ST_SUCCESS,
 		     "tenant wide's VM cannot map memory any more");
-	pol_client_start(&H, &more, UID_WIDE, 0, "--touch", "0x8000000", "3", NULL);
+	pol_client_start(&H, &more, UID_WIDE, 0, "--touch", "0x1800000", "4", NULL);
 	cr_assert_eq(pol_client_result(&more, "create"), ST_SUCCESS);
 	st = touch_report(&more, &rounds);
-	cr_expect_eq(st, ST_SUCCESS, "tenant wide's 384 MiB failed after %u rounds", rounds);
-	cr_expect_eq(rounds, 3);
+	cr_expect_eq(st, ST_SUCCESS, "tenant wide's 96 MiB failed after %u rounds", rounds);
+	cr_expect_eq(rounds, 4);
 	pol_client_finish(&more);
 	pol_client_finish(&wide);
 	pol_done();
+}
+
+/*
+ * hvd as hvd.service runs it: not root (User=hvd), in a cgroup systemd
+ * delegated to it (Delegate=cpu memory: the cgroup directory and the files
+ * that move processes and give controllers are the service user's). The
+ * test plays systemd: it makes the unit's cgroup in each hierarchy, gives
+ * it to uid UID_HVD as systemd does, and starts hvd in it as that uid
+ * (with a /dev/kvm of its own: here the node is root's, mode 0600). hvd
+ * then divides the subtree with no privilege at all: the tenants' cgroups
+ * under it, their limits, the workers placed, all removed at stop.
+ */
+static void chown_cg(const char *dir)
+{
+	/* systemd's list (src/basic/cgroup-util.c, cg_set_access): what
+	 * exists of it in this hierarchy. */
+	static const char *files[] = { "cgroup.procs", "tasks", "cgroup.subtree_control",
+				       "cgroup.threads" };
+	char path[PATH_MAX + 200];
+	cr_assert_eq(chown(dir, UID_HVD, UID_HVD), 0, "chown %s: %s", dir, strerror(errno));
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		cr_assert(chown(path, UID_HVD, UID_HVD) == 0 || errno == ENOENT, "chown %s: %s",
+			  path, strerror(errno));
+	}
+}
+
+static void prepare_delegated(void)
+{
+	usable_or_skip();
+	if (getenv("HVD_TEST_KEEPS_ROOT"))
+		cr_skip_test("hvd keeps root here (--no-sandbox, scripts/valgrind.sh), and "
+			     "valgrind's logs are root's: no hvd as another uid");
+	pol_init(&H);
+	snprintf(root, sizeof(root), "hvd-test-%d", (int)getpid());
+	if (L.kind == HVD_CG_V2) {
+		put_file(L.mount, "cgroup.subtree_control", "+cpu +memory");
+		snprintf(unit_cpu, sizeof(unit_cpu), "%s/%s-unit", L.mount, root);
+		snprintf(unit_mem, sizeof(unit_mem), "%s", unit_cpu);
+	} else {
+		snprintf(unit_cpu, sizeof(unit_cpu), "%s/%s-unit", L.cpu, root);
+		snprintf(unit_mem, sizeof(unit_mem), "%s/%s-unit", L.memory, root);
+	}
+	make_dir(unit_cpu);
+	chown_cg(unit_cpu);
+	snprintf(unit_procs[0], sizeof(unit_procs[0]), "%s/cgroup.procs", unit_cpu);
+	H.cgroup_procs[0] = unit_procs[0];
+	if (strcmp(unit_mem, unit_cpu) != 0) {
+		make_dir(unit_mem);
+		chown_cg(unit_mem);
+		snprintf(unit_procs[1], sizeof(unit_procs[1]), "%s/cgroup.procs", unit_mem);
+		H.cgroup_procs[1] = unit_procs[1];
+	}
+	snprintf(cpu_root, sizeof(cpu_root), "%s/%s", unit_cpu, root);
+	snprintf(mem_root, sizeof(mem_root), "%s/%s", unit_mem, root);
+	/* hvd makes its socket, state and audit log in the test's directory. */
+	cr_assert_eq(chown(H.dir, UID_HVD, UID_HVD), 0, "chown %s: %s", H.dir, strerror(errno));
+	H.run_uid = UID_HVD;
+	H.run_gid = UID_HVD;
+	H.args[0] = "--cgroups";
+	H.args[1] = "--cgroup-root";
+	H.args[2] = root;
+	pol_write_conf(&H, conf);
+	pol_start(&H);
+}
+
+TestSuite(tenant_cgroups_delegated, .init = prepare_delegated, .fini = teardown);
+
+Test(tenant_cgroups_delegated, hvd_without_privileges_divides_the_cgroup_it_was_given)
+{
+	char path[64], dir[PATH_MAX + 300];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)H.pid);
+	char *status = pol_read_file(path, NULL);
+	cr_assert_not_null(status);
+	cr_assert_not_null(strstr(status, "\nUid:\t60009\t60009\t60009\t60009\n"),
+			   "hvd does not run as uid %d:\n%s", UID_HVD, status);
+	free(status);
+
+	struct pol_proc slow, wide;
+	hold_vm(&slow, UID_SLOW);
+	hold_vm(&wide, UID_WIDE);
+	long long ws = worker_of(slow.pid), ww = worker_of(wide.pid);
+	if (!has_pid("slow", false, ws) || !has_pid("wide", false, ww))
+		print_log("a worker is not where it belongs");
+	for (int m = 0; m < (L.kind == HVD_CG_V1 ? 2 : 1); m++) {
+		const char *h = m ? "memory" : "cpu";
+		cr_expect(has_pid("slow", m, ws), "worker %lld not in tenant slow's %s cgroup", ws, h);
+		cr_expect(!has_pid("wide", m, ws), "worker %lld in tenant wide's %s cgroup", ws, h);
+		cr_expect(has_pid("wide", m, ww), "worker %lld not in tenant wide's %s cgroup", ww, h);
+		cr_expect(!has_pid("slow", m, ww), "worker %lld in tenant slow's %s cgroup", ww, h);
+	}
+	expect_limits("slow", 20, 256 * MIB);
+	expect_limits("wide", 150, 1024 * MIB);
+	/* hvd's, made by hvd: not something root made for it. */
+	tdir(dir, sizeof(dir), "slow", false);
+	cr_assert_eq(stat(dir, &st), 0, "no %s", dir);
+	cr_expect_eq(st.st_uid, UID_HVD, "%s is uid %u's", dir, (unsigned)st.st_uid);
+	cr_expect_eq(pol_log_count(&H, "cgroup"), 0, "hvd warned about cgroups:\n%s",
+		     pol_read_file(H.log, NULL));
+
+	pol_client_finish(&slow);
+	pol_client_finish(&wide);
+	pol_done();
+	/* All of it hvd's own, all of it goes: the tenants' and hvd's root. */
+	cr_expect_neq(stat(dir, &st), 0, "%s is left after hvd stopped", dir);
+	cr_expect_neq(stat(cpu_root, &st), 0, "%s is left after hvd stopped", cpu_root);
+	cr_expect_neq(stat(mem_root, &st), 0, "%s is left after hvd stopped", mem_root);
 }
