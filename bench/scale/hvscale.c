@@ -61,6 +61,7 @@ static const char *const tenant_name[NTENANTS] = { "alpha", "beta", "gamma", "no
 static struct {
 	unsigned vms, batch, load, rounds, round_ms, ram_kib;
 	unsigned flooders, spinners, greedy, noisy_rate, noisy_cpu, noisy_nice;
+	unsigned cgroups;              /* HVSCALE_CGROUPS: hvd --cgroups */
 	const char *hvd, *hvctl, *dir;
 } P;
 
@@ -854,8 +855,13 @@ static void start_hvd(void)
 		if (fd >= 0)
 			dup2(fd, 2);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		execl(P.hvd, P.hvd, "--socket", sock_path, "--config", conf_path,
-		      "--log-level", "warn", (char *)NULL);
+		if (P.cgroups)
+			execl(P.hvd, P.hvd, "--socket", sock_path, "--config", conf_path,
+			      "--log-level", "warn", "--cgroups", "--cgroup-root", "hvscale",
+			      (char *)NULL);
+		else
+			execl(P.hvd, P.hvd, "--socket", sock_path, "--config", conf_path,
+			      "--log-level", "warn", (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 1000; i++) {
@@ -1027,6 +1033,7 @@ int main(int argc, char **argv)
 	P.noisy_cpu = env_uint("HVSCALE_NOISY_CPU", 20);
 	/* Nice value of the noisy tenant's client processes (0: as everyone). */
 	P.noisy_nice = env_uint("HVSCALE_NOISY_NICE", 0);
+	P.cgroups = env_uint("HVSCALE_CGROUPS", 0);
 	if (P.vms < NTENANTS || P.batch == 0 || P.load > P.vms || P.rounds == 0 ||
 	    P.rounds > MAX_ROUNDS || P.round_ms == 0 || P.ram_kib < 8 || P.ram_kib % 4 ||
 	    P.noisy_rate == 0 || P.noisy_nice > 19)
@@ -1262,9 +1269,10 @@ int main(int argc, char **argv)
 
 	/* ---- 4. noisy tenant ---- */
 	printf("== 4. noisy tenant (uid %u, tenant %s: max_rpc_rate = %u, max_cpu_percent = %u, "
-	       "max_vms = %u, max_vcpus_per_vm = 1; its processes at nice %u) ==\n",
+	       "max_vms = %u, max_vcpus_per_vm = 1; its processes at nice %u%s) ==\n",
 	       UID_BASE + NOISY, tenant_name[NOISY], P.noisy_rate, P.noisy_cpu,
-	       per_tenant[NOISY] + P.flooders + P.spinners, P.noisy_nice);
+	       per_tenant[NOISY] + P.flooders + P.spinners, P.noisy_nice,
+	       P.cgroups ? "; hvd --cgroups: each tenant's workers in a cgroup of their own" : "");
 	unsigned noisy_first = nslots;
 	for (unsigned i = 0; i < P.flooders; i++)
 		roles[spawn(R_FLOOD, NOISY)] = R_FLOOD;
