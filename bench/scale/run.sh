@@ -13,7 +13,8 @@
 # HVSCALE_LOAD (16) HVSCALE_ROUNDS (5) HVSCALE_ROUND_MS (400)
 # HVSCALE_RAM_KIB (64) HVSCALE_FLOODERS (4) HVSCALE_SPINNERS (2)
 # HVSCALE_GREEDY (2) HVSCALE_NOISY_RATE (2000) HVSCALE_NOISY_CPU (20, percent; 0 = unmetered)
-# HVSCALE_NOISY_NICE (0; nice value of the noisy tenant's client processes).
+# HVSCALE_NOISY_NICE (0; nice value of the noisy tenant's client processes)
+# HVSCALE_CGROUPS (0; 1: hvd --cgroups, a cgroup per tenant).
 # Numbers are comparable only within one run (shared/design/kvm-notes.md §8).
 set -euo pipefail
 
