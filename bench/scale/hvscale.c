@@ -855,13 +855,15 @@ static void start_hvd(void)
 		if (fd >= 0)
 			dup2(fd, 2);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* The clients' uids are in no group of the socket's: it is
+		 * opened to all, and the policy decides. */
 		if (P.cgroups)
-			execl(P.hvd, P.hvd, "--socket", sock_path, "--config", conf_path,
-			      "--log-level", "warn", "--cgroups", "--cgroup-root", "hvscale",
-			      (char *)NULL);
+			execl(P.hvd, P.hvd, "--socket", sock_path, "--socket-mode", "0666",
+			      "--config", conf_path, "--log-level", "warn", "--cgroups",
+			      "--cgroup-root", "hvscale", (char *)NULL);
 		else
-			execl(P.hvd, P.hvd, "--socket", sock_path, "--config", conf_path,
-			      "--log-level", "warn", (char *)NULL);
+			execl(P.hvd, P.hvd, "--socket", sock_path, "--socket-mode", "0666",
+			      "--config", conf_path, "--log-level", "warn", (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 1000; i++) {
