@@ -592,7 +592,8 @@ static long field_kb(const char *line, const char *name)
 	return strtol(line + n + 1, NULL, 10);
 }
 
-static void read_mem(pid_t pid, struct mem *m)
+/* false if the process is gone (its smaps cannot be opened). */
+static bool try_read_mem(pid_t pid, struct mem *m)
 {
 	char path[64], line[512];
 	FILE *f;
@@ -601,7 +602,7 @@ static void read_mem(pid_t pid, struct mem *m)
 	memset(m, 0, sizeof(*m));
 	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
 	if (!(f = fopen(path, "re")))
-		die("%s: %s", path, strerror(errno));
+		return false;
 	while (fgets(line, sizeof(line), f)) {
 		if ((v = field_kb(line, "Rss")) >= 0) m->rss = v;
 		else if ((v = field_kb(line, "Pss")) >= 0) m->pss = v;
@@ -617,7 +618,7 @@ static void read_mem(pid_t pid, struct mem *m)
 	 * clients' memfds), run pages, KVM's own (kvm_run), anonymous. */
 	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
 	if (!(f = fopen(path, "re")))
-		die("%s: %s", path, strerror(errno));
+		return false;
 	enum { K_ANON, K_GUEST, K_RUN, K_KVM, K_FILE } kind = K_ANON;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long lo, hi;
@@ -682,6 +683,62 @@ static void read_mem(pid_t pid, struct mem *m)
 		}
 		fclose(f);
 	}
+	return true;
+}
+
+static void read_mem(pid_t pid, struct mem *m)
+{
+	if (!try_read_mem(pid, m))
+		die("/proc/%d/smaps: %s", (int)pid, strerror(errno));
+}
+
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	const char *p = strrchr(buf, ')');
+	int ppid = 0;
+	return p && sscanf(p + 2, "%*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
+}
+
+/* The memory of hvd's descendants (hvd-zygote, the workers that hold the
+ * VMs, hvd-ident), summed; `procs` counts them. */
+static void read_tree_mem(pid_t root, struct mem *sum, long *procs)
+{
+	memset(sum, 0, sizeof(*sum));
+	*procs = 0;
+	DIR *d = opendir("/proc");
+	if (!d)
+		die("/proc: %s", strerror(errno));
+	for (struct dirent *e; (e = readdir(d));) {
+		pid_t pid = (pid_t)atoi(e->d_name);
+		if (pid <= 1 || pid == root)
+			continue;
+		pid_t up = pid;
+		for (int depth = 0; depth < 8 && up > 1 && up != root; depth++)
+			up = parent_of(up);
+		struct mem m;
+		if (up != root || !try_read_mem(pid, &m))
+			continue;
+		(*procs)++;
+		sum->rss += m.rss;
+		sum->pss += m.pss;
+		sum->pss_anon += m.pss_anon;
+		sum->pss_file += m.pss_file;
+		sum->pss_shmem += m.pss_shmem;
+		sum->priv_dirty += m.priv_dirty;
+		sum->guest_rss += m.guest_rss;
+		sum->guest_pss += m.guest_pss;
+		sum->threads += m.threads;
+		sum->fds += m.fds;
+	}
+	closedir(d);
 }
 
 /* CPU seconds hvd used, and the host's busy/total jiffies. */
@@ -1085,8 +1142,10 @@ int main(int argc, char **argv)
 
 	start_hvd();
 	sleep_ms(200);
-	struct mem m0, m1;
+	struct mem m0, m1, tm0, tm1;
+	long procs0, procs1;
 	read_mem(hvd_pid, &m0);
+	read_tree_mem(hvd_pid, &tm0, &procs0);
 
 	/* The measuring client first: it exists through every phase. */
 	roles[spawn(R_MEASURE, 0)] = R_MEASURE;
@@ -1158,6 +1217,7 @@ int main(int argc, char **argv)
 	sleep_ms(2000);
 	read_cpu(&ci1);
 	read_mem(hvd_pid, &m1);
+	read_tree_mem(hvd_pid, &tm1, &procs1);
 	unsigned nvm = 1 + P.vms;
 	double hvd_idle_pct, host_idle_pct;
 	cpu_delta(&ci0, &ci1, &hvd_idle_pct, &host_idle_pct);
@@ -1195,6 +1255,25 @@ int main(int argc, char **argv)
 	       "    (= delta Rss/Pss minus the delta of the guest RAM memfd mappings; guest RAM is\n"
 	       "     mapped %u KiB per VM but only pages the guest touched are resident in hvd)\n",
 	       (double)beyond / nvm, (double)beyond_pss / nvm, P.ram_kib);
+	printf("  hvd's other processes (hvd-zygote, the workers holding the VMs, hvd-ident), summed:\n");
+	printf("  %-44s %10ld %10ld %10ld %10.1f\n", "  processes", procs0, procs1, procs1 - procs0,
+	       (double)(procs1 - procs0) / nvm);
+#define TROW(label, f) printf("  %-44s %10ld %10ld %10ld %10.1f\n", label, tm0.f, tm1.f, \
+			      tm1.f - tm0.f, (double)(tm1.f - tm0.f) / nvm)
+	TROW("  Rss", rss);
+	TROW("  Pss", pss);
+	TROW("  Pss_Anon", pss_anon);
+	TROW("  Pss_File", pss_file);
+	TROW("  Pss_Shmem", pss_shmem);
+	TROW("  Pss of guest RAM memfds", guest_pss);
+	TROW("  threads", threads);
+	TROW("  open fds", fds);
+#undef TROW
+	long tree_pss = (tm1.pss - tm0.pss) - (tm1.guest_pss - tm0.guest_pss);
+	printf("  memory per VM beyond guest RAM, hvd and its workers: Pss %.1f kB\n"
+	       "    (the workers' Pss less their guest RAM mappings', plus hvd's; Pss splits\n"
+	       "     the pages the workers share, hvd's code and libraries, between them)\n",
+	       (double)(tree_pss + beyond_pss) / nvm);
 	printf("  hvd CPU with %u idle VMs: %.2f%% of one CPU over %.1f s (host busy %.1f%%)\n\n",
 	       nvm, hvd_idle_pct, (double)(ci1.t_ns - ci0.t_ns) / 1e9, host_idle_pct);
 
