@@ -180,6 +180,7 @@ static void helper_main(int fd, const struct hvd_identity_drop *drop)
 	if (getppid() == 1)
 		_exit(0);
 	prctl(PR_SET_NAME, "hvd-ident");
+	hvd_ignore_group_signals();
 	/* Only the socket and stderr (for log lines). The socket keeps its
 	 * number: a sanitizer runtime may have a descriptor of its own open
 	 * (TSan's memory profile), and moving the socket onto a low number

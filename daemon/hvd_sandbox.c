@@ -702,3 +702,10 @@ int hvd_sandbox_janitor(void)
 	seccomp_release(ctx);
 	return r;
 }
+
+void hvd_ignore_group_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_IGN);
+}

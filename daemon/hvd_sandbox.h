@@ -47,6 +47,13 @@ int hvd_sandbox_drop_all(const struct hvd_identity_drop *drop);
 /* hvd-ident's: to that uid keeping CAP_SYS_PTRACE, under its own filter
  * (read-only opens). */
 int hvd_sandbox_ident_process(const struct hvd_identity_drop *drop);
+/* hvd's helper processes (hvd-zygote and so the workers, hvd-ident) end
+ * when hvd tells them or when it is gone, not on a signal sent to hvd's
+ * whole process group (a terminal's ^C, timeout(1), kill -TERM -PGID):
+ * they ignore SIGINT, SIGTERM, SIGHUP and SIGQUIT, and hvd, which gets
+ * the signal too, stops them in order (the zygote removes the tenants'
+ * cgroups on the way). */
+void hvd_ignore_group_signals(void);
 /* Set by --no-sandbox (for debugging with tools the filter would stop). */
 extern bool hvd_sandbox_off;
 

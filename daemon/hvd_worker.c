@@ -57,6 +57,7 @@
 #include "hvd_log.h"
 #include "hvd_msg.h"
 #include "hvd_policy.h"
+#include "hvd_sandbox.h"
 #include "hvd_session.h"
 #include "hvd_time.h"
 #include "hvd_vcpu.h"
@@ -1194,6 +1195,7 @@ int hvd_zygote_start(struct hvd_daemon *d, const struct hvd_worker_config *cfg)
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != broker)
 			_exit(1);
 		prctl(PR_SET_NAME, "hvd-zygote", 0, 0, 0);
+		hvd_ignore_group_signals();
 		/* hvd's cgroup subtree while the zygote has hvd's privileges
 		 * (a v1 hierarchy's root directory is root's, mode 0555): the
 		 * limits and placements later need only the files' owner. */

@@ -495,6 +495,56 @@ Test(tenant_cgroups_refused, falls_back_to_hvds_own_meter)
 	pol_done();
 }
 
+/* The pid of hvd's child process named `comm` (0 if none). */
+static long long child_named(pid_t parent, const char *comm)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)parent, (int)parent);
+	char *kids = pol_read_file(path, NULL);
+	cr_assert_not_null(kids, "cannot read %s", path);
+	long long found = 0;
+	for (char *p = kids; *p && !found; p += strspn(p, " \n")) {
+		long long pid = strtoll(p, &p, 10);
+		char cpath[64];
+		snprintf(cpath, sizeof(cpath), "/proc/%lld/comm", pid);
+		char *c = pol_read_file(cpath, NULL);
+		if (c && strncmp(c, comm, strlen(comm)) == 0 && c[strlen(comm)] == '\n')
+			found = pid;
+		free(c);
+	}
+	free(kids);
+	return found;
+}
+
+/* A terminal's ^C or timeout(1) signals hvd's whole process group: only
+ * hvd may act on it. The zygote and the workers stay (their VMs run on),
+ * and hvd's own stop then still goes in order: the zygote removes the
+ * tenants' cgroups, which it could not do had the signal killed it. */
+Test(tenant_cgroups, a_signal_to_hvds_process_group_leaves_the_stop_to_hvd)
+{
+	struct pol_proc slow;
+	char dir[PATH_MAX + 300];
+	struct stat st;
+	hold_vm(&slow, UID_SLOW);
+	long long ws = worker_of(slow.pid), zygote = child_named(H.pid, "hvd-zygote");
+	cr_assert_gt(zygote, 0, "no hvd-zygote among hvd's children");
+	int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		cr_assert_eq(kill((pid_t)zygote, sigs[i]), 0);
+		cr_assert_eq(kill((pid_t)ws, sigs[i]), 0);
+	}
+	pol_sleep_ms(200);
+	cr_expect_eq(kill((pid_t)zygote, 0), 0, "hvd-zygote died of a signal meant for hvd");
+	cr_expect_eq(kill((pid_t)ws, 0), 0, "the worker died of a signal meant for hvd");
+	cr_expect_eq(pol_client_cmd(&slow, "map", "map 0x100000 0x100000"), ST_SUCCESS,
+		     "the VM does not answer after the signals");
+	tdir(dir, sizeof(dir), "slow", false);
+	cr_assert_eq(stat(dir, &st), 0, "no %s", dir);
+	pol_client_finish(&slow);
+	pol_done();
+	cr_expect_neq(stat(dir, &st), 0, "%s is left after hvd stopped", dir);
+}
+
 /* The tenant's oom_kill count (v1 memory.oom_control, v2 memory.events). */
 static long long oom_kills(const char *tenant)
 {
