@@ -176,14 +176,21 @@ static void tdir(char *out, size_t len, const char *tenant, bool memory)
 	snprintf(out, len, "%s/tenant-%s", memory ? mem_root : cpu_root, tenant);
 }
 
-/* A file of the tenant's cgroup, without its newline (malloc'd). */
-static char *tread(const char *tenant, bool memory, const char *file)
+/* A file of the tenant's cgroup (malloc'd). */
+static char *tread_all(const char *tenant, bool memory, const char *file)
 {
 	char dir[PATH_MAX + 300], path[PATH_MAX + 500];
 	tdir(dir, sizeof(dir), tenant, memory);
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	char *text = pol_read_file(path, NULL);
 	cr_assert_not_null(text, "cannot read %s: %s", path, strerror(errno));
+	return text;
+}
+
+/* Its first line, without the newline. */
+static char *tread(const char *tenant, bool memory, const char *file)
+{
+	char *text = tread_all(tenant, memory, file);
 	text[strcspn(text, "\n")] = 0;
 	return text;
 }
@@ -263,16 +270,13 @@ static void print_log(const char *why)
 	free(log);
 }
 
-Test(tenant_cgroups, each_tenants_worker_is_in_its_own_cgroup_with_its_limits)
+/* Tenant slow's worker `ws` and wide's `ww` each in their own tenant's
+ * cgroups (every hierarchy) and not the other's, with the limits of the
+ * test's configuration. */
+static void expect_placed(long long ws, long long ww)
 {
-	struct pol_proc slow, wide;
-	hold_vm(&slow, UID_SLOW);
-	hold_vm(&wide, UID_WIDE);
-	long long ws = worker_of(slow.pid), ww = worker_of(wide.pid);
-	cr_assert_neq(ws, ww, "two tenants' VMs in one worker");
-	if (!has_pid("slow", 0, ws) || !has_pid("wide", 0, ww))
+	if (!has_pid("slow", false, ws) || !has_pid("wide", false, ww))
 		print_log("a worker is not where it belongs");
-
 	for (int m = 0; m < (L.kind == HVD_CG_V1 ? 2 : 1); m++) {
 		const char *h = m ? "memory" : "cpu";
 		cr_expect(has_pid("slow", m, ws), "worker %lld not in tenant slow's %s cgroup", ws, h);
@@ -282,6 +286,16 @@ Test(tenant_cgroups, each_tenants_worker_is_in_its_own_cgroup_with_its_limits)
 	}
 	expect_limits("slow", 20, 256 * MIB);
 	expect_limits("wide", 150, 1024 * MIB);
+}
+
+Test(tenant_cgroups, each_tenants_worker_is_in_its_own_cgroup_with_its_limits)
+{
+	struct pol_proc slow, wide;
+	hold_vm(&slow, UID_SLOW);
+	hold_vm(&wide, UID_WIDE);
+	long long ws = worker_of(slow.pid), ww = worker_of(wide.pid);
+	cr_assert_neq(ws, ww, "two tenants' VMs in one worker");
+	expect_placed(ws, ww);
 	cr_expect_eq(pol_log_count(&H, "cgroup"), 0, "hvd warned about cgroups:\n%s",
 		     pol_read_file(H.log, NULL));
 
@@ -353,19 +367,25 @@ Test(tenant_cgroups, a_reload_rewrites_the_limits)
 	pol_done();
 }
 
+/* The number after `key` (at a line's start) in a file of the tenant's
+ * cgroup (a cpu.stat or memory.events). */
+static long long tstat(const char *tenant, bool memory, const char *file, const char *key)
+{
+	char *text = tread_all(tenant, memory, file);
+	long long n = -1;
+	size_t k = strlen(key);
+	for (const char *l = text; *l && n < 0; l += strcspn(l, "\n"), l += *l == '\n')
+		if (strncmp(l, key, k) == 0 && l[k] == ' ')
+			n = atoll(l + k + 1);
+	free(text);
+	cr_assert_geq(n, 0, "no %s in tenant %s's %s", key, tenant, file);
+	return n;
+}
+
 /* nr_throttled of the tenant's cpu.stat. */
 static long long nr_throttled(const char *tenant)
 {
-	char dir[PATH_MAX + 300], path[PATH_MAX + 500];
-	tdir(dir, sizeof(dir), tenant, false);
-	snprintf(path, sizeof(path), "%s/cpu.stat", dir);
-	char *text = pol_read_file(path, NULL);
-	cr_assert_not_null(text, "cannot read %s", path);
-	char *p = strstr(text, "nr_throttled ");
-	long long n = p ? atoll(p + 13) : -1;
-	free(text);
-	cr_assert_geq(n, 0, "no nr_throttled in %s", path);
-	return n;
+	return tstat(tenant, false, "cpu.stat", "nr_throttled");
 }
 
 /* utime + stime of process `pid`, in clock ticks. */
@@ -548,17 +568,8 @@ Test(tenant_cgroups, a_signal_to_hvds_process_group_leaves_the_stop_to_hvd)
 /* The tenant's oom_kill count (v1 memory.oom_control, v2 memory.events). */
 static long long oom_kills(const char *tenant)
 {
-	char dir[PATH_MAX + 300], path[PATH_MAX + 500];
-	tdir(dir, sizeof(dir), tenant, true);
-	snprintf(path, sizeof(path), "%s/%s", dir,
-		 L.kind == HVD_CG_V2 ? "memory.events" : "memory.oom_control");
-	char *text = pol_read_file(path, NULL);
-	cr_assert_not_null(text, "cannot read %s", path);
-	char *p = strstr(text, "oom_kill ");
-	long long n = p ? atoll(p + 9) : -1;
-	free(text);
-	cr_assert_geq(n, 0, "no oom_kill count in %s", path);
-	return n;
+	return tstat(tenant, true, L.kind == HVD_CG_V2 ? "memory.events" : "memory.oom_control",
+		     "oom_kill");
 }
 
 /* Reads a --touch client's lines up to its "touch=" report: the status,
@@ -728,17 +739,7 @@ Test(tenant_cgroups_delegated, hvd_without_privileges_divides_the_cgroup_it_was_
 	hold_vm(&slow, UID_SLOW);
 	hold_vm(&wide, UID_WIDE);
 	long long ws = worker_of(slow.pid), ww = worker_of(wide.pid);
-	if (!has_pid("slow", false, ws) || !has_pid("wide", false, ww))
-		print_log("a worker is not where it belongs");
-	for (int m = 0; m < (L.kind == HVD_CG_V1 ? 2 : 1); m++) {
-		const char *h = m ? "memory" : "cpu";
-		cr_expect(has_pid("slow", m, ws), "worker %lld not in tenant slow's %s cgroup", ws, h);
-		cr_expect(!has_pid("wide", m, ws), "worker %lld in tenant wide's %s cgroup", ws, h);
-		cr_expect(has_pid("wide", m, ww), "worker %lld not in tenant wide's %s cgroup", ww, h);
-		cr_expect(!has_pid("slow", m, ww), "worker %lld in tenant slow's %s cgroup", ww, h);
-	}
-	expect_limits("slow", 20, 256 * MIB);
-	expect_limits("wide", 150, 1024 * MIB);
+	expect_placed(ws, ww);
 	/* hvd's, made by hvd: not something root made for it. */
 	tdir(dir, sizeof(dir), "slow", false);
 	cr_assert_eq(stat(dir, &st), 0, "no %s", dir);
