@@ -123,6 +123,7 @@ struct hvd_worker {
 	bool placing;                  /* Z_PLACE sent, no Z_PLACED yet */
 	bool placed;                   /* in cg_tenant's cgroup: the kernel holds its limits */
 	char cg_tenant[HVP_NAME_MAX];  /* the tenant whose cgroup it is in */
+	char cg_want[HVP_NAME_MAX];    /* the tenant of the last Z_PLACE (tried once each) */
 	Hvdp__Request *held;           /* the vm_create waiting for the placement */
 };
 
@@ -382,6 +383,18 @@ static uint32_t worker_cpu_quota(const struct hvd_session *s, const struct hvd_w
 	return s->grant.quota.max_cpu_percent;
 }
 
+/* Ask the zygote to move the worker into the cgroup of the session's
+ * tenant (made and limited first, as for a new VM). Returns true if
+ * Z_PLACED is to come. */
+static bool worker_place(struct hvd_session *s, struct hvd_worker *w)
+{
+	snprintf(w->cg_want, sizeof(w->cg_want), "%s", s->grant.tenant);
+	if (zsend_limits(s->d->workers, Z_PLACE, w->pid, s->grant.tenant, &s->grant.quota) < 0)
+		return false;
+	w->placing = true;
+	return true;
+}
+
 /* Bind a worker to the session. Returns true if the session's vm_create
  * must wait for the worker's placement in its tenant's cgroup. */
 static bool worker_bind(struct hvd_session *s, struct hvd_worker *w)
@@ -407,11 +420,7 @@ static bool worker_bind(struct hvd_session *s, struct hvd_worker *w)
 		return false;
 	/* Into the tenant's cgroup before the VM exists, so that what KVM
 	 * allocates for it is charged there: vm_create waits for Z_PLACED. */
-	snprintf(w->cg_tenant, sizeof(w->cg_tenant), "%s", s->grant.tenant);
-	if (zsend_limits(s->d->workers, Z_PLACE, w->pid, s->grant.tenant, &s->grant.quota) < 0)
-		return false;
-	w->placing = true;
-	return true;
+	return worker_place(s, w);
 }
 
 /* Hold the session's vm_create until the worker is placed (its socket
@@ -428,16 +437,28 @@ static void worker_placed(struct hvd_worker *w, int status)
 	if (!w->placing)
 		return;
 	w->placing = false;
-	w->placed = status == 0;
+	/* A worker moved from another tenant's cgroup that the new one
+	 * refused stays in the old one (the zygote puts it back). */
+	bool moving = w->placed;
+	if (status == 0) {
+		w->placed = true;
+		snprintf(w->cg_tenant, sizeof(w->cg_tenant), "%s", w->cg_want);
+	}
 	struct hvd_session *s = w->s;
 	if (!s)
 		return;
-	if (status < 0)
+	if (status < 0 && moving)
+		hvd_warn("session %llu: worker process %d not moved to tenant %s's cgroup (%s): "
+			 "it stays in tenant %s's, and hvd meters its CPU quota itself",
+			 (unsigned long long)s->id, (int)w->pid, w->cg_want, strerror(-status),
+			 w->cg_tenant);
+	else if (status < 0)
 		hvd_warn("session %llu: worker process %d not in tenant %s's cgroup (%s): hvd "
 			 "meters its CPU quota itself, its memory is not held by the kernel",
-			 (unsigned long long)s->id, (int)w->pid, w->cg_tenant, strerror(-status));
-	else if (s->grant.quota.max_cpu_percent)
-		hvd_worker_update(s); /* the kernel holds the CPU quota now */
+			 (unsigned long long)s->id, (int)w->pid, w->cg_want, strerror(-status));
+	if (s->grant.quota.max_cpu_percent || strcmp(w->cg_want, s->grant.tenant) != 0)
+		hvd_worker_update(s); /* the kernel holds the CPU quota now, or the tenant
+				       * changed while the zygote placed the worker */
 	Hvdp__Request *req = w->held;
 	w->held = NULL;
 	if (!req)
@@ -1111,24 +1132,35 @@ static int zygote_main(struct hvd_daemon *d, const struct hvd_worker_config *cfg
 			break;
 		}
 		case Z_PLACE: {
-			/* Once per worker: a worker is its first tenant's. */
-			if (!k || k->placed)
+			/* At its binding, and again when its VM becomes another
+			 * tenant's (a reload). */
+			if (!k)
 				break;
-			k->placed = true;
 			char err[PATH_MAX + 200];
 			c.tenant[sizeof(c.tenant) - 1] = 0;
 			int r = zcg.kind == HVD_CG_NONE ? zcg_error :
 				hvd_cgroup_limit(&zcg, c.tenant, c.max_cpu_percent, c.max_memory,
 						 err, sizeof(err));
-			if (r == 0)
-				r = hvd_cgroup_place(&zcg, c.tenant, k->pid, err, sizeof(err));
+			bool moved = false;
 			if (r == 0) {
-				snprintf(k->tenant, sizeof(k->tenant), "%s", c.tenant);
-				k->ooms = hvd_cgroup_oom_kills(&zcg, c.tenant);
+				r = hvd_cgroup_place(&zcg, c.tenant, k->pid, err, sizeof(err));
+				moved = true;
 			}
 			if (r < 0 && zcg.kind != HVD_CG_NONE)
 				hvd_warn("hvd-zygote: worker %d, tenant %s: %s", (int)k->pid,
 					 c.tenant, err);
+			if (r == 0) {
+				k->placed = true;
+				snprintf(k->tenant, sizeof(k->tenant), "%s", c.tenant);
+				k->ooms = hvd_cgroup_oom_kills(&zcg, c.tenant);
+			} else if (moved && k->placed) {
+				/* Not half in each (v1: cpu moved, memory not): back
+				 * into the old tenant's cgroup, wholly. */
+				char err2[PATH_MAX + 200];
+				if (hvd_cgroup_place(&zcg, k->tenant, k->pid, err2, sizeof(err2)) < 0)
+					hvd_warn("hvd-zygote: worker %d, back to tenant %s: %s",
+						 (int)k->pid, k->tenant, err2);
+			}
 			zreply(zfd, Z_PLACED, k->pid, r, NULL, 0);
 			break;
 		}
@@ -1384,9 +1416,14 @@ void hvd_worker_update(struct hvd_session *s)
 	if (!w || w->closing)
 		return;
 	/* The kernel's limits follow the policy too (a reload): rewritten
-	 * for the tenant whose cgroup the worker is in, if still its own. */
+	 * for the tenant whose cgroup the worker is in, if still its own;
+	 * a worker whose VM is now another tenant's moves to that tenant's
+	 * cgroup (hvd meters the new quota until Z_PLACED says it is there). */
 	if (w->placed && strcmp(w->cg_tenant, s->grant.tenant) == 0)
 		zsend_limits(s->d->workers, Z_LIMIT, w->pid, w->cg_tenant, &s->grant.quota);
+	if (s->d->workers && s->d->workers->cfg.cgroups && !w->placing &&
+	    strcmp(w->cg_want, s->grant.tenant) != 0)
+		worker_place(s, w);
 	hello.session = s->id;
 	hello.max_cpu_percent = worker_cpu_quota(s, w);
 	hello.log_level = (uint32_t)hvd_log_get_level() + 1;

@@ -2,8 +2,9 @@
  * Tenant cgroups (hvd --cgroups, issue 14) against a real hvd: each
  * tenant's workers are in that tenant's cgroup and no other, the limit
  * files hold the tenant's max_cpu_percent and max_memory, a policy reload
- * rewrites them, the kernel (not hvd's own token bucket) holds a spinning
- * guest to its quota, and hvd's stop removes the tenants' cgroups.
+ * rewrites them (and moves a VM it makes another tenant's), the kernel
+ * (not hvd's own token bucket) holds a spinning guest to its quota, and
+ * hvd's stop removes the tenants' cgroups.
  *
  * The expected paths come from the test's own /proc/self/cgroup and
  * mountinfo (hvd is the test's child, so in the same cgroups), read with
@@ -148,8 +149,8 @@ static void teardown(void)
 	pol_cleanup();
 	if (root[0]) {
 		char path[PATH_MAX + 500];
-		const char *t[] = { "slow", "wide", "tiny" };
-		for (int i = 0; i < 3; i++) {
+		const char *t[] = { "slow", "wide", "tiny", "moved" };
+		for (int i = 0; i < 4; i++) {
 			snprintf(path, sizeof(path), "%s/tenant-%s", cpu_root, t[i]);
 			remove_cgroup(path);
 			snprintf(path, sizeof(path), "%s/tenant-%s", mem_root, t[i]);
@@ -367,6 +368,62 @@ Test(tenant_cgroups, a_reload_rewrites_the_limits)
 	pol_done();
 }
 
+/* The configuration with tenant slow's rule (uid 60001) naming tenant
+ * `moved` instead, a tenant of 10% and 512M: a quota low enough that
+ * hvd's own meter, were it left on beside the kernel's, shows (it holds
+ * a guest the kernel holds at 10% back too). */
+static char *slow_moved(void)
+{
+	char *c = replaced("tenant = slow\n",
+			   "tenant = moved\n\n[tenant moved]\nmax_cpu_percent = 10\n"
+			   "max_memory = 512M\n");
+	return c;
+}
+
+/* Polls until worker `w` is listed in the tenant's cpu cgroup. */
+static bool wait_pid(const char *tenant, long long w)
+{
+	for (long long end = pol_now_ms() + POL_WAIT_MS; pol_now_ms() < end; pol_sleep_ms(20))
+		if (has_pid(tenant, false, w))
+			return true;
+	return false;
+}
+
+Test(tenant_cgroups, a_reload_moves_a_vm_to_its_new_tenants_cgroup)
+{
+	struct pol_proc slow, wide;
+	hold_vm(&slow, UID_SLOW);
+	hold_vm(&wide, UID_WIDE);
+	long long ws = worker_of(slow.pid), ww = worker_of(wide.pid);
+	cr_assert(has_pid("slow", false, ws) && has_pid("wide", false, ww));
+
+	char *c = slow_moved();
+	reload(c);
+	free(c);
+	if (!wait_pid("moved", ws))
+		print_log("the reload did not move the worker");
+	for (int m = 0; m < (L.kind == HVD_CG_V1 ? 2 : 1); m++) {
+		const char *h = m ? "memory" : "cpu";
+		cr_expect(has_pid("moved", m, ws), "worker %lld not in tenant moved's %s cgroup",
+			  ws, h);
+		cr_expect(!has_pid("slow", m, ws), "worker %lld still in tenant slow's %s cgroup",
+			  ws, h);
+		/* The other tenant's worker stays where it was. */
+		cr_expect(has_pid("wide", m, ww), "worker %lld left tenant wide's %s cgroup", ww, h);
+		cr_expect(!has_pid("moved", m, ww), "worker %lld in tenant moved's %s cgroup", ww,
+			  h);
+	}
+	/* The new tenant's cgroup is made and limited as for a new VM. */
+	expect_limits("moved", 10, 512 * MIB);
+	expect_limits("wide", 150, 1024 * MIB);
+	cr_expect_eq(pol_log_count(&H, "cgroup"), 0, "hvd warned about cgroups:\n%s",
+		     pol_read_file(H.log, NULL));
+
+	pol_client_finish(&slow);
+	pol_client_finish(&wide);
+	pol_done();
+}
+
 /* The number after `key` (at a line's start) in a file of the tenant's
  * cgroup (a cpu.stat or memory.events). */
 static long long tstat(const char *tenant, bool memory, const char *file, const char *key)
@@ -445,6 +502,52 @@ Test(tenant_cgroups, the_kernel_holds_a_spinning_guest_to_its_quota)
 	pol_done();
 }
 
+/* The throttled_ns of the one vCPU of client `pid`'s VM. */
+static long long throttled_ns(pid_t pid)
+{
+	json_object *show = pol_show_vm(&H, pid);
+	json_object *v = pol_get(show, "vcpu");
+	cr_assert_eq(json_object_array_length(v), 1, "%s", json_object_to_json_string(show));
+	long long held = pol_int(json_object_array_get_idx(v, 0), "throttled_ns");
+	json_object_put(show);
+	return held;
+}
+
+/* Moved by a reload, the worker is the new tenant's cgroup's to hold, as
+ * at its first placement: hvd's own throttle is off again. */
+Test(tenant_cgroups, a_moved_spinning_guest_is_held_by_the_kernel_not_hvd)
+{
+	struct pol_proc p;
+	char line[256];
+
+	pol_client_start(&H, &p, UID_SLOW, 0, "--spin", "8000", NULL);
+	cr_assert_eq(pol_client_result(&p, "create"), ST_SUCCESS);
+	long long w = worker_of(p.pid);
+	cr_assert(has_pid("slow", false, w), "worker %lld not in tenant slow's cgroup", w);
+	pol_sleep_ms(300);
+	char *c = slow_moved();
+	reload(c);
+	free(c);
+	if (!wait_pid("moved", w))
+		print_log("the reload did not move the worker");
+	cr_assert(has_pid("moved", false, w), "worker %lld not in tenant moved's cgroup", w);
+	/* A moment for the worker's new quota (0) to arrive, then 2 s. */
+	pol_sleep_ms(500);
+	long long held0 = throttled_ns(p.pid), thr0 = nr_throttled("moved");
+	pol_sleep_ms(2000);
+	long long held1 = throttled_ns(p.pid), thr1 = nr_throttled("moved");
+	cr_log_info("held %lld -> %lld, nr_throttled %lld -> %lld", held0, held1, thr0, thr1);
+	cr_expect_eq(held1, held0, "hvd's own throttle held the moved vCPU back for %lld ns more",
+		     held1 - held0);
+	cr_expect_gt(thr1, thr0, "the kernel never throttled tenant moved (nr_throttled %lld)",
+		     thr1);
+
+	pol_client_line(&p, line, sizeof(line));
+	cr_expect(strncmp(line, "spin=0 ", 7) == 0, "client report: '%s'", line);
+	pol_client_finish(&p);
+	pol_done();
+}
+
 Test(tenant_cgroups, stopping_hvd_removes_the_tenants_cgroups)
 {
 	struct pol_proc slow;
@@ -511,6 +614,58 @@ Test(tenant_cgroups_refused, falls_back_to_hvds_own_meter)
 	}
 	cr_expect_gt(held, 0, "hvd's own throttle never held the vCPU back");
 	kill(p.pid, SIGKILL);
+	pol_client_finish(&p);
+	pol_done();
+}
+
+/* A move the kernel refuses (tenant moved's cgroup.procs read-only, which
+ * the zygote cannot write; in v1 the memory hierarchy's, so that the cpu
+ * move succeeds first and has to be undone) leaves the worker wholly in
+ * its old tenant's cgroup, with hvd metering the new quota itself. */
+Test(tenant_cgroups_refused, a_refused_move_stays_in_the_old_cgroup_on_hvds_meter)
+{
+	char dir[PATH_MAX + 300];
+	if (getenv("HVD_TEST_KEEPS_ROOT"))
+		cr_skip_test("hvd keeps root here (--no-sandbox, scripts/valgrind.sh): it can "
+			     "write what root can");
+	make_dir(cpu_root);
+	if (L.kind == HVD_CG_V1)
+		make_dir(mem_root);
+	tdir(dir, sizeof(dir), "moved", L.kind == HVD_CG_V1);
+	make_dir(dir);
+	strcat(dir, "/cgroup.procs");
+	cr_assert_eq(chmod(dir, 0444), 0, "chmod %s: %s", dir, strerror(errno));
+	pol_start(&H);
+
+	struct pol_proc p;
+	char line[256];
+	pol_client_start(&H, &p, UID_SLOW, 0, "--spin", "8000", NULL);
+	cr_assert_eq(pol_client_result(&p, "create"), ST_SUCCESS);
+	long long w = worker_of(p.pid);
+	cr_assert(has_pid("slow", false, w), "worker %lld not in tenant slow's cgroup", w);
+	char *c = slow_moved();
+	reload(c);
+	free(c);
+	const char *warning = "not moved to tenant moved's cgroup";
+	for (long long end = pol_now_ms() + POL_WAIT_MS;
+	     pol_log_count(&H, warning) == 0 && pol_now_ms() < end;)
+		pol_sleep_ms(20);
+	cr_expect_eq(pol_log_count(&H, warning), 1, "hvd did not warn of the refused move:\n%s",
+		     pol_read_file(H.log, NULL));
+	for (int m = 0; m < (L.kind == HVD_CG_V1 ? 2 : 1); m++) {
+		const char *h = m ? "memory" : "cpu";
+		cr_expect(has_pid("slow", m, w), "worker %lld not in tenant slow's %s cgroup", w, h);
+		cr_expect(!has_pid("moved", m, w), "worker %lld in tenant moved's %s cgroup", w, h);
+	}
+	/* hvd's own meter holds it to tenant moved's 10% (the kernel holds
+	 * tenant slow's 20%): hvd's throttle starts holding it back. */
+	long long held0 = throttled_ns(p.pid), held1 = held0;
+	for (long long end = pol_now_ms() + POL_WAIT_MS; held1 == held0 && pol_now_ms() < end;) {
+		pol_sleep_ms(100);
+		held1 = throttled_ns(p.pid);
+	}
+	cr_expect_gt(held1, held0, "hvd's own throttle never held the vCPU back after the move");
+	pol_client_line(&p, line, sizeof(line));
 	pol_client_finish(&p);
 	pol_done();
 }
