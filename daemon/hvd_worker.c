@@ -47,6 +47,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1292,13 +1293,52 @@ int hvd_workers_init(struct hvd_daemon *d)
  * hvd_workers_finish. */
 static int zfd_left = -1;
 static bool zfd_cgroups;
+static pid_t zpid_left;
+static char zcg_root_left[HVP_NAME_MAX];
 
 static void zpoll_closed(uv_handle_t *h)
 {
 	struct hvd_daemon *d = h->data;
 	zfd_left = d->workers->zfd;
 	zfd_cgroups = d->workers->cfg.cgroups;
+	zpid_left = d->workers->zpid;
+	snprintf(zcg_root_left, sizeof(zcg_root_left), "%s", d->workers->cfg.cgroup_root);
 	d->workers = NULL;
+}
+
+/* How long hvd's stop waits for the zygote's Z_STOPPED: a worker that
+ * cannot die (a process stuck in the kernel, in D state) must not hold
+ * hvd's stop for ever. */
+#define ZSTOP_WAIT_MS 5000
+
+/* The stop's wait for the zygote ran out: say what is left. */
+static void zstop_late(const char *why)
+{
+	/* The zygote's children, as /proc has them (best effort). */
+	char path[64], kids[200] = "";
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)zpid_left,
+		 (int)zpid_left);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, kids, sizeof(kids) - 1);
+		kids[n > 0 ? n : 0] = '\0';
+		close(fd);
+		size_t l = strlen(kids);
+		if (n == (ssize_t)sizeof(kids) - 1) {
+			/* More than fit: no half pid, and say so. */
+			while (l && kids[l - 1] != ' ')
+				kids[--l] = '\0';
+			snprintf(kids + l, sizeof(kids) - l, "...");
+			l = strlen(kids);
+		}
+		while (l && kids[l - 1] == ' ')
+			kids[--l] = '\0';
+	}
+	hvd_warn("shutdown: hvd-zygote (pid %d) did not stop within %d s (%s); left behind: "
+		 "the zygote, its processes%s%s%s, and the tenants' cgroups (tenant-* in hvd's "
+		 "cgroup %s), which it has not removed; hvd stops anyway",
+		 (int)zpid_left, ZSTOP_WAIT_MS / 1000, why, kids[0] ? " (pids " : "", kids,
+		 kids[0] ? ")" : "", zcg_root_left);
 }
 
 void hvd_workers_finish(void)
@@ -1316,22 +1356,44 @@ void hvd_workers_finish(void)
 		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 		/* sendmsg and recvmsg: what the loop's seccomp filter allows;
 		 * blocking again (FIONBIO: libuv made the socket non-blocking),
-		 * for as long as the zygote takes to reap killed workers. */
+		 * for as long as the zygote takes to reap killed workers, up to
+		 * ZSTOP_WAIT_MS in all (SO_RCVTIMEO and SO_SNDTIMEO, set to
+		 * what is left before each call). */
 		int off = 0;
 		ioctl(zfd_left, FIONBIO, &off);
-		if (sendmsg(zfd_left, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(c)) {
-			struct zmsg m;
-			ssize_t n;
-			for (;;) {
-				struct iovec in = { &m, sizeof(m) };
-				struct msghdr rmsg = { .msg_iov = &in, .msg_iovlen = 1 };
-				n = recvmsg(zfd_left, &rmsg, MSG_CMSG_CLOEXEC);
-				if (n < 0 && errno == EINTR)
-					continue;
-				if (n <= 0 || (n == (ssize_t)sizeof(m) && m.op == Z_STOPPED))
-					break;
+		uint64_t end = hvd_now_ms() + ZSTOP_WAIT_MS;
+		const char *late = NULL;
+		for (bool sent = false;;) {
+			uint64_t now = hvd_now_ms();
+			if (now >= end) {
+				late = sent ? "no answer to the stop" : "the stop not taken";
+				break;
 			}
+			uint64_t left = end - now;
+			struct timeval tv = { (time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000 };
+			setsockopt(zfd_left, SOL_SOCKET, sent ? SO_RCVTIMEO : SO_SNDTIMEO, &tv,
+				   sizeof(tv));
+			ssize_t n;
+			if (!sent) {
+				n = sendmsg(zfd_left, &msg, MSG_NOSIGNAL);
+				if (n < 0 && (errno == EINTR || errno == EAGAIN))
+					continue;
+				if (n != (ssize_t)sizeof(c))
+					break; /* the zygote is gone */
+				sent = true;
+				continue;
+			}
+			struct zmsg m;
+			struct iovec in = { &m, sizeof(m) };
+			struct msghdr rmsg = { .msg_iov = &in, .msg_iovlen = 1 };
+			n = recvmsg(zfd_left, &rmsg, MSG_CMSG_CLOEXEC);
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n <= 0 || (n == (ssize_t)sizeof(m) && m.op == Z_STOPPED))
+				break;
 		}
+		if (late)
+			zstop_late(late);
 	}
 	close(zfd_left);
 	zfd_left = -1;
