@@ -259,6 +259,8 @@ int main(int argc, char **argv)
 	}
 
 	hvd_log_init();
+	/* Before any change of credentials clears it. */
+	hvd_sandbox_pdeath_save();
 	/* A client that vanishes must not kill us with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 
@@ -400,6 +402,9 @@ int main(int argc, char **argv)
 		hvd_err("cannot drop privileges: %s", strerror(-r));
 		return 1;
 	}
+	/* The change of uid cleared the parent-death signal hvd was
+	 * started with: an hvd whose starter (a test) died must not stay. */
+	hvd_sandbox_pdeath_restore();
 	if (drop.drop)
 		hvd_info("running as uid %u, gid %u, with no capabilities", (unsigned)drop.uid,
 			 (unsigned)drop.gid);

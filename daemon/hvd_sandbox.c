@@ -543,6 +543,31 @@ int hvd_sandbox_drop_all(const struct hvd_identity_drop *drop)
 	return become(drop, 0);
 }
 
+static int pdeath_sig;
+static pid_t pdeath_parent;
+
+void hvd_sandbox_pdeath_save(void)
+{
+	int sig = 0;
+	if (prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0) == 0 && sig > 0) {
+		pdeath_sig = sig;
+		pdeath_parent = getppid();
+	}
+}
+
+void hvd_sandbox_pdeath_restore(void)
+{
+	if (!pdeath_sig)
+		return;
+	if (prctl(PR_SET_PDEATHSIG, pdeath_sig, 0, 0, 0) < 0)
+		hvd_warn("cannot set the parent-death signal again: %s", strerror(errno));
+	if (getppid() != pdeath_parent) {
+		hvd_warn("the process that started hvd (pid %d) is gone: its parent-death "
+			 "signal %d", (int)pdeath_parent, pdeath_sig);
+		kill(getpid(), pdeath_sig);
+	}
+}
+
 int hvd_sandbox_choose_worker_uid(const struct hvd_identity_drop *hvd,
 				  struct hvd_identity_drop *out)
 {

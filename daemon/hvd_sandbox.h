@@ -54,6 +54,16 @@ int hvd_sandbox_ident_process(const struct hvd_identity_drop *drop);
  * the signal too, stops them in order (the zygote removes the tenants'
  * cgroups on the way). */
 void hvd_ignore_group_signals(void);
+/* The parent-death signal hvd was started with (PR_SET_PDEATHSIG, as a
+ * test harness or a supervisor sets it before exec) and its parent: read
+ * first thing in main(). The kernel clears the signal at a change of
+ * credentials (the drop of root's), so that an hvd whose starter died
+ * would otherwise live on. */
+void hvd_sandbox_pdeath_save(void);
+/* After a change of credentials: that signal set again. If the parent
+ * died meanwhile (the signal missed), hvd sends it to itself, as the
+ * kernel would have. */
+void hvd_sandbox_pdeath_restore(void);
 /* Set by --no-sandbox (for debugging with tools the filter would stop). */
 extern bool hvd_sandbox_off;
 

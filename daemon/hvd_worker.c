@@ -991,6 +991,10 @@ static void worker_child(struct hvd_daemon *d, const struct hvd_worker_config *c
 		hvd_err("worker: cannot drop privileges: %s", strerror(-r));
 		_exit(1);
 	}
+	/* The change of uid cleared the parent-death signal: again, and
+	 * the zygote must still be there. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != zygote)
+		_exit(1);
 	_exit(hvd_worker_main(d, chan, stats_fd, broker));
 }
 
@@ -1346,8 +1350,8 @@ void hvd_workers_finish(void)
 	if (zfd_left < 0)
 		return;
 	/* With cgroups the zygote removes them, which it can only do after
-	 * its workers are gone and before hvd's end kills it (PDEATHSIG):
-	 * hvd waits for its word, or for its end. */
+	 * its workers are gone: hvd waits for its word, or for its end, so
+	 * that they are gone when hvd is. */
 	if (zfd_cgroups) {
 		struct zcmd c;
 		memset(&c, 0, sizeof(c));

@@ -9,8 +9,11 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -244,4 +247,179 @@ Test(shutdown, hvd_is_ready_as_soon_as_its_socket_appears, .fini = hvd_down)
 		cr_assert_eq(connected, 0, "round %d: connecting right after the socket "
 		    "appeared failed: %s", round, strerror(connect_errno));
 	}
+}
+
+/* Has process `pid` left root's uid (its real uid, /proc/PID/status)? */
+static bool dropped_root(pid_t pid)
+{
+	char path[64], line[256];
+	bool dropped = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "Uid:", 4) == 0)
+			dropped = atol(line + 4) != 0;
+	if (f)
+		fclose(f);
+	return dropped;
+}
+
+/* The children of process `pid` (/proc/PID/task/PID/children), up to
+ * `max`; returns how many. */
+static int children_of(pid_t pid, pid_t *out, int max)
+{
+	char path[64];
+	int n = 0;
+	long c;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	FILE *f = fopen(path, "re");
+	while (f && n < max && fscanf(f, "%ld", &c) == 1)
+		out[n++] = (pid_t)c;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* Is process `pid` running (there, and not a zombie)? */
+static bool running(pid_t pid)
+{
+	char path[64], stat[512];
+	bool yes = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (f && fgets(stat, sizeof(stat), f)) {
+		const char *p = strrchr(stat, ')');
+		yes = p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	}
+	if (f)
+		fclose(f);
+	return yes;
+}
+
+/* Does process `pid` have the name `comm`? */
+static bool named(pid_t pid, const char *comm)
+{
+	char path[64], name[64] = "";
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (f && fgets(name, sizeof(name), f))
+		name[strcspn(name, "\n")] = '\0';
+	if (f)
+		fclose(f);
+	return strcmp(name, comm) == 0;
+}
+
+/* Reaps what comes to the test as a child subreaper, for up to 3 s. */
+static void reap_orphans(void)
+{
+	for (long long end = sys_now_ms() + 3000; sys_now_ms() < end; sys_sleep_ms(10)) {
+		pid_t r;
+		while ((r = waitpid(-1, NULL, WNOHANG)) > 0)
+			;
+		if (r < 0 && errno == ECHILD)
+			break;
+	}
+}
+
+/* Workers set PR_SET_PDEATHSIG and then change uid, which clears it:
+ * they set it again, so that they die with hvd-zygote (whatever hvd
+ * still holds of them). The pool's workers, killed with nothing else. */
+Test(shutdown, workers_die_with_the_zygote, .init = hvd_up, .fini = hvd_down)
+{
+	pid_t kids[16], workers[16], zygote = 0;
+	int n = children_of(hvd.pid, kids, 16), nw = 0;
+
+	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0, "%s", strerror(errno));
+	for (int i = 0; i < n; i++)
+		if (named(kids[i], "hvd-zygote"))
+			zygote = kids[i];
+	cr_assert_gt(zygote, 0, "hvd %d has no hvd-zygote", (int)hvd.pid);
+	/* The pool fills at start (hvd_workers_init): wait for a worker. */
+	for (long long end = sys_now_ms() + SYS_WAIT_MS; !nw && sys_now_ms() < end;
+	     sys_sleep_ms(10))
+		nw = children_of(zygote, workers, 16);
+	cr_assert_gt(nw, 0, "hvd-zygote %d started no worker", (int)zygote);
+	kill(zygote, SIGKILL);
+	int left = nw;
+	for (long long end = sys_now_ms() + sys_slow_ms(3000); left && sys_now_ms() < end;
+	     sys_sleep_ms(10)) {
+		left = 0;
+		for (int i = 0; i < nw; i++)
+			left += running(workers[i]);
+	}
+	/* Reaped: they come to the test, the subreaper. */
+	for (int i = 0; i < nw; i++) {
+		if (running(workers[i]))
+			kill(workers[i], SIGKILL);
+		for (long long end = sys_now_ms() + 3000; sys_now_ms() < end; sys_sleep_ms(5)) {
+			pid_t r = waitpid(workers[i], NULL, WNOHANG);
+			if (r == workers[i] || (r < 0 && errno == ECHILD))
+				break;
+		}
+	}
+	cr_assert_eq(left, 0, "%d of hvd-zygote's %d workers outlived it by 3 s", left, nw);
+}
+
+/* A test harness sets PR_SET_PDEATHSIG before it execs hvd (sys_hvd.c),
+ * and the kernel clears it when hvd changes its credentials (the drop of
+ * root's): hvd sets it again, so that an hvd whose test died does not
+ * live on. Here the harness runs in a process of its own, which is then
+ * killed; the test, a child subreaper, inherits hvd and sees it go. */
+Test(shutdown, hvd_dies_with_the_process_that_started_it)
+{
+	struct sys_hvd d;
+	int fds[2], status = 0;
+
+	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0, "%s", strerror(errno));
+	cr_assert_eq(pipe(fds), 0);
+	pid_t starter = fork();
+	cr_assert_neq(starter, -1);
+	if (starter == 0) {
+		close(fds[0]);
+		sys_hvd_spawn(&d);
+		if (write(fds[1], &d, sizeof(d)) != sizeof(d))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	cr_assert_eq(read(fds[0], &d, sizeof(d)), (ssize_t)sizeof(d), "no hvd from the starter");
+	close(fds[0]);
+	/* Serving, and past the change of credentials (hvd leaves root's
+	 * uid after its socket is up). */
+	struct stat st;
+	for (long long end = sys_now_ms() + SYS_WAIT_MS; sys_now_ms() < end;
+	     sys_sleep_ms(5))
+		if (stat(d.sock, &st) == 0 && dropped_root(d.pid))
+			break;
+	cr_log_info("hvd %d %s root's uid", (int)d.pid,
+	    dropped_root(d.pid) ? "left" : "did not leave");
+	kill(starter, SIGKILL);
+	waitpid(starter, NULL, 0);
+
+	long long t0 = sys_now_ms();
+	bool gone = false;
+	while (!gone && sys_now_ms() - t0 < sys_slow_ms(5000)) {
+		gone = waitpid(d.pid, &status, WNOHANG) == d.pid;
+		if (!gone)
+			sys_sleep_ms(10);
+	}
+	if (!gone) {
+		kill(d.pid, SIGKILL);
+		waitpid(d.pid, &status, 0);
+	}
+	/* hvd's helpers come to the test too. */
+	reap_orphans();
+	d.pid = -1;
+	sys_hvd_stop(&d);
+	cr_assert(gone, "hvd outlived the process that started it by 5 s");
+	cr_log_info("hvd went %lld ms after its starter, %s %d", sys_now_ms() - t0,
+	    WIFSIGNALED(status) ? "killed by signal" : "exit status",
+	    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	    "hvd ended with status %#x, not the starter's parent-death signal", status);
 }
