@@ -24,6 +24,15 @@
  * thread of the client remaps while hv_vm_map runs is the client's own
  * race (hvd only ever receives a sealed memfd of its own making), narrowed
  * by checking again just before the move.
+ *
+ * Both reads are on the path of every hv_vm_map of new memory, so they use
+ * the kernel's direct queries where it has them: PROCMAP_QUERY (Linux
+ * 6.11) asks /proc/self/maps for one mapping at a time instead of
+ * formatting and parsing all of them, and PAGEMAP_SCAN (6.7) returns the
+ * pages with data as ranges instead of 8 bytes per page from
+ * /proc/self/pagemap (16 Ki entries for 64 MiB). Without them (an older
+ * kernel, a seccomp filter that refuses the ioctl) the text and the
+ * per-page entries are read, with the same answers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,6 +48,115 @@
 #include "hvc.h"
 
 #define PAGE 4096ul
+
+/* The UAPI of linux/fs.h from 6.7 (PAGEMAP_SCAN) and 6.11 (PROCMAP_QUERY),
+ * for builds against older headers; the kernel checks `size`. */
+#ifndef PAGEMAP_SCAN
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
+struct page_region {
+	uint64_t start, end, categories;
+};
+struct pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#endif
+#ifndef PROCMAP_QUERY
+#define PROCMAP_QUERY_VMA_READABLE 0x01
+#define PROCMAP_QUERY_VMA_WRITABLE 0x02
+#define PROCMAP_QUERY_VMA_EXECUTABLE 0x04
+#define PROCMAP_QUERY_VMA_SHARED 0x08
+#define PROCMAP_QUERY_COVERING_OR_NEXT_VMA 0x10
+struct procmap_query {
+	uint64_t size, query_flags, query_addr, vma_start, vma_end, vma_flags, vma_page_size;
+	uint64_t vma_offset, inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
+#endif
+
+/* One line of /proc/self/maps. */
+struct vma {
+	uintptr_t lo, hi;
+	unsigned long long off, inode;
+	char perms[5];                 /* "rwxp" as the text has it */
+	const char *path;              /* "" for none */
+};
+
+/* Reading the mappings in address order, from either source. */
+struct maps {
+	FILE *f;
+	bool text;                     /* PROCMAP_QUERY refused: read the text */
+	char buf[4096 + 128];          /* a line, or a mapping's name */
+};
+
+static int maps_open(struct maps *m)
+{
+	m->f = fopen("/proc/self/maps", "re");
+	m->text = false;
+	return m->f ? 0 : -errno;
+}
+
+static void maps_close(struct maps *m)
+{
+	fclose(m->f);
+}
+
+static bool maps_next_text(struct maps *m, uintptr_t at, struct vma *v)
+{
+	while (fgets(m->buf, sizeof(m->buf), m->f)) {
+		int n = 0;
+		if (sscanf(m->buf, "%" SCNxPTR "-%" SCNxPTR " %4s %llx %*x:%*x %llu %n", &v->lo,
+			   &v->hi, v->perms, &v->off, &v->inode, &n) < 5)
+			continue;
+		if (v->hi <= at)
+			continue;
+		char *path = n ? m->buf + n : m->buf + strlen(m->buf);
+		path[strcspn(path, "\n")] = '\0';
+		v->path = path;
+		return true;
+	}
+	return false;
+}
+
+/* The first mapping that ends above `at` (it covers `at`, or it is the
+ * next one), or false when there is none. */
+static bool maps_next(struct maps *m, uintptr_t at, struct vma *v)
+{
+	if (m->text)
+		return maps_next_text(m, at, v);
+	struct procmap_query q;
+	memset(&q, 0, sizeof(q));
+	q.size = sizeof(q);
+	q.query_flags = PROCMAP_QUERY_COVERING_OR_NEXT_VMA;
+	q.query_addr = at;
+	q.vma_name_addr = (uintptr_t)m->buf;
+	q.vma_name_size = sizeof(m->buf);
+	if (ioctl(fileno(m->f), PROCMAP_QUERY, &q) < 0) {
+		if (errno == ENOENT)
+			return false;
+		/* Not this kernel, or refused: the text says the same (read
+		 * from its start; the lines below `at` are skipped). */
+		m->text = true;
+		return maps_next_text(m, at, v);
+	}
+	v->lo = (uintptr_t)q.vma_start;
+	v->hi = (uintptr_t)q.vma_end;
+	v->off = q.vma_offset;
+	v->inode = q.inode;
+	v->perms[0] = q.vma_flags & PROCMAP_QUERY_VMA_READABLE ? 'r' : '-';
+	v->perms[1] = q.vma_flags & PROCMAP_QUERY_VMA_WRITABLE ? 'w' : '-';
+	v->perms[2] = q.vma_flags & PROCMAP_QUERY_VMA_EXECUTABLE ? 'x' : '-';
+	v->perms[3] = q.vma_flags & PROCMAP_QUERY_VMA_SHARED ? 's' : 'p';
+	v->perms[4] = '\0';
+	if (!q.vma_name_size)
+		m->buf[0] = '\0';
+	v->path = m->buf;
+	return true;
+}
 
 struct shared {
 	struct shared *next;
@@ -56,27 +175,21 @@ static struct {
  * matching file offset (base `base` = offset 0)? */
 static bool still_backed(const uint8_t *base, ino_t ino, const uint8_t *addr, size_t size)
 {
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
+	struct maps m;
+	struct vma v;
 	uintptr_t at = (uintptr_t)addr, end = (uintptr_t)addr + size;
 
-	if (!f)
+	if (maps_open(&m) < 0)
 		return false;
-	while (at < end && fgets(line, sizeof(line), f)) {
-		uintptr_t lo, hi;
-		unsigned long long off, inode;
-		char perms[8];
-		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %7s %llx %*s %llu", &lo, &hi,
-			   perms, &off, &inode) != 5)
-			continue;
-		if (hi <= at || lo > at)
-			continue;
-		if (inode != (unsigned long long)ino || perms[3] != 's' ||
-		    off + (at - lo) != at - (uintptr_t)base)
+	while (at < end && maps_next(&m, at, &v)) {
+		if (v.lo > at)
+			break; /* a hole */
+		if (v.inode != (unsigned long long)ino || v.perms[3] != 's' ||
+		    v.off + (at - v.lo) != at - (uintptr_t)base)
 			break;
-		at = hi;
+		at = v.hi;
 	}
-	fclose(f);
+	maps_close(&m);
 	return at >= end;
 }
 
@@ -154,47 +267,37 @@ static const char *unfit(const char *perms, unsigned long long inode, const char
 static int check_kind(const uint8_t *uva, size_t size, struct xpiece **x, size_t *nx)
 {
 	uintptr_t at = (uintptr_t)uva, end = (uintptr_t)uva + size;
-	char line[4096 + 128], why[512];
+	char why[512];
 	const char *bad = NULL;
 	int r = 0;
-	FILE *f = fopen("/proc/self/maps", "re");
+	struct maps m;
+	struct vma v;
 
 	*x = NULL;
 	*nx = 0;
-	if (!f) {
-		r = -errno;
+	if ((r = maps_open(&m)) < 0) {
 		hvc_err(HVC_CAUSE_MEMORY, "hv_vm_map: cannot read /proc/self/maps (%s) to check "
 			"that the memory can be shared with hvd — mount /proc", strerror(-r));
 		return -EINVAL; /* unchecked is refused: never change it silently */
 	}
-	while (at < end && fgets(line, sizeof(line), f)) {
-		uintptr_t lo, hi;
-		unsigned long long off, inode;
-		char perms[8];
-		int n = 0;
-		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %7s %llx %*x:%*x %llu %n", &lo, &hi,
-			   perms, &off, &inode, &n) < 5)
-			continue;
-		if (hi <= at)
-			continue;
-		if (lo > at)
+	r = 0;
+	while (at < end && maps_next(&m, at, &v)) {
+		if (v.lo > at)
 			break; /* a hole */
-		char *path = line + n;
-		path[strcspn(path, "\n")] = '\0';
-		if ((bad = unfit(perms, inode, path, why, sizeof(why))))
+		if ((bad = unfit(v.perms, v.inode, v.path, why, sizeof(why))))
 			break;
-		if (perms[2] == 'x') {
-			struct xpiece *m = realloc(*x, (*nx + 1) * sizeof(**x));
-			if (!m) {
+		if (v.perms[2] == 'x') {
+			struct xpiece *p = realloc(*x, (*nx + 1) * sizeof(**x));
+			if (!p) {
 				r = -ENOMEM;
 				break;
 			}
-			*x = m;
-			(*x)[(*nx)++] = (struct xpiece){ at, hi < end ? hi : end };
+			*x = p;
+			(*x)[(*nx)++] = (struct xpiece){ at, v.hi < end ? v.hi : end };
 		}
-		at = hi;
+		at = v.hi;
 	}
-	fclose(f);
+	maps_close(&m);
 	if (!r && bad) {
 		hvc_err(HVC_CAUSE_MEMORY, "hv_vm_map: HV_BAD_ARGUMENT: [%#" PRIxPTR ", %#" PRIxPTR
 			") is %s — through hvd, guest memory must be private anonymous memory: "
@@ -214,6 +317,38 @@ static int check_kind(const uint8_t *uva, size_t size, struct xpiece **x, size_t
 	return r;
 }
 
+/* PAGEMAP_SCAN: the ranges of present or swapped-out pages, marked in
+ * vec (all clear first). False if the kernel does not answer it. */
+static bool scan_pages(int fd, const uint8_t *uva, size_t pages, unsigned char *vec)
+{
+	struct page_region reg[64];
+	uint64_t lo = (uintptr_t)uva, at = lo, end = lo + pages * PAGE;
+
+	memset(vec, 0, pages);
+	while (at < end) {
+		struct pm_scan_arg a;
+		memset(&a, 0, sizeof(a));
+		a.size = sizeof(a);
+		a.start = at;
+		a.end = end;
+		a.vec = (uintptr_t)reg;
+		a.vec_len = sizeof(reg) / sizeof(reg[0]);
+		a.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+		a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+		int n = ioctl(fd, PAGEMAP_SCAN, &a);
+		if (n < 0 || (size_t)n > a.vec_len || a.walk_end <= at || a.walk_end > end)
+			return false;
+		for (int i = 0; i < n; i++) {
+			uint64_t s = reg[i].start < at ? at : reg[i].start;
+			uint64_t e = reg[i].end > end ? end : reg[i].end;
+			if (s < e)
+				memset(vec + (s - lo) / PAGE, 1, (e - s + PAGE - 1) / PAGE);
+		}
+		at = a.walk_end;
+	}
+	return true;
+}
+
 /* Which pages of [uva, uva+size) hold data (present or swapped out),
  * from /proc/self/pagemap: mincore would miss the swapped-out ones, and a
  * page not copied reads as zero on the memfd. Without pagemap every page
@@ -223,6 +358,10 @@ static void pages_with_data(const uint8_t *uva, size_t pages, unsigned char *vec
 	uint64_t ent[512];
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 
+	if (fd >= 0 && scan_pages(fd, uva, pages, vec)) {
+		close(fd);
+		return;
+	}
 	memset(vec, 1, pages);
 	if (fd < 0)
 		return;
