@@ -465,15 +465,41 @@ static long long cpu_ticks(long long pid)
 	return (long long)(ut + st);
 }
 
+/* The throttled_ns of the one vCPU of client `pid`'s VM. */
+static long long throttled_ns(pid_t pid)
+{
+	json_object *show = pol_show_vm(&H, pid);
+	json_object *v = pol_get(show, "vcpu");
+	cr_assert_eq(json_object_array_length(v), 1, "%s", json_object_to_json_string(show));
+	long long held = pol_int(json_object_array_get_idx(v, 0), "throttled_ns");
+	json_object_put(show);
+	return held;
+}
+
+/* A tenant slow client whose guest spins for `ms`; returns its worker,
+ * in slow's cgroup. */
+static long long start_spinner(struct pol_proc *p, const char *ms)
+{
+	pol_client_start(&H, p, UID_SLOW, 0, "--spin", ms, NULL);
+	cr_assert_eq(pol_client_result(p, "create"), ST_SUCCESS);
+	long long w = worker_of(p->pid);
+	cr_assert(has_pid("slow", false, w), "worker %lld not in tenant slow's cgroup", w);
+	return w;
+}
+
+/* Reads the spinner's report and waits for it. */
+static void finish_spinner(struct pol_proc *p)
+{
+	char line[256];
+	pol_client_line(p, line, sizeof(line));
+	cr_expect(strncmp(line, "spin=0 ", 7) == 0, "client report: '%s'", line);
+	pol_client_finish(p);
+}
+
 Test(tenant_cgroups, the_kernel_holds_a_spinning_guest_to_its_quota)
 {
 	struct pol_proc p;
-	char line[256];
-
-	pol_client_start(&H, &p, UID_SLOW, 0, "--spin", "6000", NULL);
-	cr_assert_eq(pol_client_result(&p, "create"), ST_SUCCESS);
-	long long w = worker_of(p.pid);
-	cr_assert(has_pid("slow", false, w), "worker %lld not in tenant slow's cgroup", w);
+	long long w = start_spinner(&p, "6000");
 	/* Let the guest start spinning, then measure over about 3 s. */
 	pol_sleep_ms(300);
 	long long thr0 = nr_throttled("slow"), t0 = cpu_ticks(w), ms0 = pol_now_ms();
@@ -491,28 +517,10 @@ Test(tenant_cgroups, the_kernel_holds_a_spinning_guest_to_its_quota)
 	cr_expect_lt(pct, 60.0, "the 20%% tenant's worker used %.1f%% of a CPU", pct);
 
 	/* hvd's own throttle is off for this worker: the kernel holds it. */
-	json_object *show = pol_show_vm(&H, p.pid);
-	json_object *v = pol_get(show, "vcpu");
-	cr_assert_eq(json_object_array_length(v), 1, "%s", json_object_to_json_string(show));
-	long long held = pol_int(json_object_array_get_idx(v, 0), "throttled_ns");
+	long long held = throttled_ns(p.pid);
 	cr_expect_eq(held, 0, "hvd's own throttle held the vCPU back for %lld ns", held);
-	json_object_put(show);
-
-	pol_client_line(&p, line, sizeof(line));
-	cr_expect(strncmp(line, "spin=0 ", 7) == 0, "client report: '%s'", line);
-	pol_client_finish(&p);
+	finish_spinner(&p);
 	pol_done();
-}
-
-/* The throttled_ns of the one vCPU of client `pid`'s VM. */
-static long long throttled_ns(pid_t pid)
-{
-	json_object *show = pol_show_vm(&H, pid);
-	json_object *v = pol_get(show, "vcpu");
-	cr_assert_eq(json_object_array_length(v), 1, "%s", json_object_to_json_string(show));
-	long long held = pol_int(json_object_array_get_idx(v, 0), "throttled_ns");
-	json_object_put(show);
-	return held;
 }
 
 /* Moved by a reload, the worker is the new tenant's cgroup's to hold, as
@@ -520,12 +528,7 @@ static long long throttled_ns(pid_t pid)
 Test(tenant_cgroups, a_moved_spinning_guest_is_held_by_the_kernel_not_hvd)
 {
 	struct pol_proc p;
-	char line[256];
-
-	pol_client_start(&H, &p, UID_SLOW, 0, "--spin", "8000", NULL);
-	cr_assert_eq(pol_client_result(&p, "create"), ST_SUCCESS);
-	long long w = worker_of(p.pid);
-	cr_assert(has_pid("slow", false, w), "worker %lld not in tenant slow's cgroup", w);
+	long long w = start_spinner(&p, "8000");
 	pol_sleep_ms(300);
 	char *c = slow_moved();
 	reload(c);
@@ -543,10 +546,7 @@ Test(tenant_cgroups, a_moved_spinning_guest_is_held_by_the_kernel_not_hvd)
 		     held1 - held0);
 	cr_expect_gt(thr1, thr0, "the kernel never throttled tenant moved (nr_throttled %lld)",
 		     thr1);
-
-	pol_client_line(&p, line, sizeof(line));
-	cr_expect(strncmp(line, "spin=0 ", 7) == 0, "client report: '%s'", line);
-	pol_client_finish(&p);
+	finish_spinner(&p);
 	pol_done();
 }
 
@@ -640,11 +640,7 @@ Test(tenant_cgroups_refused, a_refused_move_stays_in_the_old_cgroup_on_hvds_mete
 	pol_start(&H);
 
 	struct pol_proc p;
-	char line[256];
-	pol_client_start(&H, &p, UID_SLOW, 0, "--spin", "8000", NULL);
-	cr_assert_eq(pol_client_result(&p, "create"), ST_SUCCESS);
-	long long w = worker_of(p.pid);
-	cr_assert(has_pid("slow", false, w), "worker %lld not in tenant slow's cgroup", w);
+	long long w = start_spinner(&p, "8000");
 	char *c = slow_moved();
 	reload(c);
 	free(c);
@@ -667,8 +663,7 @@ Test(tenant_cgroups_refused, a_refused_move_stays_in_the_old_cgroup_on_hvds_mete
 		held1 = throttled_ns(p.pid);
 	}
 	cr_expect_gt(held1, held0, "hvd's own throttle never held the vCPU back after the move");
-	pol_client_line(&p, line, sizeof(line));
-	pol_client_finish(&p);
+	finish_spinner(&p);
 	pol_done();
 }
 
