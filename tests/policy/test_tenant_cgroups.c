@@ -744,13 +744,43 @@ static unsigned touch_report(struct pol_proc *p, unsigned *rounds)
 	}
 }
 
+/* hvd said that the OOM killer ended tiny's worker `wt` (of client `pid`),
+ * in its log and its audit trail. */
+static void expect_oom_reported(long long wt, pid_t pid)
+{
+	char want[64];
+	snprintf(want, sizeof(want), "worker process %lld killed by signal 9", wt);
+	if (pol_log_count(&H, want) != 1 || pol_log_count(&H, "out of memory") != 1)
+		print_log("no line for the OOM kill");
+	cr_expect_eq(pol_log_count(&H, want), 1, "hvd did not log '%s'", want);
+	cr_expect_eq(pol_log_count(&H, "out of memory, its tenant's cgroup at its limit"), 1,
+		     "hvd did not say the worker ran out of its tenant's memory");
+	char reason[512] = "";
+	cr_expect_eq(pol_audit_count(&H, "lost", "worker", UID_TINY, pid, reason,
+				     sizeof(reason)), 1, "no audit line for the lost worker");
+	cr_expect(strstr(reason, "out of memory") != NULL, "audit reason: '%s'", reason);
+}
+
+/* How often the tenant's memory cgroup reached its limit (v1
+ * memory.failcnt, v2 memory.events' max). */
+static long long limit_hits(const char *tenant)
+{
+	if (L.kind == HVD_CG_V2)
+		return tstat(tenant, true, "memory.events", "max");
+	char *v = tread(tenant, true, "memory.failcnt");
+	long long n = atoll(v);
+	free(v);
+	return n;
+}
+
 /*
  * A tenant whose workers touch more memory than its cgroup allows: the
  * guest writes to every page of 24 MiB, the client unmaps the range and
  * keeps it (so within tenant tiny's max_memory = 32M of mapped memory at
  * any time), and again: the pages stay charged to tiny's cgroup (its
- * worker touched them first), so the kernel's OOM killer ends tiny's
- * worker before the fourth round is done (the limit is 32 + 64 MiB). Only
+ * worker touched them first), so before the fourth round is done (the
+ * limit is 32 + 64 MiB) the kernel's OOM killer ends tiny's worker, or
+ * (the kernel's choice) refuses the page and the guest's write fails. Only
  * tiny loses: its client's calls fail, hvd says why, and tenant wide's
  * worker, VM and cgroup are as they were; wide's own 96 MiB of the same
  * (tiny's whole limit, within wide's) all go through. Small sizes:
@@ -775,23 +805,22 @@ Test(tenant_cgroups, a_tenant_over_its_memory_limit_loses_only_its_own_worker)
 	/* 96 MiB hold three rounds of 24 MiB and not four. */
 	cr_assert_neq(st, ST_SUCCESS, "144 MiB touched under tenant tiny's 96 MiB limit");
 	cr_expect(rounds >= 1 && rounds <= 3, "tenant tiny's worker died after %u rounds", rounds);
-	cr_log_info("tenant tiny (96 MiB): its worker ended after %u rounds of 24 MiB, %#x", rounds,
+	cr_log_info("tenant tiny (96 MiB): its guest stopped after %u rounds of 24 MiB, %#x", rounds,
 		    st);
-	cr_expect_geq(oom_kills("tiny"), 1, "tenant tiny's cgroup records no OOM kill");
-	pol_client_finish(&tiny);
-
-	/* hvd says why, in its log and its audit trail. */
-	char want[64];
-	snprintf(want, sizeof(want), "worker process %lld killed by signal 9", wt);
-	if (pol_log_count(&H, want) != 1 || pol_log_count(&H, "out of memory") != 1)
-		print_log("no line for the OOM kill");
-	cr_expect_eq(pol_log_count(&H, want), 1, "hvd did not log '%s'", want);
-	cr_expect_eq(pol_log_count(&H, "out of memory, its tenant's cgroup at its limit"), 1,
-		     "hvd did not say the worker ran out of its tenant's memory");
-	char reason[512] = "";
-	cr_expect_eq(pol_audit_count(&H, "lost", "worker", UID_TINY, tiny.pid, reason,
-				     sizeof(reason)), 1, "no audit line for the lost worker");
-	cr_expect(strstr(reason, "out of memory") != NULL, "audit reason: '%s'", reason);
+	if (oom_kills("tiny") == 0) {
+		/* The kernel may refuse the charge instead of killing: in
+		 * the amd lab (Debian's 6.1 kvm_amd) KVM's fault then fails
+		 * and the guest's write comes back to the client as an
+		 * EPT-violation exit. The worker lives on, held to the
+		 * limit, which the cgroup records as reached. */
+		cr_expect_gt(limit_hits("tiny"), 0, "tenant tiny's guest stopped with no OOM kill "
+			     "and its cgroup never at its limit");
+		cr_expect_eq(kill((pid_t)wt, 0), 0, "tiny's worker is gone with no OOM kill");
+		pol_client_finish(&tiny);
+	} else {
+		pol_client_finish(&tiny);
+		expect_oom_reported(wt, tiny.pid);
+	}
 
 	/* Nothing of tenant wide was touched. */
 	cr_expect_eq(kill((pid_t)ww, 0), 0, "tenant wide's worker %lld is gone", ww);
