@@ -115,9 +115,16 @@ struct vm {
 
 /* hv_vm_create + valloc + hv_vm_map + hv_vcpu_create + setup + first
  * exit: everything "create" times. */
+/* When each step of the last vm_up ended (hvbench_now_ns), for the
+ * per-step lines of "create". */
+enum { STEP_VM, STEP_MAP, STEP_VCPU, STEP_SETUP, STEP_RUN, NSTEPS };
+static const char *const step_name[NSTEPS] = { "vm_create", "map", "vcpu_create", "setup", "first_run" };
+static uint64_t step_end[NSTEPS];
+
 static void vm_up(struct vm *vm, size_t size)
 {
 	check(hv_vm_create(HV_VM_DEFAULT), "hv_vm_create");
+	step_end[STEP_VM] = hvbench_now_ns();
 	vm->size = size;
 	vm->ram = valloc(size);
 	if (!vm->ram)
@@ -125,9 +132,13 @@ static void vm_up(struct vm *vm, size_t size)
 	hvbench_load_guest(vm->ram);
 	check(hv_vm_map(vm->ram, 0, size, HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC),
 	      "hv_vm_map");
+	step_end[STEP_MAP] = hvbench_now_ns();
 	check(hv_vcpu_create(&vm->vcpu, HV_VCPU_DEFAULT), "hv_vcpu_create");
+	step_end[STEP_VCPU] = hvbench_now_ns();
 	real_mode(vm->vcpu);
+	step_end[STEP_SETUP] = hvbench_now_ns();
 	(void)round_trip(vm->vcpu);
+	step_end[STEP_RUN] = hvbench_now_ns();
 }
 
 static void vm_down(struct vm *vm)
@@ -196,6 +207,9 @@ int main(int argc, char **argv)
 			vm_up(&vm, HVBENCH_CREATE_RAM);
 			uint64_t t1 = hvbench_now_ns();
 			printf("create_us %lu %.2f\n", i, (double)(t1 - t0) / 1e3);
+			for (unsigned k = 0; k < NSTEPS; k++)
+				printf("step_us %lu %s %.2f\n", i, step_name[k],
+				       (double)(step_end[k] - (k ? step_end[k - 1] : t0)) / 1e3);
 			vm_down(&vm);
 		}
 		break;

@@ -216,6 +216,8 @@ for r in $(seq 0 $((rounds - 1))); do
 		run "$impl" create "$create_iters" >"$tmp/out"
 		awk '$1 == "create_us" && $2 == 0 { print $3 }' "$tmp/out" >>"$tmp/cold_$impl"
 		awk '$1 == "create_us" && $2 > 0 { print $3 }' "$tmp/out" >>"$tmp/warm_$impl"
+		awk -v d="$tmp" -v impl="$impl" '$1 == "step_us" && $2 > 0 {
+			print $4 >>(d "/step_" impl "_" $3) }' "$tmp/out"
 	done
 done
 cat <<EOF
@@ -240,6 +242,14 @@ done
 echo "ratio cold: client/raw = $(ratio "$cold_med_client" "$cold_med_raw")   direct/raw = $(ratio "$cold_med_direct" "$cold_med_raw")"
 echo "ratio warm: client/raw = $(ratio "$warm_med_client" "$warm_med_raw")   direct/raw = $(ratio "$warm_med_direct" "$warm_med_raw")"
 echo "ratio cold: client/inproc = $(ratio "$cold_med_client" "$cold_med_inproc")   warm: client/inproc = $(ratio "$warm_med_client" "$warm_med_inproc")   (workers vs VMs in hvd)"
+echo "warm, by step (median µs of each step alone; the API programs only):"
+steps=(vm_create map vcpu_create setup first_run)
+printf '  %-7s' impl; printf ' %11s' "${steps[@]}"; echo
+for impl in direct client inproc; do
+	printf '  %-7s' "$impl"
+	for st in "${steps[@]}"; do printf ' %11s' "$(median "$tmp/step_${impl}_$st")"; done
+	echo
+done
 
 if ! kill -0 "$hvd_pid" 2>/dev/null; then
 	echo "run.sh: hvd died during the run:" >&2
