@@ -88,25 +88,72 @@ struct vma {
 
 /* Reading the mappings in address order, from either source. */
 struct maps {
-	FILE *f;
-	bool text;                     /* PROCMAP_QUERY refused: read the text */
+	int fd;                        /* /proc/self/maps, for PROCMAP_QUERY */
+	FILE *f;                       /* the text, once PROCMAP_QUERY is refused */
+	bool text;
 	char buf[4096 + 128];          /* a line, or a mapping's name */
 };
 
+/* /proc/self/maps and /proc/self/pagemap stay open between calls (under
+ * mem.lock): opening them is a third of moving a range here. Each use
+ * checks the descriptor is still the file opened (the client may have
+ * closed the number, and reused it); a child after fork opens its own
+ * (hvc_mem_fork_child). */
+struct procfd {
+	const char *path;
+	int fd;
+	dev_t dev;
+	ino_t ino;
+};
+static struct procfd proc_maps = { "/proc/self/maps", -1, 0, 0 };
+static struct procfd proc_pagemap = { "/proc/self/pagemap", -1, 0, 0 };
+
+static int procfd_get(struct procfd *p)
+{
+	struct stat st;
+	if (p->fd >= 0 && fstat(p->fd, &st) == 0 && st.st_dev == p->dev && st.st_ino == p->ino)
+		return p->fd;
+	p->fd = open(p->path, O_RDONLY | O_CLOEXEC);
+	if (p->fd < 0)
+		return -errno;
+	if (fstat(p->fd, &st) < 0) {
+		int e = -errno;
+		close(p->fd);
+		p->fd = -1;
+		return e;
+	}
+	p->dev = st.st_dev;
+	p->ino = st.st_ino;
+	return p->fd;
+}
+
+/* After fork (in the child's atfork handler, so the numbers are still
+ * these files): they describe the parent's process. */
+static void procfd_forget(struct procfd *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+}
+
 static int maps_open(struct maps *m)
 {
-	m->f = fopen("/proc/self/maps", "re");
+	m->f = NULL;
 	m->text = false;
-	return m->f ? 0 : -errno;
+	m->fd = procfd_get(&proc_maps);
+	return m->fd < 0 ? m->fd : 0;
 }
 
 static void maps_close(struct maps *m)
 {
-	fclose(m->f);
+	if (m->f)
+		fclose(m->f);
 }
 
 static bool maps_next_text(struct maps *m, uintptr_t at, struct vma *v)
 {
+	if (!m->f && !(m->f = fopen("/proc/self/maps", "re")))
+		return false;
 	while (fgets(m->buf, sizeof(m->buf), m->f)) {
 		int n = 0;
 		if (sscanf(m->buf, "%" SCNxPTR "-%" SCNxPTR " %4s %llx %*x:%*x %llu %n", &v->lo,
@@ -135,7 +182,7 @@ static bool maps_next(struct maps *m, uintptr_t at, struct vma *v)
 	q.query_addr = at;
 	q.vma_name_addr = (uintptr_t)m->buf;
 	q.vma_name_size = sizeof(m->buf);
-	if (ioctl(fileno(m->f), PROCMAP_QUERY, &q) < 0) {
+	if (ioctl(m->fd, PROCMAP_QUERY, &q) < 0) {
 		if (errno == ENOENT)
 			return false;
 		/* Not this kernel, or refused: the text says the same (read
@@ -356,12 +403,10 @@ static bool scan_pages(int fd, const uint8_t *uva, size_t pages, unsigned char *
 static void pages_with_data(const uint8_t *uva, size_t pages, unsigned char *vec)
 {
 	uint64_t ent[512];
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int fd = procfd_get(&proc_pagemap);
 
-	if (fd >= 0 && scan_pages(fd, uva, pages, vec)) {
-		close(fd);
+	if (fd >= 0 && scan_pages(fd, uva, pages, vec))
 		return;
-	}
 	memset(vec, 1, pages);
 	if (fd < 0)
 		return;
@@ -376,7 +421,22 @@ static void pages_with_data(const uint8_t *uva, size_t pages, unsigned char *vec
 			vec[i + j] = (ent[j] >> 62) & 3 ? 1 : 0; /* bit 63 present, 62 swapped */
 		i += k;
 	}
-	close(fd);
+}
+
+/* pwrite all of [buf, buf+len) at `off`: 0 or -errno. */
+static int write_all(int fd, const uint8_t *buf, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, buf, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
 }
 
 /* Move [uva, uva+size) onto a new memfd in place, if it is memory that
@@ -386,7 +446,6 @@ static int convert(uint8_t *uva, size_t size, struct shared **out)
 	size_t pages = size / PAGE, nx = 0;
 	unsigned char *data = NULL;
 	struct xpiece *x = NULL;
-	uint8_t *tmp = MAP_FAILED;
 	struct shared *s;
 	int r;
 
@@ -401,16 +460,22 @@ static int convert(uint8_t *uva, size_t size, struct shared **out)
 	pages_with_data(uva, pages, data);
 	if ((r = new_memfd(size, &s->fd, &s->ino)) < 0)
 		goto err;
-	tmp = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
-	if (tmp == MAP_FAILED) {
-		r = -errno;
-		goto err_fd;
-	}
 	/* Pages never touched read as zero, as the new memfd does: copying
-	 * only those with data keeps a 1 GiB map of fresh memory cheap. */
-	for (size_t i = 0; i < pages; i++)
-		if (data[i])
-			memcpy(tmp + i * PAGE, uva + i * PAGE, PAGE);
+	 * only those with data keeps a 1 GiB map of fresh memory cheap. By
+	 * write(), run by run: no mapping of the memfd to make, fault in
+	 * and remove. */
+	for (size_t i = 0; i < pages;) {
+		if (!data[i]) {
+			i++;
+			continue;
+		}
+		size_t n = 1;
+		while (i + n < pages && data[i + n])
+			n++;
+		if ((r = write_all(s->fd, uva + i * PAGE, n * PAGE, (off_t)(i * PAGE))) < 0)
+			goto err_fd;
+		i += n;
+	}
 	/* Once more, as close to the move as can be: another thread may have
 	 * remapped part of the range meanwhile. */
 	free(x);
@@ -429,7 +494,6 @@ static int convert(uint8_t *uva, size_t size, struct shared **out)
 			hvc_err(HVC_CAUSE_MEMORY, "hv_vm_map: [%#" PRIxPTR ", %#" PRIxPTR ") was "
 				"executable and no longer is after the move onto hvd's memfd "
 				"(mprotect: %s)", x[i].lo, x[i].hi, strerror(errno));
-	munmap(tmp, size);
 	free(data);
 	free(x);
 	s->base = uva;
@@ -438,8 +502,6 @@ static int convert(uint8_t *uva, size_t size, struct shared **out)
 	return 0;
 
 err_fd:
-	if (tmp != MAP_FAILED)
-		munmap(tmp, size);
 	close(s->fd);
 err:
 	free(data);
@@ -530,6 +592,8 @@ int hvc_mem_deallocate(void *uva, size_t size)
 
 void hvc_mem_fork_child(void)
 {
+	procfd_forget(&proc_maps);
+	procfd_forget(&proc_pagemap);
 	for (struct shared *s = mem.list, *next; s; s = next) {
 		next = s->next;
 		/* Copy into private memory at the same place: what the parent's

@@ -10,6 +10,7 @@
  * Each case is a forked client (its stderr into a file) in a VM of its
  * own on the test's hvd.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,4 +290,71 @@ Test(map_kinds, executable_private_memory_stays_executable)
 {
 	pid_t pid = sys_spawn(private_executable, NULL);
 	sys_expect_child_ok(pid, "the executable-memory client");
+}
+
+/* The descriptor of /proc/self/maps that libhvclient keeps open between
+ * hv_vm_map calls (client/hvc_mem.c), or -1. */
+static int kept_maps_fd(void)
+{
+	char link[64], want[64], got[128];
+	snprintf(want, sizeof(want), "/proc/%d/maps", (int)getpid());
+	for (int fd = 3; fd < 1024; fd++) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(link, got, sizeof(got) - 1);
+		if (n <= 0)
+			continue;
+		got[n] = '\0';
+		if (strcmp(got, want) == 0)
+			return fd;
+	}
+	return -1;
+}
+
+/* The client puts another process's (its parent's) /proc/PID/maps where the library's
+ * descriptor was: the library must notice (it would describe the wrong
+ * address space) and leave the client's descriptor alone. */
+static int reused_maps_number(void *arg)
+{
+	(void)arg;
+	struct sys_vm vm;
+	uint32_t seen = 0;
+	const uint32_t magic = 0x5eed5eedu;
+
+	int r = sys_vm_start(&vm, SYS_GUEST(sys_peek));
+	if (r || (r = sys_vm_end(&vm)))
+		return r;
+	int kept = kept_maps_fd();
+	if (kept < 0)
+		return sys_fail(2, "no descriptor of /proc/self/maps kept after hv_vm_map");
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)getppid());
+	int other = open(path, O_RDONLY | O_CLOEXEC);
+	if (other < 0 || dup2(other, kept) < 0)
+		return sys_fail(3, "dup2 %s: %s", path, strerror(errno));
+	close(other);
+
+	uint8_t *ram = mmap(NULL, SYS_RAM_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ram == MAP_FAILED)
+		return sys_fail(4, "mmap");
+	memcpy(ram + SYS_DATA, &magic, sizeof(magic));
+	if ((r = sys_vm_start_on(&vm, ram, SYS_GUEST(sys_peek))))
+		return r;
+	if ((r = sys_peek_run(&vm, &seen)))
+		return r;
+	if (seen != magic)
+		return sys_fail(5, "the guest read %#x, not %#x", seen, magic);
+	char link[64], got[64] = "";
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", kept);
+	ssize_t n = readlink(link, got, sizeof(got) - 1);
+	got[n > 0 ? n : 0] = '\0';
+	if (strcmp(got, path) != 0)
+		return sys_fail(6, "the client's descriptor %d is now '%s'", kept, got);
+	return sys_vm_end(&vm);
+}
+
+Test(map_kinds, a_kept_descriptor_number_the_client_reused_does_not_mislead_the_library)
+{
+	pid_t pid = sys_spawn(reused_maps_number, NULL);
+	sys_expect_child_ok(pid, "the client reusing the library's descriptor number");
 }
