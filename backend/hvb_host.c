@@ -67,7 +67,7 @@ static int probe_out_flavour(struct hvb_host *host)
 {
 	/* out 0x10,al; rdtsc; out 0x11,al; hlt */
 	static const uint8_t code[] = { 0xe6, 0x10, 0x0f, 0x31, 0xe6, 0x11, 0xf4 };
-	int vm = -1, vcpu = -1, r;
+	int vm = -1, vcpu = -1, r = 0;
 	void *mem = MAP_FAILED;
 	struct kvm_run *run = MAP_FAILED;
 	struct kvm_sregs sregs;
@@ -102,6 +102,13 @@ static int probe_out_flavour(struct hvb_host *host)
 		   MAP_SHARED, vcpu, 0);
 	if (run == MAP_FAILED) {
 		r = -errno;
+		goto out;
+	}
+	/* As every VM's vCPU 0 starts, before it runs: the power-on state
+	 * (hvb_pool.c). A worker process inherits it with the host. */
+	if (ioctl(vcpu, KVM_SET_CPUID2, host->cpuid) < 0 ||
+	    (r = hvb__reset_capture(host, vcpu)) < 0) {
+		r = r < 0 ? r : -errno;
 		goto out;
 	}
 	if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0) {
@@ -251,6 +258,7 @@ int hvb_host_create(const char *dev_path, struct hvb_host **out)
 		host->info.nr_memslots = 32;
 	host->info.xsave_size = sizeof(struct kvm_xsave);
 	host->info.tsc_khz = 0;
+	host->quirks2 = check_ext(host->kvm_fd, KVM_CAP_DISABLE_QUIRKS2) > 0;
 
 	r = load_cpuid(host);
 	if (r < 0)
@@ -265,6 +273,7 @@ int hvb_host_create(const char *dev_path, struct hvb_host **out)
 	return 0;
 
 err_cpuid:
+	hvb__reset_free(host);
 	free(host->cpuid);
 err_close:
 	close(host->kvm_fd);
@@ -277,6 +286,7 @@ void hvb_host_destroy(struct hvb_host *host)
 {
 	if (!host)
 		return;
+	hvb__reset_free(host);
 	free(host->cpuid);
 	close(host->kvm_fd);
 	free(host);

@@ -18,6 +18,10 @@ struct hvb_host {
 	int kvm_fd;
 	struct hvb_host_info info;
 	struct kvm_cpuid2 *cpuid;     /* what every vCPU is given */
+	bool quirks2;                 /* KVM_CAP_DISABLE_QUIRKS2 */
+	/* The power-on state of a KVM vCPU 0 given `cpuid`, from the first
+	 * one made (hvb_pool.c); the same for every VM of the host. Set once. */
+	_Atomic(struct hvb_reset *) reset;
 };
 
 /* One contiguous guest-physical mapping, backed by one KVM memslot. */
@@ -63,7 +67,6 @@ struct hvb_vm {
 	} spares[HVB_MAX_VCPUS];
 	unsigned nspares;
 	unsigned next_kvm_id;
-	struct hvb_reset *reset;      /* power-on state, from the first vCPU */
 	/* The MSR filter KVM has (valid once filter_set): the MSRs it lets
 	 * through, in ascending order. */
 	bool filter_set;
@@ -116,12 +119,19 @@ bool hvb__vm_stub_place(struct hvb_vm *vm);
 
 /* hvb_pool.c: the VM's KVM vCPUs, reused (KVM cannot destroy one); called
  * with the VM lock held, except hvb__pool_free (the VM is going away). */
-/* A KVM vCPU in its power-on state: a reset spare, or a new one. */
-int hvb__pool_get(struct hvb_vm *vm, int *fd, struct kvm_run **run);
+/* A KVM vCPU in its power-on state: a reset spare, or a new one. Fills
+ * `st`'s registers, events and cached MSRs with that state when it knows
+ * them without asking KVM, and returns 1 then (0: ask KVM). */
+int hvb__pool_get(struct hvb_vm *vm, int *fd, struct kvm_run **run, struct hvs_state *st);
 /* Give a KVM vCPU back for the next hvb__pool_get. */
 void hvb__pool_put(struct hvb_vm *vm, int fd, struct kvm_run *run);
-/* Close every spare and drop the power-on state. */
+/* Close every spare. */
 void hvb__pool_free(struct hvb_vm *vm);
+/* Capture the power-on state from `fd`, a new KVM vCPU 0 given the
+ * host's CPUID that has not run, unless it is known already. */
+int hvb__reset_capture(struct hvb_host *host, int fd);
+/* The host's power-on state goes with the host. */
+void hvb__reset_free(struct hvb_host *host);
 
 /* hvb_vcpu.c */
 int hvb__msr_get(struct hvb_vcpu *vcpu, uint32_t index, uint64_t *value);

@@ -86,19 +86,21 @@ int hvb_vcpu_create(struct hvb_vm *vm, uint64_t options, struct hvb_vcpu **out)
 	vcpu->vm = vm;
 	vcpu->id = id;
 	vcpu->run_size = (size_t)vm->host->info.vcpu_mmap_size;
-	if ((r = hvb__pool_get(vm, &vcpu->fd, &vcpu->run)) < 0)
+	struct hvs_state *st = &vcpu->st;
+	if ((r = hvb__pool_get(vm, &vcpu->fd, &vcpu->run, st)) < 0)
 		goto err_unlock;
 
-	/* The API state starts as KVM's reset state; from now on KVM's
-	 * sync-regs area is exchanged with it at every entry and exit. */
-	struct hvs_state *st = &vcpu->st;
-	if (ioctl(vcpu->fd, KVM_GET_REGS, &st->regs) < 0 ||
-	    ioctl(vcpu->fd, KVM_GET_SREGS, &st->sregs) < 0 ||
-	    ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &st->events) < 0) {
+	/* The API state starts as KVM's reset state (known already, or
+	 * asked); from now on KVM's sync-regs area is exchanged with it at
+	 * every entry and exit. */
+	if (r == 0 &&
+	    (ioctl(vcpu->fd, KVM_GET_REGS, &st->regs) < 0 ||
+	     ioctl(vcpu->fd, KVM_GET_SREGS, &st->sregs) < 0 ||
+	     ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &st->events) < 0)) {
 		r = -errno;
 		goto err_vcpu;
 	}
-	for (int i = 0; i < HVS_MSRC_COUNT; i++) {
+	for (int i = 0; r == 0 && i < HVS_MSRC_COUNT; i++) {
 		if ((r = hvb__msr_get(vcpu, hvs_msrc_msr(i), &st->msr[i])) < 0)
 			goto err_vcpu;
 	}

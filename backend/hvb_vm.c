@@ -65,7 +65,7 @@ int hvb_vm_create(struct hvb_host *host, uint64_t options, struct hvb_vm **out)
 	/* Port 0x7e behaves like every other port (kvm-notes.md §1). */
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_DISABLE_QUIRKS2,
 				      .args[0] = KVM_X86_QUIRK_OUT_7E_INC_RIP };
-	if (ioctl(host->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DISABLE_QUIRKS2) > 0)
+	if (host->quirks2)
 		(void)ioctl(vm->fd, KVM_ENABLE_CAP, &cap);
 
 	if (host->info.msr_filter) {

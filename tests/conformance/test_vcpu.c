@@ -432,3 +432,114 @@ Test(vcpu, fpstate_exchanges_xmm_registers)
 	free(fp);
 	cf_destroy(&vm);
 }
+
+/* ---- the state a new vCPU starts in ---- */
+
+static const uint32_t reset_fields[] = {
+	VMCS_GUEST_CS, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT, VMCS_GUEST_CS_AR,
+	VMCS_GUEST_SS, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_AR,
+	VMCS_GUEST_DS, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_AR,
+	VMCS_GUEST_ES, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_AR,
+	VMCS_GUEST_FS, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_AR,
+	VMCS_GUEST_GS, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_AR,
+	VMCS_GUEST_LDTR, VMCS_GUEST_LDTR_BASE, VMCS_GUEST_LDTR_LIMIT, VMCS_GUEST_LDTR_AR,
+	VMCS_GUEST_TR, VMCS_GUEST_TR_BASE, VMCS_GUEST_TR_LIMIT, VMCS_GUEST_TR_AR,
+	VMCS_GUEST_GDTR_BASE, VMCS_GUEST_GDTR_LIMIT, VMCS_GUEST_IDTR_BASE,
+	VMCS_GUEST_IDTR_LIMIT, VMCS_GUEST_CR0, VMCS_GUEST_CR3, VMCS_GUEST_CR4,
+	VMCS_GUEST_RIP, VMCS_GUEST_RSP, VMCS_GUEST_RFLAGS, VMCS_GUEST_IA32_EFER,
+	VMCS_GUEST_IA32_PAT, VMCS_GUEST_IA32_SYSENTER_CS, VMCS_GUEST_SYSENTER_ESP,
+	VMCS_GUEST_SYSENTER_EIP,
+};
+#define NRESET_FIELDS (sizeof(reset_fields) / sizeof(reset_fields[0]))
+
+struct reset_snap {
+	uint64_t reg[HV_X86_REGISTERS_MAX];
+	uint64_t field[NRESET_FIELDS];
+	hv_return_t ret;
+};
+
+/* Every register and the guest-state fields of `vcpu` (this thread's). */
+static hv_return_t snap(hv_vcpuid_t vcpu, struct reset_snap *s)
+{
+	hv_return_t r = HV_SUCCESS;
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < HV_X86_REGISTERS_MAX && r == HV_SUCCESS; i++)
+		if (i != HV_X86_CR1 && i != HV_X86_DR4 && i != HV_X86_DR5)
+			r = hv_vcpu_read_register(vcpu, (hv_x86_reg_t)i, &s->reg[i]);
+	for (size_t i = 0; i < NRESET_FIELDS && r == HV_SUCCESS; i++)
+		r = hv_vmx_vcpu_read_vmcs(vcpu, reset_fields[i], &s->field[i]);
+	return r;
+}
+
+static void expect_same_state(const struct reset_snap *a, const struct reset_snap *b,
+			      const char *what)
+{
+	for (int i = 0; i < HV_X86_REGISTERS_MAX; i++)
+		cr_expect_eq(a->reg[i], b->reg[i], "%s: register %d is %#" PRIx64 ", not %#"
+		    PRIx64, what, i, b->reg[i], a->reg[i]);
+	for (size_t i = 0; i < NRESET_FIELDS; i++)
+		cr_expect_eq(a->field[i], b->field[i], "%s: VMCS field %#x is %#" PRIx64
+		    ", not %#" PRIx64, what, reset_fields[i], b->field[i], a->field[i]);
+}
+
+/* A vCPU made on a thread of its own (its first look at KVM's state: the
+ * VM's second vCPU is never made from the remembered power-on state). */
+static void *other_vcpu_snap(void *arg)
+{
+	struct reset_snap *s = arg;
+	hv_vcpuid_t v;
+	if ((s->ret = hv_vcpu_create(&v, HV_VCPU_DEFAULT)) != HV_SUCCESS)
+		return NULL;
+	s->ret = snap(v, s);
+	hv_return_t d = hv_vcpu_destroy(v);
+	if (s->ret == HV_SUCCESS)
+		s->ret = d;
+	return NULL;
+}
+
+/* The backend remembers the power-on state from the host's first vCPU
+ * and gives it to every VM's first vCPU without asking KVM: it must be
+ * the state KVM gives a vCPU that never ran, in every VM, and the one a
+ * re-created vCPU gets back. */
+Test(vcpu, every_new_vcpu_starts_in_the_same_power_on_state)
+{
+	struct reset_snap first, other, again, next_vm;
+	struct cf_vm vm;
+	pthread_t t;
+	uint64_t max = 0;
+
+	cf_vm_create(&vm);
+	HV_CHECK(hv_capability(HV_CAP_VCPUMAX, &max));
+	if (max < 2)
+		cr_skip_test("HV_CAP_VCPUMAX is %" PRIu64, max);
+	HV_CHECK(hv_vcpu_create(&vm.vcpu, HV_VCPU_DEFAULT));
+	vm.has_vcpu = true;
+	HV_CHECK(snap(vm.vcpu, &first));
+	/* Architectural values (Intel SDM, state after reset). */
+	cr_expect_eq(first.reg[HV_X86_RIP], 0xfff0);
+	cr_expect_eq(first.reg[HV_X86_RFLAGS], 0x2);
+	cr_expect_eq(first.reg[HV_X86_CS], 0xf000);
+	cr_expect_eq(first.field[1], 0xffff0000, "CS base %#" PRIx64, first.field[1]);
+	cr_expect_eq(first.reg[HV_X86_RAX], 0);
+
+	cr_assert_eq(pthread_create(&t, NULL, other_vcpu_snap, &other), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	HV_CHECK(other.ret);
+	expect_same_state(&first, &other, "the VM's second vCPU");
+
+	/* Dirty the first vCPU, then make it again (KVM's vCPU is reused). */
+	cf_wreg(&vm, HV_X86_RIP, 0x1234);
+	cf_wvmcs(&vm, VMCS_GUEST_IA32_PAT, 0x0606060606060606ull);
+	HV_CHECK(hv_vcpu_destroy(vm.vcpu));
+	HV_CHECK(hv_vcpu_create(&vm.vcpu, HV_VCPU_DEFAULT));
+	HV_CHECK(snap(vm.vcpu, &again));
+	expect_same_state(&first, &again, "a vCPU made again after a destroy");
+	cf_destroy(&vm);
+
+	cf_vm_create(&vm);
+	HV_CHECK(hv_vcpu_create(&vm.vcpu, HV_VCPU_DEFAULT));
+	vm.has_vcpu = true;
+	HV_CHECK(snap(vm.vcpu, &next_vm));
+	expect_same_state(&first, &next_vm, "the next VM's first vCPU");
+	cf_destroy(&vm);
+}
