@@ -84,6 +84,10 @@ int hvb_vm_protect(struct hvb_vm *vm, uint64_t gpa, uint64_t size,
 /* Set every vCPU's TSC to `tsc` at its next entry; -ENOTSUP where KVM
  * cannot move the guest TSC. */
 int hvb_vm_sync_tsc(struct hvb_vm *vm, uint64_t tsc);
+/* The MSR filter a VM's vCPUs start with, set ahead of the first vCPU
+ * (its grace period then off vcpu_create's path). Any thread, with no
+ * vCPU created meanwhile; 0 where there is nothing to do. */
+int hvb_vm_prepare(struct hvb_vm *vm);
 /* Bytes of guest memory mapped and the number of mappings (memslots). */
 void hvb_vm_usage(struct hvb_vm *vm, uint64_t *bytes, uint32_t *mappings);
 /* The mappings, for reports: up to `max` entries, returns the count. */

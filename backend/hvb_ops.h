@@ -51,6 +51,10 @@ struct hvb_arch_x86 {
 	int (*write_fpstate)(struct hvb_vcpu *vcpu, const void *buf, size_t size);
 	int (*sync_tsc)(struct hvb_vm *vm, uint64_t tsc);
 	int (*invalidate_tlb)(struct hvb_vcpu *vcpu);
+	/* Before the VM's first vCPU, from any thread, with no vCPU made
+	 * meanwhile: the once-per-VM set-up that waits for a KVM grace
+	 * period (the MSR filter), so that vcpu_create does not. Optional. */
+	int (*vm_prepare)(struct hvb_vm *vm);
 };
 
 /* The arm64 host as the arm64 API reports it (hv_vm_config_get_*,

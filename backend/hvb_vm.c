@@ -569,10 +569,10 @@ bool hvb__vm_stub_place(struct hvb_vm *vm)
  * vCPU (none can run without one), not when a vCPU comes or goes without
  * changing what every vCPU shares, never when the last vCPU goes.
  */
+static int filter_install(int vm_fd, const uint32_t *allow, unsigned n);
+
 int hvb__vm_update_msr_filter(struct hvb_vm *vm)
 {
-	struct kvm_msr_filter f;
-	uint8_t allow_bit = 1, deny_bit = 0;
 	uint32_t allow[KVM_MSR_FILTER_MAX_RANGES];
 	unsigned n = 0;
 
@@ -604,6 +604,40 @@ int hvb__vm_update_msr_filter(struct hvb_vm *vm)
 	if (vm->filter_set && vm->filter_n == n &&
 	    memcmp(vm->filter_msrs, allow, n * sizeof(allow[0])) == 0)
 		return 0;
+	int r = filter_install(vm->fd, allow, n);
+	if (r < 0)
+		return r;
+	vm->filter_set = true;
+	vm->filter_n = n;
+	memcpy(vm->filter_msrs, allow, n * sizeof(allow[0]));
+	return 0;
+}
+
+int hvb_vm_prepare(struct hvb_vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	bool todo = vm->host->info.msr_filter && !vm->filter_set && vm->nvcpus == 0;
+	pthread_mutex_unlock(&vm->lock);
+	if (!todo)
+		return 0;
+	/* Outside the lock: the grace period must not hold up the VM's
+	 * memory changes. The caller makes no vCPU meanwhile, so nobody
+	 * else sets the filter. What a new vCPU starts with: nothing native. */
+	int r = filter_install(vm->fd, NULL, 0);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&vm->lock);
+	vm->filter_set = true;
+	vm->filter_n = 0;
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+/* Deny every MSR to the guest but `allow` (ascending). */
+static int filter_install(int vm_fd, const uint32_t *allow, unsigned n)
+{
+	struct kvm_msr_filter f;
+	uint8_t allow_bit = 1, deny_bit = 0;
 
 	memset(&f, 0, sizeof(f));
 	f.flags = KVM_MSR_FILTER_DEFAULT_DENY;
@@ -620,13 +654,10 @@ int hvb__vm_update_msr_filter(struct hvb_vm *vm)
 		f.ranges[0].base = 0;
 		f.ranges[0].bitmap = &deny_bit;
 	}
-	if (ioctl(vm->fd, KVM_X86_SET_MSR_FILTER, &f) < 0) {
+	if (ioctl(vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0) {
 		int e = -errno;
 		hvb__log("setting the MSR filter failed: %d", e);
 		return e;
 	}
-	vm->filter_set = true;
-	vm->filter_n = n;
-	memcpy(vm->filter_msrs, allow, n * sizeof(allow[0]));
 	return 0;
 }

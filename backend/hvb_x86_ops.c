@@ -29,6 +29,7 @@ static const struct hvb_arch_x86 x86_calls = {
 	.write_fpstate = hvb_vcpu_write_fpstate,
 	.sync_tsc = hvb_vm_sync_tsc,
 	.invalidate_tlb = hvb_vcpu_invalidate_tlb,
+	.vm_prepare = hvb_vm_prepare,
 };
 
 const struct hvb_ops hvb_x86_ops = {

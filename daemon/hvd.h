@@ -149,6 +149,11 @@ struct hvd_vcpu {
 	uint64_t wait_start;           /* a throttling wait began (0: none) */
 	_Atomic uint64_t throttled_ns; /* for hvctl show */
 	_Atomic pid_t tid;             /* the thread's id, once it runs */
+	/* Started ahead (hvd_vcpu_ahead), under `lock` with `cond`: `parked`
+	 * once the thread is set up and waits for its vCPU, `taken` once
+	 * hv_vcpu_create has given it one. */
+	bool ahead, parked, taken;
+	pthread_cond_t cond;
 };
 
 /* ---- sessions (hvd_session.c) ---- */
@@ -203,6 +208,7 @@ struct hvd_session {
 	bool closing;
 	struct hvb_vm *vm;
 	struct hvd_vcpu *vcpus[HVB_MAX_VCPUS];
+	struct hvd_vcpu *ahead;        /* the next vCPU's thread, started ahead (hvd_vcpu_ahead) */
 	struct hvd_backing *backings;
 	pthread_mutex_t done_lock;
 	struct hvd_op *done;           /* completed ops to reply to */

@@ -325,6 +325,7 @@ reply:
 		resp.mappings = s->mappings;
 	}
 	hvd_session_reply(s, &resp, out_fd);
+	hvd_rpc_replied(s, req, resp.status);
 	if (!s->d->worker)
 		hvd_metrics_rpc(&s->d->metrics, start_ns);
 	/* The other descriptors sent are hvd's own (a run page); a GIC state

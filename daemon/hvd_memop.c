@@ -25,6 +25,7 @@
 #include "hvd_log.h"
 #include "hvd_memop.h"
 #include "hvd_session.h"
+#include "hvd_vcpu.h"
 
 #define PAGE 4096ull
 
@@ -69,6 +70,7 @@ struct hvd_memop {
 	void *addr;                    /* vm_map: hvd's mapping of the memfd */
 	int fd;                        /* vm_map: the memfd */
 	int r;                         /* the backend's answer */
+	struct hvd_vcpu *ahead;        /* vm_destroy: the thread started ahead, to end first */
 	_Atomic bool finished;
 };
 
@@ -106,6 +108,10 @@ static void *memop_thread(void *arg)
 				      (uint32_t)req->vm_protect->flags);
 		break;
 	case HVDP__REQUEST__OP_VM_DESTROY:
+		if (m->ahead) {
+			hvd_vcpu_stop(m->ahead);
+			hvd_vcpu_free(m->ahead);
+		}
 		m->r = m->s->d->be->vm_destroy(m->vm);
 		break;
 	default:
@@ -174,7 +180,7 @@ void hvd_memop_poll(struct hvd_session *s)
 }
 
 static int memop_start(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp,
-		       void *addr, int fd)
+		       void *addr, int fd, struct hvd_vcpu *ahead)
 {
 	struct hvd_memop *m = calloc(1, sizeof(*m));
 	int r = m ? 0 : ENOMEM;
@@ -185,6 +191,7 @@ static int memop_start(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response
 		m->req = req;
 		m->addr = addr;
 		m->fd = fd;
+		m->ahead = ahead;
 		r = hvd_thread_start(&m->thread, memop_thread, m);
 	}
 	if (r) {
@@ -213,7 +220,12 @@ int hvd_memop_vm_destroy(struct hvd_session *s, Hvdp__Request *req, Hvdp__Respon
 	 * waits for an SRCU grace period (seen with ftrace): off the loop
 	 * thread, as memory changes are. */
 	resp->status = HV_SUCCESS;
-	return memop_start(s, req, resp, NULL, -1);
+	struct hvd_vcpu *ahead = s->ahead;
+	s->ahead = NULL;
+	int r = memop_start(s, req, resp, NULL, -1, ahead);
+	if (r != HVD_REPLY_LATER)
+		s->ahead = ahead;
+	return r;
 }
 
 /*
@@ -286,7 +298,7 @@ int hvd_memop_vm_map(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *
 		s->tenant->usage.mappings++;
 	}
 	resp->status = HV_SUCCESS;
-	int r = memop_start(s, req, resp, addr, fd);
+	int r = memop_start(s, req, resp, addr, fd, NULL);
 	if (r != HVD_REPLY_LATER)
 		usage_refresh(s);
 	return r;
@@ -295,7 +307,7 @@ int hvd_memop_vm_map(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *
 int hvd_memop_vm_unmap(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
 {
 	(void)fd;
-	return memop_start(s, req, resp, NULL, -1);
+	return memop_start(s, req, resp, NULL, -1, NULL);
 }
 
 int hvd_memop_vm_protect(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd)
@@ -306,5 +318,5 @@ int hvd_memop_vm_protect(struct hvd_session *s, Hvdp__Request *req, Hvdp__Respon
 		resp->status = HV_BAD_ARGUMENT;
 		return -1;
 	}
-	return memop_start(s, req, resp, NULL, -1);
+	return memop_start(s, req, resp, NULL, -1, NULL);
 }

@@ -7,6 +7,8 @@
 
 int hvd_rpc_hello(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
 int hvd_rpc_vm_create(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
+/* After the answer to `req` went out with `status` (hvd_dispatch). */
+void hvd_rpc_replied(struct hvd_session *s, const Hvdp__Request *req, int32_t status);
 int hvd_rpc_vm_sync_tsc(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
 int hvd_rpc_capability(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);
 int hvd_rpc_vcpu_create(struct hvd_session *s, Hvdp__Request *req, Hvdp__Response *resp, int fd);

@@ -186,6 +186,10 @@ static void *reaper_main(void *arg)
 {
 	struct hvd_session *s = arg;
 
+	if (s->ahead) {
+		hvd_vcpu_free(s->ahead);
+		s->ahead = NULL;
+	}
 	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++) {
 		if (s->vcpus[i]) {
 			hvd_vcpu_free(s->vcpus[i]);
@@ -247,6 +251,8 @@ void hvd_session_close(struct hvd_session *s, const char *why)
 	for (unsigned i = 0; i < HVB_MAX_VCPUS; i++)
 		if (s->vcpus[i])
 			hvd_vcpu_stop(s->vcpus[i]);
+	if (s->ahead)
+		hvd_vcpu_stop(s->ahead);
 	close(s->fd);
 	s->fd = -1;
 	/* A memory change still running on the thread pool uses the VM:

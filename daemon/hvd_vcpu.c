@@ -100,9 +100,9 @@ uint64_t hvd_vcpu_cpu_ns(struct hvd_vcpu *v)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-void hvd_vcpu_set_budget(struct hvd_vcpu *v, struct hvd_cpu_budget *b)
+/* The budget and whether it meters, under the lock (held). */
+static void budget_record(struct hvd_vcpu *v, struct hvd_cpu_budget *b)
 {
-	pthread_mutex_lock(&v->lock);
 	v->budget = b;
 	bool metered = false;
 	if (b) {
@@ -111,6 +111,12 @@ void hvd_vcpu_set_budget(struct hvd_vcpu *v, struct hvd_cpu_budget *b)
 		pthread_mutex_unlock(&b->lock);
 	}
 	atomic_store(&v->metered, metered);
+}
+
+void hvd_vcpu_set_budget(struct hvd_vcpu *v, struct hvd_cpu_budget *b)
+{
+	pthread_mutex_lock(&v->lock);
+	budget_record(v, b);
 	/* A guest that never exits is charged only when its timer fires,
 	 * and an unmetered vCPU has none armed: fire it soon, so that the
 	 * vCPU passes through vcpu_throttle under the new budget. (The timer
@@ -440,7 +446,7 @@ static enum vcpu_state vcpu_idle(struct vcpu_loop *l)
  * forever. */
 static void vcpu_teardown(struct hvd_vcpu *v, enum vcpu_state end)
 {
-	if (end != VCPU_DESTROYED) {
+	if (end != VCPU_DESTROYED && v->vcpu) {
 		int r = backend_destroy(v);
 		if (r < 0)
 			hvd_warn("vcpu %u: destroy failed: %s", v->id, strerror(-r));
@@ -458,12 +464,42 @@ static void vcpu_teardown(struct hvd_vcpu *v, enum vcpu_state end)
 	}
 }
 
+/*
+ * A thread started ahead: it sets itself up (and the VM: the MSR filter's
+ * grace period) while the client is still busy between hv_vm_create and
+ * hv_vcpu_create, then waits until hv_vcpu_create gives it its vCPU
+ * (hvd_vcpu_take) or the VM goes. True when given one.
+ */
+static bool vcpu_park(struct hvd_vcpu *v)
+{
+	struct hvd_session *s = v->session;
+	const struct hvb_ops *be = s->d->be;
+
+	/* On failure the first vCPU's creation sets it, as without this. */
+	if (be->x86 && be->x86->vm_prepare)
+		(void)be->x86->vm_prepare(s->vm);
+	vcpu_setup(v);
+	pthread_mutex_lock(&v->lock);
+	v->parked = true;
+	pthread_cond_broadcast(&v->cond);
+	while (!v->taken && !atomic_load(&v->stop))
+		pthread_cond_wait(&v->cond, &v->lock);
+	bool taken = v->taken;
+	pthread_mutex_unlock(&v->lock);
+	if (!taken)
+		vcpu_teardown(v, VCPU_STOPPED);
+	return taken;
+}
+
 static void *vcpu_main(void *arg)
 {
 	struct vcpu_loop l = { .v = arg };
 	enum vcpu_state st = VCPU_LOOK;
 
-	vcpu_setup(l.v);
+	if (!l.v->ahead)
+		vcpu_setup(l.v);
+	else if (!vcpu_park(l.v))
+		return NULL;
 	while (st != VCPU_STOPPED && st != VCPU_DESTROYED) {
 		switch (st) {
 		case VCPU_LOOK:
@@ -489,62 +525,131 @@ static void *vcpu_main(void *arg)
 
 /* ---- the loop thread's calls ---- */
 
-int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out)
-{
-	const struct hvb_ops *be = s->d->be;
-	struct hvd_vcpu *v;
-	int r;
+static void vcpu_release(struct hvd_vcpu *v);
 
-	v = calloc(1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
+/* A vCPU's record and run page, no backend vCPU or thread yet. */
+static struct hvd_vcpu *vcpu_alloc(struct hvd_session *s, int *err)
+{
+	struct hvd_vcpu *v = calloc(1, sizeof(*v));
+	if (!v) {
+		*err = -ENOMEM;
+		return NULL;
+	}
 	v->session = s;
 	v->page_fd = -1;
 	v->page = MAP_FAILED;
 	pthread_mutex_init(&v->lock, NULL);
+	pthread_cond_init(&v->cond, NULL);
 	v->ops_tail = &v->ops;
 	v->page_size = hvd_runpage_size();
 
 	v->page_fd = memfd_create("hvd-run-page", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (v->page_fd < 0) {
-		r = -errno;
-		goto err;
+	if (v->page_fd < 0 ||
+	    ftruncate(v->page_fd, (off_t)v->page_size) < 0 ||
+	    fcntl(v->page_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0 ||
+	    (v->page = mmap(NULL, v->page_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			    v->page_fd, 0)) == MAP_FAILED) {
+		*err = -errno;
+		vcpu_release(v);
+		return NULL;
 	}
-	if (ftruncate(v->page_fd, (off_t)v->page_size) < 0 ||
-	    fcntl(v->page_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		r = -errno;
-		goto err;
-	}
-	v->page = mmap(NULL, v->page_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->page_fd, 0);
-	if (v->page == MAP_FAILED) {
-		r = -errno;
-		goto err;
-	}
-	r = be->vcpu_create(s->vm, 0, &v->vcpu);
-	if (r < 0)
-		goto err;
-	v->id = be->vcpu_id(v->vcpu);
-	be->vcpu_set_throttle(v->vcpu, vcpu_throttle, v);
-	/* No thread yet: this only records the budget (and its rate). */
-	hvd_vcpu_set_budget(v, s->tenant ? &s->tenant->cpu : NULL);
-	hvd_runpage_server_init(v->page);
-	state_out(v, &v->page->state);
-	r = pthread_create(&v->thread, NULL, vcpu_main, v);
-	if (r) {
-		be->vcpu_destroy(v->vcpu);
-		r = -r;
-		goto err;
-	}
-	*out = v;
-	return 0;
-err:
+	return v;
+}
+
+/* The record of a vCPU whose thread never ran or has been joined. */
+static void vcpu_release(struct hvd_vcpu *v)
+{
 	if (v->page != MAP_FAILED)
 		munmap(v->page, v->page_size);
 	if (v->page_fd >= 0)
 		close(v->page_fd);
+	pthread_cond_destroy(&v->cond);
 	pthread_mutex_destroy(&v->lock);
 	free(v);
-	return r;
+}
+
+/* With the backend's vCPU made: its id, quota hook and budget, and its
+ * state on the run page for the client. */
+static void vcpu_finish(struct hvd_vcpu *v)
+{
+	struct hvd_session *s = v->session;
+	const struct hvb_ops *be = s->d->be;
+
+	v->id = be->vcpu_id(v->vcpu);
+	be->vcpu_set_throttle(v->vcpu, vcpu_throttle, v);
+	/* Recorded only: the thread's first entry looks at it anyway. */
+	pthread_mutex_lock(&v->lock);
+	budget_record(v, s->tenant ? &s->tenant->cpu : NULL);
+	pthread_mutex_unlock(&v->lock);
+	hvd_runpage_server_init(v->page);
+	state_out(v, &v->page->state);
+}
+
+int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out)
+{
+	const struct hvb_ops *be = s->d->be;
+	int r;
+	struct hvd_vcpu *v = vcpu_alloc(s, &r);
+
+	if (!v)
+		return r;
+	r = be->vcpu_create(s->vm, 0, &v->vcpu);
+	if (r < 0) {
+		vcpu_release(v);
+		return r;
+	}
+	vcpu_finish(v);
+	r = pthread_create(&v->thread, NULL, vcpu_main, v);
+	if (r) {
+		be->vcpu_destroy(v->vcpu);
+		vcpu_release(v);
+		return -r;
+	}
+	*out = v;
+	return 0;
+}
+
+int hvd_vcpu_ahead(struct hvd_session *s, struct hvd_vcpu **out)
+{
+	int r;
+	struct hvd_vcpu *v = vcpu_alloc(s, &r);
+
+	if (!v)
+		return r;
+	v->ahead = true;
+	r = pthread_create(&v->thread, NULL, vcpu_main, v);
+	if (r) {
+		vcpu_release(v);
+		return -r;
+	}
+	*out = v;
+	return 0;
+}
+
+int hvd_vcpu_take(struct hvd_vcpu *v)
+{
+	struct hvd_session *s = v->session;
+	struct hvb_vcpu *vcpu;
+
+	/* Until it is set up: after that no vCPU creation can race with
+	 * the VM's preparation. */
+	pthread_mutex_lock(&v->lock);
+	while (!v->parked)
+		pthread_cond_wait(&v->cond, &v->lock);
+	pthread_mutex_unlock(&v->lock);
+	int r = s->d->be->vcpu_create(s->vm, 0, &vcpu);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&v->lock);  /* hvd_vcpu_kick reads it */
+	v->vcpu = vcpu;
+	pthread_mutex_unlock(&v->lock);
+	/* The thread waits for `taken` and does not touch the vCPU meanwhile. */
+	vcpu_finish(v);
+	pthread_mutex_lock(&v->lock);
+	v->taken = true;
+	pthread_cond_signal(&v->cond);
+	pthread_mutex_unlock(&v->lock);
+	return 0;
 }
 
 void hvd_vcpu_post(struct hvd_vcpu *v, struct hvd_op *op)
@@ -574,13 +679,15 @@ void hvd_vcpu_stop(struct hvd_vcpu *v)
 	atomic_store(&v->stop, true);
 	hvd_vcpu_kick(v);
 	wake_thread(v);
+	/* A thread started ahead waits on the condition until it is given
+	 * its vCPU. */
+	pthread_mutex_lock(&v->lock);
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
 }
 
 void hvd_vcpu_free(struct hvd_vcpu *v)
 {
 	pthread_join(v->thread, NULL);
-	munmap(v->page, v->page_size);
-	close(v->page_fd);
-	pthread_mutex_destroy(&v->lock);
-	free(v);
+	vcpu_release(v);
 }

@@ -6,6 +6,14 @@
 #include "hvd.h"
 
 int hvd_vcpu_start(struct hvd_session *s, struct hvd_vcpu **out);
+/* Start the thread of the VM's next vCPU before the client asks for the
+ * vCPU: it sets itself (and the VM) up and waits for hvd_vcpu_take, or a
+ * stop (then hvd_vcpu_free). */
+int hvd_vcpu_ahead(struct hvd_session *s, struct hvd_vcpu **out);
+/* hvd_vcpu_start for a thread started ahead: creates the backend's vCPU
+ * and gives it to the thread. 0, or the backend's -errno (the thread
+ * still waits then). */
+int hvd_vcpu_take(struct hvd_vcpu *v);
 /* Queue a vCPU call; the reply goes out through the session's async. */
 void hvd_vcpu_post(struct hvd_vcpu *v, struct hvd_op *op);
 /* hv_vcpu_interrupt: force the vCPU out of the guest. Any thread. */

@@ -420,3 +420,90 @@ Test(clients, workers_are_confined_to_their_own_vm, .init = hvd_up, .fini = hvd_
 	sys_wait_child(victim);
 	survivor_finish(&other);
 }
+
+/* A client that creates its VM and stops there (no vCPU yet): says so on
+ * `ready`, then on each byte of `go` destroys the VM, creates it again,
+ * and (the second time) runs a guest in it. */
+struct vm_only {
+	int ready, go;   /* write end, read end */
+	int close_fds[2];
+};
+
+static int vm_only_main(void *arg)
+{
+	struct vm_only *o = arg;
+	struct sys_vm vm;
+	hv_return_t ret;
+	char c = 0;
+	int r;
+
+	close(o->close_fds[0]);
+	close(o->close_fds[1]);
+	if ((ret = hv_vm_create(HV_VM_DEFAULT)) != HV_SUCCESS)
+		return sys_fail(70, "hv_vm_create: %#x", (unsigned)ret);
+	if (write(o->ready, &c, 1) != 1 || read(o->go, &c, 1) != 1)
+		return sys_fail(71, "the test went away");
+	if ((ret = hv_vm_destroy()) != HV_SUCCESS)
+		return sys_fail(72, "hv_vm_destroy of a VM without vCPUs: %#x", (unsigned)ret);
+	if (write(o->ready, &c, 1) != 1 || read(o->go, &c, 1) != 1)
+		return sys_fail(73, "the test went away");
+	if ((r = sys_vm_start(&vm, SYS_GUEST(sys_lcg))) || (r = sys_lcg_check(&vm, 0x7777, STEPS)))
+		return r;
+	return sys_vm_end(&vm);
+}
+
+/* A worker starts its VM's first vCPU thread as soon as the VM exists
+ * (hvd_vcpu_ahead), before the client asks for the vCPU. That thread must
+ * end with a VM destroyed without any vCPU, and with a client killed
+ * before it made one, and leave a later VM working. */
+Test(clients, a_vm_ended_before_its_first_vcpu_leaves_no_thread_behind, .init = hvd_up,
+    .fini = hvd_down)
+{
+	struct vm_only o;
+	int ready[2], go[2], fds, threads;
+	char c = 0;
+
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(go), 0);
+	o = (struct vm_only){ ready[1], go[0], { ready[0], go[1] } };
+	pid_t pid = sys_spawn(vm_only_main, &o);
+	cr_assert_gt(pid, 0);
+	close(ready[1]);
+	close(go[0]);
+	cr_assert_eq(read(ready[0], &c, 1), 1, "the client died before its VM was made");
+	/* At most the thread started ahead (none where hvd runs VMs in its
+	 * own process): no vCPU was asked for. */
+	sys_hvd_steady(&hvd, &fds, &threads);
+	cr_assert_leq(threads, base_threads + 1, "%d threads with a VM and no vCPU, base %d",
+	    threads, base_threads);
+	cr_assert_eq(write(go[1], &c, 1), 1);
+	cr_assert_eq(read(ready[0], &c, 1), 1, "the client failed to destroy its VM");
+	/* (The session keeps its worker for its next VM: only threads.) */
+	threads = sys_hvd_threads(&hvd);
+	for (long long end = sys_now_ms() + SYS_WAIT_MS; threads != base_threads &&
+	     sys_now_ms() < end; threads = sys_hvd_threads(&hvd))
+		sys_sleep_ms(20);
+	cr_assert_eq(threads, base_threads, "with the VM destroyed hvd has %d threads, "
+	    "expected %d", threads, base_threads);
+	cr_assert_eq(write(go[1], &c, 1), 1);
+	sys_expect_child_ok(pid, "the client that destroyed a VM without vCPUs");
+
+	/* Killed with a VM and no vCPU. */
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(go), 0);
+	o = (struct vm_only){ ready[1], go[0], { ready[0], go[1] } };
+	pid = sys_spawn(vm_only_main, &o);
+	cr_assert_gt(pid, 0);
+	close(ready[1]);
+	close(go[0]);
+	cr_assert_eq(read(ready[0], &c, 1), 1, "the client died before its VM was made");
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	sys_wait_child(pid);
+	close(go[1]);
+	close(ready[0]);
+	cr_assert(sys_hvd_alive(&hvd), "hvd died");
+	cr_assert(sys_hvd_settles(&hvd, base_fds, base_threads, &fds, &threads),
+	    "after the client was killed hvd has %d fds and %d threads, expected %d and %d",
+	    fds, threads, base_fds, base_threads);
+	sys_expect_child_ok(sys_spawn(fresh_client_main, NULL), "a client after those");
+}
