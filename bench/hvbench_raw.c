@@ -107,10 +107,16 @@ static void arm_hw_bp(struct vm *vm)
 
 /* KVM_CREATE_VM + anonymous memory + memslot + KVM_CREATE_VCPU + real-mode
  * setup + first KVM_RUN: everything "create" times. */
+/* When each step of the last vm_up ended, as hvbench_api.c has them. */
+enum { STEP_VM, STEP_MAP, STEP_VCPU, STEP_SETUP, STEP_RUN, NSTEPS };
+static const char *const step_name[NSTEPS] = { "vm_create", "map", "vcpu_create", "setup", "first_run" };
+static uint64_t step_end[NSTEPS];
+
 static void vm_up(struct vm *vm, size_t size)
 {
 	kvm_open();
 	vm->vm_fd = xioctl(kvm_fd, KVM_CREATE_VM, 0, "KVM_CREATE_VM");
+	step_end[STEP_VM] = hvbench_now_ns();
 	vm->size = size;
 	vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -124,10 +130,12 @@ static void vm_up(struct vm *vm, size_t size)
 		.userspace_addr = (uintptr_t)vm->ram,
 	};
 	xioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION");
+	step_end[STEP_MAP] = hvbench_now_ns();
 	vm->vcpu_fd = xioctl(vm->vm_fd, KVM_CREATE_VCPU, 0, "KVM_CREATE_VCPU");
 	vm->run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
 	if (vm->run == MAP_FAILED)
 		hvbench_die("mmap kvm_run: %s", strerror(errno));
+	step_end[STEP_VCPU] = hvbench_now_ns();
 
 	struct kvm_sregs sregs;
 	xioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS");
@@ -145,7 +153,9 @@ static void vm_up(struct vm *vm, size_t size)
 	};
 	xioctl(vm->vcpu_fd, KVM_SET_REGS, &regs, "KVM_SET_REGS");
 	vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+	step_end[STEP_SETUP] = hvbench_now_ns();
 	(void)round_trip(vm);
+	step_end[STEP_RUN] = hvbench_now_ns();
 }
 
 static void vm_down(struct vm *vm)
@@ -188,6 +198,9 @@ int main(int argc, char **argv)
 			vm_up(&vm, HVBENCH_CREATE_RAM);
 			uint64_t t1 = hvbench_now_ns();
 			printf("create_us %lu %.2f\n", i, (double)(t1 - t0) / 1e3);
+			for (unsigned k = 0; k < NSTEPS; k++)
+				printf("step_us %lu %s %.2f\n", i, step_name[k],
+				       (double)(step_end[k] - (k ? step_end[k - 1] : t0)) / 1e3);
 			vm_down(&vm);
 		}
 		break;

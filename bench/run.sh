@@ -242,14 +242,26 @@ done
 echo "ratio cold: client/raw = $(ratio "$cold_med_client" "$cold_med_raw")   direct/raw = $(ratio "$cold_med_direct" "$cold_med_raw")"
 echo "ratio warm: client/raw = $(ratio "$warm_med_client" "$warm_med_raw")   direct/raw = $(ratio "$warm_med_direct" "$warm_med_raw")"
 echo "ratio cold: client/inproc = $(ratio "$cold_med_client" "$cold_med_inproc")   warm: client/inproc = $(ratio "$warm_med_client" "$warm_med_inproc")   (workers vs VMs in hvd)"
-echo "warm, by step (median µs of each step alone; the API programs only):"
+echo "warm, by step (median µs of each step alone; raw's steps are its KVM calls for the same:"
+echo "  vm_create = KVM_CREATE_VM, map = mmap + guest load + memslot, vcpu_create ="
+echo "  KVM_CREATE_VCPU + mmap kvm_run, setup = SREGS/REGS, first_run = KVM_RUN)"
 steps=(vm_create map vcpu_create setup first_run)
 printf '  %-7s' impl; printf ' %11s' "${steps[@]}"; echo
-for impl in direct client inproc; do
+for impl in "${impls[@]}"; do
 	printf '  %-7s' "$impl"
-	for st in "${steps[@]}"; do printf ' %11s' "$(median "$tmp/step_${impl}_$st")"; done
+	for st in "${steps[@]}"; do
+		m=$(median "$tmp/step_${impl}_$st")
+		printf -v "step_med_${impl}_$st" '%s' "$m"
+		printf ' %11s' "$m"
+	done
 	echo
 done
+printf '  %-7s' "client/raw"
+for st in "${steps[@]}"; do
+	a=step_med_client_$st b=step_med_raw_$st
+	printf ' %10sx' "$(ratio "${!a}" "${!b}")"
+done
+echo
 
 if ! kill -0 "$hvd_pid" 2>/dev/null; then
 	echo "run.sh: hvd died during the run:" >&2
