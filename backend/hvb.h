@@ -110,7 +110,9 @@ int hvb_vcpu_destroy(struct hvb_vcpu *vcpu);
 unsigned hvb_vcpu_id(const struct hvb_vcpu *vcpu);
 
 /* Enter the guest until the next exit; the exit is read through VMCS fields.
- * Returns 0 whenever an exit (including a failed VM entry) was produced. */
+ * Returns 0 whenever an exit (including a failed VM entry) was produced;
+ * -ENOMEM when the kernel gave KVM no page for a guest access to memory
+ * mapped for it (the exit record, an EPT violation, names the GPA). */
 int hvb_vcpu_run(struct hvb_vcpu *vcpu);
 /* Force `vcpu` out of (or, if not running, past its next) guest entry with a
  * VMX_REASON_IRQ exit. Any thread. */

@@ -75,9 +75,32 @@ static void throttle_wait(struct hvb_vcpu *v)
 	}
 }
 
+/* Times a guest access to memory it may make is run again before the
+ * host's refusal of the page is the answer (run_loop). */
+#define REFUSED_RETRIES 3
+
+/*
+ * Did KVM stop at memory the client mapped for this very access? KVM
+ * exits to user space (as MMIO) when it cannot get the page: the kernel
+ * refused it, as a memory cgroup at its limit with the OOM killer not
+ * acting does. A mapping changed by another thread meanwhile looks the
+ * same for a moment (ept_perms reads the mapping as it is now), so the
+ * access is run again first; exit_mmio has put the registers back before
+ * the instruction for that.
+ */
+static bool refused_page(const struct hvb_vcpu *v)
+{
+	const struct hvs_exit *x = &v->st.exit;
+	uint64_t access = x->qual & (EPT_READ | EPT_WRITE | EPT_FETCH);
+	uint64_t allowed = (x->qual >> 3) & 7;
+	return (x->reason & 0xffff) == VMX_REASON_EPT_VIOLATION && access &&
+	       (access & allowed) == access;
+}
+
 static int run_loop(struct hvb_vcpu *v)
 {
 	bool failed;
+	unsigned refused = 0;
 	int r;
 
 	if (!hvb__entry_state_ok(v)) {
@@ -138,8 +161,18 @@ static int run_loop(struct hvb_vcpu *v)
 		}
 		if (r < 0)
 			return r;
-		if (hvb__translate(v) == HVB_STEP_EXIT)
+		if (hvb__translate(v) != HVB_STEP_EXIT)
+			continue;
+		if (!refused_page(v))
 			break;
+		/* A write whose instruction was not found was finished by KVM
+		 * and cannot be run again. */
+		bool again = v->st.exit.instr_len || !(v->st.exit.qual & EPT_WRITE);
+		if (!again || ++refused > REFUSED_RETRIES) {
+			/* The exit record says where (VMCS_GUEST_PHYSICAL_ADDRESS). */
+			hvb__exit_common(v);
+			return -ENOMEM;
+		}
 	}
 	hvb__exit_common(v);
 	return 0;

@@ -154,6 +154,7 @@ struct hvd_vcpu {
 	 * hv_vcpu_create has given it one. */
 	bool ahead, parked, taken;
 	pthread_cond_t cond;
+	bool refused_said;             /* the thread logged a page the kernel refused */
 };
 
 /* ---- sessions (hvd_session.c) ---- */

@@ -263,9 +263,21 @@ static void do_run(struct hvd_vcpu *v, uint32_t seq)
 	}
 	/* Debug level: a client breaking its own vCPU could otherwise fill
 	 * the log at the rate of its runs. */
-	if (r < 0)
+	if (r == -ENOMEM && !v->refused_said) {
+		/* The host, not the client: said once per vCPU. */
+		uint64_t gpa = 0;
+#if !defined(__aarch64__)
+		be->x86->read_vmcs(v->vcpu, VMCS_GUEST_PHYSICAL_ADDRESS, &gpa);
+#endif
+		v->refused_said = true;
+		hvd_warn("session %llu vcpu %u: the kernel gave no page for the guest's "
+			 "access to GPA %#llx, which is mapped: out of memory (with --cgroups, "
+			 "the tenant's cgroup at its limit); hv_vcpu_run returns HV_NO_RESOURCES",
+			 (unsigned long long)v->session->id, v->id, (unsigned long long)gpa);
+	} else if (r < 0) {
 		hvd_debug("session %llu vcpu %u: run failed: %s",
 			 (unsigned long long)v->session->id, v->id, strerror(-r));
+	}
 	state_out(v, &page->state);
 	int32_t result = hvs_errno_to_hv(r);
 	/* A run cut short because the session is going away (hvd stopping,

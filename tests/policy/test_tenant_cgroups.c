@@ -808,14 +808,19 @@ Test(tenant_cgroups, a_tenant_over_its_memory_limit_loses_only_its_own_worker)
 	cr_log_info("tenant tiny (96 MiB): its guest stopped after %u rounds of 24 MiB, %#x", rounds,
 		    st);
 	if (oom_kills("tiny") == 0) {
-		/* The kernel may refuse the charge instead of killing: in
-		 * the amd lab (Debian's 6.1 kvm_amd) KVM's fault then fails
-		 * and the guest's write comes back to the client as an
-		 * EPT-violation exit. The worker lives on, held to the
-		 * limit, which the cgroup records as reached. */
+		/* The kernel may refuse the charge instead of killing (seen
+		 * in the amd lab, Debian's 6.1 kvm_amd): KVM's
+		 * fault fails and KVM returns as for MMIO. hv_vcpu_run says
+		 * HV_NO_RESOURCES, not an EPT violation of mapped RAM, and
+		 * hvd says why; the worker lives on, held to the limit,
+		 * which the cgroup records as reached. */
+		cr_expect_eq(st, ST_NO_RESOURCES, "the guest stopped with no OOM kill: %#x, "
+			     "expected HV_NO_RESOURCES", st);
 		cr_expect_gt(limit_hits("tiny"), 0, "tenant tiny's guest stopped with no OOM kill "
 			     "and its cgroup never at its limit");
 		cr_expect_eq(kill((pid_t)wt, 0), 0, "tiny's worker is gone with no OOM kill");
+		cr_expect_eq(pol_log_count(&H, "the kernel gave no page for the guest's access"), 1,
+			     "hvd did not say once that the kernel refused the page");
 		pol_client_finish(&tiny);
 	} else {
 		pol_client_finish(&tiny);
