@@ -114,6 +114,10 @@ unsigned hvb_vcpu_id(const struct hvb_vcpu *vcpu);
  * -ENOMEM when the kernel gave KVM no page for a guest access to memory
  * mapped for it (the exit record, an EPT violation, names the GPA). */
 int hvb_vcpu_run(struct hvb_vcpu *vcpu);
+/* A KVM_RUN that runs no guest code, on the thread that will run `vcpu`,
+ * before its first run: KVM's first entry on a thread costs it ~20 us
+ * more, which this takes off the first run's path (bench/README.md). */
+int hvb_vcpu_prepare(struct hvb_vcpu *vcpu);
 /* Force `vcpu` out of (or, if not running, past its next) guest entry with a
  * VMX_REASON_IRQ exit. Any thread. */
 int hvb_vcpu_kick(struct hvb_vcpu *vcpu);

@@ -148,6 +148,10 @@ struct hvb_ops {
 	int (*vcpu_destroy)(struct hvb_vcpu *vcpu);
 	unsigned (*vcpu_id)(const struct hvb_vcpu *vcpu);
 	int (*vcpu_run)(struct hvb_vcpu *vcpu);
+	/* On the thread that will run the vCPU, before its first run and
+	 * ahead of it: KVM's first entry set-up, without guest code.
+	 * Optional; errors are the first run's to meet. */
+	int (*vcpu_prepare)(struct hvb_vcpu *vcpu);
 	int (*vcpu_kick)(struct hvb_vcpu *vcpu);
 	void (*vcpu_set_throttle)(struct hvb_vcpu *vcpu, hvb_throttle_fn fn, void *ctx);
 	int (*vcpu_exec_time)(struct hvb_vcpu *vcpu, uint64_t *ns);

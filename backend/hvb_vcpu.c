@@ -557,6 +557,12 @@ int hvb__kvm_run_once(struct hvb_vcpu *v, bool flush)
 	return r;
 }
 
+int hvb_vcpu_prepare(struct hvb_vcpu *vcpu)
+{
+	/* A new vCPU has nothing pending: this only enters and leaves KVM. */
+	return hvb__flush(vcpu);
+}
+
 /*
  * Finish a pending I/O, MMIO or MSR completion inside KVM without running
  * guest code; sync regs are refreshed by it.

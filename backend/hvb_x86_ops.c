@@ -58,6 +58,7 @@ const struct hvb_ops hvb_x86_ops = {
 	.vcpu_destroy = hvb_vcpu_destroy,
 	.vcpu_id = hvb_vcpu_id,
 	.vcpu_run = hvb_vcpu_run,
+	.vcpu_prepare = hvb_vcpu_prepare,
 	.vcpu_kick = hvb_vcpu_kick,
 	.vcpu_set_throttle = hvb_vcpu_set_throttle,
 	.vcpu_exec_time = hvb_vcpu_exec_time,

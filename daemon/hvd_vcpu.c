@@ -512,6 +512,10 @@ static void *vcpu_main(void *arg)
 		vcpu_setup(l.v);
 	else if (!vcpu_park(l.v))
 		return NULL;
+	/* While the answer to hv_vcpu_create travels to the client. */
+	const struct hvb_ops *be = l.v->session->d->be;
+	if (be->vcpu_prepare)
+		(void)be->vcpu_prepare(l.v->vcpu);
 	while (st != VCPU_STOPPED && st != VCPU_DESTROYED) {
 		switch (st) {
 		case VCPU_LOOK:
