@@ -63,6 +63,10 @@ struct hvd_daemon {
 	uv_loop_t *loop;
 	const struct hvb_ops *be;   /* the backend: hvb_x86_ops */
 	struct hvb_host *host;
+	/* An idle VM with one vCPU, never run, held for hvd's lifetime
+	 * (hvd_main.c keep_kvm_warm). */
+	struct hvb_vm *idle_vm;
+	struct hvb_vcpu *idle_vcpu;
 	struct hvp_policy *policy;
 	char *config_path;             /* NULL: built-in default */
 	struct hvd_ident *ident;       /* the hvd-ident helper (hvd_ident.c) */
