@@ -382,11 +382,13 @@ static char *slow_moved(void)
 	return c;
 }
 
-/* Polls until worker `w` is listed in the tenant's cpu cgroup. */
+/* Polls until worker `w` is listed in the tenant's cgroups: cpu, and on
+ * v1 memory too, which the zygote writes after cpu (a look in between
+ * sees the worker in neither memory cgroup). */
 static bool wait_pid(const char *tenant, long long w)
 {
 	for (long long end = pol_now_ms() + POL_WAIT_MS; pol_now_ms() < end; pol_sleep_ms(20))
-		if (has_pid(tenant, false, w))
+		if (has_pid(tenant, false, w) && (L.kind != HVD_CG_V1 || has_pid(tenant, true, w)))
 			return true;
 	return false;
 }
