@@ -351,36 +351,12 @@ static void proc_status(pid_t pid, const char *key, char *out, size_t len)
 	out[strcspn(out, "\n")] = '\0';
 }
 
-/* The memfds a process holds (its guest RAM and run pages), by inode. */
-static int memfd_inodes(pid_t pid, ino_t *out, int max)
+/* Each descriptor of process `pid`: its /proc path and link target, to
+ * `fn`, which may stop the walk by returning false. */
+static void each_fd(pid_t pid, bool (*fn)(const char *path, const char *target, void *arg),
+		    void *arg)
 {
 	char dir[64], path[320], target[256];
-	int n = 0;
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
-	DIR *dp = opendir(dir);
-	struct dirent *e;
-	cr_assert_not_null(dp, "%s: %s", dir, strerror(errno));
-	while ((e = readdir(dp)) && n < max) {
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		ssize_t k = readlink(path, target, sizeof(target) - 1);
-		struct stat st;
-		if (k <= 0)
-			continue;
-		target[k] = '\0';
-		if (strncmp(target, "/memfd:", 7) == 0 && stat(path, &st) == 0)
-			out[n++] = st.st_ino;
-	}
-	closedir(dp);
-	return n;
-}
-
-/* How many descriptors of process `pid` are KVM objects of `kind`
- * ("kvm-vm", "kvm-vcpu"). */
-static int kvm_fds(pid_t pid, const char *kind)
-{
-	char dir[64], path[320], target[256], want[64];
-	int n = 0;
-	snprintf(want, sizeof(want), "anon_inode:%s", kind);
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
 	DIR *dp = opendir(dir);
 	struct dirent *e;
@@ -391,12 +367,57 @@ static int kvm_fds(pid_t pid, const char *kind)
 		if (k <= 0)
 			continue;
 		target[k] = '\0';
-		/* vCPUs are "kvm-vcpu:ID" */
-		size_t w = strlen(want);
-		n += strncmp(target, want, w) == 0 && (target[w] == '\0' || target[w] == ':');
+		if (!fn(path, target, arg))
+			break;
 	}
 	closedir(dp);
-	return n;
+}
+
+struct inodes {
+	ino_t *out;
+	int n, max;
+};
+
+static bool memfd_inode(const char *path, const char *target, void *arg)
+{
+	struct inodes *in = arg;
+	struct stat st;
+	if (strncmp(target, "/memfd:", 7) == 0 && stat(path, &st) == 0)
+		in->out[in->n++] = st.st_ino;
+	return in->n < in->max;
+}
+
+/* The memfds a process holds (its guest RAM and run pages), by inode. */
+static int memfd_inodes(pid_t pid, ino_t *out, int max)
+{
+	struct inodes in = { out, 0, max };
+	each_fd(pid, memfd_inode, &in);
+	return in.n;
+}
+
+struct kind_count {
+	char want[64];
+	int n;
+};
+
+static bool kvm_fd(const char *path, const char *target, void *arg)
+{
+	struct kind_count *c = arg;
+	size_t w = strlen(c->want);
+	(void)path;
+	/* vCPUs are "kvm-vcpu:ID" */
+	c->n += strncmp(target, c->want, w) == 0 && (target[w] == '\0' || target[w] == ':');
+	return true;
+}
+
+/* How many descriptors of process `pid` are KVM objects of `kind`
+ * ("kvm-vm", "kvm-vcpu"). */
+static int kvm_fds(pid_t pid, const char *kind)
+{
+	struct kind_count c = { .n = 0 };
+	snprintf(c.want, sizeof(c.want), "anon_inode:%s", kind);
+	each_fd(pid, kvm_fd, &c);
+	return c.n;
 }
 
 /* Each VM's worker runs as a uid that is neither root nor hvd's, with no
