@@ -43,23 +43,12 @@ measure() {
 	rm -f "$out"
 }
 
-tmp=$(mktemp -d /tmp/hvbusy.XXXXXX)
-hvd_pid=
-cleanup() {
-	[ -n "$hvd_pid" ] && kill -TERM "$hvd_pid" 2>/dev/null && wait "$hvd_pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# hvd first (its own start-up is not counted); raw then runs beside hvd's
-# idle VM, as the client does.
-"$build/daemon/hvd" --socket "$tmp/hvd.sock" --state-dir "$tmp/state" --log-level warn &
-hvd_pid=$!
-for _ in $(seq 1 300); do
-	[ -S "$tmp/hvd.sock" ] && break
-	kill -0 "$hvd_pid" 2>/dev/null || { echo "busy.sh: hvd exited early" >&2; exit 1; }
-	sleep 0.01
-done
-sleep 0.5   # its worker pool started
+# Under a private hvd (scripts/with-hvd.sh), started before anything is
+# counted; raw then runs beside hvd's idle VM, as the client does.
+if [ -z "${HVBUSY_IN_HVD:-}" ]; then
+	HVBUSY_IN_HVD=1 exec "$(dirname "$0")/../scripts/with-hvd.sh" "$build/daemon/hvd" \
+		"$0" "$build" "$n"
+fi
+sleep 0.5   # hvd's worker pool started
 measure raw "$build/bench/hvbench-raw" create "$n"
-HVD_SOCKET=$tmp/hvd.sock measure client "$build/bench/hvbench-client" create "$n"
+measure client "$build/bench/hvbench-client" create "$n"
